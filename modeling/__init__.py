@@ -1,0 +1,7 @@
+"""The models. Self-contained (torch + transformers only), so the files also travel to the Hub as remote code."""
+
+from .configuration_softcot import SoftCoTConfig
+from .modeling_softcot import SoftCoTForCausalLM, SoftCoTPreTrainedModel
+from .thought_tokens import ThoughtTokens, select_thought_tokens
+
+__all__ = ["SoftCoTConfig", "SoftCoTForCausalLM", "SoftCoTPreTrainedModel", "ThoughtTokens", "select_thought_tokens"]

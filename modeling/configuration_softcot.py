@@ -1,0 +1,73 @@
+"""SoftCoT model configuration."""
+
+from typing import Literal
+
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+PROJECTION_TYPES = ("linear", "mlp")
+
+
+class SoftCoTConfig(PreTrainedConfig):
+    r"""
+    Configuration of a [`SoftCoTForCausalLM`]: a frozen assistant LM, a frozen backbone LM and the trainable projection
+    between them. The two frozen models are *referenced* (by Hub id or path), never copied into the checkpoint.
+
+    Args:
+        assistant_model_name_or_path (`str`, *optional*):
+            Hub id or local path of the small frozen assistant that writes the soft thoughts.
+        backbone_model_name_or_path (`str`, *optional*):
+            Hub id or local path of the large frozen backbone that reads them and generates the answer.
+        assistant_config (`dict` or `PreTrainedConfig`, *optional*):
+            The assistant's config (its hidden size sets the projection's input size).
+        text_config (`dict` or `PreTrainedConfig`, *optional*):
+            The backbone's config. It is called `text_config` because `generate()` builds its cache from
+            `config.get_text_config()`.
+        num_thought_tokens (`int`, defaults to 4):
+            N, the number of soft thoughts per example.
+        assistant_placeholder_token_id (`int`, *optional*):
+            Token the assistant reads at the N positions whose last-layer states become the thoughts.
+        thought_token_id (`int`, *optional*):
+            Backbone slot token whose N embeddings are replaced by the projected thoughts. It may lie outside the
+            backbone's embedding table: slot positions are never looked up.
+        thought_start_token_id / thought_end_token_id (`int`, *optional*):
+            Backbone markers around the slots (informational; the processor writes them into prompts).
+        projection_type (`"linear"` or `"mlp"`, defaults to `"linear"`):
+            `"linear"` is the paper's `nn.Linear(d_assistant, d_backbone)`; `"mlp"` is Linear-GELU-Linear.
+        projection_hidden_size (`int`, *optional*):
+            Width of the MLP's hidden layer; defaults to the backbone's hidden size.
+    """
+
+    model_type = "softcot"
+    sub_configs_defaults = {
+        "assistant_config": SubConfigSpec(config_class=AutoConfig, model_type="llama"),
+        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="llama"),
+    }
+
+    assistant_model_name_or_path: str | None = None
+    backbone_model_name_or_path: str | None = None
+    assistant_config: dict | PreTrainedConfig | None = None
+    text_config: dict | PreTrainedConfig | None = None
+    num_thought_tokens: int = 4
+    assistant_placeholder_token_id: int | None = None
+    thought_token_id: int | None = None
+    thought_start_token_id: int | None = None
+    thought_end_token_id: int | None = None
+    projection_type: Literal["linear", "mlp"] = "linear"
+    projection_hidden_size: int | None = None
+    tie_word_embeddings: bool = False
+
+    def __post_init__(self, **kwargs):
+        if self.projection_type not in PROJECTION_TYPES:
+            raise ValueError(
+                f"Unknown projection_type {self.projection_type!r}: use one of {PROJECTION_TYPES} "
+                "('linear' is the paper's nn.Linear, 'mlp' is Linear-GELU-Linear)."
+            )
+        if self.num_thought_tokens < 1:
+            raise ValueError(f"num_thought_tokens must be at least 1, got {self.num_thought_tokens}.")
+        super().__post_init__(**kwargs)
+
+
+SoftCoTConfig.register_for_auto_class()
+
+__all__ = ["SoftCoTConfig"]

@@ -1,0 +1,95 @@
+"""Which tokens mark the soft thoughts: one rule, used by the model and the processor alike.
+
+The assistant reads N *placeholder* tokens after its prompt; its last-layer states there are the soft thoughts.
+The backbone reads N *slot* tokens (optionally between a start and an end *marker*); their embeddings are replaced
+by the projected thoughts. The rule, first match wins:
+
+| side      | role        | LLaMA-3                          | Qwen2.5           | any other tokenizer              |
+|-----------|-------------|----------------------------------|-------------------|----------------------------------|
+| assistant | placeholder | `<|end_of_text|>` (paper)        | `<|endoftext|>` (paper) | `<|endoftext|>` if present, else its EOS |
+| backbone  | slot        | `<|reserved_special_token_2|>`   | `<|vision_pad|>`  | `<|soft_thought|>`, added to the tokenizer |
+| backbone  | markers     | `<|reserved_special_token_0|>` / `_1|>` (paper) | `<|box_start|>` / `<|box_end|>` (paper) | none |
+
+Slot ids are never looked up in the backbone's embedding table (the model overwrites those positions first), so a
+slot token added to a tokenizer needs no embedding row and frozen embeddings are never resized. Placeholders on the
+assistant side are read by the assistant, so they are always tokens it already has.
+"""
+
+from dataclasses import dataclass
+
+from transformers import PreTrainedTokenizerBase
+
+ADDED_SLOT_TOKEN = "<|soft_thought|>"
+
+_ASSISTANT_PLACEHOLDERS = ("<|end_of_text|>", "<|endoftext|>")
+_BACKBONE_SLOTS_AND_MARKERS = (
+    ("<|reserved_special_token_2|>", "<|reserved_special_token_0|>", "<|reserved_special_token_1|>"),
+    ("<|vision_pad|>", "<|box_start|>", "<|box_end|>"),
+)
+
+
+@dataclass(frozen=True)
+class ThoughtTokens:
+    """The token strings and ids that carry soft thoughts on each side (markers may be `None`)."""
+
+    assistant_placeholder: str
+    assistant_placeholder_id: int
+    backbone_slot: str
+    backbone_slot_id: int
+    backbone_start: str | None = None
+    backbone_start_id: int | None = None
+    backbone_end: str | None = None
+    backbone_end_id: int | None = None
+
+    def config_kwargs(self) -> dict[str, int | None]:
+        """The ids as `SoftCoTConfig` fields."""
+        return {
+            "assistant_placeholder_token_id": self.assistant_placeholder_id,
+            "thought_token_id": self.backbone_slot_id,
+            "thought_start_token_id": self.backbone_start_id,
+            "thought_end_token_id": self.backbone_end_id,
+        }
+
+
+def _single_token_id(tokenizer: PreTrainedTokenizerBase, token: str) -> int | None:
+    """The id of `token` if it is one token of the vocabulary (added tokens included), else `None`."""
+    return tokenizer.get_vocab().get(token)
+
+
+def select_thought_tokens(
+    assistant_tokenizer: PreTrainedTokenizerBase, backbone_tokenizer: PreTrainedTokenizerBase
+) -> ThoughtTokens:
+    """Apply the rule above. May add `<|soft_thought|>` to `backbone_tokenizer` (the only side effect)."""
+    placeholder = next(
+        (tok for tok in _ASSISTANT_PLACEHOLDERS if _single_token_id(assistant_tokenizer, tok) is not None),
+        assistant_tokenizer.eos_token,
+    )
+    if placeholder is None:
+        raise ValueError(
+            "The assistant tokenizer has no `<|end_of_text|>`/`<|endoftext|>` token and no EOS token to use as the "
+            "soft-thought placeholder: set `assistant_tokenizer.eos_token` first."
+        )
+    found = [
+        names
+        for names in _BACKBONE_SLOTS_AND_MARKERS
+        if all(_single_token_id(backbone_tokenizer, tok) is not None for tok in names)
+    ]
+    if found:
+        slot, start, end = found[0]
+    else:
+        if _single_token_id(backbone_tokenizer, ADDED_SLOT_TOKEN) is None:
+            backbone_tokenizer.add_special_tokens({"additional_special_tokens": [ADDED_SLOT_TOKEN]})
+        slot, start, end = ADDED_SLOT_TOKEN, None, None
+    return ThoughtTokens(
+        assistant_placeholder=placeholder,
+        assistant_placeholder_id=_single_token_id(assistant_tokenizer, placeholder),
+        backbone_slot=slot,
+        backbone_slot_id=_single_token_id(backbone_tokenizer, slot),
+        backbone_start=start,
+        backbone_start_id=None if start is None else _single_token_id(backbone_tokenizer, start),
+        backbone_end=end,
+        backbone_end_id=None if end is None else _single_token_id(backbone_tokenizer, end),
+    )
+
+
+__all__ = ["ADDED_SLOT_TOKEN", "ThoughtTokens", "select_thought_tokens"]

@@ -1,0 +1,147 @@
+"""SoftCoTProcessor: both tokenizers, the two prompts, thought placeholders and slots, labels and left padding."""
+
+import torch
+from transformers import BatchEncoding, PreTrainedTokenizerBase, ProcessorMixin
+
+from .modeling.thought_tokens import select_thought_tokens
+
+# The paper's two prompts, in our words. `{question}` and `{num_thought_tokens}` are filled in; the assistant's N
+# placeholders follow its prompt (after the chat template's generation prompt), the backbone's `{thoughts}` become
+# `<start marker> N slots <end marker>`.
+DEFAULT_ASSISTANT_TEMPLATE = (
+    "Please generate {num_thought_tokens} tokens to help another language model solve the following question "
+    "step by step.\n\nQuestion: {question}"
+)
+DEFAULT_BACKBONE_TEMPLATE = (
+    "Solve the following question step by step, and give the final answer at the end.\n\n"
+    "Question: {question}\n\nHere are prompts: {thoughts}"
+)
+
+
+def _left_pad(rows: list[list[int]], pad_value: int) -> torch.Tensor:
+    """Left-pad lists of ids to one (batch, max_length) LongTensor."""
+    width = max(len(row) for row in rows)
+    return torch.tensor([[pad_value] * (width - len(row)) + row for row in rows], dtype=torch.long)
+
+
+class SoftCoTProcessor(ProcessorMixin):
+    r"""
+    Turns questions (and, for training, answers) into the inputs of [`SoftCoTForCausalLM`]:
+    `input_ids`/`attention_mask` for the backbone, `assistant_input_ids`/`assistant_attention_mask` for the assistant,
+    and `labels` (-100 on prompt, markers, slots and padding) when answers are given. Rows are left-padded.
+
+    Args:
+        assistant_tokenizer / backbone_tokenizer: each side's own tokenizer (the families may differ).
+        num_thought_tokens (`int`, defaults to 4): N, as in the model's config.
+        assistant_template / backbone_template (`str`, *optional*): prompts with `{question}` (and
+            `{num_thought_tokens}`); the backbone's must contain `{thoughts}` where the slots go.
+        use_chat_template (`bool`, *optional*): wrap each prompt in its tokenizer's chat template as a user turn
+            followed by the generation prompt; defaults to whether the tokenizer has one.
+    """
+
+    def __init__(
+        self,
+        assistant_tokenizer: PreTrainedTokenizerBase,
+        backbone_tokenizer: PreTrainedTokenizerBase,
+        num_thought_tokens: int = 4,
+        assistant_template: str = DEFAULT_ASSISTANT_TEMPLATE,
+        backbone_template: str = DEFAULT_BACKBONE_TEMPLATE,
+        use_chat_template: bool | None = None,
+        **kwargs,
+    ):
+        if "{thoughts}" not in backbone_template:
+            raise ValueError(
+                "backbone_template must contain '{thoughts}', where the N thought slots go, e.g. "
+                "'Question: {question}\\n\\nHere are prompts: {thoughts}'."
+            )
+        self.num_thought_tokens = num_thought_tokens
+        self.assistant_template = assistant_template
+        self.backbone_template = backbone_template
+        self.use_chat_template = use_chat_template
+        super().__init__(assistant_tokenizer, backbone_tokenizer, **kwargs)
+        self.thought_tokens = select_thought_tokens(assistant_tokenizer, backbone_tokenizer)
+
+    def _render(self, tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
+        """Token ids of one prompt: the chat template's user turn + generation prompt, or the plain text."""
+        use_chat = tokenizer.chat_template is not None if self.use_chat_template is None else self.use_chat_template
+        if use_chat:
+            rendered = tokenizer.apply_chat_template(
+                [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
+            )
+            return tokenizer(rendered, add_special_tokens=False)["input_ids"]
+        return tokenizer(text)["input_ids"]
+
+    def assistant_prompt_ids(self, question: str) -> list[int]:
+        """The assistant's prompt for one question followed by its N placeholders."""
+        text = self.assistant_template.format(question=question, num_thought_tokens=self.num_thought_tokens)
+        placeholder = self.thought_tokens.assistant_placeholder_id
+        return self._render(self.assistant_tokenizer, text) + [placeholder] * self.num_thought_tokens
+
+    def backbone_prompt_ids(self, question: str) -> list[int]:
+        """The backbone's prompt for one question, with start marker, N slots and end marker at `{thoughts}`."""
+        tokens = self.thought_tokens
+        thoughts = (tokens.backbone_start or "") + tokens.backbone_slot * self.num_thought_tokens
+        thoughts += tokens.backbone_end or ""
+        ids = self._render(self.backbone_tokenizer, self.backbone_template.format(question=question, thoughts=thoughts))
+        if (count := ids.count(tokens.backbone_slot_id)) != self.num_thought_tokens:
+            raise ValueError(
+                f"The backbone prompt holds {count} thought slots instead of {self.num_thought_tokens}: the template "
+                "or the question itself changes how the slot token is tokenized. Check backbone_template."
+            )
+        return ids
+
+    def _pad_id(self, tokenizer: PreTrainedTokenizerBase, avoid: int) -> int:
+        """A padding id different from the thought token `avoid`, so padded positions never look like thoughts."""
+        candidates = (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.bos_token_id, 0)
+        return next(i for i in candidates if i is not None and i != avoid)
+
+    def __call__(
+        self,
+        questions: str | list[str],
+        answers: str | list[str] | None = None,
+        return_tensors: str | None = "pt",
+    ) -> BatchEncoding:
+        """
+        Returns `input_ids`, `attention_mask` (batch, length), `assistant_input_ids`, `assistant_attention_mask`
+        (batch, assistant_length) and, when `answers` are given, `labels` (batch, length): the answer tokens and the
+        backbone's EOS after the prompt, -100 elsewhere. Answers are appended for training; leave them out to generate.
+        """
+        questions = [questions] if isinstance(questions, str) else list(questions)
+        if answers is not None:
+            answers = [answers] if isinstance(answers, str) else list(answers)
+            if len(answers) != len(questions):
+                raise ValueError(f"Got {len(questions)} questions but {len(answers)} answers: pass one answer each.")
+        assistant_rows = [self.assistant_prompt_ids(question) for question in questions]
+        backbone_rows = [self.backbone_prompt_ids(question) for question in questions]
+        label_rows = None
+        if answers is not None:
+            eos = self.backbone_tokenizer.eos_token_id
+            targets = [self.backbone_tokenizer(a, add_special_tokens=False)["input_ids"] + [eos] for a in answers]
+            label_rows = [[-100] * len(prompt) + target for prompt, target in zip(backbone_rows, targets)]
+            backbone_rows = [prompt + target for prompt, target in zip(backbone_rows, targets)]
+
+        tokens = self.thought_tokens
+        data = {
+            "input_ids": _left_pad(backbone_rows, self._pad_id(self.backbone_tokenizer, tokens.backbone_slot_id)),
+            "attention_mask": _left_pad([[1] * len(row) for row in backbone_rows], 0),
+            "assistant_input_ids": _left_pad(
+                assistant_rows, self._pad_id(self.assistant_tokenizer, tokens.assistant_placeholder_id)
+            ),
+            "assistant_attention_mask": _left_pad([[1] * len(row) for row in assistant_rows], 0),
+        }
+        if label_rows is not None:
+            data["labels"] = _left_pad(label_rows, -100)
+        if return_tensors is None:
+            data = {key: value.tolist() for key, value in data.items()}
+        return BatchEncoding(data)
+
+    def batch_decode(self, *args, **kwargs) -> list[str]:
+        """The backbone tokenizer's `batch_decode`."""
+        return self.backbone_tokenizer.batch_decode(*args, **kwargs)
+
+    def decode(self, *args, **kwargs) -> str:
+        """The backbone tokenizer's `decode`."""
+        return self.backbone_tokenizer.decode(*args, **kwargs)
+
+
+__all__ = ["SoftCoTProcessor"]
