@@ -1,4 +1,4 @@
-"""PyTorch SoftCoT: soft thoughts from a frozen assistant LM, projected into a frozen backbone LM (arXiv 2502.12134)."""
+"""PyTorch SoftCoT (arXiv 2502.12134): soft thoughts from a frozen assistant LM, projected into a frozen backbone."""
 
 import json
 import os
@@ -108,7 +108,9 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
         backbone: PreTrainedModel | None = None,
     ):
         super().__init__(config)
-        self.assistant = assistant if assistant is not None else AutoModelForCausalLM.from_config(config.assistant_config)
+        self.assistant = (
+            assistant if assistant is not None else AutoModelForCausalLM.from_config(config.assistant_config)
+        )
         self.backbone = backbone if backbone is not None else AutoModelForCausalLM.from_config(config.text_config)
         # Share the live sub-configs, so the config describes exactly the models held (and their attention setting).
         config.assistant_config = self.assistant.config
@@ -183,12 +185,14 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
         """
         Load the two frozen models by reference (their ids are in `config.json`), then the projection.
 
-        `revision`/`subfolder` locate the SoftCoT checkpoint; `dtype`, `device_map`, `attn_implementation` and any other
-        loading argument go to both frozen models; `token`, `cache_dir`, `local_files_only`, ... apply to all three.
+        `revision`/`subfolder` locate the SoftCoT checkpoint; `dtype`, `device_map`, `attn_implementation` and any
+        other loading argument go to both frozen models; `token`, `cache_dir`, `local_files_only`, ... go to all three.
         Pass `assistant=`/`backbone=` to reuse models already loaded.
         """
         if model_args:
-            raise TypeError(f"SoftCoTForCausalLM.from_pretrained takes no positional model arguments, got {model_args}")
+            raise TypeError(
+                f"SoftCoTForCausalLM.from_pretrained takes no positional model arguments, got {model_args}"
+            )
         kwargs = {key: value for key, value in kwargs.items() if not key.startswith("_")}
         hub_kwargs = {key: kwargs[key] for key in _HUB_KWARGS if key in kwargs}
         location = {"revision": revision, "subfolder": subfolder, **hub_kwargs}

@@ -4,11 +4,11 @@ The assistant reads N *placeholder* tokens after its prompt; its last-layer stat
 The backbone reads N *slot* tokens (optionally between a start and an end *marker*); their embeddings are replaced
 by the projected thoughts. The rule, first match wins:
 
-| side      | role        | LLaMA-3                          | Qwen2.5           | any other tokenizer              |
-|-----------|-------------|----------------------------------|-------------------|----------------------------------|
-| assistant | placeholder | `<|end_of_text|>` (paper)        | `<|endoftext|>` (paper) | `<|endoftext|>` if present, else its EOS |
-| backbone  | slot        | `<|reserved_special_token_2|>`   | `<|vision_pad|>`  | `<|soft_thought|>`, added to the tokenizer |
-| backbone  | markers     | `<|reserved_special_token_0|>` / `_1|>` (paper) | `<|box_start|>` / `<|box_end|>` (paper) | none |
+- assistant placeholder: `<|end_of_text|>` (LLaMA-3, the paper's), else `<|endoftext|>` (Qwen2.5, the paper's;
+  also GPT-2), else the tokenizer's EOS token.
+- backbone slot and markers: `<|reserved_special_token_2|>` between `<|reserved_special_token_0|>` and `_1|>`
+  (LLaMA-3; the markers are the paper's), else `<|vision_pad|>` between `<|box_start|>` and `<|box_end|>` (Qwen2.5;
+  the markers are the paper's), else `<|soft_thought|>`, added to the tokenizer, with no markers.
 
 Slot ids are never looked up in the backbone's embedding table (the model overwrites those positions first), so a
 slot token added to a tokenizer needs no embedding row and frozen embeddings are never resized. Placeholders on the

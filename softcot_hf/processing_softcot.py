@@ -61,6 +61,13 @@ class SoftCoTProcessor(ProcessorMixin):
         super().__init__(assistant_tokenizer, backbone_tokenizer, **kwargs)
         self.thought_tokens = select_thought_tokens(assistant_tokenizer, backbone_tokenizer)
 
+    @classmethod
+    def from_assistant_and_backbone(cls, assistant: str, backbone: str, **kwargs) -> "SoftCoTProcessor":
+        """Load each side's tokenizer from the same Hub id / path as its model (as the model's builder does)."""
+        from transformers import AutoTokenizer
+
+        return cls(AutoTokenizer.from_pretrained(assistant), AutoTokenizer.from_pretrained(backbone), **kwargs)
+
     def _render(self, tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
         """Token ids of one prompt: the chat template's user turn + generation prompt, or the plain text."""
         use_chat = tokenizer.chat_template is not None if self.use_chat_template is None else self.use_chat_template
@@ -82,7 +89,9 @@ class SoftCoTProcessor(ProcessorMixin):
         tokens = self.thought_tokens
         thoughts = (tokens.backbone_start or "") + tokens.backbone_slot * self.num_thought_tokens
         thoughts += tokens.backbone_end or ""
-        ids = self._render(self.backbone_tokenizer, self.backbone_template.format(question=question, thoughts=thoughts))
+        ids = self._render(
+            self.backbone_tokenizer, self.backbone_template.format(question=question, thoughts=thoughts)
+        )
         if (count := ids.count(tokens.backbone_slot_id)) != self.num_thought_tokens:
             raise ValueError(
                 f"The backbone prompt holds {count} thought slots instead of {self.num_thought_tokens}: the template "
@@ -117,8 +126,8 @@ class SoftCoTProcessor(ProcessorMixin):
         if answers is not None:
             eos = self.backbone_tokenizer.eos_token_id
             targets = [self.backbone_tokenizer(a, add_special_tokens=False)["input_ids"] + [eos] for a in answers]
-            label_rows = [[-100] * len(prompt) + target for prompt, target in zip(backbone_rows, targets)]
-            backbone_rows = [prompt + target for prompt, target in zip(backbone_rows, targets)]
+            label_rows = [[-100] * len(prompt) + target for prompt, target in zip(backbone_rows, targets, strict=True)]
+            backbone_rows = [prompt + target for prompt, target in zip(backbone_rows, targets, strict=True)]
 
         tokens = self.thought_tokens
         data = {

@@ -1,0 +1,260 @@
+"""SoftCoTForCausalLM against slow references: forward, generation, gradients, dtypes, causality.
+
+Everything runs in fp32 on CPU; "equal" means within 1e-5 absolute (reduction-order noise) unless noted, and
+generated tokens must match exactly.
+"""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import QUESTIONS, build
+from transformers import AutoModelForCausalLM, StoppingCriteria, StoppingCriteriaList
+from transformers.generation.streamers import BaseStreamer
+
+ATOL = 1e-5
+
+
+@pytest.fixture(scope="module")
+def llama_pair(pair_dirs):
+    return build(pair_dirs, num_thought_tokens=3)
+
+
+def reference_logits(model, assistant_ids: list[int], backbone_ids: list[int]) -> torch.Tensor:
+    """The paper's computation by hand, one unpadded example: (1, length, vocab)."""
+    config = model.config
+    hidden = model.assistant(torch.tensor([assistant_ids]), output_hidden_states=True).hidden_states[-1][0]
+    placeholder_positions = [i for i, t in enumerate(assistant_ids) if t == config.assistant_placeholder_token_id]
+    weight, bias = model.projection.linear_1.weight, model.projection.linear_1.bias
+    thoughts = F.linear(hidden[placeholder_positions], weight, bias)
+    embeddings = model.backbone.get_input_embeddings()(torch.tensor([backbone_ids]))[0].clone()
+    slot_positions = [i for i, t in enumerate(backbone_ids) if t == config.thought_token_id]
+    assert len(placeholder_positions) == len(slot_positions) == config.num_thought_tokens
+    for thought, position in zip(thoughts, slot_positions, strict=True):
+        embeddings[position] = thought
+    return model.backbone(inputs_embeds=embeddings[None]).logits
+
+
+def new_tokens(sequences: torch.Tensor, prompt_length: int) -> list[list[int]]:
+    return sequences[:, prompt_length:].tolist()
+
+
+def strip_after_eos(tokens: list[int], eos_ids: set[int]) -> list[int]:
+    for i, token in enumerate(tokens):
+        if token in eos_ids:
+            return tokens[: i + 1]
+    return tokens
+
+
+def eos_set(model) -> set[int]:
+    eos = model.generation_config.eos_token_id
+    return set(eos if isinstance(eos, list) else [eos])
+
+
+def test_forward_equals_hand_written_reference(llama_pair):
+    model, processor = llama_pair
+    for question in QUESTIONS[:2]:
+        inputs = processor(question)
+        expected = reference_logits(model, inputs["assistant_input_ids"][0].tolist(), inputs["input_ids"][0].tolist())
+        torch.testing.assert_close(model(**inputs).logits, expected, atol=ATOL, rtol=0)
+
+
+# GPT-2 has absolute positions: left padding without the right position ids would change its states.
+PAIRS = [
+    ("llama_assistant", "llama_backbone"),
+    ("gpt2_assistant", "llama_backbone"),
+    ("qwen_assistant", "gpt2_backbone"),
+]
+
+
+@pytest.mark.parametrize("assistant,backbone", PAIRS)
+def test_batched_left_padded_forward_equals_one_by_one(pair_dirs, assistant, backbone):
+    model, processor = build(pair_dirs, assistant, backbone, num_thought_tokens=3)
+    batch = processor(QUESTIONS, answers=["5", "3 apples", "1"])
+    logits = model(**batch).logits
+    for row, (question, answer) in enumerate(zip(QUESTIONS, ["5", "3 apples", "1"], strict=True)):
+        single_logits = model(**processor(question, answers=answer)).logits[0]
+        torch.testing.assert_close(logits[row, -single_logits.shape[0] :], single_logits, atol=ATOL, rtol=0)
+
+
+def test_loss_counts_only_labelled_positions(llama_pair):
+    model, processor = llama_pair
+    batch = processor(QUESTIONS[:1], answers=["5"])
+    out = model(**batch)
+    labels = batch["labels"][0, 1:]
+    log_probs = out.logits[0, :-1].log_softmax(-1)
+    keep = labels != -100
+    expected = -log_probs[keep].gather(-1, labels[keep, None]).mean()
+    torch.testing.assert_close(out.loss, expected, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("assistant,backbone", PAIRS)
+def test_batched_left_padded_generation_equals_one_by_one(pair_dirs, assistant, backbone):
+    model, processor = build(pair_dirs, assistant, backbone, num_thought_tokens=3)
+    batch = processor(QUESTIONS)
+    batched = new_tokens(model.generate(**batch, max_new_tokens=8, do_sample=False), batch["input_ids"].shape[1])
+    eos = eos_set(model)
+    for row, question in enumerate(QUESTIONS):
+        single = processor(question)
+        alone = new_tokens(model.generate(**single, max_new_tokens=8, do_sample=False), single["input_ids"].shape[1])
+        assert strip_after_eos(batched[row], eos) == alone[0]
+
+
+@pytest.mark.parametrize("assistant,backbone", PAIRS)
+def test_cached_generation_equals_uncached(pair_dirs, assistant, backbone):
+    model, processor = build(pair_dirs, assistant, backbone, num_thought_tokens=3)
+    batch = processor(QUESTIONS)
+    cached = model.generate(**batch, max_new_tokens=8, do_sample=False)
+    uncached = model.generate(**batch, max_new_tokens=8, do_sample=False, use_cache=False)
+    assert cached.tolist() == uncached.tolist()
+
+
+def test_soft_thoughts_are_computed_once_per_generate(llama_pair):
+    model, processor = llama_pair
+    calls = []
+    handle = model.assistant.base_model.register_forward_hook(lambda *args: calls.append(1))
+    try:
+        model.generate(**processor(QUESTIONS), max_new_tokens=6, do_sample=False)
+    finally:
+        handle.remove()
+    assert len(calls) == 1
+
+
+class _Collect(BaseStreamer):
+    def __init__(self):
+        self.chunks = []
+
+    def put(self, value):
+        self.chunks.append(value.flatten().tolist())
+
+    def end(self):
+        self.chunks.append("end")
+
+
+class _StopAfter(StoppingCriteria):
+    def __init__(self, length: int):
+        self.length = length
+
+    def __call__(self, input_ids, scores, **kwargs):
+        return torch.full((input_ids.shape[0],), input_ids.shape[1] >= self.length, dtype=torch.bool)
+
+
+def test_generate_supports_sampling_streamers_and_stopping_criteria(llama_pair):
+    model, processor = llama_pair
+    batch = processor(QUESTIONS[:2])
+    prompt_length = batch["input_ids"].shape[1]
+
+    torch.manual_seed(0)
+    sampled = model.generate(**batch, max_new_tokens=5, do_sample=True, temperature=1.0, num_return_sequences=3)
+    assert sampled.shape[0] == 6
+    torch.manual_seed(0)
+    again = model.generate(**batch, max_new_tokens=5, do_sample=True, temperature=1.0, num_return_sequences=3)
+    assert sampled.tolist() == again.tolist()
+
+    stopped = model.generate(
+        **batch,
+        max_new_tokens=20,
+        do_sample=False,
+        stopping_criteria=StoppingCriteriaList([_StopAfter(prompt_length + 3)]),
+    )
+    assert stopped.shape[1] == prompt_length + 3
+
+    single = processor(QUESTIONS[0])
+    streamer = _Collect()
+    out = model.generate(**single, max_new_tokens=5, do_sample=False, streamer=streamer)
+    streamed = [token for chunk in streamer.chunks[1:-1] for token in chunk]
+    assert streamer.chunks[0] == single["input_ids"][0].tolist() and streamer.chunks[-1] == "end"
+    assert streamed == out[0, single["input_ids"].shape[1] :].tolist()
+
+
+def test_only_the_projection_learns(llama_pair, pair_dirs):
+    model, processor = build(pair_dirs, num_thought_tokens=3, seed=5)
+    model.train()
+    assert not model.assistant.training and not model.backbone.training and model.projection.training
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(name.startswith("projection.") for name in trainable)
+    before = {name: t.clone() for name, t in model.state_dict().items()}
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    model(**processor(QUESTIONS, answers=["5", "3", "1"])).loss.backward()
+    optimizer.step()
+    after = model.state_dict()
+    for name, tensor in before.items():
+        if name.startswith("projection."):
+            assert not torch.equal(tensor, after[name]), name
+        else:
+            assert torch.equal(tensor, after[name]), name
+    assert all(p.grad is None for name, p in model.named_parameters() if not name.startswith("projection."))
+
+
+def test_wrapping_and_loading_keep_the_frozen_models_intact(llama_pair, pair_dirs, tmp_path):
+    """Wrapping must not re-initialise weights or non-persistent buffers (rotary inv_freq) of the frozen models."""
+    model, processor = llama_pair
+    ids = processor(QUESTIONS[0])["input_ids"].masked_fill(processor(QUESTIONS[0])["input_ids"] >= 90, 5)
+    fresh_backbone = AutoModelForCausalLM.from_pretrained(pair_dirs["llama_backbone"])
+    torch.testing.assert_close(model.backbone(ids).logits, fresh_backbone(ids).logits, atol=0, rtol=0)
+    model.save_pretrained(tmp_path)
+    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path)
+    torch.testing.assert_close(reloaded.backbone(ids).logits, fresh_backbone(ids).logits, atol=0, rtol=0)
+    fresh_assistant = AutoModelForCausalLM.from_pretrained(pair_dirs["llama_assistant"])
+    torch.testing.assert_close(reloaded.assistant(ids).logits, fresh_assistant(ids).logits, atol=0, rtol=0)
+
+
+def test_submodels_use_causal_attention(llama_pair):
+    model, processor = llama_pair
+    for sub in (model.assistant, model.backbone):
+        assert sub.config._attn_implementation in ("sdpa", "eager")
+    inputs = processor(QUESTIONS[1], answers="3 apples")
+    logits = model(**inputs).logits
+    changed = inputs["input_ids"].clone()
+    changed[0, -1] = 7 if changed[0, -1] != 7 else 8
+    logits_changed = model(**{**inputs, "input_ids": changed}).logits
+    torch.testing.assert_close(logits[:, :-1], logits_changed[:, :-1], atol=0, rtol=0)
+    assert not torch.equal(logits[:, -1], logits_changed[:, -1])
+
+
+def test_cross_family_pair_trains_one_step_and_generates(pair_dirs):
+    model, processor = build(pair_dirs, assistant="qwen_assistant", backbone="llama_backbone", num_thought_tokens=2)
+    assert model.projection.linear_1.weight.shape == (32, 16)
+    optimizer = torch.optim.AdamW(model.projection.parameters(), lr=1e-2)
+    batch = processor(QUESTIONS, answers=["5", "3 apples", "1"])
+    before = model.projection.linear_1.weight.clone()
+    loss = model(**batch).loss
+    loss.backward()
+    optimizer.step()
+    assert torch.isfinite(loss) and not torch.equal(before, model.projection.linear_1.weight)
+    prompts = processor(QUESTIONS)
+    out = model.generate(**prompts, max_new_tokens=4, do_sample=False)
+    assert out.shape == (3, prompts["input_ids"].shape[1] + 4) or out.shape[1] <= prompts["input_ids"].shape[1] + 4
+
+
+def test_mlp_projection_keeps_fp32_weights_and_casts_to_backbone_dtype(pair_dirs, tmp_path):
+    model, processor = build(pair_dirs, num_thought_tokens=2, projection_type="mlp", projection_hidden_size=20)
+    assert model.projection.linear_1.weight.shape == (20, 24) and model.projection.linear_2.weight.shape == (32, 20)
+    model.save_pretrained(tmp_path)
+    bf16 = AutoModelForCausalLM.from_pretrained(tmp_path, dtype=torch.bfloat16)
+    assert bf16.backbone.dtype == bf16.assistant.dtype == torch.bfloat16
+    assert all(p.dtype == torch.float32 for p in bf16.projection.parameters())
+    torch.testing.assert_close(bf16.projection.state_dict(), model.projection.state_dict(), atol=0, rtol=0)
+    out = bf16(**processor(QUESTIONS[:2]))
+    assert out.soft_thoughts.dtype == torch.bfloat16 and out.logits.dtype == torch.bfloat16
+
+
+def test_inputs_embeds_path_and_decoding_without_slots(llama_pair):
+    """A decoding step (no slots, no assistant inputs) is an ordinary backbone step."""
+    model, _ = llama_pair
+    ids = torch.tensor([[5, 6, 7]])
+    torch.testing.assert_close(model(ids).logits, model.backbone(ids).logits, atol=0, rtol=0)
+    embeds = model.get_input_embeddings()(ids)
+    torch.testing.assert_close(model(inputs_embeds=embeds).logits, model.backbone(ids).logits, atol=0, rtol=0)
+
+
+def test_padding_with_the_placeholder_id_never_makes_extra_thoughts(llama_pair):
+    """Qwen2.5 pads with <|endoftext|>, the paper's assistant placeholder: padded positions must not count."""
+    model, processor = llama_pair
+    batch = processor(QUESTIONS)
+    assert (batch["assistant_attention_mask"] == 0).any()
+    padded_with_placeholder = batch["assistant_input_ids"].masked_fill(
+        batch["assistant_attention_mask"] == 0, model.config.assistant_placeholder_token_id
+    )
+    expected = model(**batch).logits
+    got = model(**{**batch, "assistant_input_ids": padded_with_placeholder}).logits
+    torch.testing.assert_close(got, expected, atol=0, rtol=0)
