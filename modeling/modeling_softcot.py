@@ -198,8 +198,8 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
         location = {"revision": revision, "subfolder": subfolder, **hub_kwargs}
         if not isinstance(config, SoftCoTConfig):
             config = SoftCoTConfig.from_pretrained(pretrained_model_name_or_path, **location)
-        assistant = assistant or cls._load_frozen(config.assistant_model_name_or_path, "assistant", kwargs)
-        backbone = backbone or cls._load_frozen(config.backbone_model_name_or_path, "backbone", kwargs)
+        assistant = assistant or cls._load_frozen(config, "assistant", kwargs)
+        backbone = backbone or cls._load_frozen(config, "backbone", kwargs)
         model = cls(config, assistant=assistant, backbone=backbone)
 
         weights_file = cached_file(pretrained_model_name_or_path, SAFE_WEIGHTS_NAME, **location)
@@ -216,12 +216,18 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
         return model.eval()
 
     @staticmethod
-    def _load_frozen(name_or_path: str | None, side: str, kwargs: dict) -> PreTrainedModel:
+    def _load_frozen(config: SoftCoTConfig, side: str, kwargs: dict) -> PreTrainedModel:
+        """Load the frozen `side` ("assistant" or "backbone") by reference. An attention implementation that
+        `AutoModel*.from_pretrained` absorbed into the config (it sets it on every sub-config) still applies."""
+        name_or_path = getattr(config, f"{side}_model_name_or_path")
         if not name_or_path:
             raise ValueError(
                 f"config.json does not name the {side} model ({side}_model_name_or_path is empty): pass `{side}=` a "
                 f"loaded model, or set `config.{side}_model_name_or_path` to its Hub id or path before saving."
             )
+        sub_config = config.assistant_config if side == "assistant" else config.text_config
+        if sub_config._attn_implementation is not None:
+            kwargs = {"attn_implementation": sub_config._attn_implementation, **kwargs}
         return AutoModelForCausalLM.from_pretrained(name_or_path, **kwargs)
 
     def load_projection(self, state_dict: dict[str, torch.Tensor], source: str = "the checkpoint") -> None:

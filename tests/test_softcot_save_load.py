@@ -60,6 +60,15 @@ def test_auto_model_reload_gives_identical_logits_and_generations(saved):
         assert not any(p.requires_grad for p in sub.parameters())
 
 
+@pytest.mark.parametrize("load", [AutoModelForCausalLM.from_pretrained, SoftCoTForCausalLM.from_pretrained])
+def test_loading_arguments_reach_the_frozen_models(saved, load):
+    folder, *_ = saved
+    model = load(folder, attn_implementation="eager", dtype=torch.bfloat16, device_map="cpu", local_files_only=True)
+    for sub in (model.assistant, model.backbone):
+        assert sub.config._attn_implementation == "eager" and sub.dtype == torch.bfloat16
+    assert model.projection.linear_1.weight.dtype == torch.float32
+
+
 def test_processor_reloads_with_the_model_folder(saved):
     folder, _, inputs, *_ = saved
     processor = AutoProcessor.from_pretrained(folder)
