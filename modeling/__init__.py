@@ -1,7 +1,18 @@
 """The models. Self-contained (torch + transformers only), so the files also travel to the Hub as remote code."""
 
+from .configuration_coconut import CoconutConfig
 from .configuration_softcot import SoftCoTConfig
+from .modeling_coconut import CoconutForCausalLM, CoconutPreTrainedModel
 from .modeling_softcot import SoftCoTForCausalLM, SoftCoTPreTrainedModel
 from .thought_tokens import ThoughtTokens, select_thought_tokens
 
-__all__ = ["SoftCoTConfig", "SoftCoTForCausalLM", "SoftCoTPreTrainedModel", "ThoughtTokens", "select_thought_tokens"]
+__all__ = [
+    "CoconutConfig",
+    "CoconutForCausalLM",
+    "CoconutPreTrainedModel",
+    "SoftCoTConfig",
+    "SoftCoTForCausalLM",
+    "SoftCoTPreTrainedModel",
+    "ThoughtTokens",
+    "select_thought_tokens",
+]

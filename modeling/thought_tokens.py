@@ -78,7 +78,9 @@ def select_thought_tokens(
         slot, start, end = found[0]
     else:
         if _single_token_id(backbone_tokenizer, ADDED_SLOT_TOKEN) is None:
-            backbone_tokenizer.add_special_tokens({"additional_special_tokens": [ADDED_SLOT_TOKEN]})
+            backbone_tokenizer.add_special_tokens(
+                {"extra_special_tokens": [ADDED_SLOT_TOKEN]}, replace_extra_special_tokens=False
+            )
         slot, start, end = ADDED_SLOT_TOKEN, None, None
     return ThoughtTokens(
         assistant_placeholder=placeholder,

@@ -2,13 +2,22 @@
 
 from transformers import AutoConfig, AutoModelForCausalLM, AutoProcessor
 
-from .modeling import SoftCoTConfig, SoftCoTForCausalLM, select_thought_tokens
+from .modeling import CoconutConfig, CoconutForCausalLM, SoftCoTConfig, SoftCoTForCausalLM, select_thought_tokens
 from .processing_softcot import SoftCoTProcessor
 
 AutoConfig.register("softcot", SoftCoTConfig)
 AutoModelForCausalLM.register(SoftCoTConfig, SoftCoTForCausalLM)
 AutoProcessor.register(SoftCoTConfig, SoftCoTProcessor)
+AutoConfig.register("coconut", CoconutConfig)
+AutoModelForCausalLM.register(CoconutConfig, CoconutForCausalLM)
 
 __version__ = "0.1.0"
 
-__all__ = ["SoftCoTConfig", "SoftCoTForCausalLM", "SoftCoTProcessor", "select_thought_tokens"]
+__all__ = [
+    "CoconutConfig",
+    "CoconutForCausalLM",
+    "SoftCoTConfig",
+    "SoftCoTForCausalLM",
+    "SoftCoTProcessor",
+    "select_thought_tokens",
+]

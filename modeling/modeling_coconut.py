@@ -1,0 +1,324 @@
+"""PyTorch Coconut model: a causal LM that reasons in continuous thoughts (Hao et al., arXiv 2412.06769)."""
+
+import copy
+
+import torch
+from transformers import AutoModelForCausalLM, GenerationMixin, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.cache_utils import Cache, DynamicCache
+from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+from transformers.modeling_utils import slice_logits_to_keep
+from transformers.processing_utils import Unpack
+from transformers.utils import TransformersKwargs
+from transformers.utils.generic import can_return_tuple
+
+from .configuration_coconut import CoconutConfig
+
+START_LATENT_TOKEN = "<|start-latent|>"
+END_LATENT_TOKEN = "<|end-latent|>"
+LATENT_TOKEN = "<|latent|>"
+
+
+class CoconutPreTrainedModel(PreTrainedModel):
+    config: CoconutConfig
+    base_model_prefix = "language_model"
+    # Gradient checkpointing drops the KV cache inside the layers, and the passes over latent thoughts need it.
+    supports_gradient_checkpointing = False
+    _skip_keys_device_placement = ["past_key_values"]
+
+    _supports_flash_attn = True
+    _supports_sdpa = True
+    _supports_flex_attn = True
+    _supports_attention_backend = True
+
+
+class CoconutForCausalLM(CoconutPreTrainedModel, GenerationMixin):
+    r"""
+    Any causal LM (`language_model`) that reads `<|latent|>` positions as continuous thoughts: the input embedding of
+    a latent position is the last hidden state (after the final norm) of the position before it.
+
+    Build one from a base LM with [`CoconutForCausalLM.from_base`]; a saved one loads with
+    `AutoModelForCausalLM.from_pretrained(path, trust_remote_code=True)`.
+    """
+
+    def __init__(self, config: CoconutConfig, language_model: PreTrainedModel | None = None):
+        super().__init__(config)
+        self.language_model = (
+            language_model if language_model is not None else AutoModelForCausalLM.from_config(config.text_config)
+        )
+        self.post_init()
+
+    def get_input_embeddings(self) -> torch.nn.Module:
+        return self.language_model.get_input_embeddings()
+
+    def set_input_embeddings(self, value: torch.nn.Module):
+        self.language_model.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> torch.nn.Module:
+        return self.language_model.get_output_embeddings()
+
+    def set_output_embeddings(self, new_embeddings: torch.nn.Module):
+        self.language_model.set_output_embeddings(new_embeddings)
+
+    @classmethod
+    def from_base(
+        cls, model_or_id: PreTrainedModel | str, tokenizer: PreTrainedTokenizerBase, **config_kwargs
+    ) -> "CoconutForCausalLM":
+        r"""
+        Wraps a causal LM (a loaded model, or a Hub id / path loaded with `AutoModelForCausalLM`) for Coconut training.
+
+        Adds `<|start-latent|>`, `<|end-latent|>` and `<|latent|>` to `tokenizer` (in place) as special tokens, so
+        `decode(..., skip_special_tokens=True)` hides them, and grows the embedding matrix if it has no rows for them.
+        The rows of tokens new to the tokenizer are set to the mean of the rows of the tokens it already had, in the
+        input embeddings and in an untied output layer: a new token then starts as the "average" token (Hewitt, 2021),
+        so the LM's outputs are not disturbed and no new token starts with an outsized logit. `config_kwargs` go to
+        [`CoconutConfig`] (`c_thought`, `max_latent_stage`, `num_latent_thoughts`).
+        """
+        language_model = (
+            AutoModelForCausalLM.from_pretrained(model_or_id) if isinstance(model_or_id, str) else model_or_id
+        )
+        num_known_tokens = len(tokenizer)
+        tokenizer.add_special_tokens(
+            {"extra_special_tokens": [START_LATENT_TOKEN, END_LATENT_TOKEN, LATENT_TOKEN]},
+            replace_extra_special_tokens=False,
+        )
+        token_ids = tokenizer.convert_tokens_to_ids([START_LATENT_TOKEN, END_LATENT_TOKEN, LATENT_TOKEN])
+
+        num_rows = language_model.get_input_embeddings().weight.shape[0]
+        if len(tokenizer) > num_rows:
+            language_model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        new_ids = [token_id for token_id in token_ids if token_id >= num_known_tokens]
+        with torch.no_grad():
+            for embeddings in (language_model.get_input_embeddings(), language_model.get_output_embeddings()):
+                embeddings.weight[new_ids] = embeddings.weight[:num_known_tokens].mean(0)
+
+        config = CoconutConfig(
+            text_config=language_model.config,
+            start_latent_token_id=token_ids[0],
+            end_latent_token_id=token_ids[1],
+            latent_token_id=token_ids[2],
+            # A composite config sets its attention implementation on its sub-configs, and `None` would make the
+            # (shared) config of `language_model` non-causal: keep the one it was loaded with.
+            attn_implementation=language_model.config._attn_implementation,
+            **config_kwargs,
+        )
+        model = cls(config, language_model=language_model)
+        model.generation_config = copy.deepcopy(language_model.generation_config)
+        return model
+
+    def _check_token_ids(self):
+        if None in (self.config.start_latent_token_id, self.config.end_latent_token_id, self.config.latent_token_id):
+            raise ValueError(
+                "The config has no ids for the Coconut tokens. Build the model with "
+                "`CoconutForCausalLM.from_base(model, tokenizer)`: it adds <|start-latent|>, <|end-latent|> and "
+                "<|latent|> to the tokenizer and records their ids in the config."
+            )
+
+    def _forward_latents(
+        self,
+        inputs_embeds: torch.Tensor,
+        latent_mask: torch.Tensor,
+        attention_mask: torch.Tensor,
+        position_ids: torch.LongTensor,
+        past_key_values: Cache | None,
+        use_cache: bool,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> BaseModelOutputWithPast:
+        r"""
+        Runs the LM over a sequence with latent positions, in `K + 1` passes for at most `K` latents in a row.
+
+        Pass 0 computes each row up to its first latent (excluded); pass `i > 0` computes each row's `i`-th latent and
+        the tokens after it, up to its next latent (excluded) or its end. The `i`-th latent's input embedding is the
+        last hidden state of the row's pass `i - 1`, i.e. of the position before it. Each pass appends its positions
+        to one KV cache and attends to all earlier ones, so the result equals filling the latents one at a time with
+        full passes, and gradients flow through every thought. Rows may hold different numbers of latents at
+        different offsets: a row's piece of a pass that is shorter than the longest one is left-padded inside the pass
+        (masked cache slots, which also count towards a sliding attention window). When every row's latents sit at
+        the same columns, as in a left-padded batch of prompts, there is no such padding.
+
+        Args:
+            inputs_embeds (`torch.Tensor` of shape `(batch_size, seq_len, hidden_size)`): token embeddings.
+            latent_mask (`torch.BoolTensor` of shape `(batch_size, seq_len)`): `True` at `<|latent|>` positions.
+            attention_mask (`torch.Tensor` of shape `(batch_size, seq_len)`): 1 for tokens, 0 for padding.
+            position_ids (`torch.LongTensor` of shape `(batch_size, seq_len)`): positions of the tokens.
+
+        Returns:
+            [`BaseModelOutputWithPast`] whose `last_hidden_state` has shape `(batch_size, seq_len, hidden_size)`, and
+            whose `past_key_values` is the cache when `use_cache` and the cache is free of padding slots (else `None`).
+        """
+        if past_key_values is not None and past_key_values.get_seq_length() > 0:
+            raise ValueError("Sequences with <|latent|> tokens must be processed from an empty cache (at prefill).")
+        previous_is_token = torch.nn.functional.pad(attention_mask[:, :-1].bool(), (1, 0))
+        if (latent_mask & ~previous_is_token).any():
+            raise ValueError("Every <|latent|> token must follow a token of its sequence (e.g. <|start-latent|>).")
+
+        batch_size, seq_len, hidden_size = inputs_embeds.shape
+        # Layout of the passes: pass `i` holds the positions that follow `i` latents (the `i`-th latent included).
+        pass_ids = latent_mask.long().cumsum(-1)
+        num_passes = int(pass_ids.max()) + 1
+        lengths = torch.zeros(batch_size, num_passes, dtype=torch.long, device=latent_mask.device)
+        lengths.scatter_add_(1, pass_ids, torch.ones_like(pass_ids))
+        widths = lengths.max(0).values
+        pass_ends = widths.cumsum(0)
+        # Slot of each position in the cache: a row's piece of a pass ends where the pass ends.
+        shift = pass_ends - lengths.cumsum(-1)
+        slots = torch.arange(seq_len, device=latent_mask.device) + shift.gather(1, pass_ids)
+        num_slots = int(pass_ends[-1])
+
+        def to_slots(values: torch.Tensor) -> torch.Tensor:
+            index = slots.view(*slots.shape, *([1] * (values.dim() - 2))).expand_as(values)
+            return values.new_zeros(batch_size, num_slots, *values.shape[2:]).scatter(1, index, values)
+
+        slot_embeds, slot_mask = to_slots(inputs_embeds), to_slots(attention_mask)
+        slot_positions = to_slots(position_ids.expand(batch_size, -1))
+        slot_is_latent = to_slots(latent_mask)
+
+        cache = past_key_values if past_key_values is not None else DynamicCache(config=self.config.get_text_config())
+        decoder = self.language_model.get_decoder()
+        hidden_states, thought, start = [], None, 0
+        for end in pass_ends.tolist():
+            embeds = slot_embeds[:, start:end]
+            if thought is not None:
+                embeds = torch.where(slot_is_latent[:, start:end, None], thought[:, None].to(embeds.device), embeds)
+            outputs = decoder(
+                inputs_embeds=embeds,
+                attention_mask=slot_mask[:, :end],
+                position_ids=slot_positions[:, start:end],
+                past_key_values=cache,
+                use_cache=True,
+                **kwargs,
+            )
+            hidden_states.append(outputs.last_hidden_state)
+            thought = outputs.last_hidden_state[:, -1]
+            start = end
+
+        hidden_states = torch.cat(hidden_states, dim=1)
+        hidden_states = hidden_states.gather(1, slots[..., None].expand(-1, -1, hidden_size).to(hidden_states.device))
+        return BaseModelOutputWithPast(
+            last_hidden_state=hidden_states, past_key_values=cache if use_cache and num_slots == seq_len else None
+        )
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> CausalLMOutputWithPast:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, seq_len)`):
+                Tokens; `<|latent|>` positions are filled with continuous thoughts (see `_forward_latents`). Without
+                latents this is one ordinary pass of the language model.
+            attention_mask (`torch.Tensor` of shape `(batch_size, past_len + seq_len)`, *optional*):
+                1 for tokens, 0 for padding (left or right).
+            position_ids (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*):
+                Defaults to the count of attended tokens before each position, so left padding does not shift them.
+            inputs_embeds (`torch.Tensor` of shape `(batch_size, seq_len, hidden_size)`, *optional*):
+                Instead of `input_ids`, for sequences without latents.
+            labels (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*):
+                Next-token targets (shifted inside); positions set to -100 are ignored.
+        """
+        if (input_ids is None) ^ (inputs_embeds is not None):
+            raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
+        if inputs_embeds is None:
+            inputs_embeds = self.get_input_embeddings()(input_ids)
+        use_cache = use_cache if use_cache is not None else self.config.get_text_config().use_cache
+
+        has_latents = False
+        if input_ids is not None:
+            self._check_token_ids()
+            latent_mask = input_ids == self.config.latent_token_id
+            has_latents = bool(latent_mask.any())
+        if has_latents and attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        if position_ids is None and attention_mask is not None:
+            position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -inputs_embeds.shape[1] :]
+
+        if has_latents:
+            outputs = self._forward_latents(
+                inputs_embeds, latent_mask, attention_mask, position_ids, past_key_values, use_cache, **kwargs
+            )
+        else:
+            outputs = self.language_model.get_decoder()(
+                inputs_embeds=inputs_embeds,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                past_key_values=past_key_values,
+                use_cache=use_cache,
+                **kwargs,
+            )
+
+        logits = self.get_output_embeddings()(slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep))
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(
+                logits=logits, labels=labels, vocab_size=self.config.get_text_config().vocab_size, **kwargs
+            )
+        return CausalLMOutputWithPast(
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+
+    def generate(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        num_latent_thoughts: int | None = None,
+        **generate_kwargs,
+    ) -> torch.LongTensor:
+        r"""
+        Answers questions after `num_latent_thoughts` continuous thoughts.
+
+        Appends `<|start-latent|>`, `num_latent_thoughts` `<|latent|>` and `<|end-latent|>` to each question and hands
+        the sequences to [`~GenerationMixin.generate`]: its prefill runs the thoughts (one cached step each, see
+        `forward`), then the answer is decoded from the same cache. Greedy search, sampling, beam search,
+        `num_return_sequences`, stopping criteria and streamers work as for any LM (`generate` repeats the questions
+        before the prefill, so each returned sequence has its own cache rows).
+
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, prompt_len)`):
+                Questions, left-padded, without Coconut tokens.
+            attention_mask (`torch.Tensor` of shape `(batch_size, prompt_len)`, *optional*):
+                1 for tokens, 0 for padding.
+            num_latent_thoughts (`int`, *optional*):
+                Continuous thoughts to run; defaults to `config.num_latent_thoughts`.
+
+        Returns:
+            `torch.LongTensor` of shape `(batch_size * num_return_sequences, prompt_len + num_latent_thoughts + 2 +
+            answer_len)`: the question, `<|start-latent|>`, the latent ids, `<|end-latent|>` and the answer (or what
+            `GenerationMixin.generate` returns for `return_dict_in_generate=True`).
+        """
+        self._check_token_ids()
+        num_latent_thoughts = self.config.num_latent_thoughts if num_latent_thoughts is None else num_latent_thoughts
+        if num_latent_thoughts < 0:
+            raise ValueError(f"`num_latent_thoughts` must be 0 or more, got {num_latent_thoughts}.")
+        coconut_ids = [self.config.start_latent_token_id, self.config.end_latent_token_id, self.config.latent_token_id]
+        if torch.isin(input_ids, torch.tensor(coconut_ids, device=input_ids.device)).any():
+            raise ValueError(
+                "`generate` takes questions only, but `input_ids` already contain Coconut tokens. Pass the question "
+                "without <|start-latent|>, <|latent|> or <|end-latent|>: generate appends them itself, with the "
+                "number of thoughts set by `num_latent_thoughts`."
+            )
+
+        thought_ids = [self.config.start_latent_token_id]
+        thought_ids += [self.config.latent_token_id] * num_latent_thoughts
+        thought_ids += [self.config.end_latent_token_id]
+        thought_ids = torch.tensor(thought_ids, device=input_ids.device).expand(input_ids.shape[0], -1)
+        input_ids = torch.cat([input_ids, thought_ids], dim=1)
+        if attention_mask is not None:
+            attention_mask = torch.cat([attention_mask, torch.ones_like(thought_ids)], dim=1)
+        return super().generate(input_ids=input_ids, attention_mask=attention_mask, **generate_kwargs)
+
+
+CoconutForCausalLM.register_for_auto_class("AutoModelForCausalLM")
+
+__all__ = ["CoconutPreTrainedModel", "CoconutForCausalLM"]
