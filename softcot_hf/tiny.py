@@ -22,7 +22,7 @@ WORDS = (
     "question answer so total left each there are was were step first then it yes no true false because "
     "please generate tokens to help another language model solve following solve give final at end here prompts "
     "assistant user Question: Here Please step. "
-    "0 1 2 3 4 5 6 7 8 9 10 11 12 . , ? : + - = #"
+    "0 1 2 3 4 5 6 7 8 9 10 11 12 . , ? : + - = # ###"
 ).split()
 
 FAMILY_SPECIALS = {

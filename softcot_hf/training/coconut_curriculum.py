@@ -1,0 +1,170 @@
+"""Coconut's curriculum on the data side: an example `{"question", "steps", "answer"}` becomes the token layout of
+stage s, where the first s reasoning steps are replaced by s * c continuous thoughts.
+
+Layout (mode "coconut"), with labels on the remaining steps and the answer only::
+
+    question\\n <|start-latent|> <|latent|> * (n * c) <|end-latent|> step_{n+1}\\n ... step_k\\n ### answer <eos>
+
+- stage s <= max_latent_stage: n = s latent "steps" replace the first s rationale steps; an example with fewer
+  steps gets min(s, k) of them unless `pad_latent_to_max`, which always writes s.
+- stage s > max_latent_stage: every step is removed, and n = max_latent_stage (`pad_latent_to_max`) or
+  min(k, max_latent_stage).
+- `uniform_prob`: with this probability an example takes a stage drawn uniformly from 0..max_latent_stage instead.
+
+The paper's baselines are the same layouts with one change each: "cot" (stage 0, no markers), "no_cot" (the answer
+only), "no_thoughts" (steps removed as at stage s, but no latent tokens between the markers) and "pause_as_thought"
+(the latents replaced by a trainable pause token, which the model reads as an ordinary token: no feedback).
+"""
+
+import random
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from transformers import PreTrainedTokenizerBase, TrainerCallback
+
+from ..modeling.modeling_coconut import END_LATENT_TOKEN, LATENT_TOKEN, START_LATENT_TOKEN
+
+Mode = Literal["coconut", "cot", "no_cot", "no_thoughts", "pause_as_thought"]
+PAUSE_TOKEN = "<|pause|>"
+
+
+@dataclass
+class CurriculumSettings:
+    """What the Coconut paper varies: c thoughts per step, the last latent stage, padding and stage mixing."""
+
+    c_thought: int = 1
+    max_latent_stage: int = 6
+    pad_latent_to_max: bool = False
+    uniform_prob: float = 0.0
+    mode: Mode = "coconut"
+
+
+def _special_id(tokenizer: PreTrainedTokenizerBase, token: str) -> int:
+    token_id = tokenizer.get_vocab().get(token)
+    if token_id is None:
+        hint = (
+            "CoconutForCausalLM.from_base(model, tokenizer) adds the Coconut tokens"
+            if token != PAUSE_TOKEN
+            else "add it with tokenizer.add_special_tokens({'extra_special_tokens': ['<|pause|>']}, "
+            "replace_extra_special_tokens=False) and resize the model's embeddings"
+        )
+        raise ValueError(f"The tokenizer has no {token} token: {hint}.")
+    return token_id
+
+
+class CoconutCurriculum:
+    """Tokenizes Coconut-format examples for a given stage. Deterministic for a given (seed, epoch, index)."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, settings: CurriculumSettings, seed: int = 0):
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self.seed = seed
+        self.start_id = _special_id(tokenizer, START_LATENT_TOKEN)
+        self.end_id = _special_id(tokenizer, END_LATENT_TOKEN)
+        self.latent_id = _special_id(tokenizer, LATENT_TOKEN)
+        self.pause_id = _special_id(tokenizer, PAUSE_TOKEN) if settings.mode == "pause_as_thought" else None
+        if tokenizer.eos_token_id is None:
+            raise ValueError("The tokenizer has no EOS token; answers end with it. Set tokenizer.eos_token first.")
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def scheduled_stage(self, stage: int, epoch: int = 0, index: int = 0) -> int:
+        """The stage one example is written at: `stage`, or with `uniform_prob` a uniformly random one."""
+        settings = self.settings
+        if settings.mode in ("cot", "no_cot"):
+            return 0
+        rng = random.Random(f"{self.seed}-{epoch}-{index}")
+        if settings.uniform_prob > 0 and rng.random() < settings.uniform_prob:
+            return rng.randint(0, settings.max_latent_stage)
+        return stage
+
+    def layout(self, steps: list[str], stage: int) -> tuple[int, int]:
+        """(number of leading steps removed, number of latent tokens) for an example with these steps at `stage`."""
+        settings, k = self.settings, len(steps)
+        if stage > settings.max_latent_stage:
+            removed = k
+            n = settings.max_latent_stage if settings.pad_latent_to_max else min(k, settings.max_latent_stage)
+        else:
+            removed = min(stage, k)
+            n = stage if settings.pad_latent_to_max else removed
+        return removed, n * settings.c_thought
+
+    def encode(self, example: dict, stage: int, epoch: int = 0, index: int = 0) -> dict[str, list[int]]:
+        """`input_ids` and `labels` (-100 on the question, markers and thoughts) of one example at `stage`."""
+        settings = self.settings
+        question = self._ids(example["question"] + "\n")
+        answer = self._ids("### " + str(example["answer"])) + [self.tokenizer.eos_token_id]
+        steps = list(example["steps"])
+        if settings.mode == "no_cot":
+            return {"input_ids": question + answer, "labels": [-100] * len(question) + answer}
+        if settings.mode == "cot":
+            rationale = [token for step in steps for token in self._ids(step + "\n")]
+            return {"input_ids": question + rationale + answer, "labels": [-100] * len(question) + rationale + answer}
+
+        removed, num_latents = self.layout(steps, self.scheduled_stage(stage, epoch, index))
+        thought_id = {"coconut": self.latent_id, "pause_as_thought": self.pause_id}.get(settings.mode)
+        thoughts = [thought_id] * num_latents if thought_id is not None else []
+        prefix = question + [self.start_id] + thoughts + [self.end_id]
+        rest = [token for step in steps[removed:] for token in self._ids(step + "\n")] + answer
+        return {"input_ids": prefix + rest, "labels": [-100] * len(prefix) + rest}
+
+
+class CoconutStageDataset(torch.utils.data.Dataset):
+    """Examples encoded lazily at the current `stage` and `epoch`, which `CoconutStageCallback` moves along."""
+
+    def __init__(self, examples: list[dict], curriculum: CoconutCurriculum):
+        self.examples = examples
+        self.curriculum = curriculum
+        self.stage = 0
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, index: int) -> dict[str, list[int]]:
+        return self.curriculum.encode(self.examples[index], self.stage, self.epoch, index)
+
+
+def collate_right_padded(features: list[dict[str, list[int]]], pad_token_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad `input_ids` (pad id), `labels` (-100) and build `attention_mask`: (batch, max_length) each."""
+    width = max(len(f["input_ids"]) for f in features)
+
+    def pad(key: str, value: int) -> torch.Tensor:
+        return torch.tensor([f[key] + [value] * (width - len(f[key])) for f in features], dtype=torch.long)
+
+    lengths = torch.tensor([len(f["input_ids"]) for f in features])
+    return {
+        "input_ids": pad("input_ids", pad_token_id),
+        "labels": pad("labels", -100),
+        "attention_mask": (torch.arange(width)[None, :] < lengths[:, None]).long(),
+    }
+
+
+class CoconutStageCallback(TrainerCallback):
+    """Stage = epoch // epochs_per_stage. At each stage change the optimizer's state is cleared (the paper resets
+    the optimizer between stages); the learning-rate schedule carries on."""
+
+    def __init__(self, dataset: CoconutStageDataset, epochs_per_stage: int):
+        self.dataset = dataset
+        self.epochs_per_stage = epochs_per_stage
+
+    def on_epoch_begin(self, args, state, control, optimizer=None, **kwargs):
+        epoch = round(state.epoch or 0)
+        stage = epoch // self.epochs_per_stage
+        self.dataset.epoch = epoch
+        if stage != self.dataset.stage:
+            self.dataset.stage = stage
+            if optimizer is not None:
+                optimizer.state.clear()
+
+
+__all__ = [
+    "PAUSE_TOKEN",
+    "CoconutCurriculum",
+    "CoconutStageCallback",
+    "CoconutStageDataset",
+    "CurriculumSettings",
+    "collate_right_padded",
+]
