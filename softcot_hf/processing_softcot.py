@@ -3,6 +3,7 @@
 import torch
 from transformers import BatchEncoding, PreTrainedTokenizerBase, ProcessorMixin
 
+from .data.prompts import build_prompt
 from .modeling.thought_tokens import select_thought_tokens
 
 # The paper's two prompts, in our words. `{question}` and `{num_thought_tokens}` are filled in; the assistant's N
@@ -12,10 +13,7 @@ DEFAULT_ASSISTANT_TEMPLATE = (
     "Please generate {num_thought_tokens} tokens to help another language model solve the following question "
     "step by step.\n\nQuestion: {question}"
 )
-DEFAULT_BACKBONE_TEMPLATE = (
-    "Solve the following question step by step, and give the final answer at the end.\n\n"
-    "Question: {question}\n\nHere are prompts: {thoughts}"
-)
+DEFAULT_BACKBONE_TEMPLATE = build_prompt("{question}", "softcot")
 
 
 def _left_pad(rows: list[list[int]], pad_value: int) -> torch.Tensor:

@@ -1,0 +1,133 @@
+"""Math word problems with a numeric answer: GSM8K and ASDiv-Aug (SoftCoT paper), GSM8k-Aug (Coconut paper)."""
+
+import re
+from pathlib import Path
+from xml.etree import ElementTree
+
+import datasets
+
+from .answers import NumberAnswer, canonical_number
+from .sources import SPLIT_FILES, download, read_jsonl
+from .task import Row, Task
+
+GSM8K_HUB_ID = "openai/gsm8k"
+ASDIV_AUG_HUB_ID = "xuyige/ASDiv-Aug"
+# Coconut's preprocessing downloads iCoT's augmented GSM8K at this commit (train.txt is a Git LFS file).
+GSM8K_AUG_URL = (
+    "https://media.githubusercontent.com/media/da03/Internalize_CoT_Step_by_Step/"
+    "e06a32ee5e4cd117171daeb4755d2a97ece62761/data/gsm8k/{file}.txt"
+)
+
+_CALCULATOR_NOTE = re.compile(r"<<[^>]*>>")
+# An ASDiv answer that is one number with an optional unit: "9 (apples)", "2.5". Names, times, ratios and
+# multi-part answers ("5 (years old); 15 (years old)") are left out, as in the GSM8K-style ASDiv-Aug.
+_ASDIV_NUMBER = re.compile(r"(-?\d+(?:\.\d+)?)(?:\s*\([^()]*\))?")
+
+
+def from_gsm8k_record(record: dict) -> Row:
+    """GSM8K layout `{"question", "answer": "rationale lines\\n#### 18"}`; steps drop the `<<a=b>>` notes."""
+    rationale, _, answer = record["answer"].rpartition("####")
+    steps = (_CALCULATOR_NOTE.sub("", line).strip() for line in rationale.splitlines())
+    return {
+        "question": record["question"].strip(),
+        "steps": [step for step in steps if step],
+        "answer": canonical_number(answer.strip()),
+    }
+
+
+# GSM8K: openai/grade-school-math layout, {train,test}.jsonl.
+def _gsm8k_remote(split: str) -> list[Row]:
+    return [from_gsm8k_record(record) for record in datasets.load_dataset(GSM8K_HUB_ID, "main", split=split)]
+
+
+def _gsm8k_local(data_dir: Path, split: str) -> list[Row]:
+    return [from_gsm8k_record(record) for record in read_jsonl(data_dir / f"{split}.jsonl")]
+
+
+# ASDiv-Aug: SoftCoT's GSM8K-style files aug-train.jsonl / aug-dev.jsonl (the paper evaluates on aug-dev).
+_ASDIV_AUG_FILES = {"train": "aug-train.jsonl", "test": "aug-dev.jsonl"}
+
+
+def _asdiv_aug_remote(split: str) -> list[Row]:
+    file = _ASDIV_AUG_FILES[split]
+    records = datasets.load_dataset(ASDIV_AUG_HUB_ID, data_files={split: file}, split=split)
+    return [from_gsm8k_record(record) for record in records]
+
+
+def _asdiv_aug_local(data_dir: Path, split: str, from_asdiv_xml: bool = False) -> list[Row]:
+    """`from_asdiv_xml=True` converts the original ASDiv.xml instead (an evaluation set: split "test" only)."""
+    if not from_asdiv_xml:
+        return [from_gsm8k_record(record) for record in read_jsonl(data_dir / _ASDIV_AUG_FILES[split])]
+    if split != "test":
+        raise ValueError("ASDiv.xml is an evaluation set: load split 'test' from it.")
+    return read_asdiv_xml(data_dir / "ASDiv.xml")
+
+
+def read_asdiv_xml(path: Path) -> list[Row]:
+    """ASDiv's problems with a single numeric answer: Body + Question, the Formula as the one step, the number."""
+    rows = []
+    for problem in ElementTree.parse(path).getroot().iter("Problem"):
+        if (match := _ASDIV_NUMBER.fullmatch(problem.findtext("Answer").strip())) is None:
+            continue
+        question = f"{problem.findtext('Body').strip()} {problem.findtext('Question').strip()}"
+        rows.append(
+            {
+                "question": question,
+                "steps": [problem.findtext("Formula").strip()],
+                "answer": canonical_number(match[1]),
+            }
+        )
+    return rows
+
+
+# GSM8k-Aug: iCoT layout, one "question||<<a=b>> <<c=d>> #### answer" per line in {train,valid,test}.txt.
+def read_icot_lines(path: Path) -> list[Row]:
+    """iCoT lines as Coconut converts them: the calculator notes are the steps; answers lose their commas."""
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            question, _, rest = line.partition("||")
+            notes, _, answer = rest.rpartition("####")
+            rows.append(
+                {"question": question.strip(), "steps": notes.split(), "answer": answer.strip().replace(",", "")}
+            )
+    return rows
+
+
+def _gsm8k_aug_remote(split: str) -> list[Row]:
+    return read_icot_lines(download(GSM8K_AUG_URL.format(file=SPLIT_FILES[split])))
+
+
+def _gsm8k_aug_local(data_dir: Path, split: str) -> list[Row]:
+    return read_icot_lines(data_dir / f"{SPLIT_FILES[split]}.txt")
+
+
+TASKS = (
+    Task(
+        name="gsm8k",
+        source=GSM8K_HUB_ID,
+        layout="train.jsonl, test.jsonl",
+        splits=("train", "test"),
+        answer=NumberAnswer(),
+        read_remote=_gsm8k_remote,
+        read_local=_gsm8k_local,
+    ),
+    Task(
+        name="asdiv_aug",
+        source=ASDIV_AUG_HUB_ID,
+        layout="aug-train.jsonl, aug-dev.jsonl (or ASDiv.xml with from_asdiv_xml=True)",
+        splits=("train", "test"),
+        answer=NumberAnswer(),
+        read_remote=_asdiv_aug_remote,
+        read_local=_asdiv_aug_local,
+    ),
+    Task(
+        name="gsm8k_aug",
+        source=GSM8K_AUG_URL.format(file="{train,valid,test}"),
+        layout="train.txt, valid.txt, test.txt",
+        splits=("train", "validation", "test"),
+        answer=NumberAnswer(),
+        read_remote=_gsm8k_aug_remote,
+        read_local=_gsm8k_aug_local,
+    ),
+)

@@ -1,0 +1,20 @@
+"""The task registry: every benchmark of the SoftCoT and Coconut papers, by name."""
+
+from . import arithmetic, boolean, choice, graph
+from .task import Task
+
+_TASKS = {task.name: task for task in (*arithmetic.TASKS, *choice.TASKS, *boolean.TASKS, *graph.TASKS)}
+# SoftCoT paper's order, then Coconut paper's.
+_ORDER = ("gsm8k", "asdiv_aug", "aqua", "strategyqa", "date_understanding", "gsm8k_aug", "prontoqa", "prosqa")
+
+
+def list_tasks() -> list[str]:
+    """Names of the registered tasks."""
+    return list(_ORDER)
+
+
+def get_task(name: str) -> Task:
+    """The task called `name` (see `list_tasks()`)."""
+    if name not in _TASKS:
+        raise KeyError(f"Unknown task {name!r}; choose one of {', '.join(_ORDER)}.")
+    return _TASKS[name]

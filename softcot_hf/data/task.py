@@ -1,0 +1,80 @@
+"""`Task`: one benchmark's data source, local layout, answer format and prompts."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+
+from .answers import AnswerFormat
+from .prompts import build_prompt
+
+Row = dict[str, object]  # {"question": str, "steps": list[str], "answer": str}
+
+FEATURES = datasets.Features(
+    {
+        "question": datasets.Value("string"),
+        "steps": datasets.List(datasets.Value("string")),
+        "answer": datasets.Value("string"),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Task:
+    """
+    One benchmark.
+
+    Args:
+        name: registry key, e.g. `"gsm8k"`.
+        source: where `load` reads from without `data_dir`: a Hub dataset id or the URL the papers used.
+        layout: the files `load` reads from `data_dir`, in the dataset's original layout (for docs and errors).
+        splits: the split names `load` accepts.
+        answer: how answers are asked for, extracted and compared.
+        read_remote: `(split) -> rows` from `source`.
+        read_local: `(data_dir, split, **options) -> rows` from a local copy in `layout`.
+    """
+
+    name: str
+    source: str
+    layout: str
+    splits: tuple[str, ...]
+    answer: AnswerFormat
+    read_remote: Callable[[str], list[Row]]
+    read_local: Callable[..., list[Row]]
+
+    def load(self, split: str, data_dir: str | Path | None = None, **options) -> datasets.Dataset:
+        """
+        The split as a `Dataset` with `question` (str), `steps` (list[str]) and `answer` (str, normalised) columns.
+        Reads `data_dir` (the original layout, see `layout`) when given, else `source`; `options` go to the local
+        reader (e.g. `from_asdiv_xml=True` for `asdiv_aug`).
+        """
+        if split not in self.splits:
+            raise ValueError(f"{self.name} has no split {split!r}; choose one of {', '.join(self.splits)}.")
+        if data_dir is not None:
+            rows = self.read_local(Path(data_dir), split, **options)
+        else:
+            try:
+                rows = self.read_remote(split)
+            except OSError as error:  # offline mode, no network, or a missing remote file
+                raise ConnectionError(
+                    f"Could not load {self.name} from {self.source} ({error}). When offline, pass "
+                    f"data_dir=<folder with {self.layout}> to load a local copy."
+                ) from error
+        return datasets.Dataset.from_list(rows, features=FEATURES)
+
+    def extract_answer(self, text: str) -> str | None:
+        """The final answer in a model's output, normalised like the gold answers; None when there is none."""
+        return self.answer.extract(text)
+
+    def score(self, prediction: str, gold: str) -> bool:
+        """Whether a model's output (or an extracted answer) is correct against the gold answer."""
+        expected = self.answer.extract(gold)
+        if expected is None:
+            raise ValueError(f"{gold!r} is not a valid {self.name} answer.")
+        predicted = self.answer.extract(prediction)
+        return predicted is not None and self.answer.same(predicted, expected)
+
+    def build_prompt(self, question: str, method: str = "zero_shot_cot", thoughts: str = "{thoughts}") -> str:
+        """The backbone prompt of `method` (see `softcot_hf.data.prompts`), asking for this task's answer format."""
+        return build_prompt(question, method, answer_instruction=self.answer.instruction, thoughts=thoughts)
