@@ -8,12 +8,13 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 from torch import nn
-from transformers import AutoModelForCausalLM, GenerationConfig, GenerationMixin, PreTrainedModel
+from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.utils import SAFE_WEIGHTS_NAME, cached_file
 
 from .configuration_softcot import SoftCoTConfig
+from .thought_tokens import select_thought_tokens
 
 # Keyword arguments of `from_pretrained` that locate files; they apply to the SoftCoT repo and the frozen models.
 _HUB_KWARGS = ("cache_dir", "force_download", "proxies", "token", "local_files_only")
@@ -139,10 +140,6 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
         each side's tokenizer is loaded from the same id/path unless given, and chooses the thought token ids
         (`select_thought_tokens`, the rule `SoftCoTProcessor` also uses). `config_kwargs` go to `SoftCoTConfig`.
         """
-        from transformers import AutoTokenizer
-
-        from .thought_tokens import select_thought_tokens
-
         assistant = AutoModelForCausalLM.from_pretrained(assistant) if isinstance(assistant, str) else assistant
         backbone = AutoModelForCausalLM.from_pretrained(backbone) if isinstance(backbone, str) else backbone
         tokenizers = {}

@@ -1,7 +1,7 @@
 """SoftCoTProcessor: both tokenizers, the two prompts, thought placeholders and slots, labels and left padding."""
 
 import torch
-from transformers import BatchEncoding, PreTrainedTokenizerBase, ProcessorMixin
+from transformers import AutoTokenizer, BatchEncoding, PreTrainedTokenizerBase, ProcessorMixin
 
 from .data.prompts import build_prompt
 from .modeling.thought_tokens import select_thought_tokens
@@ -62,8 +62,6 @@ class SoftCoTProcessor(ProcessorMixin):
     @classmethod
     def from_assistant_and_backbone(cls, assistant: str, backbone: str, **kwargs) -> "SoftCoTProcessor":
         """Load each side's tokenizer from the same Hub id / path as its model (as the model's builder does)."""
-        from transformers import AutoTokenizer
-
         return cls(AutoTokenizer.from_pretrained(assistant), AutoTokenizer.from_pretrained(backbone), **kwargs)
 
     def _render(self, tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
