@@ -272,12 +272,13 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
             mask = mask & attention_mask[:, -input_ids.shape[1] :].bool()
         return mask
 
-    def get_soft_thoughts(
+    def get_assistant_states(
         self, assistant_input_ids: torch.LongTensor, assistant_attention_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
         """
         One assistant forward over (batch, assistant_length) inputs; returns its last-layer states at the N
-        placeholders, projected: (batch, N, backbone_hidden_size) in the backbone's dtype.
+        placeholders, before the projection: (batch, N, assistant_hidden_size). The assistant is frozen, so these
+        depend only on the inputs and can be cached across epochs (pass them back as `assistant_hidden_states`).
         """
         n = self.config.num_thought_tokens
         mask = self.get_assistant_placeholder_mask(assistant_input_ids, assistant_attention_mask)
@@ -289,14 +290,36 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
             )
         if assistant_attention_mask is None:
             assistant_attention_mask = torch.ones_like(assistant_input_ids)
-        outputs = self.assistant.base_model(
-            input_ids=assistant_input_ids,
-            attention_mask=assistant_attention_mask,
-            position_ids=position_ids_from_attention_mask(assistant_attention_mask, assistant_input_ids.shape[1]),
-            use_cache=False,
-        )
-        states = outputs.last_hidden_state[mask].view(assistant_input_ids.shape[0], n, -1)
-        return self.projection(states).to(self.backbone.get_input_embeddings().weight.dtype)
+        with torch.no_grad():
+            outputs = self.assistant.base_model(
+                input_ids=assistant_input_ids,
+                attention_mask=assistant_attention_mask,
+                position_ids=position_ids_from_attention_mask(assistant_attention_mask, assistant_input_ids.shape[1]),
+                use_cache=False,
+            )
+        return outputs.last_hidden_state[mask].view(assistant_input_ids.shape[0], n, -1)
+
+    def get_soft_thoughts(
+        self,
+        assistant_input_ids: torch.LongTensor | None = None,
+        assistant_attention_mask: torch.Tensor | None = None,
+        assistant_hidden_states: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """
+        Soft thoughts (batch, N, backbone_hidden_size) in the backbone's dtype: the assistant's states at the N
+        placeholders (computed from the assistant inputs, or given precomputed as `assistant_hidden_states`,
+        (batch, N, assistant_hidden_size)), projected.
+        """
+        if assistant_hidden_states is None:
+            assistant_hidden_states = self.get_assistant_states(assistant_input_ids, assistant_attention_mask)
+        expected = (self.config.num_thought_tokens, self.config.assistant_config.hidden_size)
+        if tuple(assistant_hidden_states.shape[1:]) != expected:
+            raise ValueError(
+                f"assistant_hidden_states has shape {tuple(assistant_hidden_states.shape)}; expected (batch, "
+                f"{expected[0]}, {expected[1]}) = (batch, num_thought_tokens, assistant hidden size), as returned "
+                "by get_assistant_states."
+            )
+        return self.projection(assistant_hidden_states).to(self.backbone.get_input_embeddings().weight.dtype)
 
     def embed_with_thoughts(
         self,
@@ -304,6 +327,7 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
         attention_mask: torch.Tensor | None = None,
         assistant_input_ids: torch.LongTensor | None = None,
         assistant_attention_mask: torch.Tensor | None = None,
+        assistant_hidden_states: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """
         Backbone input embeddings (batch, length, hidden) with the N slots of each row filled by soft thoughts.
@@ -311,7 +335,8 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
         """
         slots = self.get_placeholder_mask(input_ids, attention_mask)
         has_slots = bool(slots.any())
-        if assistant_input_ids is None and has_slots:
+        has_assistant = assistant_input_ids is not None or assistant_hidden_states is not None
+        if not has_assistant and has_slots:
             raise ValueError(
                 f"input_ids hold thought slots (id {self.config.thought_token_id}) but no assistant_input_ids were "
                 "given, so there are no soft thoughts to put there. Pass the processor's whole output: "
@@ -319,11 +344,12 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
             )
         # Slot ids may lie outside the embedding table: never look them up.
         embeddings = self.get_input_embeddings()(input_ids.masked_fill(input_ids == self.config.thought_token_id, 0))
-        if assistant_input_ids is None:
+        if not has_assistant:
             return embeddings, None
-        if assistant_input_ids.shape[0] != input_ids.shape[0]:
+        assistant_rows = (assistant_input_ids if assistant_hidden_states is None else assistant_hidden_states).shape[0]
+        if assistant_rows != input_ids.shape[0]:
             raise ValueError(
-                f"assistant_input_ids has {assistant_input_ids.shape[0]} rows but input_ids has {input_ids.shape[0]}: "
+                f"The assistant inputs have {assistant_rows} rows but input_ids has {input_ids.shape[0]}: "
                 "each backbone prompt needs its own assistant prompt."
             )
         n = self.config.num_thought_tokens
@@ -333,7 +359,7 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
                 f"(id {self.config.thought_token_id}); (row, count) {wrong} do not. Build the inputs with "
                 "SoftCoTProcessor, or write exactly N slot tokens in each prompt."
             )
-        thoughts = self.get_soft_thoughts(assistant_input_ids, assistant_attention_mask)
+        thoughts = self.get_soft_thoughts(assistant_input_ids, assistant_attention_mask, assistant_hidden_states)
         embeddings = embeddings.masked_scatter(slots.unsqueeze(-1), thoughts.to(embeddings.dtype))
         return embeddings, thoughts
 
@@ -344,6 +370,7 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
         position_ids: torch.LongTensor | None = None,
         assistant_input_ids: torch.LongTensor | None = None,
         assistant_attention_mask: torch.Tensor | None = None,
+        assistant_hidden_states: torch.Tensor | None = None,
         past_key_values: Cache | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         labels: torch.LongTensor | None = None,
@@ -355,7 +382,10 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
         input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`):
             Backbone tokens; at prefill each row holds N thought slots (`config.thought_token_id`).
         assistant_input_ids (`torch.LongTensor` of shape `(batch_size, assistant_length)`, *optional*):
-            Assistant tokens with N placeholders per row; required whenever `input_ids` hold slots.
+            Assistant tokens with N placeholders per row; required whenever `input_ids` hold slots (unless
+            `assistant_hidden_states` are given).
+        assistant_hidden_states (`torch.FloatTensor` of shape `(batch_size, N, assistant_hidden_size)`, *optional*):
+            Precomputed `get_assistant_states(...)`; skips the assistant forward (a training-time cache).
         labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Targets aligned with `input_ids` (shifted inside); -100 positions are ignored.
         """
@@ -364,7 +394,7 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
         soft_thoughts = None
         if inputs_embeds is None:
             inputs_embeds, soft_thoughts = self.embed_with_thoughts(
-                input_ids, attention_mask, assistant_input_ids, assistant_attention_mask
+                input_ids, attention_mask, assistant_input_ids, assistant_attention_mask, assistant_hidden_states
             )
         if position_ids is None and attention_mask is not None:
             position_ids = position_ids_from_attention_mask(attention_mask, inputs_embeds.shape[1])
@@ -393,6 +423,7 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
         if not is_first_iteration and model_inputs.get("past_key_values") is not None:
             model_inputs.pop("assistant_input_ids", None)
             model_inputs.pop("assistant_attention_mask", None)
+            model_inputs.pop("assistant_hidden_states", None)
         return model_inputs
 
 

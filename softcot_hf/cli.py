@@ -1,23 +1,30 @@
-"""`softcot-hf` command line."""
+"""`softcot-hf` command line: each command lives next to the code it runs and registers itself here."""
 
 import argparse
+import importlib
+
+# Modules with `add_commands(subparsers)`: each adds its sub-commands and sets `func(args)` on them.
+COMMAND_MODULES = ("softcot_hf.quickstart",)
+# Modules with `add_train_commands(subparsers)`: the methods of `softcot-hf train METHOD`.
+TRAIN_COMMAND_MODULES = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="softcot-hf", description="Latent chain-of-thought for Hugging Face models.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_commands(commands)
+    if TRAIN_COMMAND_MODULES:
+        train = commands.add_parser("train", help="train a method's artifact (see `softcot-hf train -h`)")
+        methods = train.add_subparsers(dest="method", required=True)
+        for module in TRAIN_COMMAND_MODULES:
+            importlib.import_module(module).add_train_commands(methods)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="softcot-hf", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    quickstart = commands.add_parser("quickstart", help="tiny end-to-end run: build, train, generate, save, reload")
-    quickstart.add_argument("--output-dir", default="softcot-quickstart")
-    quickstart.add_argument("--steps", type=int, default=30)
-    quickstart.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-
-    if args.command == "quickstart":
-        from .quickstart import run_quickstart
-
-        result = run_quickstart(args.output_dir, steps=args.steps, seed=args.seed)
-        if not result["reload_matches"]:
-            raise SystemExit("the reloaded model generated differently")
+    args = build_parser().parse_args(argv)
+    args.func(args)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ The models are tiny and random (built from configs, no download), so the answers
 mechanics end to end on any CPU in seconds, not reasoning quality.
 """
 
+import argparse
 from pathlib import Path
 
 import torch
@@ -66,3 +67,18 @@ def run_quickstart(output_dir: str | Path = "softcot-quickstart", steps: int = 3
         print(f"Q: {question}\nA: {answer}")
     print(f"saved {checkpoint}: projection only, {weights.stat().st_size:,} bytes; reload generates the same: {same}")
     return {"losses": losses, "reload_matches": same, "checkpoint": str(checkpoint)}
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """`softcot-hf quickstart`."""
+    parser = commands.add_parser("quickstart", help="tiny end-to-end run: build, train, generate, save, reload")
+    parser.add_argument("--output-dir", default="softcot-quickstart")
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(func=_quickstart_command)
+
+
+def _quickstart_command(args: argparse.Namespace) -> None:
+    result = run_quickstart(args.output_dir, steps=args.steps, seed=args.seed)
+    if not result["reload_matches"]:
+        raise SystemExit("the reloaded model generated differently")

@@ -45,7 +45,7 @@ def test_assistant_inputs_missing_at_prefill(llama_pair):
 def test_assistant_and_backbone_batch_sizes_differ(llama_pair):
     model, processor = llama_pair
     one, two = processor(QUESTIONS[:1]), processor(QUESTIONS[:2])
-    with pytest.raises(ValueError, match="assistant_input_ids has 2 rows but input_ids has 1"):
+    with pytest.raises(ValueError, match="assistant inputs have 2 rows but input_ids has 1"):
         model(**{**one, "assistant_input_ids": two["assistant_input_ids"], "assistant_attention_mask": None})
 
 

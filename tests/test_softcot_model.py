@@ -185,6 +185,22 @@ def test_only_the_projection_learns(llama_pair, pair_dirs):
     assert all(p.grad is None for name, p in model.named_parameters() if not name.startswith("projection."))
 
 
+def test_precomputed_assistant_states_give_the_same_loss_and_gradients(llama_pair):
+    """The training cache passes `get_assistant_states` back in: same loss and projection gradients, exactly."""
+    model, processor = llama_pair
+    batch = processor(QUESTIONS, answers=["5", "3", "1"])
+    reference = model(**batch).loss
+    expected = torch.autograd.grad(reference, list(model.projection.parameters()))
+    states = model.get_assistant_states(batch["assistant_input_ids"], batch["assistant_attention_mask"])
+    cached_batch = {key: value for key, value in batch.items() if not key.startswith("assistant_")}
+    cached = model(**cached_batch, assistant_hidden_states=states).loss
+    got = torch.autograd.grad(cached, list(model.projection.parameters()))
+    assert torch.equal(reference, cached)
+    assert all(torch.equal(a, b) for a, b in zip(expected, got, strict=True))
+    with pytest.raises(ValueError, match=r"expected \(batch, 3, 24\)"):
+        model(**cached_batch, assistant_hidden_states=states[:, :2])
+
+
 def test_wrapping_and_loading_keep_the_frozen_models_intact(llama_pair, pair_dirs, tmp_path):
     """Wrapping must not re-initialise weights or non-persistent buffers (rotary inv_freq) of the frozen models."""
     model, processor = llama_pair
