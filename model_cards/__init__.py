@@ -1,0 +1,1 @@
+"""Model card templates (Jinja, rendered by `softcot_hf.hub` with `huggingface_hub.ModelCard`), one per model type."""

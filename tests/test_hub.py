@@ -1,0 +1,468 @@
+"""Publishing and loading by Hub id, over real HTTP: the real `huggingface_hub` client against tests/hub_server.py.
+
+huggingface_hub reads HF_ENDPOINT at import time, so every client-side step runs in a fresh subprocess pointed at the
+local server, with a throwaway HF_HOME (an empty cache), a dummy token and Xet disabled (the server speaks LFS).
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import QUESTIONS
+from hub_server import HubServer
+from huggingface_hub import ModelCard
+from safetensors.torch import load
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SOFTCOT_ID, COCONUT_ID, FORCED_ID = "me/softcot-tiny", "me/coconut-tiny", "me/forced"
+ASSISTANT_ID, BACKBONE_ID, GPT2_ID = "tiny/llama-assistant", "tiny/llama-backbone", "tiny/gpt2-base"
+SUMMARY = {
+    "task": "gsm8k",
+    "method": "softcot",
+    "model": SOFTCOT_ID,
+    "split": "test",
+    "num_examples": 3,
+    "num_samples": 1,
+    "seeds": [41, 42],
+    "accuracy": 0.5,
+    "accuracy_std": 0.1,
+    "accuracy_per_seed": [0.4, 0.6],
+    "mean_generated_tokens": 12.5,
+    "wall_time_s": 1.0,
+    "settings": {},
+    "softcot_hf_version": "0.1.0",
+    "date": "2026-01-01",
+}
+SOFTCOT_FILES = {
+    ".gitattributes",
+    "README.md",
+    "config.json",
+    "generation_config.json",
+    "model.safetensors",
+    "configuration_softcot.py",
+    "modeling_softcot.py",
+    "thought_tokens.py",
+    "processor_config.json",
+    *(
+        f"{side}_tokenizer/{name}"
+        for side in ("assistant", "backbone")
+        for name in ("chat_template.jinja", "tokenizer.json", "tokenizer_config.json")
+    ),
+}
+COCONUT_MODEL_FILES = {
+    ".gitattributes",
+    "README.md",
+    "config.json",
+    "generation_config.json",
+    "model.safetensors",
+    "configuration_coconut.py",
+    "modeling_coconut.py",
+}
+
+COCONUT_TOKENIZER_FILES = {"tokenizer.json", "tokenizer_config.json"}
+
+# Blocks `import softcot_hf` in a process: what someone who never installed the package has.
+BLOCK_PACKAGE = textwrap.dedent(
+    """
+    import importlib.abc, sys
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "softcot_hf" or name.startswith("softcot_hf."):
+                raise ImportError("softcot_hf is not installed in this process")
+    sys.meta_path.insert(0, Block())
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def hub():
+    server = HubServer().start()
+    yield server
+    server.stop()
+
+
+def run_client(hub: HubServer, home: Path, *python_args: str) -> str:
+    """Run `python *python_args` in a fresh process pointed at `hub`, with an empty cache in `home`; its stdout."""
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": hub.url,
+        "HF_HOME": str(home),
+        "HF_TOKEN": "hf_dummy_token",
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "PYTHONPATH": str(Path(__file__).parent),
+    }
+    env.pop("HF_HUB_OFFLINE", None)
+    result = subprocess.run(
+        [sys.executable, *python_args], env=env, cwd=home.parent, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, f"stdout:\n{result.stdout[-2000:]}\nstderr:\n{result.stderr[-4000:]}"
+    return result.stdout
+
+
+PUBLISH = textwrap.dedent(
+    """
+    import json, runpy, sys, torch
+    from pathlib import Path
+    from huggingface_hub import HfApi
+    from transformers import AutoTokenizer
+    from softcot_hf import CoconutForCausalLM, CoTUnkForCausalLM, SoftCoTForCausalLM, SoftCoTProcessor
+    from softcot_hf.cli import main as cli
+    from softcot_hf.hub import push_to_hub
+
+    dirs, out, leftovers = json.loads(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[4])
+    questions, summary = json.loads(sys.argv[3]), json.loads(leftovers["eval/summary.json"])
+    api, result = HfApi(), {}
+    # The frozen models are ordinary repos of their own.
+    for folder, repo_id in ((dirs["llama_assistant"], "%(assistant)s"), (dirs["llama_backbone"], "%(backbone)s"),
+                            (dirs["gpt2_backbone"], "%(gpt2)s")):
+        api.create_repo(repo_id)
+        api.upload_folder(folder_path=folder, repo_id=repo_id)
+
+    torch.manual_seed(0)
+    model = SoftCoTForCausalLM.from_assistant_and_backbone("%(assistant)s", "%(backbone)s", num_thought_tokens=3)
+    processor = SoftCoTProcessor.from_assistant_and_backbone("%(assistant)s", "%(backbone)s", num_thought_tokens=3)
+    inputs = processor(questions)
+    refs = {"inputs": dict(inputs)}
+    def record(tag):
+        with torch.no_grad():
+            refs[f"{tag}_logits"] = model(**inputs).logits
+        refs[f"{tag}_generated"] = model.generate(**inputs, max_new_tokens=6, do_sample=False)
+    record("v1")
+    result["v1"] = push_to_hub(model, "%(softcot)s", processor=processor, summaries=[summary]).oid
+    with torch.no_grad():
+        model.projection.linear_1.weight.mul_(-2.0)
+    record("v2")
+    result["v2"] = model.push_to_hub("%(softcot)s").oid  # the model's own push: must keep our card
+    result["softcot_files"] = sorted(api.list_repo_files("%(softcot)s"))
+    example = processor(["tom has 4 apples"])
+    new_tokens = model.generate(**example, max_new_tokens=5, do_sample=False)[:, example["input_ids"].shape[1]:]
+    result["example_answer"] = processor.batch_decode(new_tokens, skip_special_tokens=True)[0]
+
+    tokenizer = AutoTokenizer.from_pretrained("%(gpt2)s")
+    torch.manual_seed(1)
+    coconut = CoconutForCausalLM.from_base("%(gpt2)s", tokenizer, c_thought=1, max_latent_stage=2)
+    coconut_inputs = tokenizer(["what is 2 plus 3 ?\\n"], return_tensors="pt")
+    refs["coconut_inputs"] = dict(coconut_inputs)
+    refs["coconut_generated"] = coconut.generate(
+        coconut_inputs["input_ids"], attention_mask=coconut_inputs["attention_mask"], max_new_tokens=5
+    )
+    coconut.push_to_hub("%(coconut)s")
+    tokenizer.push_to_hub("%(coconut)s")
+    result["coconut_files"] = sorted(api.list_repo_files("%(coconut)s"))
+
+    # The CoT-Unk baseline: trained placeholder embeddings for the frozen backbone, no assistant.
+    torch.manual_seed(2)
+    cot_unk = CoTUnkForCausalLM.from_backbone("%(backbone)s", num_thought_tokens=3)
+    cot_unk_processor = SoftCoTProcessor(None, AutoTokenizer.from_pretrained("%(backbone)s"), num_thought_tokens=3)
+    generated = cot_unk.generate(**cot_unk_processor(questions), max_new_tokens=6, do_sample=False)
+    refs["cot_unk_generated"] = generated
+
+    # The model's and the processor's own pushes, one after the other: together the same files, our card kept.
+    model.push_to_hub("me/two-calls")
+    processor.push_to_hub("me/two-calls")
+
+    # Another model type over an existing repo: refused, unless forced (then the repo's files are replaced).
+    try:
+        coconut.push_to_hub("%(softcot)s")
+    except ValueError as error:
+        result["refused"] = str(error)
+    push_to_hub(model, "%(forced)s", processor=processor)
+    coconut.push_to_hub("%(forced)s", force=True)
+    result["forced_files"] = sorted(api.list_repo_files("%(forced)s"))
+
+    # Saved folders, with what training leaves next to them, published by the CLI and by the example script.
+    saved = {"softcot": (model, processor), "coconut": (coconut, tokenizer), "cot_unk": (cot_unk, cot_unk_processor)}
+    for name, things in saved.items():
+        folder = out / name
+        for thing in things:
+            thing.save_pretrained(folder)
+        for name, content in leftovers.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(content)
+    cli(["push", str(out / "softcot"), "--repo-id", "me/from-cli"])
+    cli(["push", str(out / "coconut"), "--repo-id", "me/coconut-cli"])
+    cli(["push", str(out / "cot_unk"), "--repo-id", "me/cot-unk-cli"])
+    sys.argv = ["push_to_hub.py", str(out / "softcot"), "me/example"]
+    runpy.run_path("%(examples)s/push_to_hub.py", run_name="__main__")
+    torch.save(refs, out / "refs.pt")
+    (out / "result.json").write_text(json.dumps(result))
+    """
+) % dict(
+    assistant=ASSISTANT_ID,
+    backbone=BACKBONE_ID,
+    gpt2=GPT2_ID,
+    softcot=SOFTCOT_ID,
+    coconut=COCONUT_ID,
+    forced=FORCED_ID,
+    examples=REPO_ROOT / "examples",
+)
+
+# What a training run leaves next to the model, none of which belongs on the Hub.
+LEFTOVERS = {
+    "eval/summary.json": json.dumps(SUMMARY),
+    "eval/predictions.jsonl": "{}\n",
+    "checkpoint-10/model.safetensors": "not a model",
+    "checkpoint-10/tokenizer_config.json": "{}",
+    "training_args.bin": "pickle",
+    "trainer_state.json": json.dumps(
+        {
+            "num_train_epochs": 2,
+            "max_steps": 10,
+            "global_step": 10,
+            "train_batch_size": 4,
+            "log_history": [{"loss": 2.5, "step": 5}, {"loss": 1.25, "step": 10}],
+        }
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def published(hub, pair_dirs, tmp_path_factory):
+    """Push the tiny frozen models as ordinary repos, then SoftCoT (twice) and Coconut models built on them."""
+    out = tmp_path_factory.mktemp("published")
+    run_client(
+        hub,
+        out / "hf_home",
+        "-c",
+        PUBLISH,
+        json.dumps(pair_dirs),
+        str(out),
+        json.dumps(QUESTIONS),
+        json.dumps(LEFTOVERS),
+    )
+    return out, json.loads((out / "result.json").read_text()), torch.load(out / "refs.pt")
+
+
+def test_softcot_push_uploads_exactly_the_model_files_and_only_projection_weights(hub, published):
+    _, result, _ = published
+    assert set(result["softcot_files"]) == SOFTCOT_FILES
+    files = hub.files(SOFTCOT_ID)
+    assert sorted(load(files["model.safetensors"])) == ["projection.linear_1.bias", "projection.linear_1.weight"]
+    config = json.loads(files["config.json"])
+    assert (config["assistant_model_name_or_path"], config["backbone_model_name_or_path"]) == (
+        ASSISTANT_ID,
+        BACKBONE_ID,
+    )
+    assert config["auto_map"]["AutoModelForCausalLM"] == "modeling_softcot.SoftCoTForCausalLM"
+    frozen_weights = hub.files(BACKBONE_ID)["model.safetensors"]
+    assert len(files["model.safetensors"]) < len(frozen_weights) / 10
+    assert not hub.unhandled, f"the client called endpoints the test server does not know: {hub.unhandled}"
+
+
+def test_pushing_twice_updates_keeps_our_card_and_old_revisions_stay_loadable(hub, published):
+    _, result, refs = published
+    assert result["v1"] != result["v2"]
+    old, new = hub.files(SOFTCOT_ID, result["v1"]), hub.files(SOFTCOT_ID)
+    assert old["model.safetensors"] != new["model.safetensors"]
+    assert old["README.md"] == new["README.md"]  # model.push_to_hub kept the rendered card
+    assert "| gsm8k | test | softcot | 3 | 1 | 41, 42 | 50.00 ± 10.00 | 12.5 |" in new["README.md"].decode()
+    assert not torch.equal(refs["v1_logits"], refs["v2_logits"])
+
+
+def test_another_model_type_is_refused_unless_forced(published):
+    _, result, _ = published
+    assert SOFTCOT_ID in result["refused"] and "'softcot'" in result["refused"] and "force=True" in result["refused"]
+    assert set(result["forced_files"]) == COCONUT_MODEL_FILES  # the SoftCoT files are gone
+
+
+LOAD_BY_ID = textwrap.dedent(
+    """
+    import json, sys, torch
+    from pathlib import Path
+    from huggingface_hub import snapshot_download
+    from transformers import AutoModelForCausalLM, AutoProcessor
+    import softcot_hf
+    out, revision, questions = Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+    refs, messages = torch.load(out / "refs.pt"), {}
+
+    # The cache starts empty: local_files_only must fail, naming what is missing.
+    try:  # the Auto class fails in AutoConfig, before any SoftCoT code runs: transformers' own message
+        AutoModelForCausalLM.from_pretrained("%(softcot)s", local_files_only=True)
+    except OSError as error:
+        messages["auto_nothing_cached"] = str(error)
+    try:
+        softcot_hf.SoftCoTForCausalLM.from_pretrained("%(softcot)s", local_files_only=True)
+    except OSError as error:
+        messages["nothing_cached"] = str(error)
+    snapshot_download("%(softcot)s")  # now the SoftCoT repo is cached, its frozen models are not
+    try:
+        AutoModelForCausalLM.from_pretrained("%(softcot)s", local_files_only=True)
+    except OSError as error:
+        messages["frozen_missing"] = str(error)
+
+    # Online: the processor and both revisions of the model by id, then Coconut.
+    processor = AutoProcessor.from_pretrained("%(softcot)s")
+    inputs = processor(questions)
+    assert all(torch.equal(inputs[key], value) for key, value in refs["inputs"].items())
+    for tag, kwargs in (("v2", {}), ("v1", {"revision": revision})):
+        model = AutoModelForCausalLM.from_pretrained("%(softcot)s", **kwargs)
+        assert type(model) is softcot_hf.SoftCoTForCausalLM
+        generated = model.generate(**inputs, max_new_tokens=6, do_sample=False)
+        assert generated.tolist() == refs[f"{tag}_generated"].tolist(), tag
+    coconut = AutoModelForCausalLM.from_pretrained("%(coconut)s")
+    assert type(coconut) is softcot_hf.CoconutForCausalLM
+    ids = refs["coconut_inputs"]
+    generated = coconut.generate(ids["input_ids"], attention_mask=ids["attention_mask"], max_new_tokens=5)
+    assert generated.tolist() == refs["coconut_generated"].tolist()
+    try:
+        cot_unk = AutoModelForCausalLM.from_pretrained("me/cot-unk-cli")
+        inputs = AutoProcessor.from_pretrained("me/cot-unk-cli")(questions)
+        generated = cot_unk.generate(**inputs, max_new_tokens=6, do_sample=False)
+        same = generated.tolist() == refs["cot_unk_generated"].tolist()
+        messages["cot_unk"] = "same generations" if same else "different generations"
+    except Exception as error:
+        messages["cot_unk"] = f"{type(error).__name__}: {error}"
+    print(json.dumps(messages))
+    """
+) % dict(softcot=SOFTCOT_ID, coconut=COCONUT_ID)
+
+
+@pytest.fixture(scope="module")
+def loaded_by_id(hub, published, tmp_path_factory):
+    """Errors of offline loads from an empty cache, after which the asserts on loading by id passed."""
+    out, result, _ = published
+    home = tmp_path_factory.mktemp("load_by_id") / "hf_home"
+    stdout = run_client(hub, home, "-c", LOAD_BY_ID, str(out), result["v1"], json.dumps(QUESTIONS))
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def test_auto_classes_load_by_id_with_revision_in_a_fresh_process(loaded_by_id):
+    """SoftCoT (main and a pinned older revision) and Coconut by id give the generations of the pushed models."""
+    assert set(loaded_by_id) == {"auto_nothing_cached", "nothing_cached", "frozen_missing", "cot_unk"}
+
+
+def test_cot_unk_pushed_by_the_cli_loads_by_id(hub, loaded_by_id, tmp_path):
+    assert loaded_by_id["cot_unk"] == "same generations"
+    card = load_card(hub, "me/cot-unk-cli", tmp_path)
+    assert card.data.base_model == [BACKBONE_ID] and "CoT-Unk" in card.text
+    weights = load(hub.files("me/cot-unk-cli")["model.safetensors"])
+    assert sorted(weights) == ["thought_embeddings.weight"]
+
+
+def test_offline_loading_names_what_is_missing(loaded_by_id):
+    assert "offline" in loaded_by_id["auto_nothing_cached"]
+    nothing_cached = loaded_by_id["nothing_cached"]
+    assert SOFTCOT_ID in nothing_cached and "config.json" in nothing_cached
+    assert f"hf download {SOFTCOT_ID}" in nothing_cached
+    missing = loaded_by_id["frozen_missing"]
+    assert ASSISTANT_ID in missing and "frozen assistant" in missing and SOFTCOT_ID in missing
+    assert f"hf download {ASSISTANT_ID}" in missing and "local_files_only" in missing
+
+
+REMOTE_CODE = BLOCK_PACKAGE + textwrap.dedent(
+    """
+    import sys, torch
+    from pathlib import Path
+    from transformers import AutoModelForCausalLM
+    refs = torch.load(Path(sys.argv[1]) / "refs.pt")
+    model = AutoModelForCausalLM.from_pretrained("%(softcot)s", trust_remote_code=True)
+    assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+    generated = model.generate(**refs["inputs"], max_new_tokens=6, do_sample=False)
+    assert generated.tolist() == refs["v2_generated"].tolist()
+    coconut = AutoModelForCausalLM.from_pretrained("%(coconut)s", trust_remote_code=True)
+    assert type(coconut).__module__.startswith("transformers_modules"), type(coconut).__module__
+    ids = refs["coconut_inputs"]
+    generated = coconut.generate(ids["input_ids"], attention_mask=ids["attention_mask"], max_new_tokens=5)
+    assert generated.tolist() == refs["coconut_generated"].tolist()
+    """
+) % dict(softcot=SOFTCOT_ID, coconut=COCONUT_ID)
+
+
+def test_remote_code_loads_by_id_without_the_package(hub, published, tmp_path):
+    out, _, _ = published
+    run_client(hub, tmp_path / "hf_home", "-c", REMOTE_CODE, str(out))
+
+
+def load_card(hub: HubServer, repo_id: str, tmp_path: Path) -> ModelCard:
+    readme = tmp_path / f"{repo_id.replace('/', '--')}.md"
+    readme.write_bytes(hub.files(repo_id)["README.md"])
+    return ModelCard.load(readme)
+
+
+def usage_snippet(card: ModelCard) -> str:
+    return re.search(r"## Usage\n\n```python\n(.*?)```", card.text, re.S).group(1)
+
+
+CONSUMER = textwrap.dedent(
+    """
+    import contextlib, io, json, runpy, sys
+    snippets, generate_args = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+    for snippet in snippets:  # copied from the cards, run as they are
+        exec(compile(snippet, "<model card>", "exec"), {})
+    sys.argv = ["generate.py", *generate_args]
+    streamed = io.StringIO()
+    with contextlib.redirect_stdout(streamed):
+        runpy.run_path("%(examples)s/generate.py", run_name="__main__")
+    print(json.dumps(streamed.getvalue()))
+    """
+) % dict(examples=REPO_ROOT / "examples")
+
+
+def test_cards_parse_and_their_usage_snippets_and_the_generate_example_run(hub, published, tmp_path):
+    _, result, _ = published
+    card = load_card(hub, SOFTCOT_ID, tmp_path)
+    assert card.data.base_model == [BACKBONE_ID, ASSISTANT_ID]
+    assert card.data.library_name == "transformers" and "softcot" in card.data.tags
+    assert card.data.datasets == ["openai/gsm8k"]
+    assert [(r.dataset_name, r.metric_type, r.metric_value) for r in card.data.eval_results] == [
+        ("gsm8k", "accuracy", 0.5)
+    ]
+    for section in ("## Usage", "## Training settings", "## Evaluation", "## Limitations", "## Citation"):
+        assert section in card.text
+    assert "arXiv:2502.12134" in card.text
+    coconut_card = load_card(hub, "me/coconut-cli", tmp_path)
+    assert coconut_card.data.base_model == [GPT2_ID]
+    assert "Continuous Latent Space" in coconut_card.text and "| c_thought | 1 |" in coconut_card.text
+
+    snippets = [usage_snippet(coconut_card), usage_snippet(card)]
+    generate_args = ["me/example", "--question", "tom has 4 apples", "--max-new-tokens", "5"]
+    stdout = run_client(hub, tmp_path / "hf_home", "-c", CONSUMER, json.dumps(snippets), json.dumps(generate_args))
+    streamed = json.loads(stdout.strip().splitlines()[-1])
+    assert streamed.strip() == result["example_answer"].strip()
+
+
+def test_model_and_processor_pushes_together_give_the_same_files_and_keep_the_card(hub, published):
+    files = hub.files("me/two-calls")
+    assert set(files) == SOFTCOT_FILES
+    repo = hub.repos[("model", "me/two-calls")]
+    first_card = repo.commits[repo.history[1]]["README.md"].content
+    assert files["README.md"] == first_card and b"base_model:" in first_card
+
+
+def test_model_push_default_card_parses(hub, published, tmp_path):
+    card = load_card(hub, COCONUT_ID, tmp_path)
+    assert card.data.library_name == "transformers" and "coconut" in card.data.tags
+    assert f'from_pretrained("{COCONUT_ID}", trust_remote_code=True)' in card.text
+
+
+def test_cli_and_example_push_saved_folders_without_training_leftovers(hub, published):
+    assert set(hub.files("me/from-cli")) == SOFTCOT_FILES
+    assert set(hub.files("me/example")) == SOFTCOT_FILES
+    assert set(hub.files("me/coconut-cli")) == COCONUT_MODEL_FILES | COCONUT_TOKENIZER_FILES
+    card = hub.files("me/from-cli")["README.md"].decode()
+    assert "| gsm8k | test | softcot | 3 | 1 | 41, 42 | 50.00 ± 10.00 | 12.5 |" in card  # FOLDER/eval/summary.json
+    assert "| final training loss | 1.25 |" in card and "| num_train_epochs | 2 |" in card
+
+
+def test_push_folder_refuses_frozen_weights_before_any_upload(pair_dirs, tmp_path):
+    """A SoftCoT folder whose safetensors holds backbone weights is refused (no server needed: nothing is sent)."""
+    from conftest import build
+    from safetensors.torch import save_file
+
+    from softcot_hf.hub import files_to_push, push_folder
+
+    model, processor = build(pair_dirs, num_thought_tokens=3)
+    model.save_pretrained(tmp_path)
+    processor.save_pretrained(tmp_path)
+    assert "model.safetensors" in files_to_push(tmp_path) and "README.md" not in files_to_push(tmp_path)
+    full = {key: value.contiguous() for key, value in model.state_dict().items()}
+    save_file(full, tmp_path / "model.safetensors")
+    with pytest.raises(ValueError, match=r"'(assistant|backbone)\..*frozen model's weight"):
+        push_folder(tmp_path, "me/never-pushed")
