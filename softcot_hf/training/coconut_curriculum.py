@@ -16,6 +16,7 @@ only), "no_thoughts" (steps removed as at stage s, but no latent tokens between 
 (the latents replaced by a trainable pause token, which the model reads as an ordinary token: no feedback).
 """
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Literal
@@ -60,9 +61,11 @@ class CoconutCurriculum:
         self.tokenizer = tokenizer
         self.settings = settings
         self.seed = seed
-        self.start_id = _special_id(tokenizer, START_LATENT_TOKEN)
-        self.end_id = _special_id(tokenizer, END_LATENT_TOKEN)
-        self.latent_id = _special_id(tokenizer, LATENT_TOKEN)
+        # "cot" and "no_cot" write no markers: they train a plain LM whose tokenizer need not know the Coconut tokens.
+        markers = settings.mode not in ("cot", "no_cot")
+        self.start_id = _special_id(tokenizer, START_LATENT_TOKEN) if markers else None
+        self.end_id = _special_id(tokenizer, END_LATENT_TOKEN) if markers else None
+        self.latent_id = _special_id(tokenizer, LATENT_TOKEN) if markers else None
         self.pause_id = _special_id(tokenizer, PAUSE_TOKEN) if settings.mode == "pause_as_thought" else None
         if tokenizer.eos_token_id is None:
             raise ValueError("The tokenizer has no EOS token; answers end with it. Set tokenizer.eos_token first.")
@@ -144,14 +147,23 @@ def collate_right_padded(features: list[dict[str, list[int]]], pad_token_id: int
 
 class CoconutStageCallback(TrainerCallback):
     """Stage = epoch // epochs_per_stage. At each stage change the optimizer's state is cleared (the paper resets
-    the optimizer between stages); the learning-rate schedule carries on."""
+    the optimizer between stages); the learning-rate schedule carries on.
+
+    Resuming from a checkpoint picks up the stage of the epoch the checkpoint was written in, so the optimizer state
+    loaded with it is kept (cleared only if the next epoch starts a new stage, as in an uninterrupted run)."""
 
     def __init__(self, dataset: CoconutStageDataset, epochs_per_stage: int):
         self.dataset = dataset
         self.epochs_per_stage = epochs_per_stage
 
+    def on_train_begin(self, args, state, control, **kwargs):
+        last_begun = math.ceil(state.epoch or 0) - 1  # state.epoch > 0 only when resuming
+        if last_begun >= 0:
+            self.dataset.epoch = last_begun
+            self.dataset.stage = last_begun // self.epochs_per_stage
+
     def on_epoch_begin(self, args, state, control, optimizer=None, **kwargs):
-        epoch = round(state.epoch or 0)
+        epoch = math.floor(state.epoch or 0)  # fractional when resuming in the middle of an epoch
         stage = epoch // self.epochs_per_stage
         self.dataset.epoch = epoch
         if stage != self.dataset.stage:
