@@ -2,6 +2,8 @@
 
 import json
 import os
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
-from transformers.utils import SAFE_WEIGHTS_NAME, cached_file
+from transformers.utils import CONFIG_NAME, SAFE_WEIGHTS_NAME, cached_file
 
 from .configuration_softcot import SoftCoTConfig
 from .thought_tokens import select_thought_tokens
@@ -72,6 +74,63 @@ def position_ids_from_attention_mask(attention_mask: torch.Tensor, query_length:
     """(batch, past + query) 0/1 mask -> (batch, query) positions that count attended tokens only (left padding)."""
     position_ids = attention_mask.long().cumsum(-1) - 1
     return position_ids.clamp(min=0)[:, -query_length:]
+
+
+_SHORT_CARD = """---
+{{ card_data }}
+---
+
+# {{ model_id }}
+
+A SoftCoT projection (Xu et al., ACL 2025, arXiv 2502.12134): a frozen assistant LM writes soft thoughts that a trained
+projection maps into the input embeddings of a frozen backbone LM. Only the projection is stored here; the assistant
+and backbone (listed as base models) are loaded from their own repos.
+
+```python
+from transformers import AutoModelForCausalLM
+
+model = AutoModelForCausalLM.from_pretrained("{{ model_id }}", trust_remote_code=True)
+```
+"""
+
+
+def hub_model_type(repo_id: str, revision: str | None = None, token: bool | str | None = None) -> str | None:
+    """`model_type` of the `config.json` already on the Hub in `repo_id` at `revision`; `None` if there is none yet."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+
+    try:
+        config_file = hf_hub_download(repo_id, "config.json", revision=revision, token=token)
+    except (EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError):
+        return None
+    return json.loads(Path(config_file).read_text()).get("model_type")
+
+
+def refuse_other_model_type(repo_id: str, model_type: str, revision: str | None, token, force: bool) -> bool:
+    """Raise if `repo_id` already holds a model of another type (unless `force`); True when its files get replaced."""
+    remote_type = hub_model_type(repo_id, revision, token)
+    if remote_type is None or remote_type == model_type:
+        return False
+    if not force:
+        raise ValueError(
+            f"{repo_id} already holds a {remote_type!r} model; refusing to push a {model_type!r} model over it. Push "
+            f"to another repo id, or pass force=True (CLI: --force) to replace the repo's files."
+        )
+    return True
+
+
+@contextmanager
+def _name_missing_checkpoint(name_or_path: str | os.PathLike, filename: str):
+    """Re-raise a failed lookup of the SoftCoT checkpoint's `filename` with the repo, the file and how to fix it."""
+    try:
+        yield
+    except OSError as error:
+        raise OSError(
+            f"Could not get {filename} of the SoftCoT checkpoint {str(name_or_path)!r}. Offline or with "
+            f"local_files_only=True it must already be in the cache: download it once (`hf download {name_or_path}`) "
+            f"or pass a local folder. Otherwise check the id, the revision and your access to it. The loader said: "
+            f"{error}"
+        ) from error
 
 
 def _rows_with_wrong_count(mask: torch.Tensor, expected: int) -> list[tuple[int, int]]:
@@ -190,16 +249,21 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
             raise TypeError(
                 f"SoftCoTForCausalLM.from_pretrained takes no positional model arguments, got {model_args}"
             )
-        kwargs = {key: value for key, value in kwargs.items() if not key.startswith("_")}
+        # `adapter_kwargs` (the Auto classes pass the SoftCoT repo's resolved revision there) describe this repo, not
+        # the frozen models: forwarding them would look for the frozen models at the SoftCoT repo's commit.
+        kwargs = {key: value for key, value in kwargs.items() if not key.startswith("_") and key != "adapter_kwargs"}
         hub_kwargs = {key: kwargs[key] for key in _HUB_KWARGS if key in kwargs}
         location = {"revision": revision, "subfolder": subfolder, **hub_kwargs}
         if not isinstance(config, SoftCoTConfig):
-            config = SoftCoTConfig.from_pretrained(pretrained_model_name_or_path, **location)
-        assistant = assistant or cls._load_frozen(config, "assistant", kwargs)
-        backbone = backbone or cls._load_frozen(config, "backbone", kwargs)
+            with _name_missing_checkpoint(pretrained_model_name_or_path, CONFIG_NAME):
+                config = SoftCoTConfig.from_pretrained(pretrained_model_name_or_path, **location)
+        source = str(pretrained_model_name_or_path)
+        assistant = assistant or cls._load_frozen(config, "assistant", kwargs, source)
+        backbone = backbone or cls._load_frozen(config, "backbone", kwargs, source)
         model = cls(config, assistant=assistant, backbone=backbone)
 
-        weights_file = cached_file(pretrained_model_name_or_path, SAFE_WEIGHTS_NAME, **location)
+        with _name_missing_checkpoint(pretrained_model_name_or_path, SAFE_WEIGHTS_NAME):
+            weights_file = cached_file(pretrained_model_name_or_path, SAFE_WEIGHTS_NAME, **location)
         model.load_projection(load_file(weights_file), source=str(pretrained_model_name_or_path))
         model.projection.to(model.backbone.get_input_embeddings().weight.device)
         generation_file = cached_file(
@@ -213,7 +277,9 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
         return model.eval()
 
     @staticmethod
-    def _load_frozen(config: SoftCoTConfig, side: str, kwargs: dict) -> PreTrainedModel:
+    def _load_frozen(
+        config: SoftCoTConfig, side: str, kwargs: dict, source: str = "this SoftCoT checkpoint"
+    ) -> PreTrainedModel:
         """Load the frozen `side` ("assistant" or "backbone") by reference. An attention implementation that
         `AutoModel*.from_pretrained` absorbed into the config (it sets it on every sub-config) still applies."""
         name_or_path = getattr(config, f"{side}_model_name_or_path")
@@ -225,7 +291,16 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
         sub_config = config.assistant_config if side == "assistant" else config.text_config
         if sub_config._attn_implementation is not None:
             kwargs = {"attn_implementation": sub_config._attn_implementation, **kwargs}
-        return AutoModelForCausalLM.from_pretrained(name_or_path, **kwargs)
+        try:
+            return AutoModelForCausalLM.from_pretrained(name_or_path, **kwargs)
+        except OSError as error:
+            raise OSError(
+                f"Could not load the frozen {side} model {name_or_path!r} that {source} references "
+                f"({side}_model_name_or_path in its config.json). A SoftCoT checkpoint holds only the projection; the "
+                f"{side} comes from its own repo. Offline or with local_files_only=True it must already be in the "
+                f"cache: download it once (`hf download {name_or_path}`), or pass `{side}=` a loaded model. "
+                f"Otherwise check the id and your access to it. The loader said: {error}"
+            ) from error
 
     def load_projection(self, state_dict: dict[str, torch.Tensor], source: str = "the checkpoint") -> None:
         """Load projection tensors (keys `projection.*`), failing clearly if they were trained for other models."""
@@ -242,6 +317,58 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
                 "assistant and backbone it was trained for (config.json names them), or train a new projection."
             )
         self.projection.load_state_dict({key.removeprefix("projection."): value for key, value in state_dict.items()})
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        model_card: str | None = None,
+        force: bool = False,
+        commit_message: str | None = None,
+        commit_description: str | None = None,
+        private: bool | None = None,
+        token: bool | str | None = None,
+        revision: str | None = None,
+        create_pr: bool = False,
+        tags: list[str] | None = None,
+    ):
+        """
+        Upload what `save_pretrained` writes: `config.json` (the frozen models by id), the projection-only safetensors,
+        `generation_config.json` and the remote code; never a byte of the frozen models. Returns the `CommitInfo`.
+
+        README.md: `model_card` if given (`softcot_hf.hub.render_model_card` renders the full card), else the repo's
+        card is kept, else a short card naming both base models. The stock push would write a generic card over ours.
+        A repo that holds another model type is refused unless `force=True`, which replaces its files.
+        """
+        from huggingface_hub import HfApi, ModelCard, ModelCardData
+
+        api = HfApi(token=token)
+        replace = refuse_other_model_type(repo_id, self.config.model_type, revision, token, force)
+        repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+        if revision is not None and not create_pr:
+            api.create_branch(repo_id, branch=revision, exist_ok=True)
+        with tempfile.TemporaryDirectory() as folder:
+            self.save_pretrained(folder)
+            if model_card is None and (replace or not api.file_exists(repo_id, "README.md", revision=revision)):
+                bases = [self.config.backbone_model_name_or_path, self.config.assistant_model_name_or_path]
+                data = ModelCardData(
+                    base_model=[base for base in bases if base and not Path(base).exists()] or None,
+                    library_name="transformers",
+                    tags=["softcot", "latent-reasoning", *(tags or [])],
+                    pipeline_tag="text-generation",
+                )
+                model_card = str(ModelCard.from_template(data, template_str=_SHORT_CARD, model_id=repo_id))
+            if model_card is not None:
+                Path(folder, "README.md").write_text(model_card, encoding="utf-8")
+            return api.upload_folder(
+                repo_id=repo_id,
+                folder_path=folder,
+                commit_message=commit_message or "Upload SoftCoT projection",
+                commit_description=commit_description,
+                revision=revision,
+                create_pr=create_pr,
+                delete_patterns=["*", "**/*"] if replace else None,
+            )
 
     def train(self, mode: bool = True) -> "SoftCoTForCausalLM":
         """Switch the projection's mode; the frozen models always stay in eval mode (no dropout)."""

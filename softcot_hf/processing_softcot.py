@@ -1,7 +1,10 @@
 """SoftCoTProcessor: both tokenizers, the two prompts, thought placeholders and slots, labels and left padding."""
 
+import os
+
 import torch
 from transformers import AutoTokenizer, BatchEncoding, PreTrainedTokenizerBase, ProcessorMixin
+from transformers.utils import PROCESSOR_NAME
 
 from .data.prompts import build_prompt
 from .modeling.thought_tokens import select_thought_tokens
@@ -28,8 +31,12 @@ class SoftCoTProcessor(ProcessorMixin):
     `input_ids`/`attention_mask` for the backbone, `assistant_input_ids`/`assistant_attention_mask` for the assistant,
     and `labels` (-100 on prompt, markers, slots and padding) when answers are given. Rows are left-padded.
 
+    With `assistant_tokenizer=None` (Zero-Shot CoT-Unk, [`CoTUnkForCausalLM`]: trainable embeddings in the slots, no
+    assistant) it returns the backbone's inputs (and labels) only; the slots are chosen by the same rule.
+
     Args:
-        assistant_tokenizer / backbone_tokenizer: each side's own tokenizer (the families may differ).
+        assistant_tokenizer / backbone_tokenizer: each side's own tokenizer (the families may differ); the assistant's
+            may be `None` for a model without an assistant.
         num_thought_tokens (`int`, defaults to 4): N, as in the model's config.
         assistant_template / backbone_template (`str`, *optional*): prompts with `{question}` (and
             `{num_thought_tokens}`); the backbone's must contain `{thoughts}` where the slots go.
@@ -39,7 +46,7 @@ class SoftCoTProcessor(ProcessorMixin):
 
     def __init__(
         self,
-        assistant_tokenizer: PreTrainedTokenizerBase,
+        assistant_tokenizer: PreTrainedTokenizerBase | None,
         backbone_tokenizer: PreTrainedTokenizerBase,
         num_thought_tokens: int = 4,
         assistant_template: str = DEFAULT_ASSISTANT_TEMPLATE,
@@ -57,12 +64,55 @@ class SoftCoTProcessor(ProcessorMixin):
         self.backbone_template = backbone_template
         self.use_chat_template = use_chat_template
         super().__init__(assistant_tokenizer, backbone_tokenizer, **kwargs)
-        self.thought_tokens = select_thought_tokens(assistant_tokenizer, backbone_tokenizer)
+        # Without an assistant only the backbone side of the rule matters (the placeholder found is never used).
+        self.thought_tokens = select_thought_tokens(assistant_tokenizer or backbone_tokenizer, backbone_tokenizer)
+
+    def check_argument_for_proper_class(self, argument_name: str, argument):
+        """As `ProcessorMixin`, but the assistant tokenizer may be `None` (a model without an assistant)."""
+        if argument_name == "assistant_tokenizer" and argument is None:
+            return None
+        return super().check_argument_for_proper_class(argument_name, argument)
+
+    def to_dict(self) -> dict:
+        """As `ProcessorMixin`; records `"assistant_tokenizer": null` when there is none, so loading skips it."""
+        output = super().to_dict()
+        if self.assistant_tokenizer is None:
+            output["assistant_tokenizer"] = None
+        return output
+
+    def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs):
+        """As `ProcessorMixin.save_pretrained`; without an assistant, the backbone tokenizer and the settings only."""
+        if self.assistant_tokenizer is not None:
+            return super().save_pretrained(save_directory, push_to_hub=push_to_hub, **kwargs)
+        if push_to_hub:
+            raise ValueError(
+                "A processor without an assistant tokenizer is saved locally only: save_pretrained(folder), then "
+                "upload the folder (huggingface_hub.upload_folder or `softcot-hf push`)."
+            )
+        os.makedirs(save_directory, exist_ok=True)
+        self.backbone_tokenizer._set_processor_class(self.__class__.__name__)
+        self.backbone_tokenizer.save_pretrained(os.path.join(save_directory, "backbone_tokenizer"))
+        output_file = os.path.join(save_directory, PROCESSOR_NAME)
+        self.to_json_file(output_file)
+        return [output_file]
 
     @classmethod
-    def from_assistant_and_backbone(cls, assistant: str, backbone: str, **kwargs) -> "SoftCoTProcessor":
-        """Load each side's tokenizer from the same Hub id / path as its model (as the model's builder does)."""
-        return cls(AutoTokenizer.from_pretrained(assistant), AutoTokenizer.from_pretrained(backbone), **kwargs)
+    def _get_arguments_from_pretrained(cls, pretrained_model_name_or_path, processor_dict=None, **kwargs):
+        """As `ProcessorMixin`; a processor saved without an assistant tokenizer loads the backbone's only."""
+        if processor_dict is None or "assistant_tokenizer" not in processor_dict:
+            return super()._get_arguments_from_pretrained(pretrained_model_name_or_path, processor_dict, **kwargs)
+        subfolder = kwargs.pop("subfolder", "")
+        backbone = cls._load_tokenizer_from_pretrained(
+            "backbone_tokenizer", pretrained_model_name_or_path, subfolder=subfolder, **kwargs
+        )
+        return [None, backbone]
+
+    @classmethod
+    def from_assistant_and_backbone(cls, assistant: str | None, backbone: str, **kwargs) -> "SoftCoTProcessor":
+        """Load each side's tokenizer from the same Hub id / path as its model (as the model's builder does);
+        `assistant=None` builds a processor without an assistant (CoT-Unk)."""
+        assistant_tokenizer = None if assistant is None else AutoTokenizer.from_pretrained(assistant)
+        return cls(assistant_tokenizer, AutoTokenizer.from_pretrained(backbone), **kwargs)
 
     def _render(self, tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
         """Token ids of one prompt: the chat template's user turn + generation prompt, or the plain text."""
@@ -108,15 +158,15 @@ class SoftCoTProcessor(ProcessorMixin):
     ) -> BatchEncoding:
         """
         Returns `input_ids`, `attention_mask` (batch, length), `assistant_input_ids`, `assistant_attention_mask`
-        (batch, assistant_length) and, when `answers` are given, `labels` (batch, length): the answer tokens and the
-        backbone's EOS after the prompt, -100 elsewhere. Answers are appended for training; leave them out to generate.
+        (batch, assistant_length; left out without an assistant tokenizer) and, when `answers` are given, `labels`
+        (batch, length): the answer tokens and the backbone's EOS after the prompt, -100 elsewhere. Answers are
+        appended for training; leave them out to generate.
         """
         questions = [questions] if isinstance(questions, str) else list(questions)
         if answers is not None:
             answers = [answers] if isinstance(answers, str) else list(answers)
             if len(answers) != len(questions):
                 raise ValueError(f"Got {len(questions)} questions but {len(answers)} answers: pass one answer each.")
-        assistant_rows = [self.assistant_prompt_ids(question) for question in questions]
         backbone_rows = [self.backbone_prompt_ids(question) for question in questions]
         label_rows = None
         if answers is not None:
@@ -129,11 +179,14 @@ class SoftCoTProcessor(ProcessorMixin):
         data = {
             "input_ids": _left_pad(backbone_rows, self._pad_id(self.backbone_tokenizer, tokens.backbone_slot_id)),
             "attention_mask": _left_pad([[1] * len(row) for row in backbone_rows], 0),
-            "assistant_input_ids": _left_pad(
-                assistant_rows, self._pad_id(self.assistant_tokenizer, tokens.assistant_placeholder_id)
-            ),
-            "assistant_attention_mask": _left_pad([[1] * len(row) for row in assistant_rows], 0),
         }
+        if self.assistant_tokenizer is not None:
+            assistant_rows = [self.assistant_prompt_ids(question) for question in questions]
+            placeholder = tokens.assistant_placeholder_id
+            data["assistant_input_ids"] = _left_pad(
+                assistant_rows, self._pad_id(self.assistant_tokenizer, placeholder)
+            )
+            data["assistant_attention_mask"] = _left_pad([[1] * len(row) for row in assistant_rows], 0)
         if label_rows is not None:
             data["labels"] = _left_pad(label_rows, -100)
         if return_tensors is None:

@@ -1,5 +1,6 @@
-"""Training: the Coconut curriculum (data side, stage callback)."""
+"""Training: the Coconut curriculum (data side, stage callback); the SoftCoT pipeline (softcot, cot_unk, lora)."""
 
+from .assistant_cache import cache_fingerprint, load_or_compute_assistant_states
 from .coconut_curriculum import (
     CoconutCurriculum,
     CoconutStageCallback,
@@ -7,6 +8,9 @@ from .coconut_curriculum import (
     CurriculumSettings,
     collate_right_padded,
 )
+from .coconut_training import train_coconut
+from .softcot_data import LeftPadCollator, TrainExamples, training_target
+from .softcot_training import train_softcot_pipeline
 
 __all__ = [
     "CoconutCurriculum",
@@ -14,4 +18,11 @@ __all__ = [
     "CoconutStageDataset",
     "CurriculumSettings",
     "collate_right_padded",
+    "LeftPadCollator",
+    "TrainExamples",
+    "cache_fingerprint",
+    "load_or_compute_assistant_states",
+    "train_coconut",
+    "train_softcot_pipeline",
+    "training_target",
 ]
