@@ -1,6 +1,6 @@
 """Evaluate several methods on one task and print the SoftCoT paper's table (methods x tasks, mean ± std over seeds).
 
-    python examples/evaluate.py --task gsm8k --backbone meta-llama/Llama-3.1-8B-Instruct \
+    python examples/evaluate_methods.py --task gsm8k --backbone meta-llama/Llama-3.1-8B-Instruct \
         --assistant meta-llama/Llama-3.2-1B-Instruct --softcot runs/softcot --lora runs/lora --limit 200 \
         --seeds 41 42 43 44 45 --dtype bfloat16
 

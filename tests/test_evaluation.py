@@ -223,8 +223,8 @@ def test_eval_command_prints_the_table(pair_dirs, tmp_path, capsys):
 
 
 def test_example_script_prints_the_paper_table(artifacts, tmp_path, capsys):
-    """examples/evaluate.py on the gsm8k fixture: two methods, one table, a chart."""
-    spec = importlib.util.spec_from_file_location("evaluate_example", EXAMPLES / "evaluate.py")
+    """examples/evaluate_methods.py on the gsm8k fixture: two methods, one table, a chart."""
+    spec = importlib.util.spec_from_file_location("evaluate_example", EXAMPLES / "evaluate_methods.py")
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
     summaries = example.main(
