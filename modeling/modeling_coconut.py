@@ -1,9 +1,6 @@
 """PyTorch Coconut model: a causal LM that reasons in continuous thoughts (Hao et al., arXiv 2412.06769)."""
 
 import copy
-import json
-import tempfile
-from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, GenerationMixin, PreTrainedModel, PreTrainedTokenizerBase
@@ -15,6 +12,7 @@ from transformers.utils import TransformersKwargs
 from transformers.utils.generic import can_return_tuple
 
 from .configuration_coconut import CoconutConfig
+from .hub_push import HubPushMixin
 
 START_LATENT_TOKEN = "<|start-latent|>"
 END_LATENT_TOKEN = "<|end-latent|>"
@@ -38,18 +36,6 @@ tokenizer = AutoTokenizer.from_pretrained("{{ model_id }}")
 """
 
 
-def hub_model_type(repo_id: str, revision: str | None = None, token: bool | str | None = None) -> str | None:
-    """`model_type` of the `config.json` already on the Hub in `repo_id` at `revision`; `None` if there is none yet."""
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
-
-    try:
-        config_file = hf_hub_download(repo_id, "config.json", revision=revision, token=token)
-    except (EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError):
-        return None
-    return json.loads(Path(config_file).read_text()).get("model_type")
-
-
 class CoconutPreTrainedModel(PreTrainedModel):
     config: CoconutConfig
     base_model_prefix = "language_model"
@@ -63,7 +49,7 @@ class CoconutPreTrainedModel(PreTrainedModel):
     _supports_attention_backend = True
 
 
-class CoconutForCausalLM(CoconutPreTrainedModel, GenerationMixin):
+class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
     r"""
     Any causal LM (`language_model`) that reads `<|latent|>` positions as continuous thoughts: the input embedding of
     a latent position is the last hidden state (after the final norm) of the position before it.
@@ -71,6 +57,10 @@ class CoconutForCausalLM(CoconutPreTrainedModel, GenerationMixin):
     Build one from a base LM with [`CoconutForCausalLM.from_base`]; a saved one loads with
     `AutoModelForCausalLM.from_pretrained(path, trust_remote_code=True)`.
     """
+
+    _hub_card = _SHORT_CARD
+    _hub_tags = ("coconut", "latent-reasoning")
+    _hub_commit_message = "Upload Coconut model"
 
     def __init__(self, config: CoconutConfig, language_model: PreTrainedModel | None = None):
         super().__init__(config)
@@ -137,63 +127,8 @@ class CoconutForCausalLM(CoconutPreTrainedModel, GenerationMixin):
         model.generation_config = copy.deepcopy(language_model.generation_config)
         return model
 
-    def push_to_hub(
-        self,
-        repo_id: str,
-        *,
-        model_card: str | None = None,
-        force: bool = False,
-        commit_message: str | None = None,
-        commit_description: str | None = None,
-        private: bool | None = None,
-        token: bool | str | None = None,
-        revision: str | None = None,
-        create_pr: bool = False,
-        max_shard_size: int | str = "50GB",
-        tags: list[str] | None = None,
-    ):
-        """
-        Upload what `save_pretrained` writes (config, the full fine-tuned weights, generation config, remote code) in
-        one commit, and return its `CommitInfo`; push the tokenizer (it holds the Coconut tokens) with its own
-        `push_to_hub`. README.md: `model_card` if given, else the repo's card is kept, else a short card (the stock
-        push would write a generic card over ours). A repo holding another model type is refused unless `force=True`,
-        which replaces its files.
-        """
-        from huggingface_hub import HfApi, ModelCard, ModelCardData
-
-        api = HfApi(token=token)
-        remote_type = hub_model_type(repo_id, revision, token)
-        replace = remote_type not in (None, self.config.model_type)
-        if replace and not force:
-            raise ValueError(
-                f"{repo_id} already holds a {remote_type!r} model; refusing to push a {self.config.model_type!r} "
-                "model over it. Push to another repo id, or pass force=True (CLI: --force) to replace its files."
-            )
-        repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
-        if revision is not None and not create_pr:
-            api.create_branch(repo_id, branch=revision, exist_ok=True)
-        with tempfile.TemporaryDirectory() as folder:
-            self.save_pretrained(folder, max_shard_size=max_shard_size)
-            if model_card is None and (replace or not api.file_exists(repo_id, "README.md", revision=revision)):
-                base = self.config.get_text_config()._name_or_path
-                data = ModelCardData(
-                    base_model=base if base and not Path(base).exists() else None,
-                    library_name="transformers",
-                    tags=["coconut", "latent-reasoning", *(tags or [])],
-                    pipeline_tag="text-generation",
-                )
-                model_card = str(ModelCard.from_template(data, template_str=_SHORT_CARD, model_id=repo_id))
-            if model_card is not None:
-                Path(folder, "README.md").write_text(model_card, encoding="utf-8")
-            return api.upload_folder(
-                repo_id=repo_id,
-                folder_path=folder,
-                commit_message=commit_message or "Upload Coconut model",
-                commit_description=commit_description,
-                revision=revision,
-                create_pr=create_pr,
-                delete_patterns=["*", "**/*"] if replace else None,
-            )
+    def _hub_base_models(self) -> list[str | None]:
+        return [self.config.get_text_config()._name_or_path]
 
     def _check_token_ids(self):
         if None in (self.config.start_latent_token_id, self.config.end_latent_token_id, self.config.latent_token_id):

@@ -1,20 +1,32 @@
 """PyTorch Zero-Shot CoT-Unk (SoftCoT paper's baseline): N trainable embeddings in the thought slots of a frozen LM."""
 
-import json
-import os
-from pathlib import Path
-
 import torch
-from safetensors.torch import load_file
 from torch import nn
-from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, GenerationMixin, PreTrainedModel
+from transformers import GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
-from transformers.utils import SAFE_WEIGHTS_NAME, cached_file
 
 from .configuration_cot_unk import CoTUnkConfig
-from .modeling_softcot import _HUB_KWARGS, _rows_with_wrong_count, position_ids_from_attention_mask
+from .hub_push import HubPushMixin
+from .thought_slots import ThoughtSlotsPreTrainedModel, model_and_tokenizer
 from .thought_tokens import select_thought_tokens
+
+_SHORT_CARD = """---
+{{ card_data }}
+---
+
+# {{ model_id }}
+
+A Zero-Shot CoT-Unk model (the SoftCoT paper's baseline, arXiv 2502.12134): N trainable embeddings fill the thought
+slots in the prompt of a frozen backbone LM (prompt tuning, no assistant). Only the embeddings are stored here; the
+backbone (listed as base model) is loaded from its own repo.
+
+```python
+from transformers import AutoModelForCausalLM
+
+model = AutoModelForCausalLM.from_pretrained("{{ model_id }}", trust_remote_code=True)
+```
+"""
 
 
 class CoTUnkThoughtEmbeddings(nn.Module):
@@ -34,14 +46,11 @@ class CoTUnkThoughtEmbeddings(nn.Module):
         self.weight.copy_(mean.to(self.weight.device) + std.to(self.weight.device) * noise)
 
 
-class CoTUnkPreTrainedModel(PreTrainedModel):
+class CoTUnkPreTrainedModel(ThoughtSlotsPreTrainedModel):
     config: CoTUnkConfig
-    supports_gradient_checkpointing = True
-    _skip_keys_device_placement = ["past_key_values"]
-    _supports_flash_attn = True
-    _supports_sdpa = True
-    _supports_flex_attn = True
-    _supports_attention_backend = True
+    _trained_module = "thought_embeddings"
+    _checkpoint_kind = "CoT-Unk"
+    _inputs_hint = "SoftCoTProcessor(None, backbone_tokenizer, num_thought_tokens=N)"
 
     def _init_weights(self, module: nn.Module) -> None:
         """Only the thought embeddings are ours to initialise (from the backbone's embedding statistics)."""
@@ -49,25 +58,24 @@ class CoTUnkPreTrainedModel(PreTrainedModel):
             module.reset_from(self.backbone.get_input_embeddings().weight)
 
 
-class CoTUnkForCausalLM(CoTUnkPreTrainedModel, GenerationMixin):
+class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
     """
     A frozen `backbone` LM reads SoftCoT's prompt in which the N thought slots hold N trainable embeddings
     (`thought_embeddings`, the same for every question): prompt tuning at the slots. Only those are trained and saved.
     """
 
+    _hub_card = _SHORT_CARD
+    _hub_tags = ("cot-unk", "latent-reasoning")
+    _hub_commit_message = "Upload CoT-Unk thought embeddings"
+
     def __init__(self, config: CoTUnkConfig, backbone: PreTrainedModel | None = None):
         super().__init__(config)
-        self.backbone = backbone if backbone is not None else AutoModelForCausalLM.from_config(config.text_config)
-        config.text_config = self.backbone.config  # the live sub-config (keeps its attention implementation)
+        self._hold_frozen_models(backbone=backbone)
         self.thought_embeddings = CoTUnkThoughtEmbeddings(config)
-        self.generation_config = GenerationConfig.from_dict(self.backbone.generation_config.to_dict())
         self.post_init()
         self.thought_embeddings.reset_from(self.backbone.get_input_embeddings().weight)
         self.thought_embeddings.float()
-        self.backbone.requires_grad_(False)
-        self.backbone.eval()
-        # Checkpoints hold the thought embeddings only; the backbone is referenced by id in the config.
-        self._keys_to_ignore_on_save = {key for key in self.state_dict() if not key.startswith("thought_embeddings.")}
+        self._freeze_frozen_models()
 
     @classmethod
     def from_backbone(
@@ -82,14 +90,7 @@ class CoTUnkForCausalLM(CoTUnkPreTrainedModel, GenerationMixin):
         / path; its tokenizer (loaded from the same id/path unless given) chooses the slot token by SoftCoT's rule
         (`select_thought_tokens`, backbone side). `config_kwargs` go to `CoTUnkConfig`.
         """
-        backbone = AutoModelForCausalLM.from_pretrained(backbone) if isinstance(backbone, str) else backbone
-        if backbone_tokenizer is None:
-            if not backbone.name_or_path:
-                raise ValueError(
-                    "The backbone has no name_or_path to load its tokenizer from: pass `backbone_tokenizer=` (or the "
-                    "backbone as a Hub id / local path)."
-                )
-            backbone_tokenizer = AutoTokenizer.from_pretrained(backbone.name_or_path)
+        backbone, backbone_tokenizer = model_and_tokenizer("backbone", backbone, backbone_tokenizer)
         tokens = select_thought_tokens(backbone_tokenizer, backbone_tokenizer)  # only the backbone side is used
         config = CoTUnkConfig(
             backbone_model_name_or_path=backbone.name_or_path or None,
@@ -101,57 +102,6 @@ class CoTUnkForCausalLM(CoTUnkPreTrainedModel, GenerationMixin):
             **config_kwargs,
         )
         return cls(config, backbone=backbone)
-
-    @classmethod
-    def from_pretrained(
-        cls,
-        pretrained_model_name_or_path: str | os.PathLike,
-        *model_args,
-        config: CoTUnkConfig | None = None,
-        backbone: PreTrainedModel | None = None,
-        revision: str | None = None,
-        subfolder: str = "",
-        **kwargs,
-    ) -> "CoTUnkForCausalLM":
-        """
-        Load the frozen backbone by reference (its id is in `config.json`), then the thought embeddings.
-
-        `revision`/`subfolder` locate this checkpoint; `dtype`, `device_map`, `attn_implementation` and any other
-        loading argument go to the backbone; `token`, `cache_dir`, `local_files_only`, ... go to both. Pass
-        `backbone=` to reuse a model already loaded.
-        """
-        if model_args:
-            raise TypeError(f"CoTUnkForCausalLM.from_pretrained takes no positional model arguments, got {model_args}")
-        # `adapter_kwargs` (the Auto classes pass this repo's resolved revision there) describe this repo, not the
-        # backbone: forwarding them would look for the backbone at this repo's commit.
-        kwargs = {key: value for key, value in kwargs.items() if not key.startswith("_") and key != "adapter_kwargs"}
-        hub_kwargs = {key: kwargs[key] for key in _HUB_KWARGS if key in kwargs}
-        location = {"revision": revision, "subfolder": subfolder, **hub_kwargs}
-        if not isinstance(config, CoTUnkConfig):
-            config = CoTUnkConfig.from_pretrained(pretrained_model_name_or_path, **location)
-        if backbone is None:
-            if not config.backbone_model_name_or_path:
-                raise ValueError(
-                    "config.json does not name the backbone (backbone_model_name_or_path is empty): pass `backbone=` "
-                    "a loaded model, or set `config.backbone_model_name_or_path` to its Hub id or path before saving."
-                )
-            if config.text_config._attn_implementation is not None:
-                kwargs = {"attn_implementation": config.text_config._attn_implementation, **kwargs}
-            backbone = AutoModelForCausalLM.from_pretrained(config.backbone_model_name_or_path, **kwargs)
-        model = cls(config, backbone=backbone)
-
-        weights_file = cached_file(pretrained_model_name_or_path, SAFE_WEIGHTS_NAME, **location)
-        model.load_thought_embeddings(load_file(weights_file), source=str(pretrained_model_name_or_path))
-        model.thought_embeddings.to(model.backbone.get_input_embeddings().weight.device)
-        generation_file = cached_file(
-            pretrained_model_name_or_path,
-            "generation_config.json",
-            _raise_exceptions_for_missing_entries=False,
-            **location,
-        )
-        if generation_file is not None:
-            model.generation_config = GenerationConfig.from_dict(json.loads(Path(generation_file).read_text()))
-        return model.eval()
 
     def load_thought_embeddings(self, state_dict: dict[str, torch.Tensor], source: str = "the state dict") -> None:
         """Load `thought_embeddings.weight` (N, hidden) from `state_dict`, with a clear error if the shape differs."""
@@ -167,26 +117,10 @@ class CoTUnkForCausalLM(CoTUnkPreTrainedModel, GenerationMixin):
         with torch.no_grad():
             self.thought_embeddings.weight.copy_(state_dict[key].float())
 
-    def train(self, mode: bool = True) -> "CoTUnkForCausalLM":
-        """Switch the mode; the frozen backbone always stays in eval mode (no dropout)."""
-        super().train(mode)
-        self.backbone.eval()
-        return self
+    _load_trained_weights = load_thought_embeddings
 
-    def get_input_embeddings(self) -> nn.Module:
-        return self.backbone.get_input_embeddings()
-
-    def get_output_embeddings(self) -> nn.Module:
-        return self.backbone.get_output_embeddings()
-
-    def get_placeholder_mask(
-        self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None
-    ) -> torch.BoolTensor:
-        """(batch, length) True at the thought slots; padding never counts, even if same id."""
-        mask = input_ids == self.config.thought_token_id
-        if attention_mask is not None:
-            mask = mask & attention_mask[:, -input_ids.shape[1] :].bool()
-        return mask
+    def _hub_base_models(self) -> list[str | None]:
+        return [self.config.backbone_model_name_or_path]
 
     def embed_with_thoughts(
         self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None, fill_slots: bool = True
@@ -195,20 +129,11 @@ class CoTUnkForCausalLM(CoTUnkPreTrainedModel, GenerationMixin):
         Backbone input embeddings (batch, length, hidden). With `fill_slots` (the prompt, not a decoding step) each
         row must hold exactly N slots, which receive the N thought embeddings (cast to the backbone's dtype).
         """
-        slot_ids = input_ids == self.config.thought_token_id
-        # Slot ids may lie outside the embedding table: never look them up.
-        embeddings = self.get_input_embeddings()(input_ids.masked_fill(slot_ids, 0))
+        embeddings = self._embed_tokens(input_ids)
         if not fill_slots:
             return embeddings
         slots = self.get_placeholder_mask(input_ids, attention_mask)
-        n = self.config.num_thought_tokens
-        if wrong := _rows_with_wrong_count(slots, n):
-            raise ValueError(
-                f"Each prompt must hold exactly num_thought_tokens={n} thought slots "
-                f"(id {self.config.thought_token_id}); (row, count) {wrong} do not. Build the inputs with "
-                "SoftCoTProcessor(None, backbone_tokenizer, num_thought_tokens=N), or write exactly N slot "
-                "tokens in each prompt."
-            )
+        self._check_slot_counts(slots)
         thoughts = self.thought_embeddings.weight.to(embeddings.dtype).expand(input_ids.shape[0], -1, -1)
         return embeddings.masked_scatter(slots.unsqueeze(-1), thoughts)
 
@@ -235,17 +160,8 @@ class CoTUnkForCausalLM(CoTUnkPreTrainedModel, GenerationMixin):
         if inputs_embeds is None:
             is_prompt = past_key_values is None or past_key_values.get_seq_length() == 0
             inputs_embeds = self.embed_with_thoughts(input_ids, attention_mask, fill_slots=is_prompt)
-        if position_ids is None and attention_mask is not None:
-            position_ids = position_ids_from_attention_mask(attention_mask, inputs_embeds.shape[1])
-        return self.backbone(
-            inputs_embeds=inputs_embeds,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            past_key_values=past_key_values,
-            labels=labels,
-            use_cache=use_cache,
-            logits_to_keep=logits_to_keep,
-            **kwargs,
+        return self._forward_backbone(
+            inputs_embeds, attention_mask, position_ids, past_key_values, labels, use_cache, logits_to_keep, **kwargs
         )
 
 

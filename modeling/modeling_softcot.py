@@ -1,25 +1,22 @@
 """PyTorch SoftCoT (arXiv 2502.12134): soft thoughts from a frozen assistant LM, projected into a frozen backbone."""
 
-import json
-import os
-import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 from torch import nn
-from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, GenerationMixin, PreTrainedModel
+from transformers import GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
-from transformers.utils import CONFIG_NAME, SAFE_WEIGHTS_NAME, cached_file
 
 from .configuration_softcot import SoftCoTConfig
+from .hub_push import HubPushMixin
+from .thought_slots import (
+    ThoughtSlotsPreTrainedModel,
+    model_and_tokenizer,
+    position_ids_from_attention_mask,
+    rows_with_wrong_count,
+)
 from .thought_tokens import select_thought_tokens
-
-# Keyword arguments of `from_pretrained` that locate files; they apply to the SoftCoT repo and the frozen models.
-_HUB_KWARGS = ("cache_dir", "force_download", "proxies", "token", "local_files_only")
 
 
 @dataclass
@@ -70,12 +67,6 @@ class SoftCoTMLPProjection(nn.Module):
 PROJECTION_CLASSES = {"linear": SoftCoTLinearProjection, "mlp": SoftCoTMLPProjection}
 
 
-def position_ids_from_attention_mask(attention_mask: torch.Tensor, query_length: int) -> torch.LongTensor:
-    """(batch, past + query) 0/1 mask -> (batch, query) positions that count attended tokens only (left padding)."""
-    position_ids = attention_mask.long().cumsum(-1) - 1
-    return position_ids.clamp(min=0)[:, -query_length:]
-
-
 _SHORT_CARD = """---
 {{ card_data }}
 ---
@@ -94,59 +85,12 @@ model = AutoModelForCausalLM.from_pretrained("{{ model_id }}", trust_remote_code
 """
 
 
-def hub_model_type(repo_id: str, revision: str | None = None, token: bool | str | None = None) -> str | None:
-    """`model_type` of the `config.json` already on the Hub in `repo_id` at `revision`; `None` if there is none yet."""
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
-
-    try:
-        config_file = hf_hub_download(repo_id, "config.json", revision=revision, token=token)
-    except (EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError):
-        return None
-    return json.loads(Path(config_file).read_text()).get("model_type")
-
-
-def refuse_other_model_type(repo_id: str, model_type: str, revision: str | None, token, force: bool) -> bool:
-    """Raise if `repo_id` already holds a model of another type (unless `force`); True when its files get replaced."""
-    remote_type = hub_model_type(repo_id, revision, token)
-    if remote_type is None or remote_type == model_type:
-        return False
-    if not force:
-        raise ValueError(
-            f"{repo_id} already holds a {remote_type!r} model; refusing to push a {model_type!r} model over it. Push "
-            f"to another repo id, or pass force=True (CLI: --force) to replace the repo's files."
-        )
-    return True
-
-
-@contextmanager
-def _name_missing_checkpoint(name_or_path: str | os.PathLike, filename: str):
-    """Re-raise a failed lookup of the SoftCoT checkpoint's `filename` with the repo, the file and how to fix it."""
-    try:
-        yield
-    except OSError as error:
-        raise OSError(
-            f"Could not get {filename} of the SoftCoT checkpoint {str(name_or_path)!r}. Offline or with "
-            f"local_files_only=True it must already be in the cache: download it once (`hf download {name_or_path}`) "
-            f"or pass a local folder. Otherwise check the id, the revision and your access to it. The loader said: "
-            f"{error}"
-        ) from error
-
-
-def _rows_with_wrong_count(mask: torch.Tensor, expected: int) -> list[tuple[int, int]]:
-    """[(row, count)] for the rows of a (batch, length) bool mask that do not hold exactly `expected` Trues."""
-    counts = mask.sum(-1).tolist()
-    return [(row, count) for row, count in enumerate(counts) if count != expected]
-
-
-class SoftCoTPreTrainedModel(PreTrainedModel):
+class SoftCoTPreTrainedModel(ThoughtSlotsPreTrainedModel):
     config: SoftCoTConfig
-    supports_gradient_checkpointing = True
-    _skip_keys_device_placement = ["past_key_values"]
-    _supports_flash_attn = True
-    _supports_sdpa = True
-    _supports_flex_attn = True
-    _supports_attention_backend = True
+    _frozen_models = {"assistant": "assistant_config", "backbone": "text_config"}
+    _trained_module = "projection"
+    _checkpoint_kind = "SoftCoT"
+    _inputs_hint = "SoftCoTProcessor"
 
     def _init_weights(self, module: nn.Module) -> None:
         """Only the projection is ours to initialise: PyTorch's default `nn.Linear` init, as in the paper."""
@@ -154,12 +98,16 @@ class SoftCoTPreTrainedModel(PreTrainedModel):
             module.reset_parameters()
 
 
-class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
+class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
     """
     A frozen `assistant` LM reads the question and N placeholders in one forward pass; its last-layer states at the
     placeholders, mapped by the trainable `projection`, replace the embeddings of N slot tokens in the prompt of a
     frozen `backbone` LM, which then generates as usual. Only the projection is trained and saved.
     """
+
+    _hub_card = _SHORT_CARD
+    _hub_tags = ("softcot", "latent-reasoning")
+    _hub_commit_message = "Upload SoftCoT projection"
 
     def __init__(
         self,
@@ -168,21 +116,10 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
         backbone: PreTrainedModel | None = None,
     ):
         super().__init__(config)
-        self.assistant = (
-            assistant if assistant is not None else AutoModelForCausalLM.from_config(config.assistant_config)
-        )
-        self.backbone = backbone if backbone is not None else AutoModelForCausalLM.from_config(config.text_config)
-        # Share the live sub-configs, so the config describes exactly the models held (and their attention setting).
-        config.assistant_config = self.assistant.config
-        config.text_config = self.backbone.config
+        self._hold_frozen_models(assistant=assistant, backbone=backbone)
         self.projection = PROJECTION_CLASSES[config.projection_type](config).float()
-        self.generation_config = GenerationConfig.from_dict(self.backbone.generation_config.to_dict())
         self.post_init()
-        for frozen in (self.assistant, self.backbone):
-            frozen.requires_grad_(False)
-            frozen.eval()
-        # Checkpoints hold the projection only; the frozen models are referenced by id in the config.
-        self._keys_to_ignore_on_save = {key for key in self.state_dict() if not key.startswith("projection.")}
+        self._freeze_frozen_models()
 
     @classmethod
     def from_assistant_and_backbone(
@@ -199,22 +136,9 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
         each side's tokenizer is loaded from the same id/path unless given, and chooses the thought token ids
         (`select_thought_tokens`, the rule `SoftCoTProcessor` also uses). `config_kwargs` go to `SoftCoTConfig`.
         """
-        assistant = AutoModelForCausalLM.from_pretrained(assistant) if isinstance(assistant, str) else assistant
-        backbone = AutoModelForCausalLM.from_pretrained(backbone) if isinstance(backbone, str) else backbone
-        tokenizers = {}
-        for side, model, tokenizer in (
-            ("assistant", assistant, assistant_tokenizer),
-            ("backbone", backbone, backbone_tokenizer),
-        ):
-            if tokenizer is None:
-                if not model.name_or_path:
-                    raise ValueError(
-                        f"The {side} model has no name_or_path to load its tokenizer from: pass "
-                        f"`{side}_tokenizer=` (or the {side} as a Hub id / local path)."
-                    )
-                tokenizer = AutoTokenizer.from_pretrained(model.name_or_path)
-            tokenizers[side] = tokenizer
-        tokens = select_thought_tokens(tokenizers["assistant"], tokenizers["backbone"])
+        assistant, assistant_tokenizer = model_and_tokenizer("assistant", assistant, assistant_tokenizer)
+        backbone, backbone_tokenizer = model_and_tokenizer("backbone", backbone, backbone_tokenizer)
+        tokens = select_thought_tokens(assistant_tokenizer, backbone_tokenizer)
         config = SoftCoTConfig(
             assistant_model_name_or_path=assistant.name_or_path or None,
             backbone_model_name_or_path=backbone.name_or_path or None,
@@ -225,82 +149,6 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
             **config_kwargs,
         )
         return cls(config, assistant=assistant, backbone=backbone)
-
-    @classmethod
-    def from_pretrained(
-        cls,
-        pretrained_model_name_or_path: str | os.PathLike,
-        *model_args,
-        config: SoftCoTConfig | None = None,
-        assistant: PreTrainedModel | None = None,
-        backbone: PreTrainedModel | None = None,
-        revision: str | None = None,
-        subfolder: str = "",
-        **kwargs,
-    ) -> "SoftCoTForCausalLM":
-        """
-        Load the two frozen models by reference (their ids are in `config.json`), then the projection.
-
-        `revision`/`subfolder` locate the SoftCoT checkpoint; `dtype`, `device_map`, `attn_implementation` and any
-        other loading argument go to both frozen models; `token`, `cache_dir`, `local_files_only`, ... go to all three.
-        Pass `assistant=`/`backbone=` to reuse models already loaded.
-        """
-        if model_args:
-            raise TypeError(
-                f"SoftCoTForCausalLM.from_pretrained takes no positional model arguments, got {model_args}"
-            )
-        # `adapter_kwargs` (the Auto classes pass the SoftCoT repo's resolved revision there) describe this repo, not
-        # the frozen models: forwarding them would look for the frozen models at the SoftCoT repo's commit.
-        kwargs = {key: value for key, value in kwargs.items() if not key.startswith("_") and key != "adapter_kwargs"}
-        hub_kwargs = {key: kwargs[key] for key in _HUB_KWARGS if key in kwargs}
-        location = {"revision": revision, "subfolder": subfolder, **hub_kwargs}
-        if not isinstance(config, SoftCoTConfig):
-            with _name_missing_checkpoint(pretrained_model_name_or_path, CONFIG_NAME):
-                config = SoftCoTConfig.from_pretrained(pretrained_model_name_or_path, **location)
-        source = str(pretrained_model_name_or_path)
-        assistant = assistant or cls._load_frozen(config, "assistant", kwargs, source)
-        backbone = backbone or cls._load_frozen(config, "backbone", kwargs, source)
-        model = cls(config, assistant=assistant, backbone=backbone)
-
-        with _name_missing_checkpoint(pretrained_model_name_or_path, SAFE_WEIGHTS_NAME):
-            weights_file = cached_file(pretrained_model_name_or_path, SAFE_WEIGHTS_NAME, **location)
-        model.load_projection(load_file(weights_file), source=str(pretrained_model_name_or_path))
-        model.projection.to(model.backbone.get_input_embeddings().weight.device)
-        generation_file = cached_file(
-            pretrained_model_name_or_path,
-            "generation_config.json",
-            _raise_exceptions_for_missing_entries=False,
-            **location,
-        )
-        if generation_file is not None:
-            model.generation_config = GenerationConfig.from_dict(json.loads(Path(generation_file).read_text()))
-        return model.eval()
-
-    @staticmethod
-    def _load_frozen(
-        config: SoftCoTConfig, side: str, kwargs: dict, source: str = "this SoftCoT checkpoint"
-    ) -> PreTrainedModel:
-        """Load the frozen `side` ("assistant" or "backbone") by reference. An attention implementation that
-        `AutoModel*.from_pretrained` absorbed into the config (it sets it on every sub-config) still applies."""
-        name_or_path = getattr(config, f"{side}_model_name_or_path")
-        if not name_or_path:
-            raise ValueError(
-                f"config.json does not name the {side} model ({side}_model_name_or_path is empty): pass `{side}=` a "
-                f"loaded model, or set `config.{side}_model_name_or_path` to its Hub id or path before saving."
-            )
-        sub_config = config.assistant_config if side == "assistant" else config.text_config
-        if sub_config._attn_implementation is not None:
-            kwargs = {"attn_implementation": sub_config._attn_implementation, **kwargs}
-        try:
-            return AutoModelForCausalLM.from_pretrained(name_or_path, **kwargs)
-        except OSError as error:
-            raise OSError(
-                f"Could not load the frozen {side} model {name_or_path!r} that {source} references "
-                f"({side}_model_name_or_path in its config.json). A SoftCoT checkpoint holds only the projection; the "
-                f"{side} comes from its own repo. Offline or with local_files_only=True it must already be in the "
-                f"cache: download it once (`hf download {name_or_path}`), or pass `{side}=` a loaded model. "
-                f"Otherwise check the id and your access to it. The loader said: {error}"
-            ) from error
 
     def load_projection(self, state_dict: dict[str, torch.Tensor], source: str = "the checkpoint") -> None:
         """Load projection tensors (keys `projection.*`), failing clearly if they were trained for other models."""
@@ -318,70 +166,10 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
             )
         self.projection.load_state_dict({key.removeprefix("projection."): value for key, value in state_dict.items()})
 
-    def push_to_hub(
-        self,
-        repo_id: str,
-        *,
-        model_card: str | None = None,
-        force: bool = False,
-        commit_message: str | None = None,
-        commit_description: str | None = None,
-        private: bool | None = None,
-        token: bool | str | None = None,
-        revision: str | None = None,
-        create_pr: bool = False,
-        tags: list[str] | None = None,
-    ):
-        """
-        Upload what `save_pretrained` writes: `config.json` (the frozen models by id), the projection-only safetensors,
-        `generation_config.json` and the remote code; never a byte of the frozen models. Returns the `CommitInfo`.
+    _load_trained_weights = load_projection
 
-        README.md: `model_card` if given (`softcot_hf.hub.render_model_card` renders the full card), else the repo's
-        card is kept, else a short card naming both base models. The stock push would write a generic card over ours.
-        A repo that holds another model type is refused unless `force=True`, which replaces its files.
-        """
-        from huggingface_hub import HfApi, ModelCard, ModelCardData
-
-        api = HfApi(token=token)
-        replace = refuse_other_model_type(repo_id, self.config.model_type, revision, token, force)
-        repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
-        if revision is not None and not create_pr:
-            api.create_branch(repo_id, branch=revision, exist_ok=True)
-        with tempfile.TemporaryDirectory() as folder:
-            self.save_pretrained(folder)
-            if model_card is None and (replace or not api.file_exists(repo_id, "README.md", revision=revision)):
-                bases = [self.config.backbone_model_name_or_path, self.config.assistant_model_name_or_path]
-                data = ModelCardData(
-                    base_model=[base for base in bases if base and not Path(base).exists()] or None,
-                    library_name="transformers",
-                    tags=["softcot", "latent-reasoning", *(tags or [])],
-                    pipeline_tag="text-generation",
-                )
-                model_card = str(ModelCard.from_template(data, template_str=_SHORT_CARD, model_id=repo_id))
-            if model_card is not None:
-                Path(folder, "README.md").write_text(model_card, encoding="utf-8")
-            return api.upload_folder(
-                repo_id=repo_id,
-                folder_path=folder,
-                commit_message=commit_message or "Upload SoftCoT projection",
-                commit_description=commit_description,
-                revision=revision,
-                create_pr=create_pr,
-                delete_patterns=["*", "**/*"] if replace else None,
-            )
-
-    def train(self, mode: bool = True) -> "SoftCoTForCausalLM":
-        """Switch the projection's mode; the frozen models always stay in eval mode (no dropout)."""
-        super().train(mode)
-        self.assistant.eval()
-        self.backbone.eval()
-        return self
-
-    def get_input_embeddings(self) -> nn.Module:
-        return self.backbone.get_input_embeddings()
-
-    def get_output_embeddings(self) -> nn.Module:
-        return self.backbone.get_output_embeddings()
+    def _hub_base_models(self) -> list[str | None]:
+        return [self.config.backbone_model_name_or_path, self.config.assistant_model_name_or_path]
 
     def get_assistant_placeholder_mask(
         self, assistant_input_ids: torch.LongTensor, assistant_attention_mask: torch.Tensor | None = None
@@ -389,15 +177,6 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
         """(batch, assistant_length) True at the assistant's placeholders; padding never counts, even if same id."""
         mask = assistant_input_ids == self.config.assistant_placeholder_token_id
         return mask if assistant_attention_mask is None else mask & assistant_attention_mask.bool()
-
-    def get_placeholder_mask(
-        self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None
-    ) -> torch.BoolTensor:
-        """(batch, length) True at the backbone's thought slots; padding never counts, even if same id."""
-        mask = input_ids == self.config.thought_token_id
-        if attention_mask is not None:
-            mask = mask & attention_mask[:, -input_ids.shape[1] :].bool()
-        return mask
 
     def get_assistant_states(
         self, assistant_input_ids: torch.LongTensor, assistant_attention_mask: torch.Tensor | None = None
@@ -409,7 +188,7 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
         """
         n = self.config.num_thought_tokens
         mask = self.get_assistant_placeholder_mask(assistant_input_ids, assistant_attention_mask)
-        if wrong := _rows_with_wrong_count(mask, n):
+        if wrong := rows_with_wrong_count(mask, n):
             raise ValueError(
                 f"Each assistant prompt must hold exactly num_thought_tokens={n} placeholder tokens "
                 f"(id {self.config.assistant_placeholder_token_id}); (row, count) {wrong} do not. Build the inputs "
@@ -469,8 +248,7 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
                 "given, so there are no soft thoughts to put there. Pass the processor's whole output: "
                 "`model(**processor(questions))` or `model.generate(**processor(questions), ...)`."
             )
-        # Slot ids may lie outside the embedding table: never look them up.
-        embeddings = self.get_input_embeddings()(input_ids.masked_fill(input_ids == self.config.thought_token_id, 0))
+        embeddings = self._embed_tokens(input_ids)
         if not has_assistant:
             return embeddings, None
         assistant_rows = (assistant_input_ids if assistant_hidden_states is None else assistant_hidden_states).shape[0]
@@ -479,13 +257,7 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
                 f"The assistant inputs have {assistant_rows} rows but input_ids has {input_ids.shape[0]}: "
                 "each backbone prompt needs its own assistant prompt."
             )
-        n = self.config.num_thought_tokens
-        if wrong := _rows_with_wrong_count(slots, n):
-            raise ValueError(
-                f"Each backbone prompt must hold exactly num_thought_tokens={n} thought slots "
-                f"(id {self.config.thought_token_id}); (row, count) {wrong} do not. Build the inputs with "
-                "SoftCoTProcessor, or write exactly N slot tokens in each prompt."
-            )
+        self._check_slot_counts(slots)
         thoughts = self.get_soft_thoughts(assistant_input_ids, assistant_attention_mask, assistant_hidden_states)
         embeddings = embeddings.masked_scatter(slots.unsqueeze(-1), thoughts.to(embeddings.dtype))
         return embeddings, thoughts
@@ -523,17 +295,8 @@ class SoftCoTForCausalLM(SoftCoTPreTrainedModel, GenerationMixin):
             inputs_embeds, soft_thoughts = self.embed_with_thoughts(
                 input_ids, attention_mask, assistant_input_ids, assistant_attention_mask, assistant_hidden_states
             )
-        if position_ids is None and attention_mask is not None:
-            position_ids = position_ids_from_attention_mask(attention_mask, inputs_embeds.shape[1])
-        outputs = self.backbone(
-            inputs_embeds=inputs_embeds,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            past_key_values=past_key_values,
-            labels=labels,
-            use_cache=use_cache,
-            logits_to_keep=logits_to_keep,
-            **kwargs,
+        outputs = self._forward_backbone(
+            inputs_embeds, attention_mask, position_ids, past_key_values, labels, use_cache, logits_to_keep, **kwargs
         )
         return SoftCoTCausalLMOutputWithPast(
             loss=outputs.loss,

@@ -24,7 +24,7 @@ from huggingface_hub import (
 from safetensors import safe_open
 
 from .data import get_task
-from .modeling.modeling_softcot import refuse_other_model_type
+from .modeling.hub_push import refuse_other_model_type
 
 # Model types we publish, and the only weight keys a checkpoint of a frozen-model method may hold (`None`: any key,
 # the model is fully fine-tuned). A key outside these prefixes would be a frozen model's weight: refuse to upload it.

@@ -47,7 +47,9 @@ SOFTCOT_FILES = {
     "model.safetensors",
     "configuration_softcot.py",
     "modeling_softcot.py",
+    "thought_slots.py",
     "thought_tokens.py",
+    "hub_push.py",
     "processor_config.json",
     *(
         f"{side}_tokenizer/{name}"
@@ -63,6 +65,7 @@ COCONUT_MODEL_FILES = {
     "model.safetensors",
     "configuration_coconut.py",
     "modeling_coconut.py",
+    "hub_push.py",
 }
 
 COCONUT_TOKENIZER_FILES = {"tokenizer.json", "tokenizer_config.json"}
