@@ -25,6 +25,22 @@ def _left_pad(rows: list[list[int]], pad_value: int) -> torch.Tensor:
     return torch.tensor([[pad_value] * (width - len(row)) + row for row in rows], dtype=torch.long)
 
 
+def render_prompt_ids(
+    tokenizer: PreTrainedTokenizerBase, text: str, use_chat_template: bool | None = None
+) -> list[int]:
+    """
+    Token ids of one prompt: the tokenizer's chat template as a user turn followed by the generation prompt when
+    `use_chat_template` (default: whether the tokenizer has one), else the plain text with its special tokens.
+    """
+    use_chat = tokenizer.chat_template is not None if use_chat_template is None else use_chat_template
+    if use_chat:
+        rendered = tokenizer.apply_chat_template(
+            [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
+        )
+        return tokenizer(rendered, add_special_tokens=False)["input_ids"]
+    return tokenizer(text)["input_ids"]
+
+
 class SoftCoTProcessor(ProcessorMixin):
     r"""
     Turns questions (and, for training, answers) into the inputs of [`SoftCoTForCausalLM`]:
@@ -115,14 +131,7 @@ class SoftCoTProcessor(ProcessorMixin):
         return cls(assistant_tokenizer, AutoTokenizer.from_pretrained(backbone), **kwargs)
 
     def _render(self, tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
-        """Token ids of one prompt: the chat template's user turn + generation prompt, or the plain text."""
-        use_chat = tokenizer.chat_template is not None if self.use_chat_template is None else self.use_chat_template
-        if use_chat:
-            rendered = tokenizer.apply_chat_template(
-                [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
-            )
-            return tokenizer(rendered, add_special_tokens=False)["input_ids"]
-        return tokenizer(text)["input_ids"]
+        return render_prompt_ids(tokenizer, text, self.use_chat_template)
 
     def assistant_prompt_ids(self, question: str) -> list[int]:
         """The assistant's prompt for one question followed by its N placeholders."""

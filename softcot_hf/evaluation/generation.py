@@ -5,7 +5,7 @@ from collections.abc import Mapping
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from ..processing_softcot import _left_pad
+from ..processing_softcot import _left_pad, render_prompt_ids
 
 
 def prompt_ids(tokenizer: PreTrainedTokenizerBase, text: str, chat: bool) -> list[int]:
@@ -17,12 +17,7 @@ def prompt_ids(tokenizer: PreTrainedTokenizerBase, text: str, chat: bool) -> lis
     """
     if not chat:
         return tokenizer(text, add_special_tokens=False)["input_ids"]
-    if tokenizer.chat_template is None:
-        return tokenizer(text)["input_ids"]
-    rendered = tokenizer.apply_chat_template(
-        [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
-    )
-    return tokenizer(rendered, add_special_tokens=False)["input_ids"]
+    return render_prompt_ids(tokenizer, text)
 
 
 def pad_token_id(tokenizer: PreTrainedTokenizerBase) -> int:
