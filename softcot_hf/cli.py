@@ -4,9 +4,9 @@ import argparse
 import importlib
 
 # Modules with `add_commands(subparsers)`: each adds its sub-commands and sets `func(args)` on them.
-COMMAND_MODULES = ("softcot_hf.quickstart",)
+COMMAND_MODULES = ("softcot_hf.quickstart", "softcot_hf.evaluation.cli", "softcot_hf.hub", "softcot_hf.bench")
 # Modules with `add_train_commands(subparsers)`: the methods of `softcot-hf train METHOD`.
-TRAIN_COMMAND_MODULES = ()
+TRAIN_COMMAND_MODULES = ("softcot_hf.training.softcot_training", "softcot_hf.training.coconut_training")
 
 
 def build_parser() -> argparse.ArgumentParser:

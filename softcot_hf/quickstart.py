@@ -1,84 +1,308 @@
-"""The README's first command, at foundation stage: build a tiny SoftCoT model, train its projection for a few
-steps, generate, save, reload with `AutoModelForCausalLM` and check the reload answers identically.
+"""The README's first command: the whole mission at small scale, offline, on a CPU in a few minutes.
 
-The models are tiny and random (built from configs, no download), so the answers are noise: this shows the
-mechanics end to end on any CPU in seconds, not reasoning quality.
+`softcot-hf quickstart` takes the package's synthetic multi-step arithmetic task (`synthetic_arithmetic`) and the
+tiny models shipped for it (`softcot_hf/assets/quickstart/`: a Llama-shaped backbone and a smaller Qwen2-shaped
+assistant trained on the task by `scripts/make_quickstart_models.py`), then
+
+1. trains a SoftCoT projection on the frozen pair (`train_softcot_pipeline("softcot", ...)`);
+2. trains Coconut on the backbone with its curriculum, and the CoT / No-CoT baselines the same way (`train_coconut`);
+3. evaluates Zero-Shot CoT, SoftCoT, Coconut, CoT and No-CoT on held-out test questions (`run_evaluation`) and
+   prints accuracy, generated tokens per answer and wall time as a table;
+4. reloads the SoftCoT and Coconut checkpoints with `AutoModelForCausalLM.from_pretrained` and answers a question;
+5. with `--push-to-hub USER/NAME`, publishes both checkpoints with their results.
+
+Everything lands in `./softcot-quickstart/`. `--tiny` runs the same code path with a handful of examples and steps
+(for the test suite); its numbers mean nothing.
 """
 
 import argparse
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from importlib import resources
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
-from transformers import AutoModelForCausalLM, AutoProcessor
+from transformers import AutoModelForCausalLM, AutoProcessor, AutoTokenizer
 
-from .modeling import SoftCoTForCausalLM
-from .processing_softcot import SoftCoTProcessor
-from .tiny import make_lm, make_tokenizer
+from .data import get_task
+from .evaluation import run_evaluation
+from .evaluation.generation import encode_prompts, generate_texts
 
-QUESTIONS = ["what is 2 plus 3 ?", "tom has 4 apples and eats 1 . how many apples does tom have left ?"]
-ANSWERS = ["2 plus 3 is 5 . # 5", "4 minus 1 is 3 . # 3"]
+TASK = "synthetic_arithmetic"
+# Rows of the table, in order: (label, run_evaluation method, artifact folder or None for the frozen backbone).
+METHODS = (
+    ("Zero-Shot CoT", "zero_shot_cot", None),
+    ("SoftCoT", "softcot", "softcot"),
+    ("Coconut", "coconut", "coconut"),
+    ("CoT (fine-tuned)", "cot", "cot"),
+    ("No-CoT (fine-tuned)", "no_cot", "no_cot"),
+)
+# Folders the quickstart writes (and clears before a new run) inside its output directory.
+OWNED_FOLDERS = ("backbone", "assistant", "softcot", "coconut", "cot", "no_cot", "eval")
 
 
-def _save_frozen(folder: Path, family: str, hidden_size: int, seed: int) -> str:
-    tokenizer = make_tokenizer(family)
-    make_lm(family, len(tokenizer), hidden_size, seed=seed).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
+@dataclass(frozen=True)
+class QuickstartSettings:
+    """How much the quickstart trains and evaluates. Learning rates are far above the papers' (2e-5, 1e-4): these
+    models are tiny and the budget is a few hundred steps."""
+
+    train_examples: int  # first rows of the train split, for every method
+    test_examples: int  # first rows of the test split
+    softcot_steps: int
+    softcot_lr: float
+    coconut_epochs_per_stage: int
+    max_latent_stage: int  # c = 1 thought per removed step; the task has 2 to 4 steps
+    baseline_epochs: int  # CoT and No-CoT fine-tuning
+    finetune_lr: float
+    batch_size: int
+    max_new_tokens: int
 
 
-def run_quickstart(output_dir: str | Path = "softcot-quickstart", steps: int = 30, seed: int = 0) -> dict:
-    """Returns the measured numbers (losses, whether the reload matched) and prints a short report."""
+FULL = QuickstartSettings(
+    train_examples=1024,
+    test_examples=200,
+    softcot_steps=192,
+    softcot_lr=3e-3,
+    coconut_epochs_per_stage=1,
+    max_latent_stage=3,
+    baseline_epochs=1,
+    finetune_lr=1e-3,
+    batch_size=32,
+    max_new_tokens=48,
+)
+TINY = QuickstartSettings(
+    train_examples=32,
+    test_examples=8,
+    softcot_steps=4,
+    softcot_lr=3e-3,
+    coconut_epochs_per_stage=1,
+    max_latent_stage=1,
+    baseline_epochs=1,
+    finetune_lr=1e-3,
+    batch_size=16,
+    max_new_tokens=24,
+)
+
+
+def shipped_models() -> Path:
+    """The folder holding the shipped `backbone/` and `assistant/` (safetensors + tokenizer files)."""
+    return Path(str(resources.files("softcot_hf") / "assets" / "quickstart"))
+
+
+def _prepare(output_dir: Path) -> tuple[str, str]:
+    """Clear the quickstart's folders in `output_dir` and copy the shipped models there; returns their paths."""
+    for name in OWNED_FOLDERS:
+        shutil.rmtree(output_dir / name, ignore_errors=True)
+    source = shipped_models()
+    if not (source / "backbone" / "config.json").is_file():
+        raise FileNotFoundError(
+            f"The quickstart's models are missing from {source}. Reinstall the package (`pip install -e .` ships "
+            "them), or make them with `python scripts/make_quickstart_models.py`."
+        )
+    paths = []
+    for name in ("backbone", "assistant"):
+        shutil.copytree(source / name, output_dir / name)
+        paths.append(str((output_dir / name).resolve()))
+    return paths[0], paths[1]
+
+
+def _train(output_dir: Path, backbone: str, assistant: str, settings: QuickstartSettings, seed: int) -> dict:
+    """Train SoftCoT, Coconut, CoT and No-CoT; returns the training wall time of each, in seconds."""
+    from .training import train_coconut, train_softcot_pipeline
+
+    times = {}
+    started = time.perf_counter()
+    train_softcot_pipeline(
+        "softcot",
+        backbone,
+        output_dir / "softcot",
+        assistant=assistant,
+        task=TASK,
+        max_steps=settings.softcot_steps,
+        limit=settings.train_examples,
+        lr=settings.softcot_lr,
+        batch_size=settings.batch_size,
+        seed=seed,
+        save_total_limit=1,
+        run_eval=False,
+    )
+    times["softcot"] = time.perf_counter() - started
+    common = dict(
+        task=TASK,
+        c_thought=1,
+        max_latent_stage=settings.max_latent_stage,
+        epochs_per_stage=settings.coconut_epochs_per_stage,
+        learning_rate=settings.finetune_lr,
+        batch_size=settings.batch_size,
+        gradient_accumulation_steps=1,
+        limit=settings.train_examples,
+        seed=seed,
+        save_total_limit=1,
+        resume=False,
+        evaluate=False,
+    )
+    # Coconut: one stage per `epochs_per_stage` epochs, then a last stage with every step replaced by thoughts.
+    coconut_epochs = settings.coconut_epochs_per_stage * (settings.max_latent_stage + 2)
+    for mode, epochs in (("coconut", coconut_epochs), ("cot", settings.baseline_epochs), ("no_cot", coconut_epochs)):
+        started = time.perf_counter()
+        train_coconut(backbone, output_dir / mode, mode=mode, num_epochs=epochs, **common)
+        times[mode] = time.perf_counter() - started
+    return times
+
+
+def _evaluate(output_dir: Path, backbone: str, settings: QuickstartSettings) -> list[dict]:
+    """Every method of `METHODS` on the first `test_examples` test questions; returns the summaries."""
+    test = get_task(TASK).load("test").select(range(settings.test_examples))
+    summaries = []
+    for _, method, folder in METHODS:
+        summaries.append(
+            run_evaluation(
+                TASK,
+                method,
+                None if folder is None else str(output_dir / folder),
+                backbone=backbone if folder is None else None,
+                dataset=test,
+                batch_size=50,
+                max_new_tokens=settings.max_new_tokens,
+                output_dir=output_dir / "eval" / method,
+                device="cpu",
+            )
+        )
+    return summaries
+
+
+def results_table(summaries: list[dict], train_times: dict[str, float]) -> str:
+    """A markdown table: method, accuracy, generated tokens per answer, evaluation and training wall time."""
+    lines = [
+        "| method | accuracy | tokens / answer | eval time (s) | train time (s) |",
+        "|---|---|---|---|---|",
+    ]
+    for (label, _, folder), summary in zip(METHODS, summaries, strict=True):
+        trained = f"{train_times[folder]:.1f}" if folder is not None else "- (frozen)"
+        lines.append(
+            f"| {label} | {100 * summary['accuracy']:.1f}% ({summary['num_examples']} questions) | "
+            f"{summary['mean_generated_tokens']:.1f} | {summary['wall_time_s']:.1f} | {trained} |"
+        )
+    return "\n".join(lines)
+
+
+@torch.no_grad()
+def answer_with_reloaded(output_dir: Path, question: str, max_new_tokens: int) -> dict[str, str]:
+    """Reload the SoftCoT and Coconut checkpoints with `AutoModelForCausalLM.from_pretrained` and answer `question`
+    (greedy), exactly as a user would."""
+    answers = {}
+    softcot = AutoModelForCausalLM.from_pretrained(output_dir / "softcot")
+    processor = AutoProcessor.from_pretrained(output_dir / "softcot")
+    texts, _ = generate_texts(
+        softcot, processor([question]), processor.backbone_tokenizer, max_new_tokens=max_new_tokens, do_sample=False
+    )
+    answers["softcot"] = texts[0]
+    coconut = AutoModelForCausalLM.from_pretrained(output_dir / "coconut")
+    tokenizer = AutoTokenizer.from_pretrained(output_dir / "coconut")
+    prompt = get_task(TASK).build_prompt(question, "coconut")
+    inputs = encode_prompts(tokenizer, [prompt], chat=False)
+    texts, _ = generate_texts(coconut, inputs, tokenizer, max_new_tokens=max_new_tokens, do_sample=False)
+    answers["coconut"] = texts[0]
+    return answers
+
+
+def push_results(output_dir: Path, repo_id: str, summaries: list[dict]) -> list[str]:
+    """
+    Publish the quickstart: the frozen tiny models as ordinary repos (`repo_id + "-backbone"`, `"-assistant"`), the
+    SoftCoT checkpoint to `repo_id` with its config pointing at those two ids (so it loads by id anywhere), and the
+    Coconut one to `repo_id + "-coconut"`, each with its evaluation in the model card. Returns the repo ids; raises
+    `ConnectionError` with what to do when the Hub cannot be reached.
+    """
+    import httpx2
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from .hub import push_folder
+
+    by_method = {summary["method"]: summary for summary in summaries}
+    try:
+        api = HfApi()
+        frozen = {}
+        for name in ("backbone", "assistant"):
+            frozen[name] = api.create_repo(f"{repo_id}-{name}", exist_ok=True).repo_id
+            api.upload_folder(folder_path=output_dir / name, repo_id=frozen[name])
+        with tempfile.TemporaryDirectory() as folder:
+            softcot = Path(folder) / "softcot"
+            shutil.copytree(output_dir / "softcot", softcot, ignore=shutil.ignore_patterns("checkpoint-*"))
+            config = json.loads((softcot / "config.json").read_text())
+            config["backbone_model_name_or_path"] = frozen["backbone"]
+            config["assistant_model_name_or_path"] = frozen["assistant"]
+            (softcot / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+            pushed = [push_folder(softcot, repo_id, summaries=[by_method["softcot"]]).repo_url.repo_id]
+        coconut = push_folder(output_dir / "coconut", f"{repo_id}-coconut", summaries=[by_method["coconut"]])
+    except (OSError, HfHubHTTPError, httpx2.HTTPError) as error:  # httpx2: huggingface_hub's transport
+        raise ConnectionError(
+            f"Could not push the quickstart to the Hub as {repo_id} ({type(error).__name__}: {error}). Check the "
+            "network and your token (`hf auth login`); the saved folders can be pushed later with "
+            f"`softcot-hf push {output_dir / 'coconut'} --repo-id {repo_id}-coconut` (SoftCoT: push the frozen "
+            "models first and put their ids in its config.json)."
+        ) from error
+    return [*frozen.values(), *pushed, coconut.repo_url.repo_id]
+
+
+def run_quickstart(
+    output_dir: str | Path = "softcot-quickstart", tiny: bool = False, push_to_hub: str | None = None, seed: int = 0
+) -> dict:
+    """Train, evaluate, save, reload (and push) as the module docstring says. Returns what it printed, as data:
+    {"settings", "summaries", "train_time_s", "table", "example", "pushed"}; also written to `results.json`."""
+    settings = TINY if tiny else FULL
     output_dir = Path(output_dir)
-    assistant = _save_frozen(output_dir / "tiny-assistant", "qwen", hidden_size=32, seed=seed + 1)
-    backbone = _save_frozen(output_dir / "tiny-backbone", "llama", hidden_size=64, seed=seed + 2)
-    torch.manual_seed(seed)
-    model = SoftCoTForCausalLM.from_assistant_and_backbone(assistant, backbone, num_thought_tokens=4)
-    processor = SoftCoTProcessor.from_assistant_and_backbone(assistant, backbone, num_thought_tokens=4)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
-    print(f"assistant: Qwen2-shaped, backbone: Llama-shaped; trainable {trainable:,} / frozen {frozen:,} parameters")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    backbone, assistant = _prepare(output_dir)
+    print(f"task {TASK}: {settings.train_examples} training and {settings.test_examples} test questions")
+    train_times = _train(output_dir, backbone, assistant, settings, seed)
+    summaries = _evaluate(output_dir, backbone, settings)
+    table = results_table(summaries, train_times)
+    print(f"\n{table}\n")
 
-    batch = processor(QUESTIONS, answers=ANSWERS)
-    optimizer = torch.optim.AdamW(model.projection.parameters(), lr=1e-2)
-    model.train()
-    losses = []
-    for _ in tqdm(range(steps), desc="training the projection"):
-        loss = model(**batch).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        losses.append(loss.item())
-    model.eval()
-    print(f"loss on the fixed batch: {losses[0]:.3f} -> {losses[-1]:.3f} after {steps} steps")
+    test = get_task(TASK).load("test")[0]
+    answers = answer_with_reloaded(output_dir, test["question"], settings.max_new_tokens)
+    print(f"Question: {test['question']}   (gold: {test['answer']})")
+    for name, text in answers.items():
+        print(f"{name} (reloaded from {output_dir / name}): {text}")
 
-    prompts = processor(QUESTIONS)
-    generated = model.generate(**prompts, max_new_tokens=8, do_sample=False)
-    answers = processor.batch_decode(generated[:, prompts["input_ids"].shape[1] :], skip_special_tokens=True)
-    checkpoint = output_dir / "softcot"
-    model.save_pretrained(checkpoint)
-    processor.save_pretrained(checkpoint)
-    reloaded = AutoModelForCausalLM.from_pretrained(checkpoint)
-    reloaded_processor = AutoProcessor.from_pretrained(checkpoint)
-    regenerated = reloaded.generate(**reloaded_processor(QUESTIONS), max_new_tokens=8, do_sample=False)
-    same = regenerated.tolist() == generated.tolist()
-    weights = checkpoint / "model.safetensors"
-    for question, answer in zip(QUESTIONS, answers, strict=True):
-        print(f"Q: {question}\nA: {answer}")
-    print(f"saved {checkpoint}: projection only, {weights.stat().st_size:,} bytes; reload generates the same: {same}")
-    return {"losses": losses, "reload_matches": same, "checkpoint": str(checkpoint)}
+    pushed = []
+    if push_to_hub is not None:
+        try:
+            pushed = push_results(output_dir, push_to_hub, summaries)
+            print(f"pushed to the Hub: {', '.join(pushed)}")
+        except ConnectionError as error:
+            print(f"Not pushed: {error}")
+    result = {
+        "settings": asdict(settings),
+        "summaries": summaries,
+        "train_time_s": train_times,
+        "table": table,
+        "example": {"question": test["question"], "gold": test["answer"], "answers": answers},
+        "pushed": pushed,
+        "total_time_s": time.perf_counter() - started,
+    }
+    (output_dir / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+    (output_dir / "results.md").write_text(table + "\n")
+    print(f"done in {result['total_time_s']:.0f} s; results in {output_dir / 'results.md'}")
+    return result
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """`softcot-hf quickstart`."""
-    parser = commands.add_parser("quickstart", help="tiny end-to-end run: build, train, generate, save, reload")
+    parser = commands.add_parser(
+        "quickstart", help="train SoftCoT and Coconut on a synthetic task, evaluate, save, reload (CPU, minutes)"
+    )
     parser.add_argument("--output-dir", default="softcot-quickstart")
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--tiny", action="store_true", help="a few examples and steps (seconds; for tests)")
+    parser.add_argument("--push-to-hub", metavar="USER/NAME", help="also publish the SoftCoT and Coconut checkpoints")
     parser.add_argument("--seed", type=int, default=0)
     parser.set_defaults(func=_quickstart_command)
 
 
 def _quickstart_command(args: argparse.Namespace) -> None:
-    result = run_quickstart(args.output_dir, steps=args.steps, seed=args.seed)
-    if not result["reload_matches"]:
-        raise SystemExit("the reloaded model generated differently")
+    run_quickstart(args.output_dir, tiny=args.tiny, push_to_hub=args.push_to_hub, seed=args.seed)

@@ -1,9 +1,11 @@
 """The task registry: every benchmark of the SoftCoT and Coconut papers, by name."""
 
-from . import arithmetic, boolean, choice, graph
+from . import arithmetic, boolean, choice, graph, prosqa_style, synthetic_arithmetic
 from .task import Task
 
 _TASKS = {task.name: task for task in (*arithmetic.TASKS, *choice.TASKS, *boolean.TASKS, *graph.TASKS)}
+# Synthetic tasks the package generates (for the quickstart and tests); not paper benchmarks, so not in `_ORDER`.
+_TASKS.update({task.name: task for task in (*synthetic_arithmetic.TASKS, *prosqa_style.TASKS)})
 # SoftCoT paper's order, then Coconut paper's.
 _ORDER = ("gsm8k", "asdiv_aug", "aqua", "strategyqa", "date_understanding", "gsm8k_aug", "prontoqa", "prosqa")
 

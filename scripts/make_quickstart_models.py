@@ -1,0 +1,275 @@
+"""Train the quickstart's tiny backbone and tinier assistant on the `synthetic_arithmetic` task and save them
+(safetensors and word-level tokenizers) under `softcot_hf/assets/quickstart/`. Seeded; CPU; 10 to 30 minutes.
+
+    python scripts/make_quickstart_models.py            # the command that made the shipped files
+
+What each model learns, so that the quickstart's comparison means something:
+
+- backbone (Llama-shaped, hidden 64, 4 layers): the rationale and answer ("a + b = c ... The answer is N .") from
+  three prompts: the Zero-Shot CoT prompt (chat template, `task.build_prompt(q, "zero_shot_cot")`); the SoftCoT
+  prompt whose `{thoughts}` slot holds hard-token hints between the thought markers, the intermediate results of all
+  steps but the last, as an instruction-tuned LLM can use hints in its prompt; and Coconut's `question\\n` prompt
+  (steps, then "### N"), the format the CoT/No-CoT/Coconut fine-tuning starts from.
+- assistant (Llama-shaped, hidden 32, 2 layers, tied embeddings): after its SoftCoT prompt it writes the same hints,
+  and at the N placeholder positions that follow its prompt its last-layer state predicts hint i at placeholder i.
+  So its soft thoughts carry (imperfect) intermediate results; whether a projection makes the frozen backbone use
+  them is what the quickstart measures.
+
+The backbone trains for few steps on purpose, so that it still makes arithmetic slips; the script ends by printing
+greedy validation accuracies (kept in `training_record.json`).
+"""
+
+import argparse
+import json
+import random
+import shutil
+from pathlib import Path
+
+import torch
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+from tqdm.auto import tqdm
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from softcot_hf.data import get_task
+from softcot_hf.data.prompts import TEMPLATES
+from softcot_hf.processing_softcot import DEFAULT_ASSISTANT_TEMPLATE, SoftCoTProcessor
+from softcot_hf.tiny import CHAT_TEMPLATES, FAMILY_ROLES, FAMILY_SPECIALS
+
+TASK = "synthetic_arithmetic"
+NUM_THOUGHT_TOKENS = 4
+HINT_PAD = "."
+ASSETS = Path(__file__).resolve().parents[1] / "softcot_hf" / "assets" / "quickstart"
+# Words, numbers and single punctuation marks; "###" (Coconut's answer marker) stays one token.
+PIECES = Regex(r"###|\d+|[A-Za-z]+|[^\sA-Za-z\d]")
+
+
+def _pre_tokenizer() -> pre_tokenizers.PreTokenizer:
+    return pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(PIECES, "isolated")])
+
+
+def vocabulary(max_number: int = 29) -> list[str]:
+    """Every piece of every prompt the package writes for this task, plus the numbers 0..max_number."""
+    task = get_task(TASK)
+    texts = [task.build_prompt("{question}", method) for method in TEMPLATES]
+    texts += [DEFAULT_ASSISTANT_TEMPLATE, "user assistant system The answer is ### + - * ="]
+    texts += [row["question"] for row in task.load("test").select(range(50))]
+    pieces = [piece for text in texts for piece, _ in _pre_tokenizer().pre_tokenize_str(text)]
+    return list(dict.fromkeys(pieces + [str(n) for n in range(max_number + 1)]))
+
+
+def make_word_tokenizer(family: str, words: list[str]) -> PreTrainedTokenizerFast:
+    """A word-level tokenizer over `words` (split on spaces and punctuation) with `family`'s special tokens and chat
+    template (see `softcot_hf.tiny`). Decoding joins pieces with spaces: "The answer is 32 ."."""
+    vocab = {"[UNK]": 0, **{word: i + 1 for i, word in enumerate(words)}}
+    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    backend.pre_tokenizer = _pre_tokenizer()
+    backend.decoder = decoders.WordPiece(prefix="##")
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", **FAMILY_ROLES[family])
+    tokenizer.add_special_tokens({"additional_special_tokens": FAMILY_SPECIALS[family]})
+    tokenizer.chat_template = CHAT_TEMPLATES[family]
+    return tokenizer
+
+
+def hints(row: dict) -> list[str]:
+    """The N hint tokens of a row: the results of all steps but the last, then padding."""
+    values = [step.rsplit("=", 1)[1].strip() for step in row["steps"][:-1]][:NUM_THOUGHT_TOKENS]
+    return values + [HINT_PAD] * (NUM_THOUGHT_TOKENS - len(values))
+
+
+def rationale(row: dict) -> str:
+    """The target after an instruction prompt: the steps, then the answer as the task asks for it."""
+    return " ".join(row["steps"]) + f" The answer is {row['answer']} ."
+
+
+class Encoder:
+    """Token ids of the training sequences (prompt, target) for both models, through the package's own prompts."""
+
+    def __init__(self, processor: SoftCoTProcessor):
+        self.processor = processor
+        self.task = get_task(TASK)
+        self.backbone = processor.backbone_tokenizer
+        self.assistant = processor.assistant_tokenizer
+
+    def _ids(self, tokenizer, text: str) -> list[int]:
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def backbone_example(self, row: dict, form: str) -> tuple[list[int], list[int]]:
+        """`form` is "zero_shot_cot", "hints" (the SoftCoT prompt with hard hints in its slot) or "cot"."""
+        eos = [self.backbone.eos_token_id]
+        if form == "cot":
+            prompt = self._ids(self.backbone, row["question"])
+            target = self._ids(self.backbone, " ".join(row["steps"]) + f" ### {row['answer']}") + eos
+            return prompt, target
+        if form == "hints":
+            tokens = self.processor.thought_tokens
+            text = f"{tokens.backbone_start} {' '.join(hints(row))} {tokens.backbone_end}"
+            prompt = self.processor._render(self.backbone, self.task.build_prompt(row["question"], "softcot", text))
+        else:
+            prompt = self.processor._render(self.backbone, self.task.build_prompt(row["question"], "zero_shot_cot"))
+        return prompt, self._ids(self.backbone, rationale(row)) + eos
+
+    def assistant_examples(self, row: dict) -> list[tuple[list[int], list[int]]]:
+        """Two sequences: prompt -> hints (as text); prompt + N placeholders, hint i predicted at placeholder i."""
+        with_placeholders = self.processor.assistant_prompt_ids(row["question"])
+        prompt = with_placeholders[:-NUM_THOUGHT_TOKENS]
+        hint_ids = self._ids(self.assistant, " ".join(hints(row)))
+        written = (prompt, hint_ids + [self.assistant.eos_token_id])
+        # Labels are shifted inside the model: position t's state predicts labels[t + 1]. One extra input after the
+        # placeholders carries the last hint's label; it cannot change the states at the placeholders (causal).
+        at_placeholders = (with_placeholders + [self.assistant.eos_token_id], [None] + hint_ids)
+        return [written, at_placeholders]
+
+
+def batch_of(examples: list[tuple[list[int], list[int | None]]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded `input_ids`, `attention_mask` and `labels`. An example is (prompt, target) with the target
+    appended, or (full ids, labels of the last len(labels) positions) when the labels hold a `None` marker."""
+    rows, labels = [], []
+    for first, second in examples:
+        if second and second[0] is None:
+            ids, label = first, [-100] * (len(first) - len(second) + 1) + second[1:]
+        else:
+            ids, label = first + second, [-100] * len(first) + second
+        rows.append(ids)
+        labels.append(label)
+    width = max(len(row) for row in rows)
+    return {
+        "input_ids": torch.tensor([row + [pad_id] * (width - len(row)) for row in rows]),
+        "attention_mask": torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows]),
+        "labels": torch.tensor([label + [-100] * (width - len(label)) for label in labels]),
+    }
+
+
+def train(model, make_batch, steps: int, learning_rate: float, desc: str) -> list[float]:
+    """AdamW with linear warm-up and decay; returns the losses."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
+    warmup = max(1, steps // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / (steps - warmup)))
+    )
+    model.train()
+    losses = []
+    progress = tqdm(range(steps), desc=desc)
+    for _ in progress:
+        loss = model(**make_batch()).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+        progress.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.3f}")
+    return losses
+
+
+@torch.no_grad()
+def greedy(model, tokenizer, prompts: list[list[int]], max_new_tokens: int = 48) -> list[str]:
+    """Left-padded greedy generation; the decoded continuations."""
+    model.eval()
+    width = max(len(p) for p in prompts)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
+    attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    out = model.generate(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        pad_token_id=pad,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    return tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
+
+
+def report(backbone, assistant, encoder: Encoder, rows: list[dict]) -> dict[str, float]:
+    """Greedy accuracy of the backbone with each prompt, and of the assistant's hints (written and at placeholders)."""
+    task, numbers = encoder.task, {}
+    for form in ("zero_shot_cot", "hints", "cot"):
+        prompts = [encoder.backbone_example(row, form)[0] for row in rows]
+        texts = [t for i in range(0, len(rows), 100) for t in greedy(backbone, encoder.backbone, prompts[i : i + 100])]
+        numbers[f"backbone_{form}"] = sum(task.score(t, r["answer"]) for t, r in zip(texts, rows, strict=True))
+    written = [encoder.assistant_examples(row)[0][0] for row in rows]
+    texts = [t for i in range(0, len(rows), 100) for t in greedy(assistant, encoder.assistant, written[i : i + 100])]
+    expected = [encoder._ids(encoder.assistant, " ".join(hints(row))) for row in rows]
+    written_ids = [encoder._ids(encoder.assistant, text) for text in texts]  # decoding glues "8 ." into "8."
+    numbers["assistant_hints_written"] = sum(w == e for w, e in zip(written_ids, expected, strict=True))
+    batch = batch_of([encoder.assistant_examples(row)[1] for row in rows], assistant.config.pad_token_id)
+    logits = assistant(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    predicted = logits[:, :-1].argmax(-1)
+    targets = batch["labels"][:, 1:]
+    hit = ((predicted == targets) | (targets == -100)).all(-1)
+    numbers["assistant_hints_at_placeholders"] = int(hit.sum())
+    return {key: value / len(rows) for key, value in numbers.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output-dir", default=str(ASSETS))
+    parser.add_argument("--train-examples", type=int, default=8000)
+    parser.add_argument("--backbone-steps", type=int, default=300)
+    parser.add_argument("--assistant-steps", type=int, default=800)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+
+    words = vocabulary()
+    backbone_tokenizer = make_word_tokenizer("llama", words)
+    # Both Llama-shaped: `AutoTokenizer` loads a Qwen2-config folder's tokenizer as a Qwen2 tokenizer, whose own
+    # pre-tokenizer and byte-level decoder replace this word-level pipeline (digits split one by one).
+    assistant_tokenizer = make_word_tokenizer("llama", words)
+    task = get_task(TASK)
+    processor = SoftCoTProcessor(
+        assistant_tokenizer,
+        backbone_tokenizer,
+        num_thought_tokens=NUM_THOUGHT_TOKENS,
+        backbone_template=task.build_prompt("{question}", "softcot"),
+    )
+    encoder = Encoder(processor)
+    train_rows = task.load("train").to_list()[: args.train_examples]
+    check_rows = task.load("validation").to_list()[:300]
+    forms = ("zero_shot_cot", "hints", "cot")
+    backbone_data = [encoder.backbone_example(row, form) for row in tqdm(train_rows, "encoding") for form in forms]
+    assistant_data = [example for row in train_rows for example in encoder.assistant_examples(row)]
+
+    torch.manual_seed(args.seed)
+    shape = dict(num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
+    backbone = LlamaForCausalLM(
+        LlamaConfig(vocab_size=len(backbone_tokenizer), hidden_size=64, intermediate_size=192, num_hidden_layers=4,
+                    bos_token_id=backbone_tokenizer.bos_token_id, eos_token_id=backbone_tokenizer.eos_token_id,
+                    pad_token_id=backbone_tokenizer.eos_token_id, **shape)
+    )  # fmt: skip
+    assistant = LlamaForCausalLM(
+        LlamaConfig(vocab_size=len(assistant_tokenizer), hidden_size=32, intermediate_size=96, num_hidden_layers=2,
+                    tie_word_embeddings=True, bos_token_id=assistant_tokenizer.bos_token_id,
+                    eos_token_id=assistant_tokenizer.eos_token_id, pad_token_id=assistant_tokenizer.eos_token_id,
+                    **shape)
+    )  # fmt: skip
+
+    def backbone_batch():
+        return batch_of(rng.sample(backbone_data, args.batch_size), backbone.config.pad_token_id)
+
+    def assistant_batch():
+        return batch_of(rng.sample(assistant_data, args.batch_size), assistant.config.pad_token_id)
+
+    train(backbone, backbone_batch, args.backbone_steps, 3e-3, "backbone")
+    train(assistant, assistant_batch, args.assistant_steps, 3e-3, "assistant")
+    numbers = report(backbone, assistant, encoder, check_rows)
+    print(json.dumps(numbers, indent=2))
+
+    output = Path(args.output_dir)
+    shutil.rmtree(output, ignore_errors=True)
+    for name, model, tokenizer in (
+        ("backbone", backbone, backbone_tokenizer),
+        ("assistant", assistant, assistant_tokenizer),
+    ):
+        model.generation_config.pad_token_id = model.config.pad_token_id
+        model.save_pretrained(output / name)
+        tokenizer.save_pretrained(output / name)
+    arguments = {key: value for key, value in vars(args).items() if key != "output_dir"}
+    record = {"command": "python scripts/make_quickstart_models.py", "arguments": arguments, "validation": numbers}
+    (output / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(f"saved to {output}")
+
+
+if __name__ == "__main__":
+    main()
