@@ -54,7 +54,11 @@ class QuickstartSettings:
     softcot_steps: int
     softcot_lr: float
     coconut_epochs_per_stage: int
-    max_latent_stage: int  # c = 1 thought per removed step; the task has 2 to 4 steps
+    # c = 1 thought per removed step; the task has 2 to 4 steps. Training ends at this stage: the first
+    # `max_latent_stage` steps become thoughts and the rest stay written out (these tiny models do not learn the
+    # all-latent last stage in the budget).
+    max_latent_stage: int
+    coconut_lr: float
     baseline_epochs: int  # CoT and No-CoT fine-tuning
     finetune_lr: float
     batch_size: int
@@ -63,13 +67,14 @@ class QuickstartSettings:
 
 FULL = QuickstartSettings(
     train_examples=1024,
-    test_examples=200,
+    test_examples=500,
     softcot_steps=192,
     softcot_lr=3e-3,
-    coconut_epochs_per_stage=1,
-    max_latent_stage=3,
-    baseline_epochs=1,
-    finetune_lr=1e-3,
+    coconut_epochs_per_stage=3,
+    max_latent_stage=1,
+    coconut_lr=1e-3,
+    baseline_epochs=3,
+    finetune_lr=3e-4,
     batch_size=32,
     max_new_tokens=48,
 )
@@ -80,8 +85,9 @@ TINY = QuickstartSettings(
     softcot_lr=3e-3,
     coconut_epochs_per_stage=1,
     max_latent_stage=1,
+    coconut_lr=1e-3,
     baseline_epochs=1,
-    finetune_lr=1e-3,
+    finetune_lr=3e-4,
     batch_size=16,
     max_new_tokens=24,
 )
@@ -135,7 +141,6 @@ def _train(output_dir: Path, backbone: str, assistant: str, settings: Quickstart
         c_thought=1,
         max_latent_stage=settings.max_latent_stage,
         epochs_per_stage=settings.coconut_epochs_per_stage,
-        learning_rate=settings.finetune_lr,
         batch_size=settings.batch_size,
         gradient_accumulation_steps=1,
         limit=settings.train_examples,
@@ -144,11 +149,16 @@ def _train(output_dir: Path, backbone: str, assistant: str, settings: Quickstart
         resume=False,
         evaluate=False,
     )
-    # Coconut: one stage per `epochs_per_stage` epochs, then a last stage with every step replaced by thoughts.
-    coconut_epochs = settings.coconut_epochs_per_stage * (settings.max_latent_stage + 2)
-    for mode, epochs in (("coconut", coconut_epochs), ("cot", settings.baseline_epochs), ("no_cot", coconut_epochs)):
+    # Coconut: stage 0 (CoT) first, then one more step replaced by a thought every `epochs_per_stage` epochs.
+    coconut_epochs = settings.coconut_epochs_per_stage * (settings.max_latent_stage + 1)
+    runs = (
+        ("coconut", coconut_epochs, settings.coconut_lr),
+        ("cot", settings.baseline_epochs, settings.finetune_lr),
+        ("no_cot", settings.baseline_epochs, settings.finetune_lr),
+    )
+    for mode, epochs, lr in runs:
         started = time.perf_counter()
-        train_coconut(backbone, output_dir / mode, mode=mode, num_epochs=epochs, **common)
+        train_coconut(backbone, output_dir / mode, mode=mode, num_epochs=epochs, learning_rate=lr, **common)
         times[mode] = time.perf_counter() - started
     return times
 
