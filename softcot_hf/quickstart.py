@@ -1,7 +1,7 @@
 """The README's first command: the whole mission at small scale, offline, on a CPU in a few minutes.
 
 `softcot-hf quickstart` takes the package's synthetic multi-step arithmetic task (`synthetic_arithmetic`) and the
-tiny models shipped for it (`softcot_hf/assets/quickstart/`: a Llama-shaped backbone and a smaller Qwen2-shaped
+tiny models shipped for it (`softcot_hf/assets/quickstart/`: a Llama-shaped backbone and a smaller Llama-shaped
 assistant trained on the task by `scripts/make_quickstart_models.py`), then
 
 1. trains a SoftCoT projection on the frozen pair (`train_softcot_pipeline("softcot", ...)`);
