@@ -1,11 +1,18 @@
-"""Tiny seeded causal LMs and whitespace word-level tokenizers with each model family's special-token layout.
+"""Tiny seeded causal LMs and small tokenizers with each model family's special-token layout.
 
 Used by the quickstart and the tests: small enough for a laptop CPU, yet with the real placeholder and marker
 tokens (LLaMA-3's reserved tokens, Qwen2.5's box tokens, GPT-2's lone `<|endoftext|>`) and chat templates.
+
+Tokenizers are whitespace word-level, except Qwen's: transformers 5.x `AutoTokenizer` loads any folder whose config
+is `qwen2` as a `Qwen2Tokenizer` (whatever `tokenizer_config.json` says), which rebuilds a byte-level BPE from the
+saved vocabulary, so a word-level tokenizer saved there would come back silently retokenizing text byte by byte. The
+tiny Qwen tokenizer is therefore a real `Qwen2Tokenizer` over a small byte-level BPE learned from `words`.
 """
 
+import json
+
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
     GPT2Config,
     GPT2LMHeadModel,
@@ -15,7 +22,9 @@ from transformers import (
     PreTrainedTokenizerFast,
     Qwen2Config,
     Qwen2ForCausalLM,
+    Qwen2Tokenizer,
 )
+from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
 WORDS = (
     "what is the sum of and plus minus times a an how many apples does tom has have if he buys eats more less "
@@ -58,19 +67,40 @@ CHAT_TEMPLATES = {
 
 
 def make_tokenizer(family: str, words: list[str] = WORDS) -> PreTrainedTokenizerFast:
-    """A whitespace word-level tokenizer over `words` with the special tokens and chat template of `family`
-    ("llama", "qwen" or "plain", the last GPT-2-like with no chat template)."""
-    vocab = {"[UNK]": 0}
-    for word in words:
-        vocab.setdefault(word, len(vocab))
-    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
-    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    backend.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", **FAMILY_ROLES[family])
+    """A tokenizer over `words` with the special tokens and chat template of `family` ("llama", "qwen" or "plain",
+    the last GPT-2-like with no chat template): whitespace word-level, or for "qwen" a byte-level BPE (see above)."""
+    if family == "qwen":
+        tokenizer = _qwen_byte_level_tokenizer(words)
+    else:
+        vocab = {"[UNK]": 0}
+        for word in words:
+            vocab.setdefault(word, len(vocab))
+        backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+        backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        backend.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces
+        tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", **FAMILY_ROLES[family])
     tokenizer.add_special_tokens({"additional_special_tokens": FAMILY_SPECIALS[family]})
     if family in CHAT_TEMPLATES:
         tokenizer.chat_template = CHAT_TEMPLATES[family]
     return tokenizer
+
+
+def _qwen_byte_level_tokenizer(words: list[str], vocab_size: int = 400) -> Qwen2Tokenizer:
+    """A `Qwen2Tokenizer` (Qwen's pre-tokenizer regex + byte-level BPE) whose merges are learned from `words`."""
+    learner = Tokenizer(models.BPE())
+    learner.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
+    learner.train_from_iterator([" ".join(words)] + [" " + word for word in words], trainer)
+    bpe = json.loads(learner.to_str())["model"]
+    merges = [tuple(merge) if isinstance(merge, list) else tuple(merge.split()) for merge in bpe["merges"]]
+    return Qwen2Tokenizer(vocab=bpe["vocab"], merges=merges, unk_token=None, **FAMILY_ROLES["qwen"])
 
 
 def make_lm(
