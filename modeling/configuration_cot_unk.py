@@ -13,6 +13,8 @@ class CoTUnkConfig(PreTrainedConfig):
     Args:
         backbone_model_name_or_path (`str`, *optional*):
             Hub id or local path of the frozen backbone.
+        backbone_revision (`str`, *optional*):
+            Branch, tag or commit of the backbone's repo to load (default: its main branch).
         text_config (`dict` or `PreTrainedConfig`, *optional*):
             The backbone's config (its hidden size is the embeddings' width). Called `text_config` because `generate()`
             builds its cache from `config.get_text_config()`.
@@ -29,6 +31,7 @@ class CoTUnkConfig(PreTrainedConfig):
     sub_configs_defaults = {"text_config": SubConfigSpec(config_class=AutoConfig, model_type="llama")}
 
     backbone_model_name_or_path: str | None = None
+    backbone_revision: str | None = None
     text_config: dict | PreTrainedConfig | None = None
     num_thought_tokens: int = 4
     thought_token_id: int | None = None

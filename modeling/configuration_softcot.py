@@ -18,6 +18,9 @@ class SoftCoTConfig(PreTrainedConfig):
             Hub id or local path of the small frozen assistant that writes the soft thoughts.
         backbone_model_name_or_path (`str`, *optional*):
             Hub id or local path of the large frozen backbone that reads them and generates the answer.
+        assistant_revision / backbone_revision (`str`, *optional*):
+            Branch, tag or commit of each frozen model's repo to load (default: its main branch). Pin a commit to
+            keep a published projection tied to the exact weights it was trained with.
         assistant_config (`dict` or `PreTrainedConfig`, *optional*):
             The assistant's config (its hidden size sets the projection's input size).
         text_config (`dict` or `PreTrainedConfig`, *optional*):
@@ -46,6 +49,8 @@ class SoftCoTConfig(PreTrainedConfig):
 
     assistant_model_name_or_path: str | None = None
     backbone_model_name_or_path: str | None = None
+    assistant_revision: str | None = None
+    backbone_revision: str | None = None
     assistant_config: dict | PreTrainedConfig | None = None
     text_config: dict | PreTrainedConfig | None = None
     num_thought_tokens: int = 4

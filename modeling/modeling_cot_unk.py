@@ -83,17 +83,20 @@ class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
         backbone: PreTrainedModel | str,
         num_thought_tokens: int = 4,
         backbone_tokenizer=None,
+        backbone_revision: str | None = None,
         **config_kwargs,
     ) -> "CoTUnkForCausalLM":
         """
         Build a CoT-Unk model with fresh embeddings (torch's RNG: seed first). `backbone` is a loaded model or a Hub id
         / path; its tokenizer (loaded from the same id/path unless given) chooses the slot token by SoftCoT's rule
-        (`select_thought_tokens`, backbone side). `config_kwargs` go to `CoTUnkConfig`.
+        (`select_thought_tokens`, backbone side). `backbone_revision` loads (and records in the config) a branch, tag
+        or commit of the backbone. `config_kwargs` go to `CoTUnkConfig`.
         """
-        backbone, backbone_tokenizer = model_and_tokenizer("backbone", backbone, backbone_tokenizer)
+        backbone, backbone_tokenizer = model_and_tokenizer("backbone", backbone, backbone_tokenizer, backbone_revision)
         tokens = select_thought_tokens(backbone_tokenizer, backbone_tokenizer)  # only the backbone side is used
         config = CoTUnkConfig(
             backbone_model_name_or_path=backbone.name_or_path or None,
+            backbone_revision=backbone_revision,
             text_config=backbone.config.to_dict(),
             num_thought_tokens=num_thought_tokens,
             thought_token_id=tokens.backbone_slot_id,

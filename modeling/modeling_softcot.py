@@ -129,19 +129,27 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         num_thought_tokens: int = 4,
         assistant_tokenizer=None,
         backbone_tokenizer=None,
+        assistant_revision: str | None = None,
+        backbone_revision: str | None = None,
         **config_kwargs,
     ) -> "SoftCoTForCausalLM":
         """
         Build a SoftCoT model with a fresh projection. `assistant` and `backbone` are loaded models or Hub ids / paths;
         each side's tokenizer is loaded from the same id/path unless given, and chooses the thought token ids
-        (`select_thought_tokens`, the rule `SoftCoTProcessor` also uses). `config_kwargs` go to `SoftCoTConfig`.
+        (`select_thought_tokens`, the rule `SoftCoTProcessor` also uses). `*_revision` loads (and records in the
+        config, so `from_pretrained` loads them again) a branch, tag or commit of each side. `config_kwargs` go to
+        `SoftCoTConfig`.
         """
-        assistant, assistant_tokenizer = model_and_tokenizer("assistant", assistant, assistant_tokenizer)
-        backbone, backbone_tokenizer = model_and_tokenizer("backbone", backbone, backbone_tokenizer)
+        assistant, assistant_tokenizer = model_and_tokenizer(
+            "assistant", assistant, assistant_tokenizer, assistant_revision
+        )
+        backbone, backbone_tokenizer = model_and_tokenizer("backbone", backbone, backbone_tokenizer, backbone_revision)
         tokens = select_thought_tokens(assistant_tokenizer, backbone_tokenizer)
         config = SoftCoTConfig(
             assistant_model_name_or_path=assistant.name_or_path or None,
             backbone_model_name_or_path=backbone.name_or_path or None,
+            assistant_revision=assistant_revision,
+            backbone_revision=backbone_revision,
             assistant_config=assistant.config.to_dict(),
             text_config=backbone.config.to_dict(),
             num_thought_tokens=num_thought_tokens,

@@ -38,20 +38,23 @@ def rows_with_wrong_count(mask: torch.Tensor, expected: int) -> list[tuple[int, 
 
 
 def model_and_tokenizer(
-    side: str, model: PreTrainedModel | str, tokenizer: PreTrainedTokenizerBase | None = None
+    side: str,
+    model: PreTrainedModel | str,
+    tokenizer: PreTrainedTokenizerBase | None = None,
+    revision: str | None = None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """
-    The frozen `side` model (loaded if given as a Hub id / path) and its tokenizer: `tokenizer` if given, else the one
-    at the model's `name_or_path`.
+    The frozen `side` model (loaded at `revision` if given as a Hub id / path) and its tokenizer: `tokenizer` if given,
+    else the one at the model's `name_or_path` (and `revision`).
     """
-    model = AutoModelForCausalLM.from_pretrained(model) if isinstance(model, str) else model
+    model = AutoModelForCausalLM.from_pretrained(model, revision=revision) if isinstance(model, str) else model
     if tokenizer is None:
         if not model.name_or_path:
             raise ValueError(
                 f"The {side} model has no name_or_path to load its tokenizer from: pass `{side}_tokenizer=` (or the "
                 f"{side} as a Hub id / local path)."
             )
-        tokenizer = AutoTokenizer.from_pretrained(model.name_or_path)
+        tokenizer = AutoTokenizer.from_pretrained(model.name_or_path, revision=revision)
     return model, tokenizer
 
 
@@ -162,9 +165,11 @@ class ThoughtSlotsPreTrainedModel(PreTrainedModel):
 
     @classmethod
     def _load_frozen(cls, config: PreTrainedConfig, name: str, kwargs: dict, source: str) -> PreTrainedModel:
-        """Load the frozen model `name` by reference. An attention implementation that `AutoModel*.from_pretrained`
-        absorbed into the config (it sets it on every sub-config) still applies."""
+        """Load the frozen model `name` by reference, at the config's `{name}_revision` if pinned. An attention
+        implementation that `AutoModel*.from_pretrained` absorbed into the config (it sets it on every sub-config)
+        still applies."""
         name_or_path = getattr(config, f"{name}_model_name_or_path")
+        revision = getattr(config, f"{name}_revision", None)
         if not name_or_path:
             raise ValueError(
                 f"config.json does not name the {name} model ({name}_model_name_or_path is empty): pass `{name}=` a "
@@ -174,10 +179,11 @@ class ThoughtSlotsPreTrainedModel(PreTrainedModel):
         if sub_config._attn_implementation is not None:
             kwargs = {"attn_implementation": sub_config._attn_implementation, **kwargs}
         try:
-            return AutoModelForCausalLM.from_pretrained(name_or_path, **kwargs)
+            return AutoModelForCausalLM.from_pretrained(name_or_path, revision=revision, **kwargs)
         except OSError as error:
             raise OSError(
-                f"Could not load the frozen {name} model {name_or_path!r} that {source} references "
+                f"Could not load the frozen {name} model {name_or_path!r}"
+                f"{'' if revision is None else f' at revision {revision!r}'} that {source} references "
                 f"({name}_model_name_or_path in its config.json). A {cls._checkpoint_kind} checkpoint holds only the "
                 f"{cls._trained_module.replace('_', ' ')}; the {name} comes from its own repo. Offline or with "
                 f"local_files_only=True it must already be in the cache: download it once (`hf download "

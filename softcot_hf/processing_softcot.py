@@ -124,11 +124,20 @@ class SoftCoTProcessor(ProcessorMixin):
         return [None, backbone]
 
     @classmethod
-    def from_assistant_and_backbone(cls, assistant: str | None, backbone: str, **kwargs) -> "SoftCoTProcessor":
-        """Load each side's tokenizer from the same Hub id / path as its model (as the model's builder does);
-        `assistant=None` builds a processor without an assistant (CoT-Unk)."""
-        assistant_tokenizer = None if assistant is None else AutoTokenizer.from_pretrained(assistant)
-        return cls(assistant_tokenizer, AutoTokenizer.from_pretrained(backbone), **kwargs)
+    def from_assistant_and_backbone(
+        cls,
+        assistant: str | None,
+        backbone: str,
+        assistant_revision: str | None = None,
+        backbone_revision: str | None = None,
+        **kwargs,
+    ) -> "SoftCoTProcessor":
+        """Load each side's tokenizer from the same Hub id / path (and revision) as its model, as the model's builder
+        does; `assistant=None` builds a processor without an assistant (CoT-Unk)."""
+        assistant_tokenizer = (
+            None if assistant is None else AutoTokenizer.from_pretrained(assistant, revision=assistant_revision)
+        )
+        return cls(assistant_tokenizer, AutoTokenizer.from_pretrained(backbone, revision=backbone_revision), **kwargs)
 
     def _render(self, tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
         return render_prompt_ids(tokenizer, text, self.use_chat_template)

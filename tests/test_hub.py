@@ -18,6 +18,7 @@ from conftest import QUESTIONS
 from hub_server import HubServer
 from huggingface_hub import ModelCard
 from safetensors.torch import load
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOFTCOT_ID, COCONUT_ID, FORCED_ID = "me/softcot-tiny", "me/coconut-tiny", "me/forced"
@@ -469,3 +470,75 @@ def test_push_folder_refuses_frozen_weights_before_any_upload(pair_dirs, tmp_pat
     save_file(full, tmp_path / "model.safetensors")
     with pytest.raises(ValueError, match=r"'(assistant|backbone)\..*frozen model's weight"):
         push_folder(tmp_path, "me/never-pushed")
+
+
+PINNED = textwrap.dedent(
+    """
+    import json, sys, torch
+    from huggingface_hub import HfApi
+    from transformers import AutoModelForCausalLM
+    from softcot_hf import CoTUnkForCausalLM, SoftCoTForCausalLM, SoftCoTProcessor
+
+    dirs, out = json.loads(sys.argv[1]), sys.argv[2]
+    api = HfApi()
+    api.create_repo("%(assistant)s", exist_ok=True)
+    api.upload_folder(folder_path=dirs["llama_assistant"], repo_id="%(assistant)s")
+    # The backbone repo gets a second commit with other weights after the one the projection is trained for.
+    api.create_repo("tiny/moving-backbone")
+    first = api.upload_folder(folder_path=dirs["llama_backbone"], repo_id="tiny/moving-backbone").oid
+    second = api.upload_folder(folder_path=dirs["llama_backbone_other_weights"], repo_id="tiny/moving-backbone").oid
+
+    torch.manual_seed(0)
+    model = SoftCoTForCausalLM.from_assistant_and_backbone(
+        "%(assistant)s", "tiny/moving-backbone", num_thought_tokens=3, backbone_revision=first
+    )
+    processor = SoftCoTProcessor.from_assistant_and_backbone(
+        "%(assistant)s", "tiny/moving-backbone", backbone_revision=first, num_thought_tokens=3
+    )
+    model.save_pretrained(out)
+    reloaded = SoftCoTForCausalLM.from_pretrained(out)
+    main_backbone = AutoModelForCausalLM.from_pretrained("tiny/moving-backbone")  # the repo's newest commit
+    latest = SoftCoTForCausalLM.from_pretrained(out, backbone=main_backbone)
+    cot_unk = CoTUnkForCausalLM.from_backbone("tiny/moving-backbone", num_thought_tokens=3, backbone_revision=first)
+    cot_unk.save_pretrained(out + "-cot-unk")
+    cot_unk_reloaded = CoTUnkForCausalLM.from_pretrained(out + "-cot-unk")
+    inputs = processor(json.loads(sys.argv[3]))
+    with torch.no_grad():
+        logits = [m(**inputs).logits for m in (model, reloaded, latest)]
+    first_weight = model.backbone.get_input_embeddings().weight
+    print(json.dumps({
+        "first_differs_from_second": first != second,
+        "recorded": reloaded.config.backbone_revision == first and cot_unk_reloaded.config.backbone_revision == first,
+        "reload_same_backbone": torch.equal(first_weight, reloaded.backbone.get_input_embeddings().weight),
+        "cot_unk_same_backbone": torch.equal(first_weight, cot_unk_reloaded.backbone.get_input_embeddings().weight),
+        "latest_differs": not torch.equal(first_weight, latest.backbone.get_input_embeddings().weight),
+        "reload_same_logits": torch.equal(logits[0], logits[1]),
+        "latest_other_logits": not torch.allclose(logits[0], logits[2]),
+    }))
+    """
+)
+
+
+def test_frozen_model_revisions_are_pinned_in_the_config(hub, pair_dirs, tmp_path):
+    """A projection built on one commit of its backbone keeps loading that commit after the backbone repo moves on."""
+    other = tmp_path / "backbone-other-weights"
+    model = AutoModelForCausalLM.from_pretrained(pair_dirs["llama_backbone"])
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.mul_(1.5)
+    model.save_pretrained(other)
+    AutoTokenizer.from_pretrained(pair_dirs["llama_backbone"]).save_pretrained(other)
+    dirs = {**pair_dirs, "llama_backbone_other_weights": str(other)}
+    script = PINNED % {"assistant": ASSISTANT_ID}
+    out = run_client(
+        hub, tmp_path / "home", "-c", script, json.dumps(dirs), str(tmp_path / "pinned"), json.dumps(QUESTIONS)
+    )
+    assert json.loads(out.strip().splitlines()[-1]) == {
+        "first_differs_from_second": True,
+        "recorded": True,
+        "reload_same_backbone": True,
+        "cot_unk_same_backbone": True,
+        "latest_differs": True,
+        "reload_same_logits": True,
+        "latest_other_logits": True,
+    }
