@@ -15,7 +15,7 @@ from transformers import AutoModelForCausalLM, AutoProcessor, AutoTokenizer
 
 from softcot_hf import CoconutForCausalLM, SoftCoTForCausalLM
 from softcot_hf.data import get_task
-from softcot_hf.data.synthetic_arithmetic import generate_arithmetic_chains, load_split
+from softcot_hf.data.synthetic_arithmetic import generate_arithmetic_chains, generate_split
 from softcot_hf.evaluation.generation import encode_prompts, generate_texts
 from softcot_hf.quickstart import METHODS, push_results, shipped_models
 
@@ -48,8 +48,8 @@ def test_synthetic_arithmetic_rows_are_correct_deterministic_and_split_apart():
         assert all(0 <= value <= 29 for value in results)
     task = get_task("synthetic_arithmetic")
     test = task.load("test")
-    assert test.num_rows == 500 and test.to_list() == load_split("test")
-    train_questions = {row["question"] for row in load_split("train")}
+    assert test.num_rows == 500 and test.to_list() == list(generate_split("test"))
+    train_questions = {row["question"] for row in generate_split("train")}
     assert not train_questions & set(test["question"])
     assert not train_questions & set(task.load("validation")["question"])
     target = "\n".join([*test[0]["steps"], f"The answer is {test[0]['answer']}."])

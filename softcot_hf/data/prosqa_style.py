@@ -25,6 +25,7 @@ from functools import cache
 from pathlib import Path
 
 from .answers import TextAnswer
+from .generated import distinct_rows, earlier_questions
 from .sources import SPLIT_FILES, read_coconut_json
 from .task import Row, Task
 
@@ -60,6 +61,7 @@ CONCEPTS = tuple(onset + rhyme for onset in _ONSETS for rhyme in _RHYMES)  # 120
 # Split sizes of the official ProsQA (train 17,886; valid 300; test 500) and the seed of each split.
 SPLIT_SIZES = {"train": 17886, "validation": 300, "test": 500}
 SPLIT_SEEDS = {"test": 1, "validation": 2, "train": 3}
+SPLIT_ORDER = ("test", "validation", "train")  # each split excludes the questions of those before it
 
 
 def _one_example(
@@ -189,14 +191,11 @@ def generate_prosqa_style(
         )
     if not 2 <= max_people <= len(PEOPLE):
         raise ValueError(f"max_people must be between 2 and {len(PEOPLE)}, got {max_people}.")
-    rng = random.Random(seed)
-    seen, records = set(exclude_questions), []
-    while len(records) < num_examples:
-        record = _one_example(rng, min_depth, max_depth, min_concepts, max_concepts, max_people)
-        if record["question"] not in seen:
-            seen.add(record["question"])
-            records.append(record)
-    return records
+
+    def make_record(rng: random.Random) -> dict:
+        return _one_example(rng, min_depth, max_depth, min_concepts, max_concepts, max_people)
+
+    return distinct_rows(make_record, num_examples, seed, exclude_questions)
 
 
 @cache
@@ -205,8 +204,7 @@ def generate_split(split: str) -> tuple[dict, ...]:
     validation never repeats a test one."""
     if split not in SPLIT_SIZES:
         raise ValueError(f"prosqa_style has no split {split!r}; choose one of {', '.join(SPLIT_SIZES)}.")
-    order = list(SPLIT_SEEDS)  # test, validation, train
-    exclude = {record["question"] for earlier in order[: order.index(split)] for record in generate_split(earlier)}
+    exclude = earlier_questions(split, SPLIT_ORDER, generate_split)
     return tuple(generate_prosqa_style(SPLIT_SIZES[split], seed=SPLIT_SEEDS[split], exclude_questions=exclude))
 
 

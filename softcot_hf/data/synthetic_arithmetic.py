@@ -8,19 +8,22 @@ operation and its result, and the answer is the last result::
     answer:   "20"
 
 With the default `max_value=29` the answers spread over thirty values (the most frequent one, 0, is 6 to 10% of a
-split), few enough arithmetic facts for models a CPU trains in minutes. Splits are deterministic: the validation and
-test questions come from their own seeds, and the train split never repeats one of them.
+split), few enough arithmetic facts for models a CPU trains in minutes. Splits are deterministic, each from its own
+seed, and never share a question (test first, then validation, then train).
 """
 
 import random
+from functools import cache, partial
 from pathlib import Path
 
 from .answers import NumberAnswer
+from .generated import distinct_rows, earlier_questions
 from .sources import read_jsonl
 from .task import Row, Task
 
 SPLIT_SIZES = {"train": 20000, "validation": 500, "test": 500}
 SPLIT_SEEDS = {"train": 0, "validation": 1, "test": 2}
+SPLIT_ORDER = ("test", "validation", "train")  # each split excludes the questions of those before it
 _OPERATIONS = {"add": "+", "subtract": "-", "multiply by": "*"}
 
 
@@ -65,26 +68,19 @@ def generate_arithmetic_chains(
     exclude: set[str] | frozenset[str] = frozenset(),
 ) -> list[Row]:
     """`num_examples` distinct questions (none of them in `exclude`), deterministic for a given seed."""
-    rng = random.Random(seed)
-    rows, seen = [], set(exclude)
-    while len(rows) < num_examples:
-        row = make_example(rng, min_steps, max_steps, max_value)
-        if row["question"] not in seen:
-            seen.add(row["question"])
-            rows.append(row)
-    return rows
+    make_row = partial(make_example, min_steps=min_steps, max_steps=max_steps, max_value=max_value)
+    return distinct_rows(make_row, num_examples, seed, exclude)
 
 
-def load_split(split: str, num_examples: int | None = None) -> list[Row]:
-    """The split's rows (`SPLIT_SIZES[split]` unless `num_examples`); train excludes every evaluation question."""
-    if split == "train":
-        held_out = {row["question"] for name in ("validation", "test") for row in load_split(name)}
-        return generate_arithmetic_chains(num_examples or SPLIT_SIZES[split], SPLIT_SEEDS[split], exclude=held_out)
-    return generate_arithmetic_chains(num_examples or SPLIT_SIZES[split], SPLIT_SEEDS[split])
+@cache
+def generate_split(split: str) -> tuple[Row, ...]:
+    """The split's `SPLIT_SIZES[split]` rows; it shares no question with the splits before it in `SPLIT_ORDER`."""
+    exclude = earlier_questions(split, SPLIT_ORDER, generate_split)
+    return tuple(generate_arithmetic_chains(SPLIT_SIZES[split], SPLIT_SEEDS[split], exclude=exclude))
 
 
 def _generate(split: str) -> list[Row]:
-    return load_split(split)
+    return list(generate_split(split))
 
 
 def _read_local(data_dir: Path, split: str) -> list[Row]:
