@@ -18,15 +18,20 @@ setup(
         "softcot_hf.model_cards": ["*.md", "*.jinja"],
         "softcot_hf": ["assets/quickstart/*.json", "assets/quickstart/*/*"],
     },
+    # Lower bounds are the oldest releases the suite passes on together (CI installs them from
+    # .ci/minimum-versions.txt and runs the whole suite): transformers 5.17 is the oldest the models support (the GPU
+    # machine's release); it needs huggingface_hub 1.5. peft 0.17 does not import on transformers 5, accelerate 1.2
+    # is below transformers' own minimum, datasets 3.x lacks `datasets.List`. torch is tested at 2.13 only (CPU
+    # wheel); the bound is transformers' own. No upper bounds: no release we know of breaks us.
     install_requires=[
-        "torch>=2.4",
-        "transformers>=5.0,<6",
+        "torch>=2.5",
+        "transformers>=5.17",
         "safetensors>=0.4",
-        "huggingface_hub>=1.0",
-        "peft>=0.17",
+        "huggingface_hub>=1.5",
+        "peft>=0.18",
         "evaluate>=0.4",
-        "datasets>=3.0",
-        "accelerate>=1.0",
+        "datasets>=4.0",
+        "accelerate>=1.7",
         "tqdm>=4.60",
         "jinja2>=3.1",
         "matplotlib>=3.7",

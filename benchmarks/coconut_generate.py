@@ -34,6 +34,7 @@ from transformers import AutoTokenizer, DynamicCache
 
 from softcot_hf import CoconutForCausalLM
 from softcot_hf.data import get_task
+from softcot_hf.modeling.compat import CACHE_KWARG
 
 QUICK = {"batch_sizes": [1, 4], "new_tokens": 3, "num_latents": 2, "reference_questions": 1, "check_questions": 2}
 
@@ -73,7 +74,7 @@ def official_generate(model: CoconutForCausalLM, question: list[int], num_latent
     for index, (start, end) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
         if index > 0:
             embeds[:, start] = hidden[:, -1]
-        hidden = decoder(inputs_embeds=embeds[:, start:end], past_key_values=cache, use_cache=True).last_hidden_state
+        hidden = decoder(inputs_embeds=embeds[:, start:end], use_cache=True, **{CACHE_KWARG: cache}).last_hidden_state
     tokens = [int(model.get_output_embeddings()(hidden[:, -1]).argmax(-1))]
     for _ in range(new_tokens - 1):
         token_embeds = model.get_input_embeddings()(torch.tensor([[tokens[-1]]], device=model.device))
@@ -104,7 +105,7 @@ def step_costs(model: CoconutForCausalLM, ids: torch.Tensor, mask: torch.Tensor,
     cache = DynamicCache(config=model.config.get_text_config())
     with torch.no_grad():
         hidden = decoder(
-            input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache
+            input_ids=ids, attention_mask=mask, position_ids=positions, **{CACHE_KWARG: cache}
         ).last_hidden_state
     step_mask = torch.cat([mask, torch.ones_like(start)], 1)
     step_positions = positions[:, -1:] + 1
@@ -116,7 +117,7 @@ def step_costs(model: CoconutForCausalLM, ids: torch.Tensor, mask: torch.Tensor,
             inputs_embeds=hidden[:, -1:],
             attention_mask=step_mask,
             position_ids=step_positions,
-            past_key_values=cache,
+            **{CACHE_KWARG: cache},
         )
         cache.crop(-1)
 
@@ -126,8 +127,8 @@ def step_costs(model: CoconutForCausalLM, ids: torch.Tensor, mask: torch.Tensor,
             input_ids=token,
             attention_mask=step_mask,
             position_ids=step_positions,
-            past_key_values=cache,
             logits_to_keep=1,
+            **{CACHE_KWARG: cache},
         ).logits
         logits.argmax(-1)
         cache.crop(-1)

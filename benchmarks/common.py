@@ -123,9 +123,8 @@ def folded_coconut(language_model: PreTrainedModel, tokenizer) -> tuple[PreTrain
     last three ids and the other ids are folded below them (same lengths and layout; speed does not depend on ids).
     Returns the model and the folding function for `input_ids` / `labels` tensors (-100 is kept).
     """
-    from softcot_hf.modeling.modeling_coconut import END_LATENT_TOKEN, LATENT_TOKEN, START_LATENT_TOKEN
-
     from softcot_hf import CoconutConfig, CoconutForCausalLM
+    from softcot_hf.modeling.modeling_coconut import END_LATENT_TOKEN, LATENT_TOKEN, START_LATENT_TOKEN
 
     tokenizer.add_special_tokens(
         {"extra_special_tokens": [START_LATENT_TOKEN, END_LATENT_TOKEN, LATENT_TOKEN]},

@@ -1,7 +1,8 @@
 """Coconut model configuration."""
 
 from transformers import AutoConfig, PreTrainedConfig
-from transformers.configuration_utils import SubConfigSpec
+
+from .compat import sub_config
 
 
 class CoconutConfig(PreTrainedConfig):
@@ -41,7 +42,7 @@ class CoconutConfig(PreTrainedConfig):
     ```"""
 
     model_type = "coconut"
-    sub_configs_defaults = {"text_config": SubConfigSpec(config_class=AutoConfig, model_type="gpt2")}
+    sub_configs = {"text_config": AutoConfig}
 
     text_config: dict | PreTrainedConfig | None = None
     start_latent_token_id: int | None = None
@@ -52,6 +53,7 @@ class CoconutConfig(PreTrainedConfig):
     num_latent_thoughts: int | None = None
 
     def __post_init__(self, **kwargs):
+        self.text_config = sub_config(self.text_config, default_model_type="gpt2")
         super().__post_init__(**kwargs)
         if self.num_latent_thoughts is None:
             self.num_latent_thoughts = self.c_thought * self.max_latent_stage

@@ -1,7 +1,8 @@
 """Zero-Shot CoT-Unk configuration: N trainable embeddings in a frozen backbone's thought slots, no assistant."""
 
 from transformers import AutoConfig, PreTrainedConfig
-from transformers.configuration_utils import SubConfigSpec
+
+from .compat import sub_config
 
 
 class CoTUnkConfig(PreTrainedConfig):
@@ -28,7 +29,7 @@ class CoTUnkConfig(PreTrainedConfig):
     """
 
     model_type = "cot_unk"
-    sub_configs_defaults = {"text_config": SubConfigSpec(config_class=AutoConfig, model_type="llama")}
+    sub_configs = {"text_config": AutoConfig}
 
     backbone_model_name_or_path: str | None = None
     backbone_revision: str | None = None
@@ -40,6 +41,7 @@ class CoTUnkConfig(PreTrainedConfig):
     tie_word_embeddings: bool = False
 
     def __post_init__(self, **kwargs):
+        self.text_config = sub_config(self.text_config, default_model_type="llama")
         if self.num_thought_tokens < 1:
             raise ValueError(f"num_thought_tokens must be at least 1, got {self.num_thought_tokens}.")
         super().__post_init__(**kwargs)

@@ -3,7 +3,8 @@
 from typing import Literal
 
 from transformers import AutoConfig, PreTrainedConfig
-from transformers.configuration_utils import SubConfigSpec
+
+from .compat import sub_config
 
 PROJECTION_TYPES = ("linear", "mlp")
 
@@ -42,10 +43,7 @@ class SoftCoTConfig(PreTrainedConfig):
     """
 
     model_type = "softcot"
-    sub_configs_defaults = {
-        "assistant_config": SubConfigSpec(config_class=AutoConfig, model_type="llama"),
-        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="llama"),
-    }
+    sub_configs = {"assistant_config": AutoConfig, "text_config": AutoConfig}
 
     assistant_model_name_or_path: str | None = None
     backbone_model_name_or_path: str | None = None
@@ -63,6 +61,8 @@ class SoftCoTConfig(PreTrainedConfig):
     tie_word_embeddings: bool = False
 
     def __post_init__(self, **kwargs):
+        self.assistant_config = sub_config(self.assistant_config, default_model_type="llama")
+        self.text_config = sub_config(self.text_config, default_model_type="llama")
         if self.projection_type not in PROJECTION_TYPES:
             raise ValueError(
                 f"Unknown projection_type {self.projection_type!r}: use one of {PROJECTION_TYPES} "

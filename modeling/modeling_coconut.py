@@ -6,13 +6,14 @@ import torch
 from transformers import AutoModelForCausalLM, GenerationMixin, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.cache_utils import Cache, DynamicCache
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
-from transformers.modeling_utils import slice_logits_to_keep
 from transformers.processing_utils import Unpack
 from transformers.utils import TransformersKwargs
 from transformers.utils.generic import can_return_tuple
 
+from .compat import CACHE_KWARG, is_prefill, output_cache, pop_cache
 from .configuration_coconut import CoconutConfig
 from .hub_push import HubPushMixin
+from .thought_tokens import suppress_internal_tokens
 
 START_LATENT_TOKEN = "<|start-latent|>"
 END_LATENT_TOKEN = "<|end-latent|>"
@@ -41,7 +42,7 @@ class CoconutPreTrainedModel(PreTrainedModel):
     base_model_prefix = "language_model"
     # Gradient checkpointing drops the KV cache inside the layers, and the passes over latent thoughts need it.
     supports_gradient_checkpointing = False
-    _skip_keys_device_placement = ["past_key_values"]
+    _skip_keys_device_placement = ["cache", "past_key_values"]
 
     _supports_flash_attn = True
     _supports_sdpa = True
@@ -92,8 +93,9 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
         `decode(..., skip_special_tokens=True)` hides them, and grows the embedding matrix if it has no rows for them.
         The rows of tokens new to the tokenizer are set to the mean of the rows of the tokens it already had, in the
         input embeddings and in an untied output layer: a new token then starts as the "average" token (Hewitt, 2021),
-        so the LM's outputs are not disturbed and no new token starts with an outsized logit. `config_kwargs` go to
-        [`CoconutConfig`] (`c_thought`, `max_latent_stage`, `num_latent_thoughts`).
+        so the LM's outputs are not disturbed and no new token starts with an outsized logit. The model's generation
+        config never emits the three tokens (`suppress_internal_tokens`). `config_kwargs` go to [`CoconutConfig`]
+        (`c_thought`, `max_latent_stage`, `num_latent_thoughts`).
         """
         language_model = (
             AutoModelForCausalLM.from_pretrained(model_or_id) if isinstance(model_or_id, str) else model_or_id
@@ -125,6 +127,7 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
         )
         model = cls(config, language_model=language_model)
         model.generation_config = copy.deepcopy(language_model.generation_config)
+        suppress_internal_tokens(model.generation_config, token_ids)
         return model
 
     def _hub_base_models(self) -> list[str | None]:
@@ -144,7 +147,7 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
         latent_mask: torch.Tensor,
         attention_mask: torch.Tensor,
         position_ids: torch.LongTensor,
-        past_key_values: Cache | None,
+        cache: Cache | None,
         use_cache: bool,
         **kwargs: Unpack[TransformersKwargs],
     ) -> BaseModelOutputWithPast:
@@ -165,13 +168,12 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
             latent_mask (`torch.BoolTensor` of shape `(batch_size, seq_len)`): `True` at `<|latent|>` positions.
             attention_mask (`torch.Tensor` of shape `(batch_size, seq_len)`): 1 for tokens, 0 for padding.
             position_ids (`torch.LongTensor` of shape `(batch_size, seq_len)`): positions of the tokens.
+            cache (`Cache`, *optional*): an empty cache to fill (a new `DynamicCache` if `None`).
 
         Returns:
             [`BaseModelOutputWithPast`] whose `last_hidden_state` has shape `(batch_size, seq_len, hidden_size)`, and
-            whose `past_key_values` is the cache when `use_cache` and the cache is free of padding slots (else `None`).
+            whose cache is the one filled here when `use_cache` and it is free of padding slots (else `None`).
         """
-        if past_key_values is not None and past_key_values.get_seq_length() > 0:
-            raise ValueError("Sequences with <|latent|> tokens must be processed from an empty cache (at prefill).")
         previous_is_token = torch.nn.functional.pad(attention_mask[:, :-1].bool(), (1, 0))
         if (latent_mask & ~previous_is_token).any():
             raise ValueError("Every <|latent|> token must follow a token of its sequence (e.g. <|start-latent|>).")
@@ -197,7 +199,7 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
         slot_positions = to_slots(position_ids.expand(batch_size, -1))
         slot_is_latent = to_slots(latent_mask)
 
-        cache = past_key_values if past_key_values is not None else DynamicCache(config=self.config.get_text_config())
+        cache = cache if cache is not None else DynamicCache(config=self.config.get_text_config())
         decoder = self.language_model.get_decoder()
         hidden_states, thought, start = [], None, 0
         for end in pass_ends.tolist():
@@ -208,8 +210,8 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
                 inputs_embeds=embeds,
                 attention_mask=slot_mask[:, :end],
                 position_ids=slot_positions[:, start:end],
-                past_key_values=cache,
                 use_cache=True,
+                **{CACHE_KWARG: cache},
                 **kwargs,
             )
             hidden_states.append(outputs.last_hidden_state)
@@ -219,7 +221,7 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
         hidden_states = torch.cat(hidden_states, dim=1)
         hidden_states = hidden_states.gather(1, slots[..., None].expand(-1, -1, hidden_size).to(hidden_states.device))
         return BaseModelOutputWithPast(
-            last_hidden_state=hidden_states, past_key_values=cache if use_cache and num_slots == seq_len else None
+            last_hidden_state=hidden_states, **{CACHE_KWARG: cache if use_cache and num_slots == seq_len else None}
         )
 
     @can_return_tuple
@@ -228,7 +230,6 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
@@ -238,8 +239,9 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
         r"""
         Args:
             input_ids (`torch.LongTensor` of shape `(batch_size, seq_len)`):
-                Tokens; `<|latent|>` positions are filled with continuous thoughts (see `_forward_latents`). Without
-                latents this is one ordinary pass of the language model.
+                Tokens. At prefill (nothing cached yet) `<|latent|>` positions are filled with continuous thoughts (see
+                `_forward_latents`); without latents, or in a decoding step (where a generated `<|latent|>` is an
+                ordinary token), this is one ordinary pass of the language model.
             attention_mask (`torch.Tensor` of shape `(batch_size, past_len + seq_len)`, *optional*):
                 1 for tokens, 0 for padding (left or right).
             position_ids (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*):
@@ -248,15 +250,18 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
                 Instead of `input_ids`, for sequences without latents.
             labels (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*):
                 Next-token targets (shifted inside); positions set to -100 are ignored.
+            cache / past_key_values (`Cache`, *optional*):
+                The KV cache, under either name; empty or absent means prefill.
         """
         if (input_ids is None) ^ (inputs_embeds is not None):
             raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
         if inputs_embeds is None:
             inputs_embeds = self.get_input_embeddings()(input_ids)
         use_cache = use_cache if use_cache is not None else self.config.get_text_config().use_cache
+        cache = pop_cache(kwargs)
 
         has_latents = False
-        if input_ids is not None:
+        if input_ids is not None and is_prefill(cache):
             self._check_token_ids()
             latent_mask = input_ids == self.config.latent_token_id
             has_latents = bool(latent_mask.any())
@@ -267,19 +272,21 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
 
         if has_latents:
             outputs = self._forward_latents(
-                inputs_embeds, latent_mask, attention_mask, position_ids, past_key_values, use_cache, **kwargs
+                inputs_embeds, latent_mask, attention_mask, position_ids, cache, use_cache, **kwargs
             )
         else:
             outputs = self.language_model.get_decoder()(
                 inputs_embeds=inputs_embeds,
                 attention_mask=attention_mask,
                 position_ids=position_ids,
-                past_key_values=past_key_values,
                 use_cache=use_cache,
+                **{CACHE_KWARG: cache},
                 **kwargs,
             )
 
-        logits = self.get_output_embeddings()(slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep))
+        # As in transformers' LMs: an int keeps the last `logits_to_keep` positions (0: all), a tensor indexes them.
+        keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
+        logits = self.get_output_embeddings()(outputs.last_hidden_state[:, keep, :])
         loss = None
         if labels is not None:
             loss = self.loss_function(
@@ -288,9 +295,9 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
         return CausalLMOutputWithPast(
             loss=loss,
             logits=logits,
-            past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+            **{CACHE_KWARG: output_cache(outputs)},
         )
 
     def generate(

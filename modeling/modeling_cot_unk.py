@@ -3,9 +3,9 @@
 import torch
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
-from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
+from .compat import is_prefill, pop_cache
 from .configuration_cot_unk import CoTUnkConfig
 from .hub_push import HubPushMixin
 from .thought_slots import ThoughtSlotsPreTrainedModel, model_and_tokenizer
@@ -145,7 +145,6 @@ class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
@@ -154,17 +153,20 @@ class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
     ) -> CausalLMOutputWithPast:
         r"""
         input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`):
-            Backbone tokens; a prompt (nothing cached yet) holds N thought slots per row (`config.thought_token_id`).
+            Backbone tokens. At prefill (nothing cached yet) each row holds N thought slots
+            (`config.thought_token_id`); in a decoding step every token, a generated slot included, is an ordinary one.
         labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Targets aligned with `input_ids` (shifted inside); -100 positions are ignored.
+        cache / past_key_values (`Cache`, *optional*):
+            The backbone's KV cache, under either name; empty or absent means prefill.
         """
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
+        cache = pop_cache(kwargs)
         if inputs_embeds is None:
-            is_prompt = past_key_values is None or past_key_values.get_seq_length() == 0
-            inputs_embeds = self.embed_with_thoughts(input_ids, attention_mask, fill_slots=is_prompt)
+            inputs_embeds = self.embed_with_thoughts(input_ids, attention_mask, fill_slots=is_prefill(cache))
         return self._forward_backbone(
-            inputs_embeds, attention_mask, position_ids, past_key_values, labels, use_cache, logits_to_keep, **kwargs
+            inputs_embeds, attention_mask, position_ids, cache, labels, use_cache, logits_to_keep, **kwargs
         )
 
 

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
-from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
+from .compat import CACHE_KWARG, cached_length, output_cache, pop_cache
 from .configuration_softcot import SoftCoTConfig
 from .hub_push import HubPushMixin
 from .thought_slots import (
@@ -28,8 +28,9 @@ class SoftCoTCausalLMOutputWithPast(CausalLMOutputWithPast):
         Next-token loss over the positions whose label is not -100.
     logits (`torch.FloatTensor` of shape `(batch_size, sequence_length, vocab_size)`):
         Backbone logits.
-    past_key_values (`Cache`, *optional*):
-        The backbone's KV cache; decoding steps reuse it and never recompute the thoughts.
+    cache (`Cache`, *optional*):
+        The backbone's KV cache (named `past_key_values` before transformers 5.24); decoding steps reuse it and never
+        recompute the thoughts.
     soft_thoughts (`torch.FloatTensor` of shape `(batch_size, num_thought_tokens, backbone_hidden_size)`, *optional*):
         The projected soft thoughts written into the slots, when this call computed them.
     """
@@ -278,7 +279,6 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         assistant_input_ids: torch.LongTensor | None = None,
         assistant_attention_mask: torch.Tensor | None = None,
         assistant_hidden_states: torch.Tensor | None = None,
-        past_key_values: Cache | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
@@ -287,41 +287,62 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
     ) -> SoftCoTCausalLMOutputWithPast:
         r"""
         input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`):
-            Backbone tokens; at prefill each row holds N thought slots (`config.thought_token_id`).
+            Backbone tokens. At prefill (nothing cached yet) each row holds N thought slots (`config.thought_token_id`)
+            that receive the soft thoughts; in a decoding step every token, a generated slot token included, is an
+            ordinary token.
         assistant_input_ids (`torch.LongTensor` of shape `(batch_size, assistant_length)`, *optional*):
-            Assistant tokens with N placeholders per row; required whenever `input_ids` hold slots (unless
-            `assistant_hidden_states` are given).
+            Assistant tokens with N placeholders per row; required at prefill whenever `input_ids` hold slots (unless
+            `assistant_hidden_states` are given), and only at prefill.
         assistant_hidden_states (`torch.FloatTensor` of shape `(batch_size, N, assistant_hidden_size)`, *optional*):
             Precomputed `get_assistant_states(...)`; skips the assistant forward (a training-time cache).
         labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Targets aligned with `input_ids` (shifted inside); -100 positions are ignored.
+        cache / past_key_values (`Cache`, *optional*):
+            The backbone's KV cache, under either name; empty or absent means prefill.
         """
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
+        cache = pop_cache(kwargs)
+        has_assistant = assistant_input_ids is not None or assistant_hidden_states is not None
+        if has_assistant and inputs_embeds is not None:
+            raise ValueError(
+                "Assistant inputs came with inputs_embeds, so there are no slot ids to put the thoughts at. Pass "
+                "input_ids (the processor's output) with the assistant inputs."
+            )
+        if has_assistant and cached_length(cache) > 0:
+            raise ValueError(
+                "Soft thoughts are written only at prefill, from an empty cache, but the assistant inputs came with "
+                f"a cache that already holds {cached_length(cache)} positions. Start generation from an empty cache; "
+                "chunked prefill and continuing a cached prompt are not supported."
+            )
         soft_thoughts = None
-        if inputs_embeds is None:
+        if inputs_embeds is None and cached_length(cache) == 0:
             inputs_embeds, soft_thoughts = self.embed_with_thoughts(
                 input_ids, attention_mask, assistant_input_ids, assistant_attention_mask, assistant_hidden_states
             )
+        elif inputs_embeds is None:
+            inputs_embeds = self._embed_tokens(input_ids)
         outputs = self._forward_backbone(
-            inputs_embeds, attention_mask, position_ids, past_key_values, labels, use_cache, logits_to_keep, **kwargs
+            inputs_embeds, attention_mask, position_ids, cache, labels, use_cache, logits_to_keep, **kwargs
         )
         return SoftCoTCausalLMOutputWithPast(
             loss=outputs.loss,
             logits=outputs.logits,
-            past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
             soft_thoughts=soft_thoughts,
+            **{CACHE_KWARG: output_cache(outputs)},
         )
 
     def prepare_inputs_for_generation(self, *args, is_first_iteration: bool | None = False, **kwargs) -> dict:
-        """Assistant inputs travel only at prefill; decoding steps read the thoughts from the backbone's cache."""
+        """
+        The assistant inputs travel only to the prefill: once the backbone's cache holds the prompt, decoding steps
+        read the thoughts from it. (A first iteration over a non-empty cache keeps them, so `forward` can refuse it.)
+        """
         model_inputs = super().prepare_inputs_for_generation(*args, is_first_iteration=is_first_iteration, **kwargs)
-        if not is_first_iteration and model_inputs.get("past_key_values") is not None:
-            model_inputs.pop("assistant_input_ids", None)
-            model_inputs.pop("assistant_attention_mask", None)
-            model_inputs.pop("assistant_hidden_states", None)
+        if cached_length(model_inputs.get(CACHE_KWARG)) > 0 and not is_first_iteration:
+            for name in ("assistant_input_ids", "assistant_attention_mask", "assistant_hidden_states"):
+                model_inputs.pop(name, None)
         return model_inputs
 
 

@@ -21,6 +21,9 @@ from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.utils import CONFIG_NAME, SAFE_WEIGHTS_NAME, cached_file
 
+from .compat import CACHE_KWARG
+from .thought_tokens import suppress_internal_tokens
+
 # Keyword arguments of `from_pretrained` that locate files; they apply to the checkpoint and to the frozen models.
 HUB_KWARGS = ("cache_dir", "force_download", "proxies", "token", "local_files_only")
 
@@ -81,7 +84,7 @@ class ThoughtSlotsPreTrainedModel(PreTrainedModel):
     """
 
     supports_gradient_checkpointing = True
-    _skip_keys_device_placement = ["past_key_values"]
+    _skip_keys_device_placement = ["cache", "past_key_values"]
     _supports_flash_attn = True
     _supports_sdpa = True
     _supports_flex_attn = True
@@ -96,7 +99,7 @@ class ThoughtSlotsPreTrainedModel(PreTrainedModel):
         """
         Hold each frozen model (given, or built from its sub-config) and share its live config with `self.config`, so
         the config describes exactly the models held (and their attention setting). Generation starts from the
-        backbone's generation config.
+        backbone's generation config, which never emits the slot or marker tokens (`suppress_internal_tokens`).
         """
         for name, sub_config in self._frozen_models.items():
             model = models.get(name)
@@ -105,6 +108,12 @@ class ThoughtSlotsPreTrainedModel(PreTrainedModel):
             setattr(self, name, model)
             setattr(self.config, sub_config, model.config)
         self.generation_config = GenerationConfig.from_dict(self.backbone.generation_config.to_dict())
+        marker_ids = [
+            self.config.thought_token_id,
+            self.config.thought_start_token_id,
+            self.config.thought_end_token_id,
+        ]
+        suppress_internal_tokens(self.generation_config, marker_ids)
 
     def _freeze_frozen_models(self) -> None:
         """After `post_init`: no gradients and eval mode for the frozen models; checkpoints hold the trained module
@@ -218,9 +227,11 @@ class ThoughtSlotsPreTrainedModel(PreTrainedModel):
         return mask
 
     def _embed_tokens(self, input_ids: torch.LongTensor) -> torch.Tensor:
-        """(batch, length) ids -> (batch, length, hidden) backbone input embeddings. Slot ids may lie outside the
-        embedding table: they are never looked up (slot positions get row 0, to be overwritten)."""
-        return self.get_input_embeddings()(input_ids.masked_fill(input_ids == self.config.thought_token_id, 0))
+        """(batch, length) ids -> (batch, length, hidden) backbone input embeddings. The slot id may lie outside the
+        embedding table (added to the tokenizer only): ids outside the table read row 0. At prefill the slots are then
+        overwritten by the thoughts; in a decoding step every id is an ordinary token."""
+        embeddings = self.get_input_embeddings()
+        return embeddings(input_ids.masked_fill(input_ids >= embeddings.weight.shape[0], 0))
 
     def _check_slot_counts(self, slots: torch.BoolTensor) -> None:
         """Raise unless each row of the (batch, length) slot mask holds exactly N slots."""
@@ -237,7 +248,7 @@ class ThoughtSlotsPreTrainedModel(PreTrainedModel):
         inputs_embeds: torch.Tensor,
         attention_mask: torch.Tensor | None,
         position_ids: torch.LongTensor | None,
-        past_key_values: Cache | None,
+        cache: Cache | None,
         labels: torch.LongTensor | None,
         use_cache: bool | None,
         logits_to_keep: int | torch.Tensor,
@@ -250,10 +261,10 @@ class ThoughtSlotsPreTrainedModel(PreTrainedModel):
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
             labels=labels,
             use_cache=use_cache,
             logits_to_keep=logits_to_keep,
+            **{CACHE_KWARG: cache},
             **kwargs,
         )
 

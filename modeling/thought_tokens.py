@@ -17,7 +17,7 @@ assistant side are read by the assistant, so they are always tokens it already h
 
 from dataclasses import dataclass
 
-from transformers import PreTrainedTokenizerBase
+from transformers import GenerationConfig, PreTrainedTokenizerBase
 
 ADDED_SLOT_TOKEN = "<|soft_thought|>"
 
@@ -94,4 +94,16 @@ def select_thought_tokens(
     )
 
 
-__all__ = ["ADDED_SLOT_TOKEN", "ThoughtTokens", "select_thought_tokens"]
+def suppress_internal_tokens(generation_config: GenerationConfig, token_ids: list[int | None]) -> None:
+    """
+    Add `token_ids` (the tokens that only carry thoughts: slots, markers, Coconut's latent tokens; `None`s skipped) to
+    `generation_config.suppress_tokens`, so `generate` never emits them by default. Emitted anyway, they would be
+    ordinary tokens, but meaningless ones. To allow them: `generate(..., suppress_tokens=[])`, or edit the model's
+    `generation_config.suppress_tokens` (it is saved with the model).
+    """
+    suppressed = list(generation_config.suppress_tokens or [])
+    suppressed += [token_id for token_id in token_ids if token_id is not None and token_id not in suppressed]
+    generation_config.suppress_tokens = suppressed
+
+
+__all__ = ["ADDED_SLOT_TOKEN", "ThoughtTokens", "select_thought_tokens", "suppress_internal_tokens"]

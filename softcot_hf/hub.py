@@ -26,6 +26,19 @@ from safetensors import safe_open
 from .data import get_task
 from .modeling.hub_push import refuse_other_model_type
 
+
+def _hub_transport_errors() -> tuple[type[Exception], ...]:
+    """The connection errors of huggingface_hub's HTTP client, which are not `HfHubHTTPError`s: `httpx2`'s from
+    huggingface_hub 2.0, `httpx`'s before."""
+    try:
+        import httpx2 as client
+    except ImportError:
+        import httpx as client
+    return (client.HTTPError,)
+
+
+HUB_TRANSPORT_ERRORS = _hub_transport_errors()
+
 # Model types we publish, and the only weight keys a checkpoint of a frozen-model method may hold (`None`: any key,
 # the model is fully fine-tuned). A key outside these prefixes would be a frozen model's weight: refuse to upload it.
 TRAINED_KEY_PREFIXES = {"softcot": ("projection.",), "cot_unk": ("thought_embeddings.",), "coconut": None}

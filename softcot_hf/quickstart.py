@@ -226,11 +226,10 @@ def push_results(output_dir: Path, repo_id: str, summaries: list[dict]) -> list[
     Coconut one to `repo_id + "-coconut"`, each with its evaluation in the model card. Returns the repo ids; raises
     `ConnectionError` with what to do when the Hub cannot be reached.
     """
-    import httpx2
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
-    from .hub import push_folder
+    from .hub import HUB_TRANSPORT_ERRORS, push_folder
 
     by_method = {summary["method"]: summary for summary in summaries}
     try:
@@ -248,7 +247,7 @@ def push_results(output_dir: Path, repo_id: str, summaries: list[dict]) -> list[
             (softcot / "config.json").write_text(json.dumps(config, indent=2) + "\n")
             pushed = [push_folder(softcot, repo_id, summaries=[by_method["softcot"]]).repo_url.repo_id]
         coconut = push_folder(output_dir / "coconut", f"{repo_id}-coconut", summaries=[by_method["coconut"]])
-    except (OSError, HfHubHTTPError, httpx2.HTTPError) as error:  # httpx2: huggingface_hub's transport
+    except (OSError, HfHubHTTPError, *HUB_TRANSPORT_ERRORS) as error:
         raise ConnectionError(
             f"Could not push the quickstart to the Hub as {repo_id} ({type(error).__name__}: {error}). Check the "
             "network and your token (`hf auth login`); the saved folders can be pushed later with "

@@ -27,6 +27,7 @@ from transformers import (
 from transformers.generation.streamers import BaseStreamer
 
 from softcot_hf import CoconutConfig, CoconutForCausalLM
+from softcot_hf.modeling.compat import output_cache
 
 ATOL = 1e-5
 GPT2_TOKENIZER = Path(__file__).resolve().parents[2] / "shared" / "tokenizers" / "gpt2"
@@ -87,12 +88,15 @@ def with_thoughts(model, question_ids: list[int], num_latents: int, answer_ids: 
     return [*question_ids, config.start_latent_token_id, *latents, config.end_latent_token_id, *answer_ids]
 
 
-def reference_logits(model, ids: list[int]) -> torch.Tensor:
+def reference_logits(model, ids: list[int], prompt_length: int | None = None) -> torch.Tensor:
     """The paper's computation, slowly: one unpadded row, latents filled one at a time, each by a full uncached pass
-    of the wrapped LM on `inputs_embeds`; gradients flow through every thought. Returns (len(ids), vocab)."""
+    of the wrapped LM on `inputs_embeds`; gradients flow through every thought. Only latents among the first
+    `prompt_length` ids (default: all) are thoughts; later ones were generated: ordinary tokens. Returns (len(ids),
+    vocab)."""
     language_model = model.language_model
     embeds = language_model.get_input_embeddings()(torch.tensor([ids]))
-    for position in [i for i, token in enumerate(ids) if token == model.config.latent_token_id]:
+    prompt = ids[:prompt_length]
+    for position in [i for i, token in enumerate(prompt) if token == model.config.latent_token_id]:
         hidden = language_model(inputs_embeds=embeds[:, :position], output_hidden_states=True).hidden_states[-1]
         embeds = torch.cat([embeds[:, :position], hidden[:, -1:], embeds[:, position + 1 :]], dim=1)
     return language_model(inputs_embeds=embeds).logits[0]
@@ -142,7 +146,7 @@ def test_forward_and_loss_equal_one_latent_at_a_time_reference(coconut):
         outputs = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
     handle.remove()
     assert len(calls) == 4
-    assert outputs.past_key_values is None  # the latents are not column-aligned: the cache has padding slots
+    assert output_cache(outputs) is None  # the latents are not column-aligned: the cache has padding slots
 
     expected_logits, expected_labels = [], []
     for i, row in enumerate(rows):
@@ -164,7 +168,7 @@ def test_aligned_latents_take_k_plus_one_cached_passes(gpt2):
         outputs = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=True)
     handle.remove()
     assert len(calls) == 4
-    assert outputs.past_key_values.get_seq_length() == input_ids.shape[1]
+    assert output_cache(outputs).get_seq_length() == input_ids.shape[1]
     for i, row in enumerate(rows):
         with torch.no_grad():
             expected = reference_logits(model, row)
@@ -295,6 +299,96 @@ def test_generate_supports_sampling_beams_streamers_and_stopping_criteria(gpt2):
     assert stopped.shape[1] == question["input_ids"].shape[1] + 4 + 2
     assert streamer.chunks[0] == [stopped[0, : question["input_ids"].shape[1] + 4].tolist()]
     assert [chunk[0] for chunk in streamer.chunks[1:]] == stopped[0, -2:].tolist()
+
+
+DECODING_MODES = {
+    "greedy": {"do_sample": False},
+    "sampling": {"do_sample": True, "temperature": 1.0, "top_k": 0},
+    "beams": {"do_sample": False, "num_beams": 3},
+    "sampled_returns": {"do_sample": True, "num_return_sequences": 2},
+}
+FORCE = 50.0  # added to a token's logit: it then wins every step it is allowed to
+
+
+def coconut_ids(model) -> dict[str, int]:
+    config = model.config
+    return {"start": config.start_latent_token_id, "end": config.end_latent_token_id, "latent": config.latent_token_id}
+
+
+@pytest.mark.parametrize("mode", DECODING_MODES)
+@pytest.mark.parametrize("forced", ["latent", "start", "end"])
+def test_generated_coconut_tokens_are_ordinary_tokens_and_never_rerun_thoughts(coconut, mode, forced):
+    """The LM is pushed to emit one of its Coconut tokens while answering: generation goes on to the end, batched,
+    with k + 1 passes for the thoughts and one cached pass per further answer token."""
+    model, tokenizer = coconut
+    batch = tokenizer(QUESTIONS, return_tensors="pt", padding=True)
+    token = coconut_ids(model)[forced]
+    calls, handle = count_passes(model)
+    torch.manual_seed(0)
+    try:
+        sequences = model.generate(
+            **batch,
+            num_latent_thoughts=2,
+            max_new_tokens=MAX_NEW_TOKENS,
+            min_new_tokens=MAX_NEW_TOKENS,
+            suppress_tokens=[],
+            sequence_bias={(token,): FORCE},
+            pad_token_id=tokenizer.pad_token_id,
+            **DECODING_MODES[mode],
+        )
+    finally:
+        handle.remove()
+    assert len(calls) == (2 + 1) + (MAX_NEW_TOKENS - 1)
+    assert (sequences[:, -MAX_NEW_TOKENS:] == token).all()
+
+
+def test_greedy_decoding_over_generated_latent_tokens_equals_uncached_reference(coconut):
+    model, tokenizer = coconut
+    ids = coconut_ids(model)
+    bias = {ids["latent"]: 0.5}  # enough for some answer tokens (not all) to be <|latent|> on both tiny bases
+    batch = tokenizer(QUESTIONS, return_tensors="pt", padding=True)
+    sequences = model.generate(
+        **batch,
+        num_latent_thoughts=2,
+        max_new_tokens=MAX_NEW_TOKENS,
+        do_sample=False,
+        suppress_tokens=[],
+        sequence_bias={(token,): value for token, value in bias.items()},
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    emitted = sequences[:, -MAX_NEW_TOKENS:]
+    assert (emitted == ids["latent"]).any()  # the bias made the LM emit some
+    for i, question in enumerate(QUESTIONS):
+        row = with_thoughts(model, tokenizer(question)["input_ids"], 2)
+        prompt_length = len(row)
+        for _ in range(MAX_NEW_TOKENS):
+            with torch.no_grad():
+                logits = reference_logits(model, row, prompt_length)[-1]
+            for token, value in bias.items():
+                logits[token] += value
+            row.append(int(logits.argmax()))
+            if row[-1] == tokenizer.eos_token_id:
+                break
+        pad = int((batch["attention_mask"][i] == 0).sum())
+        assert sequences[i, pad : pad + len(row)].tolist() == row
+
+
+def test_default_generation_config_never_emits_coconut_tokens(gpt2, tmp_path):
+    model, tokenizer = gpt2
+    ids = list(coconut_ids(model).values())
+    assert set(ids) <= set(model.generation_config.suppress_tokens)
+    batch = tokenizer(QUESTIONS, return_tensors="pt", padding=True)
+    for mode in DECODING_MODES:
+        sequences = model.generate(
+            **batch,
+            max_new_tokens=MAX_NEW_TOKENS,
+            sequence_bias={(token,): FORCE for token in ids},
+            pad_token_id=tokenizer.pad_token_id,
+            **DECODING_MODES[mode],
+        )
+        assert not torch.isin(sequences[:, -MAX_NEW_TOKENS:], torch.tensor(ids)).any()
+    model.save_pretrained(tmp_path)
+    assert set(ids) <= set(AutoModelForCausalLM.from_pretrained(tmp_path).generation_config.suppress_tokens)
 
 
 def test_save_and_auto_load_round_trip(llama, tmp_path):

@@ -50,6 +50,7 @@ SOFTCOT_FILES = {
     "modeling_softcot.py",
     "thought_slots.py",
     "thought_tokens.py",
+    "compat.py",
     "hub_push.py",
     "processor_config.json",
     *(
@@ -66,6 +67,8 @@ COCONUT_MODEL_FILES = {
     "model.safetensors",
     "configuration_coconut.py",
     "modeling_coconut.py",
+    "compat.py",
+    "thought_tokens.py",
     "hub_push.py",
 }
 

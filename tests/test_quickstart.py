@@ -1,13 +1,13 @@
 """The README's first command, `softcot-hf quickstart`, in its reduced mode: the same code path end to end (train,
 evaluate, print the table, save, reload), with a handful of examples and steps. Also the synthetic task it runs on."""
 
+import importlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import httpx2
 import pytest
 import torch
 from hub_server import HubServer
@@ -17,6 +17,7 @@ from softcot_hf import CoconutForCausalLM, SoftCoTForCausalLM
 from softcot_hf.data import get_task
 from softcot_hf.data.synthetic_arithmetic import generate_arithmetic_chains, generate_split
 from softcot_hf.evaluation.generation import encode_prompts, generate_texts
+from softcot_hf.hub import HUB_TRANSPORT_ERRORS
 from softcot_hf.quickstart import METHODS, push_results, shipped_models
 
 # What the README's first command runs, plus the reduced mode (tests/test_readme_commands.py checks the README).
@@ -152,7 +153,8 @@ def test_quickstart_publishes_the_frozen_models_and_a_softcot_that_names_them(qu
 
 def test_an_unreachable_hub_gives_a_clear_error(monkeypatch, tmp_path):
     def refuse(*args, **kwargs):
-        raise httpx2.ConnectError("[Errno 111] Connection refused")
+        client = importlib.import_module(HUB_TRANSPORT_ERRORS[0].__module__.split(".")[0])  # httpx2 or httpx
+        raise client.ConnectError("[Errno 111] Connection refused")
 
     monkeypatch.setattr("huggingface_hub.HfApi.create_repo", refuse)
     with pytest.raises(ConnectionError, match="Could not push the quickstart to the Hub as me/q .*ConnectError"):

@@ -108,17 +108,6 @@ def test_cached_generation_equals_uncached(pair_dirs, assistant, backbone):
     assert cached.tolist() == uncached.tolist()
 
 
-def test_soft_thoughts_are_computed_once_per_generate(llama_pair):
-    model, processor = llama_pair
-    calls = []
-    handle = model.assistant.base_model.register_forward_hook(lambda *args: calls.append(1))
-    try:
-        model.generate(**processor(QUESTIONS), max_new_tokens=6, do_sample=False)
-    finally:
-        handle.remove()
-    assert len(calls) == 1
-
-
 class _Collect(BaseStreamer):
     def __init__(self):
         self.chunks = []

@@ -47,6 +47,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from ..data import get_task
 from ..modeling import CoTUnkForCausalLM, SoftCoTForCausalLM
+from ..modeling.compat import enable_activation_checkpointing
 from ..processing_softcot import DEFAULT_ASSISTANT_TEMPLATE, SoftCoTProcessor
 from .assistant_cache import load_or_compute_assistant_states
 from .softcot_data import TrainExamples, collator_for, tokenize_plain, tokenize_with_processor, training_rows
@@ -89,10 +90,15 @@ def load_frozen(side: str, name_or_path: str, dtype: torch.dtype) -> tuple[PreTr
 def enable_frozen_gradient_checkpointing(model: PreTrainedModel) -> None:
     """Gradient checkpointing on a frozen (eval-mode) LM: `transformers` checkpoints a layer only when the layer is in
     training mode, so each layer's own flag follows grad mode; its sub-modules (dropout) stay in eval mode."""
-    model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-    for layer in model.modules():
-        if isinstance(layer, GradientCheckpointingLayer):
-            layer.register_forward_pre_hook(lambda module, args: setattr(module, "training", torch.is_grad_enabled()))
+    enable_activation_checkpointing(model, use_reentrant=False)
+    layers = [module for module in model.modules() if isinstance(module, GradientCheckpointingLayer)]
+
+    def follow_grad_mode(module, args) -> None:
+        # Set before the layers are called: transformers < 5.24 reads the flag before a layer's own hooks run.
+        for layer in layers:
+            layer.training = torch.is_grad_enabled()
+
+    model.base_model.register_forward_pre_hook(follow_grad_mode)
 
 
 def _model_identity(method: str, backbone: str, assistant: str | None, num_thought_tokens: int) -> dict:

@@ -1,0 +1,71 @@
+"""The one place that absorbs the differences between the transformers releases we accept (5.17 and newer).
+
+KV cache: transformers up to 5.23 hands a model its cache as `past_key_values` and returns it in outputs under that
+name; 5.24 renamed both to `cache` (the old name stays a deprecated alias until 5.40). Our models accept the cache
+under either name, pass it on under the name of the installed release (read off its output classes, not its version
+number), and tell prefill from a decoding step by what the cache holds, never by which keyword happened to carry it.
+
+Activation checkpointing: 5.24 renamed `gradient_checkpointing_enable` to `activation_checkpointing_enable` (the old
+name warns until v6); `enable_activation_checkpointing` calls whichever the model has.
+
+Sub-configs: 5.19 introduced `SubConfigSpec` declarations; before it a composite config converted its sub-config
+dicts itself. `sub_config` does that conversion, which every release accepts.
+"""
+
+from transformers import PreTrainedConfig, PreTrainedModel
+from transformers.cache_utils import Cache
+from transformers.modeling_outputs import CausalLMOutputWithPast
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+# The keyword (and output field) the installed transformers uses for the KV cache.
+CACHE_KWARG = "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
+
+
+def pop_cache(kwargs: dict) -> Cache | None:
+    """Remove the KV cache from `kwargs` under either name and return it (`None` if absent)."""
+    cache, legacy = kwargs.pop("cache", None), kwargs.pop("past_key_values", None)
+    if cache is not None and legacy is not None and cache is not legacy:
+        raise ValueError("Got two different KV caches, as `cache` and as `past_key_values`: pass one.")
+    return cache if cache is not None else legacy
+
+
+def cached_length(cache: Cache | None) -> int:
+    """Number of positions the cache already holds (0 for no cache)."""
+    return 0 if cache is None else cache.get_seq_length()
+
+
+def is_prefill(cache: Cache | None) -> bool:
+    """True for the first forward of a sequence: nothing is cached yet."""
+    return cached_length(cache) == 0
+
+
+def output_cache(outputs) -> Cache | None:
+    """The KV cache of a model output, whatever the installed release calls the field."""
+    return outputs.get(CACHE_KWARG)
+
+
+def enable_activation_checkpointing(model: PreTrainedModel, **checkpointing_kwargs) -> None:
+    """Turn on activation (gradient) checkpointing, passing `checkpointing_kwargs` to `torch.utils.checkpoint`."""
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=checkpointing_kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=checkpointing_kwargs)
+
+
+def sub_config(value: dict | PreTrainedConfig | None, default_model_type: str) -> PreTrainedConfig:
+    """A sub-config from a config, a dict (its `model_type`, else `default_model_type`) or `None` (defaults)."""
+    if isinstance(value, PreTrainedConfig):
+        return value
+    value = dict(value or {})
+    return CONFIG_MAPPING[value.pop("model_type", default_model_type)](**value)
+
+
+__all__ = [
+    "CACHE_KWARG",
+    "cached_length",
+    "enable_activation_checkpointing",
+    "is_prefill",
+    "output_cache",
+    "pop_cache",
+    "sub_config",
+]
