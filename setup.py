@@ -18,14 +18,15 @@ setup(
         "softcot_hf.model_cards": ["*.md", "*.jinja"],
         "softcot_hf": ["assets/quickstart/*.json", "assets/quickstart/*/*"],
     },
-    # Lower bounds are the oldest releases the suite passes on together (CI installs them from
-    # .ci/minimum-versions.txt and runs the whole suite): transformers 5.17 is the oldest the models support (the GPU
-    # machine's release); it needs huggingface_hub 1.5. peft 0.17 does not import on transformers 5, accelerate 1.2
-    # is below transformers' own minimum, datasets 3.x lacks `datasets.List`. torch is tested at 2.13 only (CPU
-    # wheel); the bound is transformers' own. No upper bounds: no release we know of breaks us.
+    # Lower bounds are the oldest releases the whole suite passes on together; CI installs them from
+    # .ci/minimum-versions.txt and runs the suite there too. transformers: 5.11 loses `dtype` on the way to the frozen
+    # models, 5.12.1 passes (so do 5.13, 5.15, 5.16, 5.17 — the GPU machine's — 5.23 and 5.24); it needs
+    # huggingface_hub 1.5. peft 0.17 does not import on transformers 5; accelerate < 1.3 lacks an argument Trainer
+    # passes and < 1.7 breaks bit-exact Coconut resume; datasets 3.x lacks `datasets.List`. torch is tested at 2.13
+    # only (the CPU wheel); its bound is transformers'. No upper bounds: no release we know of breaks us.
     install_requires=[
-        "torch>=2.5",
-        "transformers>=5.17",
+        "torch>=2.4",
+        "transformers>=5.12.1",
         "safetensors>=0.4",
         "huggingface_hub>=1.5",
         "peft>=0.18",
