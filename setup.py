@@ -19,11 +19,12 @@ setup(
         "softcot_hf": ["assets/quickstart/*.json", "assets/quickstart/*/*"],
     },
     # Lower bounds are the oldest releases the whole suite passes on together; CI installs them from
-    # .ci/minimum-versions.txt and runs the suite there too. transformers: 5.11 loses `dtype` on the way to the frozen
-    # models; the whole suite passes on 5.12.1, 5.17 (the GPU machine's) and 5.24, the model tests on 5.13, 5.15,
-    # 5.16 and 5.23. It needs huggingface_hub 1.5. peft 0.17 does not import on transformers 5; accelerate < 1.3 lacks an argument Trainer
-    # passes and < 1.7 breaks bit-exact Coconut resume; datasets 3.x lacks `datasets.List`. torch is tested at 2.13
-    # only (the CPU wheel); its bound is transformers'. No upper bounds: no release we know of breaks us.
+    # .ci/minimum-versions.txt and runs the suite there too. transformers: 5.11 loses `dtype` on the way to the
+    # frozen models; the whole suite passes on 5.12.1, 5.17 (the GPU machine's) and 5.24, the model tests on 5.13,
+    # 5.15, 5.16 and 5.23. It needs huggingface_hub 1.5. peft 0.17 does not import on transformers 5; accelerate
+    # < 1.3 lacks an argument Trainer passes and < 1.7 breaks bit-exact Coconut resume; datasets 3.x lacks
+    # `datasets.List`. torch is tested at 2.13 only (the CPU wheel); its bound is transformers'. No upper bounds:
+    # no release we know of breaks us.
     install_requires=[
         "torch>=2.4",
         "transformers>=5.12.1",
