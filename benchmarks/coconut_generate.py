@@ -34,6 +34,7 @@ from transformers import AutoTokenizer, DynamicCache
 
 from softcot_hf import CoconutForCausalLM
 from softcot_hf.data import get_task
+from softcot_hf.methods import get_method
 from softcot_hf.modeling.compat import CACHE_KWARG
 
 QUICK = {"batch_sizes": [1, 4], "new_tokens": 3, "num_latents": 2, "reference_questions": 1, "check_questions": 2}
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> dict:
     task = get_task("prosqa")
     needed = max(max(args.batch_sizes), args.reference_questions, args.check_questions)
     dataset = task.load("test", data_dir=args.data_dir).select(range(needed))
-    questions = [tokenizer(task.build_prompt(q, "coconut"))["input_ids"] for q in dataset["question"]]
+    questions = [tokenizer(get_method("coconut").build_prompt(task, q))["input_ids"] for q in dataset["question"]]
     questions = [fold(torch.tensor(question)).tolist() for question in questions]
     pad_id = int(fold(torch.tensor([tokenizer.pad_token_id]))[0])
     k, n = args.num_latents, args.new_tokens

@@ -32,6 +32,7 @@ from transformers import AutoTokenizer
 
 from softcot_hf import SoftCoTProcessor
 from softcot_hf.data import get_task
+from softcot_hf.methods import get_method
 
 QUICK = {"num_questions": 4, "batch_size": 4, "new_tokens": 3}
 
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> dict:
         tokenizer,
         tokenizer,
         num_thought_tokens=args.num_thoughts,
-        backbone_template=task.build_prompt("{question}", "softcot"),
+        backbone_template=get_method("softcot").build_prompt(task, "{question}"),
     )
     tokens = processor.thought_tokens
     questions = task.load("test", data_dir=args.data_dir).select(range(args.num_questions))["question"]

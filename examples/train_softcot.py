@@ -4,29 +4,31 @@
     python examples/train_softcot.py --pair qwen --output-dir runs/softcot-qwen  # the paper's Qwen pair
     torchrun --nproc_per_node 4 examples/train_softcot.py --batch-size 1 --output-dir runs/softcot-llama  # DDP
 
-Same as `softcot-hf train softcot ...`: defaults follow the paper (lr 2e-5, 10 epochs, N=4, linear projection);
-rerunning a command resumes from its last checkpoint; the output folder loads with
-`AutoModelForCausalLM.from_pretrained(folder)` + `AutoProcessor.from_pretrained(folder)`.
+Same as `softcot-hf train softcot|cot_unk|lora ...` (every option works here, and `--config recipe.yaml`), with the
+paper's model pairs as defaults: lr 2e-5, 10 epochs, N=4, linear projection; rerunning a command resumes from its
+last checkpoint; the output folder loads with `AutoModelForCausalLM.from_pretrained(folder)` +
+`AutoProcessor.from_pretrained(folder)`.
 """
 
 import argparse
+import sys
 
-from softcot_hf.training.softcot_training import LLAMA_PAIR, QWEN_PAIR, add_arguments, run_from_args
+from softcot_hf.cli import parse_arguments
+from softcot_hf.methods import get_method
+from softcot_hf.training.runs import train_and_report
+from softcot_hf.training.softcot_training import LLAMA_PAIR, QWEN_PAIR
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--method", choices=("softcot", "cot_unk", "lora"), default="softcot")
-    parser.add_argument("--pair", choices=("llama", "qwen"), default="llama", help="the paper's model pairs")
-    add_arguments(parser, "example")
-    args = parser.parse_args(argv)
-    pair = LLAMA_PAIR if args.pair == "llama" else QWEN_PAIR
-    args.backbone = args.backbone or pair["backbone"]
-    if args.method == "softcot":
-        args.assistant = args.assistant or pair["assistant"]
-    else:
-        args.assistant = None  # cot_unk and lora use the backbone only
-    return run_from_args(args.method, args)
+    choices = argparse.ArgumentParser(add_help=False)
+    choices.add_argument("--method", choices=("softcot", "cot_unk", "lora"), default="softcot")
+    choices.add_argument("--pair", choices=("llama", "qwen"), default="llama", help="the paper's model pairs")
+    picked, argv = choices.parse_known_args(sys.argv[1:] if argv is None else argv)
+    method = get_method(picked.method)
+    pair = LLAMA_PAIR if picked.pair == "llama" else QWEN_PAIR
+    defaults = {name: pair[name] for name in ("backbone", "assistant") if hasattr(method.arguments, name)}
+    args = parse_arguments(method.arguments, argv, "train_softcot.py", __doc__, defaults=defaults)
+    return train_and_report(method, args)
 
 
 if __name__ == "__main__":

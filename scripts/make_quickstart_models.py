@@ -6,7 +6,7 @@
 What each model learns, so that the quickstart's comparison means something:
 
 - backbone (Llama-shaped, hidden 64, 4 layers): the rationale and answer ("a + b = c ... The answer is N .") from
-  three prompts: the Zero-Shot CoT prompt (chat template, `task.build_prompt(q, "zero_shot_cot")`); the SoftCoT
+  three prompts: the Zero-Shot CoT prompt (chat template, the zero_shot_cot method's prompt); the SoftCoT
   prompt whose `{thoughts}` slot holds hard-token hints between the thought markers, the intermediate results of all
   steps but the last, as an instruction-tuned LLM can use hints in its prompt; and Coconut's `question\\n` prompt
   (steps, then "### N"), the format the CoT/No-CoT/Coconut fine-tuning starts from.
@@ -31,7 +31,8 @@ from tqdm.auto import tqdm
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from softcot_hf.data import get_task
-from softcot_hf.data.prompts import TEMPLATES
+from softcot_hf.data.prompts import FINE_TUNED, WITH_THOUGHTS, ZERO_SHOT
+from softcot_hf.methods import get_method
 from softcot_hf.processing_softcot import DEFAULT_ASSISTANT_TEMPLATE, SoftCoTProcessor
 from softcot_hf.tiny import CHAT_TEMPLATES, FAMILY_ROLES, FAMILY_SPECIALS
 
@@ -50,7 +51,7 @@ def _pre_tokenizer() -> pre_tokenizers.PreTokenizer:
 def vocabulary(max_number: int = 29) -> list[str]:
     """Every piece of every prompt the package writes for this task, plus the numbers 0..max_number."""
     task = get_task(TASK)
-    texts = [task.build_prompt("{question}", method) for method in TEMPLATES]
+    texts = [task.build_prompt("{question}", template) for template in (ZERO_SHOT, WITH_THOUGHTS, FINE_TUNED)]
     texts += [DEFAULT_ASSISTANT_TEMPLATE, "user assistant system The answer is ### + - * ="]
     texts += [row["question"] for row in task.load("test").select(range(50))]
     pieces = [piece for text in texts for piece, _ in _pre_tokenizer().pre_tokenize_str(text)]
@@ -103,9 +104,10 @@ class Encoder:
         if form == "hints":
             tokens = self.processor.thought_tokens
             text = f"{tokens.backbone_start} {' '.join(hints(row))} {tokens.backbone_end}"
-            prompt = self.processor._render(self.backbone, self.task.build_prompt(row["question"], "softcot", text))
+            text = get_method("softcot").build_prompt(self.task, row["question"], text)
         else:
-            prompt = self.processor._render(self.backbone, self.task.build_prompt(row["question"], "zero_shot_cot"))
+            text = get_method("zero_shot_cot").build_prompt(self.task, row["question"])
+        prompt = self.processor._render(self.backbone, text)
         return prompt, self._ids(self.backbone, rationale(row)) + eos
 
     def assistant_examples(self, row: dict) -> list[tuple[list[int], list[int]]]:
@@ -222,7 +224,7 @@ def main() -> None:
         assistant_tokenizer,
         backbone_tokenizer,
         num_thought_tokens=NUM_THOUGHT_TOKENS,
-        backbone_template=task.build_prompt("{question}", "softcot"),
+        backbone_template=get_method("softcot").build_prompt(task, "{question}"),
     )
     encoder = Encoder(processor)
     train_rows = task.load("train").to_list()[: args.train_examples]

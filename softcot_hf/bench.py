@@ -4,10 +4,12 @@ The benchmarks live in the repository, not in the wheel: with an editable instal
 (`<repo>/benchmarks`); otherwise point at them with `--benchmarks-dir`.
 """
 
-import argparse
 import runpy
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from .cli import Command
 
 DEFAULT_BENCHMARKS_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -46,25 +48,33 @@ def run_benchmark(name: str, argv: list[str] | None = None, benchmarks_dir: str 
         sys.argv, sys.path[:] = saved_argv, saved_path
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    """`softcot-hf bench NAME [args]`."""
-    parser = commands.add_parser(
-        "bench",
-        help="run a speed/memory benchmark of the source checkout (benchmarks/NAME.py)",
-        description="Runs benchmarks/NAME.py; arguments after NAME go to the script (see `softcot-hf bench NAME -h`).",
-    )
-    parser.add_argument("name", help="benchmark script name, e.g. coconut_generate (`--list` shows them)", nargs="?")
-    parser.add_argument("--benchmarks-dir", default=None, help="the benchmarks/ folder of a source checkout")
-    parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
-    parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
-    parser.set_defaults(func=_bench_command)
+@dataclass
+class BenchArguments:
+    """`softcot-hf bench NAME [script arguments]`: runs benchmarks/NAME.py of a source checkout."""
+
+    name: str | None = field(default=None, metadata={"help": "benchmark script name, e.g. coconut_generate"})
+    benchmarks_dir: str | None = field(default=None, metadata={"help": "the benchmarks/ folder of a source checkout"})
+    show_list: bool = field(default=False, metadata={"help": "list the benchmarks and exit", "aliases": ["--list"]})
+    args: list[str] = field(default_factory=list, metadata={"help": "arguments for the script (after NAME)"})
 
 
-def _bench_command(args: argparse.Namespace) -> None:
+def run_bench(args: BenchArguments) -> None:
     try:
-        if args.list or args.name is None:
+        if args.show_list or args.name is None:
             print("\n".join(list_benchmarks(args.benchmarks_dir)))
             return
         run_benchmark(args.name, args.args, args.benchmarks_dir)
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"softcot-hf bench: {error}") from error
+
+
+COMMANDS = [
+    Command(
+        "bench",
+        "run a speed/memory benchmark of the source checkout (benchmarks/NAME.py)",
+        BenchArguments,
+        run_bench,
+        positional="name",
+        passthrough="args",
+    )
+]

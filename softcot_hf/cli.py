@@ -1,30 +1,147 @@
-"""`softcot-hf` command line: each command lives next to the code it runs and registers itself here."""
+"""`softcot-hf` command line. Every command's options are one dataclass, parsed with `transformers.HfArgumentParser`
+(each field is `--field_name` and `--field-name`), so an option is defined once with its help text, and the Python
+API takes the same dataclass. `--config FILE` (YAML or JSON, keyed by field name) gives values that flags override.
+
+    softcot-hf train METHOD [--config recipe.yaml] [--flag value ...]   # one sub-command per trained method
+    softcot-hf eval | report | push | quickstart | bench ...
+"""
 
 import argparse
+import dataclasses
 import importlib
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
-# Modules with `add_commands(subparsers)`: each adds its sub-commands and sets `func(args)` on them.
-COMMAND_MODULES = ("softcot_hf.quickstart", "softcot_hf.evaluation.cli", "softcot_hf.hub", "softcot_hf.bench")
-# Modules with `add_train_commands(subparsers)`: the methods of `softcot-hf train METHOD`.
-TRAIN_COMMAND_MODULES = ("softcot_hf.training.softcot_training", "softcot_hf.training.coconut_training")
+import yaml
+from transformers import HfArgumentParser
+
+from . import __version__
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command: its options (a dataclass), what runs them, and the field that leading bare words fill (e.g. the
+    folder of `softcot-hf push FOLDER`); with `passthrough`, every word after that first one goes to `rest` as is."""
+
+    name: str
+    help: str
+    arguments: type
+    run: Callable
+    positional: str | None = None
+    passthrough: str | None = None
+
+
+def _commands() -> dict[str, Command]:
+    """The commands, each defined in the module of the code it runs (imported here, on use)."""
+    commands = {}
+    for module in ("softcot_hf.evaluation.cli", "softcot_hf.hub", "softcot_hf.quickstart", "softcot_hf.bench"):
+        for command in importlib.import_module(module).COMMANDS:
+            commands[command.name] = command
+    return commands
+
+
+def _train_commands() -> dict[str, Command]:
+    """`softcot-hf train METHOD`: one per method that trains, on its training arguments."""
+    from .methods import METHODS
+    from .training.runs import train_and_report
+
+    return {
+        name: Command(name, method.__doc__ or name, method.arguments, lambda args, m=method: train_and_report(m, args))
+        for name, method in METHODS.items()
+        if method.arguments is not None
+    }
+
+
+def read_config(path: str | Path) -> dict:
+    """The fields in a YAML or JSON config file (a mapping of field names to values)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No config file at {path}.")
+    text = path.read_text(encoding="utf-8")
+    values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} must hold a mapping of option names to values, not {type(values).__name__}.")
+    return values
+
+
+def parse_arguments(
+    arguments: type,
+    argv: list[str],
+    prog: str,
+    description: str | None = None,
+    positional: str | None = None,
+    passthrough: str | None = None,
+    defaults: dict | None = None,
+):
+    """
+    An `arguments` dataclass from `argv`: its flags, optionally `--config FILE` (values that flags override) and
+    leading bare words for the `positional` field (with `passthrough`, the words after the first one go to that field
+    as they are). `defaults` replace the dataclass's own. A value the dataclass refuses is a usage error.
+    """
+    parser = HfArgumentParser(arguments, prog=prog, description=description)
+    parser.add_argument("--config", help="YAML or JSON file of options, by field name (flags override it)")
+    argv = list(argv)
+    rest = None
+    if positional and argv and not argv[0].startswith("-"):
+        if passthrough:
+            argv, rest = [f"--{positional}", argv[0]], argv[1:]
+        else:  # argparse gives the bare words up to the first flag to --positional (nargs="+")
+            argv = [f"--{positional}", *argv]
+    if defaults:
+        parser.set_defaults(**defaults)
+    known, _ = parser.parse_known_args(argv)
+    if known.config:
+        config = read_config(known.config)
+        names = {field.name for field in dataclasses.fields(arguments)}
+        if unknown := sorted(set(config) - names):
+            parser.error(f"{known.config} sets unknown options {unknown}; {prog} takes {sorted(names)}.")
+        parser.set_defaults(**config)
+    values = vars(parser.parse_args(argv))
+    values.pop("config")
+    if rest is not None:
+        values[passthrough] = rest
+    try:
+        return arguments(**values)
+    except (ValueError, TypeError) as error:
+        parser.error(str(error))
+
+
+def parse(command: Command, argv: list[str], prog: str):
+    """`command.arguments` from `argv` (see `parse_arguments`)."""
+    return parse_arguments(command.arguments, argv, prog, command.help, command.positional, command.passthrough)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser (for `--help` and `--version`); each command parses its own options."""
     parser = argparse.ArgumentParser(prog="softcot-hf", description="Latent chain-of-thought for Hugging Face models.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    for module in COMMAND_MODULES:
-        importlib.import_module(module).add_commands(commands)
-    if TRAIN_COMMAND_MODULES:
-        train = commands.add_parser("train", help="train a method's artifact (see `softcot-hf train -h`)")
-        methods = train.add_subparsers(dest="method", required=True)
-        for module in TRAIN_COMMAND_MODULES:
-            importlib.import_module(module).add_train_commands(methods)
+    parser.add_argument("--version", action="version", version=f"softcot-hf {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("train", help="train a method's artifact: softcot-hf train METHOD --help")
+    for command in _commands().values():
+        commands.add_parser(command.name, help=command.help)
     return parser
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    args.func(args)
+def main(argv: list[str] | None = None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-"):
+        build_parser().parse_args(argv or ["--help"])
+        return None
+    name, argv = argv[0], argv[1:]
+    if name == "train":
+        methods = _train_commands()
+        if not argv or argv[0] not in methods:
+            raise SystemExit(f"usage: softcot-hf train METHOD [options]; METHOD is one of {', '.join(methods)}.")
+        command, argv, prog = methods[argv[0]], argv[1:], f"softcot-hf train {argv[0]}"
+    else:
+        commands = _commands()
+        if name not in commands:
+            build_parser().error(f"unknown command {name!r}; choose one of train, {', '.join(commands)}.")
+        command, prog = commands[name], f"softcot-hf {name}"
+    return command.run(parse(command, argv, prog))
 
 
 if __name__ == "__main__":

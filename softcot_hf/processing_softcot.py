@@ -6,7 +6,7 @@ import torch
 from transformers import AutoTokenizer, BatchEncoding, PreTrainedTokenizerBase, ProcessorMixin
 from transformers.utils import PROCESSOR_NAME
 
-from .data.prompts import build_prompt
+from .data.prompts import WITH_THOUGHTS, build_prompt
 from .modeling.thought_tokens import select_thought_tokens
 
 # The paper's two prompts, in our words. `{question}` and `{num_thought_tokens}` are filled in; the assistant's N
@@ -16,13 +16,19 @@ DEFAULT_ASSISTANT_TEMPLATE = (
     "Please generate {num_thought_tokens} tokens to help another language model solve the following question "
     "step by step.\n\nQuestion: {question}"
 )
-DEFAULT_BACKBONE_TEMPLATE = build_prompt("{question}", "softcot")
+DEFAULT_BACKBONE_TEMPLATE = build_prompt("{question}", WITH_THOUGHTS)
 
 
-def _left_pad(rows: list[list[int]], pad_value: int) -> torch.Tensor:
+def left_pad(rows: list[list[int]], pad_value: int) -> torch.Tensor:
     """Left-pad lists of ids to one (batch, max_length) LongTensor."""
     width = max(len(row) for row in rows)
     return torch.tensor([[pad_value] * (width - len(row)) + row for row in rows], dtype=torch.long)
+
+
+def _pad_id_avoiding(tokenizer: PreTrainedTokenizerBase, avoid: int) -> int:
+    """A padding id of `tokenizer` different from the thought token `avoid`: pad, else EOS, else BOS, else 0."""
+    candidates = (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.bos_token_id, 0)
+    return next(i for i in candidates if i is not None and i != avoid)
 
 
 def render_prompt_ids(
@@ -163,10 +169,17 @@ class SoftCoTProcessor(ProcessorMixin):
             )
         return ids
 
-    def _pad_id(self, tokenizer: PreTrainedTokenizerBase, avoid: int) -> int:
-        """A padding id different from the thought token `avoid`, so padded positions never look like thoughts."""
-        candidates = (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.bos_token_id, 0)
-        return next(i for i in candidates if i is not None and i != avoid)
+    @property
+    def backbone_pad_token_id(self) -> int:
+        """The id backbone rows are padded with: never the slot token, so padding never looks like a thought."""
+        return _pad_id_avoiding(self.backbone_tokenizer, self.thought_tokens.backbone_slot_id)
+
+    @property
+    def assistant_pad_token_id(self) -> int | None:
+        """The id assistant rows are padded with: never the placeholder token (`None` without an assistant)."""
+        if self.assistant_tokenizer is None:
+            return None
+        return _pad_id_avoiding(self.assistant_tokenizer, self.thought_tokens.assistant_placeholder_id)
 
     def __call__(
         self,
@@ -193,20 +206,16 @@ class SoftCoTProcessor(ProcessorMixin):
             label_rows = [[-100] * len(prompt) + target for prompt, target in zip(backbone_rows, targets, strict=True)]
             backbone_rows = [prompt + target for prompt, target in zip(backbone_rows, targets, strict=True)]
 
-        tokens = self.thought_tokens
         data = {
-            "input_ids": _left_pad(backbone_rows, self._pad_id(self.backbone_tokenizer, tokens.backbone_slot_id)),
-            "attention_mask": _left_pad([[1] * len(row) for row in backbone_rows], 0),
+            "input_ids": left_pad(backbone_rows, self.backbone_pad_token_id),
+            "attention_mask": left_pad([[1] * len(row) for row in backbone_rows], 0),
         }
         if self.assistant_tokenizer is not None:
             assistant_rows = [self.assistant_prompt_ids(question) for question in questions]
-            placeholder = tokens.assistant_placeholder_id
-            data["assistant_input_ids"] = _left_pad(
-                assistant_rows, self._pad_id(self.assistant_tokenizer, placeholder)
-            )
-            data["assistant_attention_mask"] = _left_pad([[1] * len(row) for row in assistant_rows], 0)
+            data["assistant_input_ids"] = left_pad(assistant_rows, self.assistant_pad_token_id)
+            data["assistant_attention_mask"] = left_pad([[1] * len(row) for row in assistant_rows], 0)
         if label_rows is not None:
-            data["labels"] = _left_pad(label_rows, -100)
+            data["labels"] = left_pad(label_rows, -100)
         if return_tensors is None:
             data = {key: value.tolist() for key, value in data.items()}
         return BatchEncoding(data)

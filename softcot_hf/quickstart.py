@@ -4,8 +4,8 @@
 tiny models shipped for it (`softcot_hf/assets/quickstart/`: a Llama-shaped backbone and a smaller Llama-shaped
 assistant trained on the task by `scripts/make_quickstart_models.py`), then
 
-1. trains a SoftCoT projection on the frozen pair (`train_softcot_pipeline("softcot", ...)`);
-2. trains Coconut on the backbone with its curriculum, and the CoT / No-CoT baselines the same way (`train_coconut`);
+1. trains a SoftCoT projection on the frozen pair (`train(SoftCoTTrainingArguments(...))`);
+2. trains Coconut on the backbone with its curriculum, and the CoT / No-CoT baselines the same way;
 3. evaluates Zero-Shot CoT, SoftCoT, Coconut, CoT and No-CoT on held-out test questions (`run_evaluation`) and
    prints accuracy, generated tokens per answer and wall time as a table;
 4. reloads the SoftCoT and Coconut checkpoints with `AutoModelForCausalLM.from_pretrained` and answers a question;
@@ -15,21 +15,22 @@ Everything lands in `./softcot-quickstart/`. `--tiny` runs the same code path wi
 (for the test suite); its numbers mean nothing.
 """
 
-import argparse
 import json
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoProcessor, AutoTokenizer
 
+from .cli import Command
 from .data import get_task
 from .evaluation import run_evaluation
-from .evaluation.generation import encode_prompts, generate_texts
+from .generation import encode_prompts, generate_texts
+from .methods import get_method
 
 TASK = "synthetic_arithmetic"
 # Rows of the table, in order: (label, run_evaluation method, artifact folder or None for the frozen backbone).
@@ -117,49 +118,32 @@ def _prepare(output_dir: Path) -> tuple[str, str]:
 
 def _train(output_dir: Path, backbone: str, assistant: str, settings: QuickstartSettings, seed: int) -> dict:
     """Train SoftCoT, Coconut, CoT and No-CoT; returns the training wall time of each, in seconds."""
-    from .training import train_coconut, train_softcot_pipeline
+    from .methods import METHODS
+    from .training import train
 
+    common = {"backbone": backbone, "task": TASK, "limit": settings.train_examples, "seed": seed}
+    common.update(per_device_train_batch_size=settings.batch_size, save_total_limit=1, evaluate=False)
+    runs = {
+        "softcot": {"assistant": assistant, "max_steps": settings.softcot_steps, "learning_rate": settings.softcot_lr},
+        # Coconut: stage 0 (CoT) first, then one more step replaced by a thought every `epochs_per_stage` epochs.
+        "coconut": {
+            "num_train_epochs": settings.coconut_epochs_per_stage * (settings.max_latent_stage + 1),
+            "learning_rate": settings.coconut_lr,
+            "c_thought": 1,
+            "max_latent_stage": settings.max_latent_stage,
+            "epochs_per_stage": settings.coconut_epochs_per_stage,
+            "gradient_accumulation_steps": 1,
+        },
+        "cot": {"num_train_epochs": settings.baseline_epochs, "learning_rate": settings.finetune_lr},
+        "no_cot": {"num_train_epochs": settings.baseline_epochs, "learning_rate": settings.finetune_lr},
+    }
+    runs["cot"]["gradient_accumulation_steps"] = runs["no_cot"]["gradient_accumulation_steps"] = 1
     times = {}
-    started = time.perf_counter()
-    train_softcot_pipeline(
-        "softcot",
-        backbone,
-        output_dir / "softcot",
-        assistant=assistant,
-        task=TASK,
-        max_steps=settings.softcot_steps,
-        limit=settings.train_examples,
-        lr=settings.softcot_lr,
-        batch_size=settings.batch_size,
-        seed=seed,
-        save_total_limit=1,
-        run_eval=False,
-    )
-    times["softcot"] = time.perf_counter() - started
-    common = dict(
-        task=TASK,
-        c_thought=1,
-        max_latent_stage=settings.max_latent_stage,
-        epochs_per_stage=settings.coconut_epochs_per_stage,
-        batch_size=settings.batch_size,
-        gradient_accumulation_steps=1,
-        limit=settings.train_examples,
-        seed=seed,
-        save_total_limit=1,
-        resume=False,
-        evaluate=False,
-    )
-    # Coconut: stage 0 (CoT) first, then one more step replaced by a thought every `epochs_per_stage` epochs.
-    coconut_epochs = settings.coconut_epochs_per_stage * (settings.max_latent_stage + 1)
-    runs = (
-        ("coconut", coconut_epochs, settings.coconut_lr),
-        ("cot", settings.baseline_epochs, settings.finetune_lr),
-        ("no_cot", settings.baseline_epochs, settings.finetune_lr),
-    )
-    for mode, epochs, lr in runs:
+    for name, options in runs.items():
+        print(f"== training {METHODS[name].title} ({name}) into {output_dir / name}")
         started = time.perf_counter()
-        train_coconut(backbone, output_dir / mode, mode=mode, num_epochs=epochs, learning_rate=lr, **common)
-        times[mode] = time.perf_counter() - started
+        train(METHODS[name].arguments(output_dir=str(output_dir / name), **common, **options))
+        times[name] = time.perf_counter() - started
     return times
 
 
@@ -212,7 +196,7 @@ def answer_with_reloaded(output_dir: Path, question: str, max_new_tokens: int) -
     answers["softcot"] = texts[0]
     coconut = AutoModelForCausalLM.from_pretrained(output_dir / "coconut")
     tokenizer = AutoTokenizer.from_pretrained(output_dir / "coconut")
-    prompt = get_task(TASK).build_prompt(question, "coconut")
+    prompt = get_method("coconut").build_prompt(get_task(TASK), question)
     inputs = encode_prompts(tokenizer, [prompt], chat=False)
     texts, _ = generate_texts(coconut, inputs, tokenizer, max_new_tokens=max_new_tokens, do_sample=False)
     answers["coconut"] = texts[0]
@@ -240,7 +224,7 @@ def push_results(output_dir: Path, repo_id: str, summaries: list[dict]) -> list[
             api.upload_folder(folder_path=output_dir / name, repo_id=frozen[name])
         with tempfile.TemporaryDirectory() as folder:
             softcot = Path(folder) / "softcot"
-            shutil.copytree(output_dir / "softcot", softcot, ignore=shutil.ignore_patterns("checkpoint-*"))
+            shutil.copytree(output_dir / "softcot", softcot, ignore=shutil.ignore_patterns("checkpoints", "run.json"))
             config = json.loads((softcot / "config.json").read_text())
             config["backbone_model_name_or_path"] = frozen["backbone"]
             config["assistant_model_name_or_path"] = frozen["assistant"]
@@ -301,17 +285,21 @@ def run_quickstart(
     return result
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    """`softcot-hf quickstart`."""
-    parser = commands.add_parser(
-        "quickstart", help="train SoftCoT and Coconut on a synthetic task, evaluate, save, reload (CPU, minutes)"
+@dataclass
+class QuickstartArguments:
+    """`softcot-hf quickstart`: train SoftCoT and Coconut on a synthetic task, evaluate, save, reload."""
+
+    output_dir: str = field(default="softcot-quickstart", metadata={"help": "where everything lands"})
+    tiny: bool = field(default=False, metadata={"help": "a few examples and steps (seconds; for tests)"})
+    push_to_hub: str | None = field(default=None, metadata={"help": "USER/NAME: also publish the checkpoints"})
+    seed: int = field(default=0, metadata={"help": "seed of every training run"})
+
+
+COMMANDS = [
+    Command(
+        "quickstart",
+        "train SoftCoT and Coconut on a synthetic task, evaluate, save, reload (CPU, minutes)",
+        QuickstartArguments,
+        lambda args: run_quickstart(args.output_dir, tiny=args.tiny, push_to_hub=args.push_to_hub, seed=args.seed),
     )
-    parser.add_argument("--output-dir", default="softcot-quickstart")
-    parser.add_argument("--tiny", action="store_true", help="a few examples and steps (seconds; for tests)")
-    parser.add_argument("--push-to-hub", metavar="USER/NAME", help="also publish the SoftCoT and Coconut checkpoints")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.set_defaults(func=_quickstart_command)
-
-
-def _quickstart_command(args: argparse.Namespace) -> None:
-    run_quickstart(args.output_dir, tiny=args.tiny, push_to_hub=args.push_to_hub, seed=args.seed)
+]

@@ -1,10 +1,13 @@
 """The Coconut curriculum: exact token layouts per stage and baseline, and the stage callback under a real Trainer."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from softcot_hf import CoconutForCausalLM
+from softcot_hf.methods import get_method
 from softcot_hf.tiny import make_lm, make_tokenizer
 from softcot_hf.training import (
     CoconutCurriculum,
@@ -24,7 +27,6 @@ S, E, L, EOS = "<|start-latent|>", "<|end-latent|>", "<|latent|>", "<|endoftext|
 @pytest.fixture(scope="module")
 def tokenizer():
     tokenizer = make_tokenizer("plain")
-    tokenizer.add_special_tokens({"extra_special_tokens": ["<|pause|>"]}, replace_extra_special_tokens=False)
     CoconutForCausalLM.from_base(make_lm("plain", len(tokenizer) + 3, hidden_size=16), tokenizer)
     return tokenizer
 
@@ -62,15 +64,19 @@ def test_pad_latent_to_max_with_fewer_steps_than_stages(tokenizer, stage, pad, l
     assert tokens == Q + [S] + [L] * latents + [E] + ["###", "5", EOS]
 
 
+def method_layout(tokenizer, method: str, example, stage):
+    """The layout the method's own encoder writes (its training arguments reduced to what the encoder reads)."""
+    args = SimpleNamespace(c_thought=2, max_latent_stage=2, pad_latent_to_max=False, uniform_prob=0.0, seed=0)
+    return tokenizer.convert_ids_to_tokens(
+        get_method(method).encoder(tokenizer, args).encode(example, stage)["input_ids"]
+    )
+
+
 def test_baseline_layouts(tokenizer):
-    assert layout(tokenizer, TWO_STEPS, 2, mode="cot")[0] == Q + S1 + S2 + ["###", "10", EOS]
-    assert layout(tokenizer, TWO_STEPS, 2, mode="no_cot")[0] == Q + ["###", "10", EOS]
-    assert layout(tokenizer, TWO_STEPS, 1, mode="no_thoughts")[0] == Q + [S, E] + S2 + ["###", "10", EOS]
-    assert layout(tokenizer, TWO_STEPS, 1, mode="pause_as_thought")[0] == Q + [S] + ["<|pause|>"] * 2 + [E] + S2 + [
-        "###",
-        "10",
-        EOS,
-    ]
+    assert method_layout(tokenizer, "cot", TWO_STEPS, 2) == Q + S1 + S2 + ["###", "10", EOS]
+    assert method_layout(tokenizer, "no_cot", TWO_STEPS, 2) == Q + ["###", "10", EOS]
+    assert method_layout(tokenizer, "no_thoughts", TWO_STEPS, 1) == Q + [S, E] + S2 + ["###", "10", EOS]
+    assert method_layout(tokenizer, "coconut", TWO_STEPS, 1) == layout(tokenizer, TWO_STEPS, 1)[0]
 
 
 def test_uniform_prob_mixes_stages_reproducibly(tokenizer):

@@ -14,16 +14,24 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 from softcot_hf import CoconutForCausalLM
 from softcot_hf.cli import main as cli_main
 from softcot_hf.data.prosqa_style import CONCEPTS, PEOPLE, generate_prosqa_style
+from softcot_hf.methods import METHODS
 from softcot_hf.tiny import make_lm, make_tokenizer
-from softcot_hf.training import train_coconut
+from softcot_hf.training import train
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_coconut.py"
 # Two-step ProsQA-style questions over a handful of concepts: short sequences, so a step takes milliseconds.
 SMALL = dict(min_depth=2, max_depth=2, min_concepts=4, max_concepts=5, max_people=2)
 # No checkpoints unless a test asks for them (save_steps), no evaluation unless it runs the CLI or the example.
 FAST = dict(
-    batch_size=4, gradient_accumulation_steps=1, learning_rate=1e-2, logging_steps=1, evaluate=False, save_steps=1000
-)
+    per_device_train_batch_size=4, gradient_accumulation_steps=1, learning_rate=1e-2, logging_steps=1, evaluate=False,
+    save_steps=1000,
+)  # fmt: skip
+
+
+def train_coconut(backbone: str, output_dir: Path, method: str = "coconut", callbacks=None, **settings) -> dict:
+    """`softcot_hf.train` with the curriculum method's arguments."""
+    args = METHODS[method].arguments(backbone=backbone, output_dir=str(output_dir), **settings)
+    return train(args, callbacks=callbacks)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +89,7 @@ def test_stage_advances_at_the_right_epochs(base, tmp_path):
     record = Record()
     train_coconut(
         base["base"], tmp_path / "run", train_file=base["train_file"], max_latent_stage=2, epochs_per_stage=2,
-        num_epochs=6, callbacks=[record], **{**FAST, "batch_size": 8},
+        num_train_epochs=6, callbacks=[record], **{**FAST, "per_device_train_batch_size": 8},
     )  # fmt: skip
     tokenizer = AutoTokenizer.from_pretrained(tmp_path / "run")
     # Every example has 2 steps: stage s replaces the first s by s latents; past stage 2 (epoch 6+) nothing changes.
@@ -92,7 +100,7 @@ def test_stage_advances_at_the_right_epochs(base, tmp_path):
 def test_cot_baseline_reduces_the_loss_and_saves_a_plain_lm(base, tmp_path):
     record = Record()
     result = train_coconut(
-        base["base"], tmp_path / "cot", train_file=base["train_file"], mode="cot", num_epochs=10,
+        base["base"], tmp_path / "cot", train_file=base["train_file"], method="cot", num_train_epochs=10,
         callbacks=[record], **FAST,
     )  # fmt: skip
     assert result["global_step"] == 20 and len(record.losses) == 20
@@ -120,7 +128,7 @@ def test_interrupted_run_resumes_to_the_same_weights(base, tmp_path):
     # 8 examples, batch 4: 2 steps per epoch, a checkpoint every 3 steps, so the run stops in the middle of epoch 1
     # (stage 1, optimizer state of stage 1 in the checkpoint); stage 2 starts at epoch 2.
     settings = {**FAST, "train_file": base["train_file"], "max_latent_stage": 2, "epochs_per_stage": 1}
-    settings.update(num_epochs=4, save_steps=3)
+    settings.update(num_train_epochs=4, save_steps=3)
     train_coconut(base["base"], tmp_path / "straight", **settings)
     with pytest.raises(KeyboardInterrupt):
         train_coconut(base["base"], tmp_path / "resumed", **settings, callbacks=[Interrupt(3)])
@@ -138,19 +146,21 @@ def test_interrupted_run_resumes_to_the_same_weights(base, tmp_path):
 
 
 def test_output_dir_of_another_run_is_refused(base, tmp_path):
-    train_coconut(base["base"], tmp_path / "run", train_file=base["train_file"], num_epochs=1, **FAST)
-    with pytest.raises(ValueError, match=r"another Coconut run \(c_thought: 1 there, 2 now"):
-        train_coconut(base["base"], tmp_path / "run", train_file=base["train_file"], num_epochs=1, c_thought=2, **FAST)
+    train_coconut(base["base"], tmp_path / "run", train_file=base["train_file"], num_train_epochs=1, **FAST)
+    with pytest.raises(ValueError, match=r"another coconut run \(c_thought: 1 there, 2 now"):
+        train_coconut(
+            base["base"], tmp_path / "run", train_file=base["train_file"], num_train_epochs=1, c_thought=2, **FAST
+        )
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
-    with pytest.raises(ValueError, match="not a train_coconut run"):
+    with pytest.raises(ValueError, match="not a softcot-hf training run"):
         train_coconut(base["base"], tmp_path / "other", train_file=base["train_file"], **FAST)
 
 
 def test_lora_coconut_saves_merged_model_and_adapter(base, tmp_path):
     result = train_coconut(
         base["base"], tmp_path / "lora", train_file=base["train_file"], max_latent_stage=1, epochs_per_stage=1,
-        num_epochs=2, lora=True, lora_r=4, lora_alpha=8, **FAST,
+        num_train_epochs=2, lora=True, lora_r=4, lora_alpha=8, **FAST,
     )  # fmt: skip
     assert result["global_step"] == 4
     adapter_config = json.loads((tmp_path / "lora" / "adapter" / "adapter_config.json").read_text())
@@ -176,15 +186,15 @@ def test_clear_errors(base, tmp_path, monkeypatch):
         train_coconut("someone/missing-model", tmp_path / "a", train_file=base["train_file"], **FAST)
     no_steps = tmp_path / "no_steps.json"
     no_steps.write_text(json.dumps([{"question": "Is Tom a bompus?", "steps": [], "answer": "yes"}] * 4))
-    with pytest.raises(ValueError, match="have no steps.*mode 'no_cot'"):
+    with pytest.raises(ValueError, match="have no steps.*baseline without them .no_cot."):
         train_coconut(base["base"], tmp_path / "b", train_file=str(no_steps), **FAST)
-    with pytest.raises(ValueError, match="Unknown mode 'pause'"):
-        train_coconut(base["base"], tmp_path / "c", train_file=str(no_steps), mode="pause", **FAST)
+    with pytest.raises(ValueError, match="c_thought must be at least 1, got 0"):
+        train_coconut(base["base"], tmp_path / "c", train_file=str(no_steps), c_thought=0, **FAST)
 
 
 def test_cli_trains_no_cot_and_evaluates(base, tmp_path, capsys):
     cli_main(
-        ["train", "coconut", "--base", base["base"], "--train-file", base["train_file"], "--mode", "no_cot",
+        ["train", "no_cot", "--backbone", base["base"], "--train-file", base["train_file"],
          "--epochs", "1", "--batch-size", "4", "--gradient-accumulation-steps", "1", "--eval-limit", "2",
          "--max-new-tokens", "4", "--output-dir", str(tmp_path / "cli")]
     )  # fmt: skip
@@ -195,7 +205,7 @@ def test_cli_trains_no_cot_and_evaluates(base, tmp_path, capsys):
 
 
 def test_example_runs_at_tiny_scale(base, tmp_path, monkeypatch, capsys):
-    argv = [str(EXAMPLE), "--base", base["base"], "--train-file", base["train_file"], "--epochs", "2",
+    argv = [str(EXAMPLE), "--backbone", base["base"], "--train-file", base["train_file"], "--epochs", "2",
             "--epochs-per-stage", "1", "--max-latent-stage", "1", "--batch-size", "8",
             "--gradient-accumulation-steps", "1", "--eval-limit", "1", "--max-new-tokens", "4",
             "--output-dir", str(tmp_path / "example")]  # fmt: skip

@@ -14,8 +14,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from softcot_hf import CoconutForCausalLM, SoftCoTForCausalLM, SoftCoTProcessor
 from softcot_hf.cli import main
 from softcot_hf.data import get_task
-from softcot_hf.evaluation import METHODS, load_method, majority_vote, run_evaluation
-from softcot_hf.evaluation.generation import encode_prompts
+from softcot_hf.evaluation import majority_vote, run_evaluation
+from softcot_hf.generation import encode_prompts
+from softcot_hf.methods import METHODS, get_method
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tasks"
 EXAMPLES = Path(__file__).parents[1] / "examples"
@@ -56,7 +57,7 @@ def artifacts(pair_dirs, tmp_path_factory) -> dict[str, dict]:
     """run_evaluation arguments of every method: artifacts built and saved as the training code saves them."""
     root = tmp_path_factory.mktemp("artifacts")
     assistant, backbone, gpt2 = pair_dirs["llama_assistant"], pair_dirs["llama_backbone"], pair_dirs["gpt2_backbone"]
-    template = TASK.build_prompt("{question}", "softcot")
+    template = get_method("softcot").build_prompt(TASK, "{question}")
 
     torch.manual_seed(0)
     softcot = SoftCoTForCausalLM.from_assistant_and_backbone(assistant, backbone, num_thought_tokens=4)
@@ -83,6 +84,7 @@ def artifacts(pair_dirs, tmp_path_factory) -> dict[str, dict]:
         "softcot": {"model": str(root / "softcot")},
         "lora": {"model": str(root / "lora")},
         "coconut": {"model": str(root / "coconut")},
+        "no_thoughts": {"model": str(root / "coconut")},
         "cot": {"model": gpt2},
         "no_cot": {"model": gpt2},
     }
@@ -125,7 +127,9 @@ def test_every_method_end_to_end(method, artifacts, dataset, tmp_path):
         assert row["prediction"] == majority_vote(row["extracted"])
         assert row["correct"] == (row["prediction"] is not None and TASK.score(row["prediction"], row["gold"]))
         # Coconut's count includes <bot>, its 2 latents and <eot> on top of the answer tokens.
-        assert all(0 <= count <= 5 + (4 if method == "coconut" else 0) for count in row["generated_tokens"])
+        assert all(
+            0 <= count <= 5 + (4 if method in ("coconut", "no_thoughts") else 0) for count in row["generated_tokens"]
+        )
     assert summary["accuracy"] == sum(row["correct"] for row in rows) / len(rows)
     tokens = [count for row in rows for count in row["generated_tokens"]]
     assert summary["mean_generated_tokens"] == pytest.approx(sum(tokens) / len(tokens))
@@ -136,9 +140,9 @@ def test_every_method_end_to_end(method, artifacts, dataset, tmp_path):
 
 def test_generated_text_stops_at_the_first_stop_token(artifacts):
     """A path ends at the first EOS of the generation config: its count and text cover exactly the tokens before it."""
-    runner = load_method("cot", TASK, **artifacts["cot"])
+    runner = get_method("cot").load_runner(TASK, **artifacts["cot"])
     question = ROWS[0]["question"]
-    inputs = encode_prompts(runner.tokenizer, [TASK.build_prompt(question, "cot")], chat=False)
+    inputs = encode_prompts(runner.tokenizer, [get_method("cot").build_prompt(TASK, question)], chat=False)
     free = runner.model.generate(**inputs, do_sample=False, max_new_tokens=6, eos_token_id=None)
     new = free[0, inputs["input_ids"].shape[1] :].tolist()
     cut = next(i for i in range(1, len(new)) if new[i] not in new[:i])  # first token not seen before
@@ -153,7 +157,7 @@ def test_batched_generation_equals_one_by_one(method, artifacts):
     """Left padding is right: a batch of prompts of different lengths generates what each prompt does alone."""
     if method not in artifacts:
         pytest.skip(f"{method}'s model class is not in softcot_hf yet")
-    runner = load_method(method, TASK, **artifacts[method])
+    runner = get_method(method).load_runner(TASK, **artifacts[method])
     # Init-scale tiny models answer every prompt alike; larger weights make the answer depend on the prompt.
     torch.manual_seed(0)
     with torch.no_grad():

@@ -16,7 +16,7 @@ from transformers import AutoModelForCausalLM, AutoProcessor, AutoTokenizer
 from softcot_hf import CoconutForCausalLM, SoftCoTForCausalLM
 from softcot_hf.data import get_task
 from softcot_hf.data.synthetic_arithmetic import generate_arithmetic_chains, generate_split
-from softcot_hf.evaluation.generation import encode_prompts, generate_texts
+from softcot_hf.generation import encode_prompts, generate_texts
 from softcot_hf.hub import HUB_TRANSPORT_ERRORS
 from softcot_hf.quickstart import METHODS, push_results, shipped_models
 

@@ -4,7 +4,7 @@ import pytest
 
 from softcot_hf.data import get_task
 from softcot_hf.evaluation import majority_vote
-from softcot_hf.evaluation.generation import sampling_settings
+from softcot_hf.generation import sampling_settings
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,9 @@ from transformers import AutoModelForCausalLM, AutoProcessor
 
 from softcot_hf import CoTUnkForCausalLM, SoftCoTForCausalLM, SoftCoTProcessor
 from softcot_hf.data import get_task
+from softcot_hf.methods import METHODS
 from softcot_hf.tiny import make_lm, make_tokenizer
-from softcot_hf.training import cache_fingerprint, load_or_compute_assistant_states, train_softcot_pipeline
+from softcot_hf.training import cache_fingerprint, load_or_compute_assistant_states, train
 from softcot_hf.training.softcot_training import enable_frozen_gradient_checkpointing
 
 
@@ -40,12 +41,12 @@ def data_dir(tmp_path_factory) -> str:
 
 
 def run(pair_dirs, data_dir, output_dir, method="softcot", **kwargs) -> dict:
-    settings = dict(max_steps=4, batch_size=4, lr=1e-2, save_steps=2, run_eval=False, logging_steps=100, seed=3)
+    settings = dict(max_steps=4, per_device_train_batch_size=4, learning_rate=1e-2, save_steps=2, evaluate=False)
+    settings.update(logging_steps=100, seed=3, backbone=pair_dirs["llama_backbone"], data_dir=data_dir)
+    if method == "softcot":
+        settings["assistant"] = pair_dirs["llama_assistant"]
     settings.update(kwargs)
-    assistant = pair_dirs["llama_assistant"] if method == "softcot" else None
-    return train_softcot_pipeline(
-        method, pair_dirs["llama_backbone"], output_dir, assistant=assistant, data_dir=data_dir, **settings
-    )
+    return train(METHODS[method].arguments(output_dir=str(output_dir), **settings))
 
 
 def trained(folder) -> dict[str, torch.Tensor]:
@@ -158,7 +159,7 @@ def test_cache_fingerprint_changes_with_n_template_and_assistant(pair_dirs, tmp_
     with torch.no_grad():
         model.assistant.lm_head.weight.sub_(1e-3)
 
-    pad = processor._pad_id(processor.assistant_tokenizer, processor.thought_tokens.assistant_placeholder_id)
+    pad = processor.assistant_pad_token_id
     states, path, hit = load_or_compute_assistant_states(model, rows(processor), pad, tmp_path)
     assert not hit and path.exists() and states.shape == (2, 2, model.config.assistant_config.hidden_size)
     again, same_path, hit = load_or_compute_assistant_states(model, rows(processor), pad, tmp_path)
@@ -175,7 +176,7 @@ def test_cache_on_equals_cache_off_and_checkpoints_hold_only_the_projection(pair
     for key in a:  # same examples, the assistant run on differently padded batches: float32 noise only
         torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=1e-5)
     assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 1
-    for checkpoint in sorted((tmp_path / "cached").glob("checkpoint-*")):
+    for checkpoint in sorted((tmp_path / "cached" / "checkpoints").glob("checkpoint-*")):
         assert sorted(trained(checkpoint)) == sorted(a)
         files = set(os.listdir(checkpoint))
         assert {"optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json", "model.safetensors"} <= files
@@ -190,15 +191,15 @@ def test_cache_on_equals_cache_off_and_checkpoints_hold_only_the_projection(pair
 
 
 def test_resumed_run_ends_with_the_uninterrupted_projection(pair_dirs, data_dir, tmp_path):
-    full = run(pair_dirs, data_dir, tmp_path / "full", max_steps=6, batch_size=3, save_steps=2)
+    full = run(pair_dirs, data_dir, tmp_path / "full", max_steps=6, per_device_train_batch_size=3, save_steps=2)
     interrupted = tmp_path / "interrupted"
     shutil.copytree(full["output_dir"], interrupted)  # as if killed after step 4: only checkpoint-4 survived
-    for path in interrupted.iterdir():
-        if path.name != "checkpoint-4":
+    for path in [*interrupted.iterdir(), *(interrupted / "checkpoints").iterdir()]:
+        if path.name not in ("checkpoint-4", "checkpoints", "run.json") and path.exists():
             shutil.rmtree(path) if path.is_dir() else path.unlink()
-    resumed = run(pair_dirs, data_dir, interrupted, max_steps=6, batch_size=3, save_steps=2)
+    resumed = run(pair_dirs, data_dir, interrupted, max_steps=6, per_device_train_batch_size=3, save_steps=2)
     assert resumed["train_metrics"]["train_runtime"] >= 0
-    state = json.loads((interrupted / "checkpoint-6" / "trainer_state.json").read_text())
+    state = json.loads((interrupted / "checkpoints" / "checkpoint-6" / "trainer_state.json").read_text())
     assert state["global_step"] == 6
     a, b = trained(full["output_dir"]), trained(interrupted)
     for key in a:
@@ -224,14 +225,14 @@ def test_cot_unk_and_lora_ride_the_same_pipeline_and_save_only_their_weights(pai
     config = json.loads((folder / "adapter_config.json").read_text())
     assert config["base_model_name_or_path"] == pair_dirs["llama_backbone"]
     assert (folder / "tokenizer.json").exists() and not (folder / "model.safetensors").exists()
-    for checkpoint in folder.glob("checkpoint-*"):
+    for checkpoint in (folder / "checkpoints").glob("checkpoint-*"):
         assert all("lora_" in key for key in load_file(checkpoint / "adapter_model.safetensors"))
     AutoPeftModelForCausalLM.from_pretrained(folder)
 
 
 def test_training_ends_with_an_evaluation_of_the_artifact(pair_dirs, data_dir, tmp_path):
     result = run(
-        pair_dirs, data_dir, tmp_path / "evaluated", max_steps=1, run_eval=True, eval_limit=2, max_new_tokens=4
+        pair_dirs, data_dir, tmp_path / "evaluated", max_steps=1, evaluate=True, eval_limit=2, max_new_tokens=4
     )
     summary = json.loads((tmp_path / "evaluated" / "eval" / "summary.json").read_text())
     assert summary["method"] == "softcot" and summary["num_examples"] == 2 and summary["split"] == "test"
@@ -250,20 +251,16 @@ def test_unloadable_id_names_it_and_says_how_to_fix(pair_dirs, data_dir, tmp_pat
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(OSError, match=r"(?s)'no-such-org/no-such-model'.*download.*local path"):
-        train_softcot_pipeline(
-            "softcot",
-            pair_dirs["llama_backbone"],
-            tmp_path / "out",
-            assistant="no-such-org/no-such-model",
-            data_dir=data_dir,
-            max_steps=1,
-            run_eval=False,
-        )
+        run(pair_dirs, data_dir, tmp_path / "out", assistant="no-such-org/no-such-model", max_steps=1)
 
 
 def test_output_dir_with_another_models_checkpoint_is_refused(pair_dirs, data_dir, tmp_path):
     run(pair_dirs, data_dir, tmp_path / "out", method="cot_unk", max_steps=2)
-    with pytest.raises(ValueError, match="another model"):
+    with pytest.raises(ValueError, match=r"another cot_unk run \(assistant: None there, '.*' now, method: 'cot_unk'"):
         run(pair_dirs, data_dir, tmp_path / "out", method="softcot", max_steps=2)
-    with pytest.raises(ValueError, match="another model"):
+    with pytest.raises(ValueError, match="another cot_unk run .num_thought_tokens: 4 there, 2 now"):
         run(pair_dirs, data_dir, tmp_path / "out", method="cot_unk", max_steps=2, num_thought_tokens=2)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not a softcot-hf training run"):
+        run(pair_dirs, data_dir, tmp_path / "mine", method="cot_unk", max_steps=2)

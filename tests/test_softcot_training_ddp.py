@@ -28,7 +28,7 @@ def train(command: list[str], pair_dirs, data_dir: str, output_dir: Path, batch_
         "--lr", "1e-2",
         "--seed", "5",
         "--frozen-dtype", "fp32",
-        "--no-eval",
+        "--no-evaluate",
     ]  # fmt: skip
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     done = subprocess.run(command + arguments, env=environment, capture_output=True, text=True, timeout=240)
@@ -63,6 +63,6 @@ def test_example_script_trains_on_tiny_local_models(pair_dirs, tmp_path):
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
     data_dir = write_gsm8k(tmp_path / "data", n_train=4, n_test=1)
-    common = ["--backbone", pair_dirs["llama_backbone"], "--data-dir", data_dir, "--max-steps", "1", "--no-eval"]
+    common = ["--backbone", pair_dirs["llama_backbone"], "--data-dir", data_dir, "--max-steps", "1", "--no-evaluate"]
     result = example.main(["--method", "cot_unk", "--output-dir", str(tmp_path / "cot_unk"), *common])
     assert sorted(load_file(Path(result["output_dir"]) / "model.safetensors")) == ["thought_embeddings.weight"]

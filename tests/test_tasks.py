@@ -11,6 +11,7 @@ import pytest
 
 from softcot_hf.data import get_task, list_tasks
 from softcot_hf.data.sources import read_json
+from softcot_hf.methods import get_method
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 FIXTURES = Path(__file__).parent / "fixtures" / "tasks"
@@ -44,9 +45,10 @@ def load_shared(name: str, split: str) -> datasets.Dataset:
     return get_task(name).load(split, data_dir=SHARED / SHARED_DIRS.get(name, name), **options)
 
 
-def test_registry_lists_the_eight_tasks():
+def test_registry_lists_the_eight_tasks_then_the_generated_ones():
     assert list_tasks() == [
-        "gsm8k", "asdiv_aug", "aqua", "strategyqa", "date_understanding", "gsm8k_aug", "prontoqa", "prosqa"
+        "gsm8k", "asdiv_aug", "aqua", "strategyqa", "date_understanding", "gsm8k_aug", "prontoqa", "prosqa",
+        "synthetic_arithmetic", "prosqa_style",
     ]  # fmt: skip
     with pytest.raises(KeyError, match="choose one of gsm8k"):
         get_task("gsm8k_hard")
@@ -163,7 +165,7 @@ def offline(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", refuse)
 
 
-@pytest.mark.parametrize("name", list_tasks())
+@pytest.mark.parametrize("name", list_tasks()[:8])  # the papers' benchmarks; generated tasks download nothing
 def test_public_source_offline_raises_a_clear_error(name, offline):
     task = get_task(name)
     with pytest.raises(ConnectionError, match="data_dir=") as raised:
@@ -180,14 +182,17 @@ def test_prompts_per_method():
         'Solve the following question step by step, and give the final answer at the end as "The answer is <number>."'
         "\n\nQuestion: What is 2 + 3?"
     )
-    assert gsm8k.build_prompt(question, "lora") == zero_shot
+    assert get_method("lora").build_prompt(gsm8k, question) == zero_shot
+    assert get_method("zero_shot_cot").build_prompt(gsm8k, question) == zero_shot
     for method in ("softcot", "cot_unk", "assist_cot"):
-        assert gsm8k.build_prompt(question, method) == zero_shot + "\n\nHere are prompts: {thoughts}"
-    assert gsm8k.build_prompt(question, "assist_cot", thoughts="Add them.").endswith("Here are prompts: Add them.")
-    for method in ("cot", "no_cot", "coconut"):
-        assert gsm8k.build_prompt(question, method) == question + "\n"
+        assert get_method(method).build_prompt(gsm8k, question) == zero_shot + "\n\nHere are prompts: {thoughts}"
+    hinted = get_method("assist_cot").build_prompt(gsm8k, question, thoughts="Add them.")
+    assert hinted.endswith("Here are prompts: Add them.")
+    for method in ("cot", "no_cot", "coconut", "no_thoughts"):
+        assert get_method(method).build_prompt(gsm8k, question) == question + "\n"
+        assert not get_method(method).chat
     assert "one of A, B, C, D, E, F" in get_task("date_understanding").build_prompt(question)
     assert '"The answer is yes." or "... no."' in get_task("strategyqa").build_prompt(question)
     assert '"The answer is True." or "... False."' in get_task("prontoqa").build_prompt(question)
     with pytest.raises(ValueError, match="Unknown method 'few_shot'"):
-        gsm8k.build_prompt(question, "few_shot")
+        get_method("few_shot")

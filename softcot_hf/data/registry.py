@@ -11,12 +11,12 @@ _ORDER = ("gsm8k", "asdiv_aug", "aqua", "strategyqa", "date_understanding", "gsm
 
 
 def list_tasks() -> list[str]:
-    """Names of the registered tasks."""
-    return list(_ORDER)
+    """Names of the registered tasks: the papers' benchmarks in the papers' order, then the generated tasks."""
+    return [*_ORDER, *(name for name in _TASKS if name not in _ORDER)]
 
 
 def get_task(name: str) -> Task:
     """The task called `name` (see `list_tasks()`)."""
     if name not in _TASKS:
-        raise KeyError(f"Unknown task {name!r}; choose one of {', '.join(_ORDER)}.")
+        raise KeyError(f"Unknown task {name!r}; choose one of {', '.join(list_tasks())}.")
     return _TASKS[name]

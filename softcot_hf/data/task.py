@@ -7,7 +7,7 @@ from pathlib import Path
 import datasets
 
 from .answers import AnswerFormat
-from .prompts import build_prompt
+from .prompts import ZERO_SHOT, build_prompt
 
 Row = dict[str, object]  # {"question": str, "steps": list[str], "answer": str}
 
@@ -75,6 +75,7 @@ class Task:
         predicted = self.answer.extract(prediction)
         return predicted is not None and self.answer.same(predicted, expected)
 
-    def build_prompt(self, question: str, method: str = "zero_shot_cot", thoughts: str = "{thoughts}") -> str:
-        """The backbone prompt of `method` (see `softcot_hf.data.prompts`), asking for this task's answer format."""
-        return build_prompt(question, method, answer_instruction=self.answer.instruction, thoughts=thoughts)
+    def build_prompt(self, question: str, template: str = ZERO_SHOT, thoughts: str = "{thoughts}") -> str:
+        """`template` (see `softcot_hf.data.prompts`; a method's is `method.prompt_template`) filled for `question`,
+        asking for this task's answer format."""
+        return build_prompt(question, template, answer_instruction=self.answer.instruction, thoughts=thoughts)

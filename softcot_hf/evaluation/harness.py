@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, set_seed
 
 from .. import __version__
 from ..data import Task, get_task, list_tasks
-from .generation import sampling_settings
-from .methods import load_method
+from ..generation import sampling_settings
+from ..methods import Method, get_method
+from .arguments import EvaluationArguments
 from .metrics import load_metric
 from .voting import majority_vote
 
@@ -54,11 +54,11 @@ def _predict(
     batch_size: int,
     num_samples: int,
     generation: dict,
-    method: str,
+    method: Method,
 ) -> list[dict]:
     """The predictions.jsonl rows of one seed: `num_samples` paths per question, their answers and the vote."""
     rows = []
-    progress = tqdm(range(0, len(questions), batch_size), desc=f"{task.name} {method} seed {seed}", unit="batch")
+    progress = tqdm(range(0, len(questions), batch_size), desc=f"{task.name} {method.name} seed {seed}", unit="batch")
     for start in progress:
         batch = questions[start : start + batch_size]
         texts, counts = runner.generate(batch, **generation)
@@ -84,30 +84,18 @@ def _predict(
 
 def run_evaluation(
     task: str | Task,
-    method: str,
+    method: str | Method,
     model: PreTrainedModel | str | Path | None = None,
     *,
     tokenizer: Any = None,
-    backbone: str | Path | None = None,
-    assistant: str | Path | None = None,
     dataset: datasets.Dataset | None = None,
-    data_dir: str | Path | None = None,
-    split: str = "test",
-    limit: int | None = None,
-    num_samples: int = 1,
-    seeds: tuple[int, ...] | list[int] = (41,),
-    batch_size: int = 16,
-    max_new_tokens: int = 256,
-    output_dir: str | Path | None = None,
-    do_sample: bool | None = None,
-    temperature: float = 0.7,
-    top_p: float = 0.95,
-    num_hint_tokens: int = 32,
-    dtype: str | torch.dtype | None = None,
     device: str | None = None,
+    **settings,
 ) -> dict:
     """
-    Evaluates `method` (see `softcot_hf.evaluation.METHODS`) on `task` and returns the summary.
+    Evaluates `method` (a name of `softcot_hf.methods.METHODS` or a `Method`) on `task` and returns the summary.
+    `model` is the method's artifact (a folder or Hub id) or a loaded model with its `tokenizer` (a `SoftCoTProcessor`
+    for softcot/cot_unk); `dataset` replaces the task's split; `settings` are the other `EvaluationArguments`.
 
     For each seed (`transformers.set_seed`, so a seed reproduces its predictions) the questions are generated in
     left-padded batches of `batch_size`; `num_samples` > 1 samples that many paths per question (`temperature`,
@@ -119,23 +107,34 @@ def run_evaluation(
     mean over seeds in [0, 1], accuracy_std (population std over seeds), accuracy_per_seed, mean_generated_tokens
     per generated path, wall_time_s, settings, ...).
     """
-    task = get_task(task) if isinstance(task, str) else task
-    seeds = [int(seed) for seed in seeds]
-    if not seeds:
-        raise ValueError("Pass at least one seed.")
-    generation = {**sampling_settings(num_samples, do_sample, temperature, top_p), "max_new_tokens": max_new_tokens}
+    args = EvaluationArguments(task=task, method=method, model=model, **settings)
+    return evaluate(args, tokenizer=tokenizer, dataset=dataset, device=device)
+
+
+def evaluate(
+    args: EvaluationArguments,
+    tokenizer: Any = None,
+    dataset: datasets.Dataset | None = None,
+    device: str | None = None,
+) -> dict:
+    """`run_evaluation` from its arguments (what `softcot-hf eval` parses)."""
+    task = get_task(args.task) if isinstance(args.task, str) else args.task
+    method = get_method(args.method)
+    generation = {
+        **sampling_settings(args.num_samples, args.do_sample, args.temperature, args.top_p),
+        "max_new_tokens": args.max_new_tokens,
+    }
     dataset_given = dataset is not None
-    dataset = _dataset(task, dataset, data_dir, split, limit)
+    dataset = _dataset(task, dataset, args.data_dir, args.split, args.limit)
     questions, golds = list(dataset["question"]), [str(answer) for answer in dataset["answer"]]
-    load_kwargs = {} if dtype is None else {"dtype": dtype}
-    runner = load_method(
-        method,
+    load_kwargs = {} if args.dtype is None else {"dtype": args.dtype}
+    runner = method.load_runner(
         task,
-        model,
+        args.model,
         tokenizer,
-        backbone,
-        assistant,
-        num_hint_tokens=num_hint_tokens,
+        backbone=args.backbone,
+        assistant=args.assistant,
+        num_hint_tokens=args.num_hint_tokens,
         device=device,
         **load_kwargs,
     )
@@ -144,9 +143,11 @@ def run_evaluation(
     accuracy_metric = load_metric("answer_accuracy", task.name) if registered else None
     started = time.perf_counter()
     rows, accuracies = [], []
-    for seed in seeds:
+    for seed in args.seeds:
         set_seed(seed)
-        seed_rows = _predict(runner, task, questions, golds, seed, batch_size, num_samples, generation, method)
+        seed_rows = _predict(
+            runner, task, questions, golds, seed, args.batch_size, args.num_samples, generation, method
+        )
         predictions, correct = [row["prediction"] for row in seed_rows], [row["correct"] for row in seed_rows]
         accuracies.append(_accuracy(accuracy_metric, predictions, golds, correct))
         rows.extend(seed_rows)
@@ -154,12 +155,12 @@ def run_evaluation(
 
     summary = {
         "task": task.name,
-        "method": method,
-        "model": _model_name(model, backbone),
-        "split": split,
+        "method": method.name,
+        "model": _model_name(args.model, args.backbone),
+        "split": args.split,
         "num_examples": len(questions),
-        "num_samples": num_samples,
-        "seeds": seeds,
+        "num_samples": args.num_samples,
+        "seeds": args.seeds,
         "accuracy": statistics.fmean(accuracies),
         "accuracy_std": statistics.pstdev(accuracies),
         "accuracy_per_seed": accuracies,
@@ -168,24 +169,24 @@ def run_evaluation(
         )["mean_generated_tokens"],
         "wall_time_s": wall_time,
         "settings": {
-            "backbone": None if backbone is None else str(backbone),
-            "assistant": None if assistant is None else str(assistant),
-            "data_dir": None if data_dir is None else str(data_dir),
+            "backbone": None if args.backbone is None else str(args.backbone),
+            "assistant": None if args.assistant is None else str(args.assistant),
+            "data_dir": None if args.data_dir is None else str(args.data_dir),
             "dataset_given": dataset_given,
-            "limit": limit,
-            "batch_size": batch_size,
-            "max_new_tokens": max_new_tokens,
+            "limit": args.limit,
+            "batch_size": args.batch_size,
+            "max_new_tokens": args.max_new_tokens,
             "do_sample": generation["do_sample"],
-            "temperature": temperature if generation["do_sample"] else None,
-            "top_p": top_p if generation["do_sample"] else None,
-            "num_hint_tokens": num_hint_tokens if method == "assist_cot" else None,
-            "dtype": None if dtype is None else str(dtype),
+            "temperature": args.temperature if generation["do_sample"] else None,
+            "top_p": args.top_p if generation["do_sample"] else None,
+            "num_hint_tokens": getattr(runner, "num_hint_tokens", None),
+            "dtype": None if args.dtype is None else str(args.dtype),
         },
         "softcot_hf_version": __version__,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
-    if output_dir is not None:
-        output_dir = Path(output_dir)
+    if args.output_dir is not None:
+        output_dir = Path(args.output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
         with open(output_dir / "predictions.jsonl", "w") as file:
             for row in rows:

@@ -4,17 +4,8 @@ import json
 from pathlib import Path
 
 from ..data import list_tasks
+from ..methods import METHODS
 
-METHOD_LABELS = {
-    "no_cot": "No-CoT",
-    "cot": "CoT",
-    "zero_shot_cot": "Zero-Shot CoT",
-    "cot_unk": "Zero-Shot CoT-Unk",
-    "assist_cot": "Zero-Shot Assist-CoT",
-    "lora": "LoRA fine-tuning",
-    "coconut": "Coconut",
-    "softcot": "SoftCoT",
-}
 TASK_LABELS = {
     "gsm8k": "GSM8K",
     "asdiv_aug": "ASDiv-Aug",
@@ -40,7 +31,7 @@ def load_summaries(paths: list[str | Path]) -> list[dict]:
 
 def _rows(summaries: list[dict]) -> tuple[list[str], list[str], dict[tuple[str, str], dict]]:
     """(row labels, task names, {(row label, task): summary}), rows in the paper's method order."""
-    methods = list(METHOD_LABELS)
+    methods = list(METHODS)
     keys = sorted(
         {(s["method"], s["num_samples"], s.get("model") or "") for s in summaries},
         key=lambda key: (methods.index(key[0]) if key[0] in methods else len(methods), key[0], key[1], key[2]),
@@ -50,7 +41,7 @@ def _rows(summaries: list[dict]) -> tuple[list[str], list[str], dict[tuple[str, 
         models_per_method.setdefault((method, num_samples), set()).add(model)
 
     def label(method: str, num_samples: int, model: str) -> str:
-        text = METHOD_LABELS.get(method, method)
+        text = METHODS[method].title if method in METHODS else method
         if num_samples > 1:
             text += f" + SC ({num_samples})"
         if len(models_per_method[(method, num_samples)]) > 1:

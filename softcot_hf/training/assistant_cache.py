@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from ..processing_softcot import _left_pad
+from ..processing_softcot import left_pad
 
 CACHE_KEY = "assistant_states"
 
@@ -64,8 +64,8 @@ def compute_assistant_states(
     states = []
     for start in tqdm(range(0, len(assistant_rows), batch_size), desc="assistant states", leave=False):
         rows = assistant_rows[start : start + batch_size]
-        input_ids = _left_pad(rows, pad_token_id).to(device)
-        attention_mask = _left_pad([[1] * len(row) for row in rows], 0).to(device)
+        input_ids = left_pad(rows, pad_token_id).to(device)
+        attention_mask = left_pad([[1] * len(row) for row in rows], 0).to(device)
         states.append(model.get_assistant_states(input_ids, attention_mask).cpu())
     return torch.cat(states)
 

@@ -1,7 +1,7 @@
 """Coconut's curriculum on the data side: an example `{"question", "steps", "answer"}` becomes the token layout of
 stage s, where the first s reasoning steps are replaced by s * c continuous thoughts.
 
-Layout (mode "coconut"), with labels on the remaining steps and the answer only::
+Layout (Coconut), with labels on the remaining steps and the answer only::
 
     question\\n <|start-latent|> <|latent|> * (n * c) <|end-latent|> step_{n+1}\\n ... step_k\\n ### answer <eos>
 
@@ -11,23 +11,18 @@ Layout (mode "coconut"), with labels on the remaining steps and the answer only:
   min(k, max_latent_stage).
 - `uniform_prob`: with this probability an example takes a stage drawn uniformly from 0..max_latent_stage instead.
 
-The paper's baselines are the same layouts with one change each: "cot" (stage 0, no markers), "no_cot" (the answer
-only), "no_thoughts" (steps removed as at stage s, but no latent tokens between the markers) and "pause_as_thought"
-(the latents replaced by a trainable pause token, which the model reads as an ordinary token: no feedback).
+The paper's baselines: "no_thoughts" is the same layout without latent tokens between the markers
+(`write_latents=False`); "cot" (question, steps, answer) and "no_cot" (question, answer) are `RationaleExamples`.
 """
 
 import math
 import random
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from transformers import PreTrainedTokenizerBase, TrainerCallback
 
 from ..modeling.modeling_coconut import END_LATENT_TOKEN, LATENT_TOKEN, START_LATENT_TOKEN
-
-Mode = Literal["coconut", "cot", "no_cot", "no_thoughts", "pause_as_thought"]
-PAUSE_TOKEN = "<|pause|>"
 
 
 @dataclass
@@ -38,37 +33,64 @@ class CurriculumSettings:
     max_latent_stage: int = 6
     pad_latent_to_max: bool = False
     uniform_prob: float = 0.0
-    mode: Mode = "coconut"
 
 
 def _special_id(tokenizer: PreTrainedTokenizerBase, token: str) -> int:
     token_id = tokenizer.get_vocab().get(token)
     if token_id is None:
-        hint = (
-            "CoconutForCausalLM.from_base(model, tokenizer) adds the Coconut tokens"
-            if token != PAUSE_TOKEN
-            else "add it with tokenizer.add_special_tokens({'extra_special_tokens': ['<|pause|>']}, "
-            "replace_extra_special_tokens=False) and resize the model's embeddings"
+        raise ValueError(
+            f"The tokenizer has no {token} token: CoconutForCausalLM.from_base(model, tokenizer) adds the three "
+            "Coconut tokens."
         )
-        raise ValueError(f"The tokenizer has no {token} token: {hint}.")
     return token_id
 
 
-class CoconutCurriculum:
-    """Tokenizes Coconut-format examples for a given stage. Deterministic for a given (seed, epoch, index)."""
+def _eos_id(tokenizer: PreTrainedTokenizerBase) -> int:
+    if tokenizer.eos_token_id is None:
+        raise ValueError("The tokenizer has no EOS token; answers end with it. Set tokenizer.eos_token first.")
+    return tokenizer.eos_token_id
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, settings: CurriculumSettings, seed: int = 0):
+
+class RationaleExamples:
+    """The Coconut paper's fine-tuned baselines: "cot" writes `question\\n step\\n ... ### answer <eos>` with labels
+    on the steps and the answer, "no_cot" (`with_steps=False`) the question and the answer only. No stages."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, with_steps: bool = True):
+        self.tokenizer = tokenizer
+        self.with_steps = with_steps
+        self.eos_id = _eos_id(tokenizer)
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def encode(self, example: dict, stage: int = 0, epoch: int = 0, index: int = 0) -> dict[str, list[int]]:
+        """`input_ids` and `labels` (-100 on the question) of one example; the stage does not matter."""
+        question = self._ids(example["question"] + "\n")
+        steps = example["steps"] if self.with_steps else []
+        target = [token for step in steps for token in self._ids(step + "\n")]
+        target += self._ids("### " + str(example["answer"])) + [self.eos_id]
+        return {"input_ids": question + target, "labels": [-100] * len(question) + target}
+
+
+class CoconutCurriculum:
+    """Tokenizes Coconut-format examples for a given stage. Deterministic for a given (seed, epoch, index).
+    `write_latents=False` is the "no_thoughts" baseline: the steps go, but no latent tokens replace them."""
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        settings: CurriculumSettings,
+        seed: int = 0,
+        write_latents: bool = True,
+    ):
         self.tokenizer = tokenizer
         self.settings = settings
         self.seed = seed
-        # "cot" and "no_cot" write no markers: they train a plain LM whose tokenizer need not know the Coconut tokens.
-        markers = settings.mode not in ("cot", "no_cot")
-        self.start_id = _special_id(tokenizer, START_LATENT_TOKEN) if markers else None
-        self.end_id = _special_id(tokenizer, END_LATENT_TOKEN) if markers else None
-        self.latent_id = _special_id(tokenizer, LATENT_TOKEN) if markers else None
-        self.pause_id = _special_id(tokenizer, PAUSE_TOKEN) if settings.mode == "pause_as_thought" else None
-        if tokenizer.eos_token_id is None:
-            raise ValueError("The tokenizer has no EOS token; answers end with it. Set tokenizer.eos_token first.")
+        self.write_latents = write_latents
+        self.start_id = _special_id(tokenizer, START_LATENT_TOKEN)
+        self.end_id = _special_id(tokenizer, END_LATENT_TOKEN)
+        self.latent_id = _special_id(tokenizer, LATENT_TOKEN)
+        self.eos_id = _eos_id(tokenizer)
 
     def _ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -76,8 +98,6 @@ class CoconutCurriculum:
     def scheduled_stage(self, stage: int, epoch: int = 0, index: int = 0) -> int:
         """The stage one example is written at: `stage`, or with `uniform_prob` a uniformly random one."""
         settings = self.settings
-        if settings.mode in ("cot", "no_cot"):
-            return 0
         rng = random.Random(f"{self.seed}-{epoch}-{index}")
         if settings.uniform_prob > 0 and rng.random() < settings.uniform_prob:
             return rng.randint(0, settings.max_latent_stage)
@@ -96,19 +116,11 @@ class CoconutCurriculum:
 
     def encode(self, example: dict, stage: int, epoch: int = 0, index: int = 0) -> dict[str, list[int]]:
         """`input_ids` and `labels` (-100 on the question, markers and thoughts) of one example at `stage`."""
-        settings = self.settings
         question = self._ids(example["question"] + "\n")
-        answer = self._ids("### " + str(example["answer"])) + [self.tokenizer.eos_token_id]
+        answer = self._ids("### " + str(example["answer"])) + [self.eos_id]
         steps = list(example["steps"])
-        if settings.mode == "no_cot":
-            return {"input_ids": question + answer, "labels": [-100] * len(question) + answer}
-        if settings.mode == "cot":
-            rationale = [token for step in steps for token in self._ids(step + "\n")]
-            return {"input_ids": question + rationale + answer, "labels": [-100] * len(question) + rationale + answer}
-
         removed, num_latents = self.layout(steps, self.scheduled_stage(stage, epoch, index))
-        thought_id = {"coconut": self.latent_id, "pause_as_thought": self.pause_id}.get(settings.mode)
-        thoughts = [thought_id] * num_latents if thought_id is not None else []
+        thoughts = [self.latent_id] * num_latents if self.write_latents else []
         prefix = question + [self.start_id] + thoughts + [self.end_id]
         rest = [token for step in steps[removed:] for token in self._ids(step + "\n")] + answer
         return {"input_ids": prefix + rest, "labels": [-100] * len(prefix) + rest}
@@ -117,7 +129,7 @@ class CoconutCurriculum:
 class CoconutStageDataset(torch.utils.data.Dataset):
     """Examples encoded lazily at the current `stage` and `epoch`, which `CoconutStageCallback` moves along."""
 
-    def __init__(self, examples: list[dict], curriculum: CoconutCurriculum):
+    def __init__(self, examples: list[dict], curriculum: CoconutCurriculum | RationaleExamples):
         self.examples = examples
         self.curriculum = curriculum
         self.stage = 0
@@ -173,10 +185,10 @@ class CoconutStageCallback(TrainerCallback):
 
 
 __all__ = [
-    "PAUSE_TOKEN",
     "CoconutCurriculum",
     "CoconutStageCallback",
     "CoconutStageDataset",
     "CurriculumSettings",
+    "RationaleExamples",
     "collate_right_padded",
 ]

@@ -1,10 +1,11 @@
 """Training data of the SoftCoT pipeline (softcot, cot_unk, lora): targets, tokenized examples and the collator.
 
 All three methods train on the same rows of `task.load("train", data_dir)`: the backbone prompt is the task's prompt
-of the method (`task.build_prompt("{question}", method)`, rendered like at evaluation time) and the target is the
+of the method (`method.build_prompt(task, question)`, rendered like at evaluation time) and the target is the
 rationale steps followed by the answer written as the task's instruction asks for it ("The answer is 18.").
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import datasets
@@ -14,8 +15,8 @@ from transformers import PreTrainedTokenizerBase
 
 from ..data.answers import BooleanAnswer, ChoiceAnswer, NumberAnswer, TextAnswer
 from ..data.task import Task
-from ..evaluation.generation import pad_token_id, prompt_ids
-from ..processing_softcot import SoftCoTProcessor, _left_pad
+from ..generation import pad_token_id, prompt_ids
+from ..processing_softcot import SoftCoTProcessor, left_pad
 
 
 def answer_sentence(task: Task, answer: str) -> str:
@@ -76,13 +77,17 @@ def tokenize_with_processor(
 
 
 def tokenize_plain(
-    tokenizer: PreTrainedTokenizerBase, task: Task, method: str, questions: list[str], targets: list[str]
+    tokenizer: PreTrainedTokenizerBase,
+    build_prompt: Callable[[Task, str], str],
+    task: Task,
+    questions: list[str],
+    targets: list[str],
 ) -> list[dict[str, list[int]]]:
-    """LoRA examples: the method's prompt rendered as the evaluation renders it (chat template when there is one),
-    then the target and EOS; labels on the target and EOS only."""
+    """LoRA examples: the method's prompt (`build_prompt(task, question)`) rendered as the evaluation renders it (chat
+    template when there is one), then the target and EOS; labels on the target and EOS only."""
     examples = []
     for question, target in tqdm(list(zip(questions, targets, strict=True)), desc="tokenizing", leave=False):
-        prompt = prompt_ids(tokenizer, task.build_prompt(question, method), chat=True)
+        prompt = prompt_ids(tokenizer, build_prompt(task, question), chat=True)
         answer = tokenizer(target, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
         examples.append({"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer})
     return examples
@@ -121,9 +126,9 @@ class LeftPadCollator:
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
         rows = [feature["input_ids"] for feature in features]
         batch = {
-            "input_ids": _left_pad(rows, self.pad_token_id),
-            "attention_mask": _left_pad([[1] * len(row) for row in rows], 0),
-            "labels": _left_pad([feature["labels"] for feature in features], -100),
+            "input_ids": left_pad(rows, self.pad_token_id),
+            "attention_mask": left_pad([[1] * len(row) for row in rows], 0),
+            "labels": left_pad([feature["labels"] for feature in features], -100),
         }
         if "assistant_hidden_states" in features[0]:
             batch["assistant_hidden_states"] = torch.stack(
@@ -131,8 +136,8 @@ class LeftPadCollator:
             )
         elif "assistant_input_ids" in features[0]:
             assistant_rows = [feature["assistant_input_ids"] for feature in features]
-            batch["assistant_input_ids"] = _left_pad(assistant_rows, self.assistant_pad_token_id)
-            batch["assistant_attention_mask"] = _left_pad([[1] * len(row) for row in assistant_rows], 0)
+            batch["assistant_input_ids"] = left_pad(assistant_rows, self.assistant_pad_token_id)
+            batch["assistant_attention_mask"] = left_pad([[1] * len(row) for row in assistant_rows], 0)
         return batch
 
 
@@ -140,12 +145,7 @@ def collator_for(processor: SoftCoTProcessor | None, tokenizer: PreTrainedTokeni
     """The collator padding with the ids the processor uses (never a thought token), or the tokenizer's pad/EOS."""
     if processor is None:
         return LeftPadCollator(pad_token_id(tokenizer))
-    tokens = processor.thought_tokens
-    backbone_pad = processor._pad_id(processor.backbone_tokenizer, tokens.backbone_slot_id)
-    if processor.assistant_tokenizer is None:
-        return LeftPadCollator(backbone_pad)
-    assistant_pad = processor._pad_id(processor.assistant_tokenizer, tokens.assistant_placeholder_id)
-    return LeftPadCollator(backbone_pad, assistant_pad)
+    return LeftPadCollator(processor.backbone_pad_token_id, processor.assistant_pad_token_id)
 
 
 __all__ = [

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from ..processing_softcot import _left_pad, render_prompt_ids
+from .processing_softcot import left_pad, render_prompt_ids
 
 
 def prompt_ids(tokenizer: PreTrainedTokenizerBase, text: str, chat: bool) -> list[int]:
@@ -35,8 +35,8 @@ def encode_prompts(tokenizer: PreTrainedTokenizerBase, prompts: list[str], chat:
     """Left-padded `input_ids` and `attention_mask`, both (batch, max_prompt_len), of `prompts` (see `prompt_ids`)."""
     rows = [prompt_ids(tokenizer, prompt, chat) for prompt in prompts]
     return {
-        "input_ids": _left_pad(rows, pad_token_id(tokenizer)),
-        "attention_mask": _left_pad([[1] * len(row) for row in rows], 0),
+        "input_ids": left_pad(rows, pad_token_id(tokenizer)),
+        "attention_mask": left_pad([[1] * len(row) for row in rows], 0),
     }
 
 

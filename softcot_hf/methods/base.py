@@ -1,0 +1,193 @@
+"""What a method is: `Method`, and the runners that turn a batch of questions into generated texts.
+
+A method knows its name and table label, the prompt it gives the backbone, how to load its artifact for evaluation
+and, when it trains, its training arguments (a `TrainingArguments` subclass) and how its pipeline builds the model and
+the data. Everything else (harness, report, CLI, quickstart, training pipelines) takes a method object.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import torch
+from transformers import AutoModelForCausalLM, AutoProcessor, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from ..data import Task
+from ..data.prompts import FINE_TUNED
+from ..generation import encode_prompts, generate_texts
+
+
+class Runner(Protocol):
+    def generate(self, questions: list[str], **generate_kwargs) -> tuple[list[str], list[int]]:
+        """Generated texts and generated-token counts, one per returned sequence (grouped by question)."""
+
+
+@dataclass
+class PromptedLM:
+    """A causal LM (or a peft / Coconut model) prompted with its method's template, through the chat template when
+    the method's prompts use one."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    task: Task
+    method: "Method"
+
+    def generate(self, questions: list[str], **generate_kwargs) -> tuple[list[str], list[int]]:
+        prompts = [self.method.build_prompt(self.task, question) for question in questions]
+        inputs = encode_prompts(self.tokenizer, prompts, chat=self.method.chat)
+        return generate_texts(self.model, inputs, self.tokenizer, **generate_kwargs)
+
+
+@dataclass
+class ProcessorLM:
+    """A SoftCoT or CoT-Unk model whose processor builds the inputs: `model.generate(**processor(questions))`."""
+
+    model: PreTrainedModel
+    processor: Any  # SoftCoTProcessor
+
+    def generate(self, questions: list[str], **generate_kwargs) -> tuple[list[str], list[int]]:
+        return generate_texts(
+            self.model, self.processor(questions), self.processor.backbone_tokenizer, **generate_kwargs
+        )
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_lm(name_or_path: str | Path, load_kwargs: dict) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A causal LM (eval mode) and its tokenizer from a Hub id or folder; `load_kwargs` go to `from_pretrained`."""
+    model = AutoModelForCausalLM.from_pretrained(str(name_or_path), **load_kwargs)
+    return model.eval(), AutoTokenizer.from_pretrained(str(name_or_path))
+
+
+def load_with_processor(name_or_path: str | Path, load_kwargs: dict) -> tuple[PreTrainedModel, Any]:
+    """A SoftCoT / CoT-Unk model (eval mode) and the processor saved with it."""
+    model = AutoModelForCausalLM.from_pretrained(str(name_or_path), **load_kwargs)
+    return model.eval(), AutoProcessor.from_pretrained(str(name_or_path))
+
+
+class Method:
+    """
+    One row of the papers' tables. Subclasses set the class attributes and override the hooks that differ; the
+    defaults describe a fine-tuned causal LM saved as an ordinary model folder.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]  # the paper's label, used in reports
+    prompt_template: ClassVar[str]  # a template of `softcot_hf.data.prompts`
+    chat: ClassVar[bool] = True  # render prompts with the tokenizer's chat template
+    arguments: ClassVar[type | None] = None  # the training arguments of a trained method; None: evaluation only
+    artifact_hint: ClassVar[str] = "the artifact folder or Hub id to evaluate"
+    tokenizer_hint: ClassVar[str] = "tokenizer"
+
+    def __repr__(self) -> str:
+        return f"<method {self.name}>"
+
+    def build_prompt(self, task: Task, question: str, thoughts: str = "{thoughts}") -> str:
+        """This method's backbone prompt for `question`, in `task`'s answer format."""
+        return task.build_prompt(question, self.prompt_template, thoughts=thoughts)
+
+    def load_runner(
+        self,
+        task: Task,
+        model: PreTrainedModel | str | Path | None = None,
+        tokenizer: Any = None,
+        *,
+        backbone: str | Path | None = None,
+        assistant: str | Path | None = None,
+        num_hint_tokens: int = 32,
+        device: str | torch.device | None = None,
+        **load_kwargs,
+    ) -> Runner:
+        """
+        The runner of this method on `task`. `model` is the artifact (a folder or Hub id), or an already-loaded model
+        with its `tokenizer`. Models loaded here go to `device` (default: CUDA when available); `load_kwargs` (e.g.
+        `dtype`) go to `from_pretrained`.
+        """
+        if model is None:
+            raise ValueError(f"{self.name} needs model=: {self.artifact_hint}.")
+        if not isinstance(model, str | Path):
+            if tokenizer is None:
+                hint = self.tokenizer_hint
+                raise ValueError(f"An already-loaded model needs tokenizer= (its {hint}) to build prompts and decode.")
+            return self.runner(model.eval(), tokenizer, task)
+        loaded, tokenizer = self.load_artifact(model, load_kwargs)
+        return self.runner(loaded.to(device or default_device()), tokenizer, task)
+
+    def load_artifact(self, name_or_path: str | Path, load_kwargs: dict) -> tuple[PreTrainedModel, Any]:
+        """The saved artifact (eval mode) and what builds its inputs (a tokenizer or a processor)."""
+        return load_lm(name_or_path, load_kwargs)
+
+    def runner(self, model: PreTrainedModel, tokenizer: Any, task: Task) -> Runner:
+        return PromptedLM(model, tokenizer, task, self)
+
+    def train(self, args, **kwargs) -> dict:
+        """Train this method's artifact with `args` (an instance of `self.arguments`); see `softcot_hf.train`."""
+        raise ValueError(f"{self.name} is evaluated as it is; it has nothing to train.")
+
+
+class FrozenModelMethod(Method):
+    """A method that trains a small part beside frozen models on the frozen-model pipeline
+    (`softcot_hf.training.softcot_training`): SoftCoT, CoT-Unk, LoRA. Its artifact keeps only what trained."""
+
+    def build(self, args, task: Task, dtype: torch.dtype) -> tuple[PreTrainedModel, Any, PreTrainedTokenizerBase]:
+        """The model to train (its trainable part initialised from torch's RNG), the processor that builds its inputs
+        (`None`: prompts rendered with `build_prompt` and the chat template), and the backbone tokenizer."""
+        raise NotImplementedError
+
+    def identity(self, args) -> dict:
+        """What makes two runs the same model: a run in `output_dir` with another identity is refused."""
+        return {"method": self.name, "backbone": args.backbone}
+
+    def frozen_model(self, model: PreTrainedModel) -> PreTrainedModel:
+        """The frozen LM whose layers gradient checkpointing covers."""
+        return model.backbone
+
+    def precompute(self, model: PreTrainedModel, examples: list[dict], collator, args) -> torch.Tensor | None:
+        """States computed once before training (SoftCoT's assistant states), or `None`."""
+        return None
+
+    def train(self, args, **kwargs) -> dict:
+        from ..training.softcot_training import train_frozen_model_method
+
+        return train_frozen_model_method(self, args, **kwargs)
+
+
+class CurriculumMethod(Method):
+    """A method trained on the Coconut curriculum's data (`softcot_hf.training.coconut_training`): Coconut and the
+    Coconut paper's baselines. Its artifact is the whole fine-tuned model; prompts are the bare question."""
+
+    prompt_template = FINE_TUNED
+    chat = False
+    staged: ClassVar[bool] = True  # the curriculum's stage advances with the epochs
+
+    def build(self, base: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, args) -> PreTrainedModel:
+        """The model to train from the loaded base LM (its tokenizer may gain tokens)."""
+        return base
+
+    def encode(self, curriculum, example: dict, stage: int, epoch: int, index: int) -> dict[str, list[int]]:
+        """`input_ids` and `labels` of one example at `stage` (see `CoconutCurriculum`)."""
+        raise NotImplementedError
+
+    def trainable_token_ids(self, model: PreTrainedModel) -> list[int] | None:
+        """Embedding rows a LoRA run trains too (peft trainable tokens), or `None`."""
+        return None
+
+    def train(self, args, **kwargs) -> dict:
+        from ..training.coconut_training import train_curriculum_method
+
+        return train_curriculum_method(self, args, **kwargs)
+
+
+__all__ = [
+    "CurriculumMethod",
+    "FrozenModelMethod",
+    "Method",
+    "ProcessorLM",
+    "PromptedLM",
+    "Runner",
+    "default_device",
+    "load_lm",
+    "load_with_processor",
+]

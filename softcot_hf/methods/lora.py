@@ -1,0 +1,42 @@
+"""LoRA fine-tuning (the SoftCoT paper's baseline): a peft LoRA adapter on the backbone, trained on the same data
+with the Zero-Shot CoT prompt. The artifact is the adapter folder."""
+
+from dataclasses import dataclass
+
+import peft
+import torch
+from transformers import AutoTokenizer
+
+from ..data import Task
+from ..data.prompts import ZERO_SHOT
+from ..training.arguments import FrozenModelTrainingArguments, LoraArguments
+from ..training.softcot_training import load_frozen
+from .base import FrozenModelMethod
+
+
+@dataclass
+class LoRATrainingArguments(FrozenModelTrainingArguments, LoraArguments):
+    """LoRA training: SoftCoT's data and optimisation, an adapter on every linear layer of the backbone."""
+
+
+class LoRA(FrozenModelMethod):
+    name = "lora"
+    title = "LoRA fine-tuning"
+    prompt_template = ZERO_SHOT
+    arguments = LoRATrainingArguments
+    artifact_hint = "a peft LoRA adapter folder or Hub id"
+
+    def load_artifact(self, name_or_path, load_kwargs):
+        model = peft.AutoPeftModelForCausalLM.from_pretrained(str(name_or_path), **load_kwargs)
+        return model.eval(), AutoTokenizer.from_pretrained(str(name_or_path))
+
+    def build(self, args: LoRATrainingArguments, task: Task, dtype: torch.dtype):
+        backbone, tokenizer = load_frozen("backbone", args.backbone, dtype)
+        backbone.config.use_cache = False
+        config = peft.LoraConfig(
+            r=args.lora_r, lora_alpha=args.lora_alpha, target_modules="all-linear", task_type="CAUSAL_LM"
+        )
+        return peft.get_peft_model(backbone, config), None, tokenizer
+
+    def frozen_model(self, model):
+        return model.get_base_model()

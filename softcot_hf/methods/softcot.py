@@ -1,0 +1,89 @@
+"""SoftCoT (Xu et al., ACL 2025): a frozen assistant writes soft thoughts that a trained projection puts into the
+thought slots of a frozen backbone's prompt. The artifact: the projection (`SoftCoTForCausalLM`) and its processor."""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from transformers import PreTrainedModel
+
+from ..data import Task
+from ..data.prompts import WITH_THOUGHTS
+from ..modeling import SoftCoTForCausalLM
+from ..processing_softcot import DEFAULT_ASSISTANT_TEMPLATE, SoftCoTProcessor
+from ..training.arguments import FrozenModelTrainingArguments
+from ..training.softcot_training import load_frozen
+from .base import FrozenModelMethod, ProcessorLM, load_with_processor
+
+
+@dataclass
+class SoftCoTTrainingArguments(FrozenModelTrainingArguments):
+    """SoftCoT training: the paper's defaults (N = 4, linear projection, lr 2e-5, 10 epochs)."""
+
+    assistant: str | None = field(default=None, metadata={"help": "the small frozen assistant LM: Hub id or path"})
+    num_thought_tokens: int = field(default=4, metadata={"help": "N, soft thoughts per question (paper: 4)"})
+    projection_type: Literal["linear", "mlp"] = field(default="linear", metadata={"help": "paper: linear"})
+    assistant_template: str = field(
+        default=DEFAULT_ASSISTANT_TEMPLATE,
+        metadata={"help": "the assistant's prompt, with {question} and {num_thought_tokens}"},
+    )
+    assistant_cache: bool = field(default=True, metadata={"help": "compute the assistant's states once, not per step"})
+    assistant_cache_dir: str | None = field(default=None, metadata={"help": "keep that cache on disk here"})
+
+    def __post_init__(self):
+        if not self.assistant:
+            raise ValueError("softcot needs --assistant (assistant=): the Hub id or path of the small frozen LM.")
+        if self.num_thought_tokens < 1:
+            raise ValueError(f"num_thought_tokens must be at least 1, got {self.num_thought_tokens}.")
+        super().__post_init__()
+
+
+class SoftCoT(FrozenModelMethod):
+    name = "softcot"
+    title = "SoftCoT"
+    prompt_template = WITH_THOUGHTS
+    arguments = SoftCoTTrainingArguments
+    artifact_hint = "a SoftCoT folder or Hub id (the projection and its processor)"
+    tokenizer_hint = "SoftCoTProcessor"
+
+    def load_artifact(self, name_or_path, load_kwargs):
+        return load_with_processor(name_or_path, load_kwargs)
+
+    def runner(self, model, processor, task):
+        return ProcessorLM(model, processor)
+
+    def build(self, args: SoftCoTTrainingArguments, task: Task, dtype: torch.dtype):
+        backbone, backbone_tokenizer = load_frozen("backbone", args.backbone, dtype)
+        assistant, assistant_tokenizer = load_frozen("assistant", args.assistant, dtype)
+        model = SoftCoTForCausalLM.from_assistant_and_backbone(
+            assistant,
+            backbone,
+            num_thought_tokens=args.num_thought_tokens,
+            assistant_tokenizer=assistant_tokenizer,
+            backbone_tokenizer=backbone_tokenizer,
+            projection_type=args.projection_type,
+        )
+        processor = SoftCoTProcessor(
+            assistant_tokenizer,
+            backbone_tokenizer,
+            num_thought_tokens=args.num_thought_tokens,
+            assistant_template=args.assistant_template,
+            backbone_template=self.build_prompt(task, "{question}"),
+        )
+        return model, processor, backbone_tokenizer
+
+    def identity(self, args: SoftCoTTrainingArguments) -> dict:
+        return {**super().identity(args), "assistant": args.assistant, "num_thought_tokens": args.num_thought_tokens}
+
+    def precompute(self, model: PreTrainedModel, examples: list[dict], collator, args) -> torch.Tensor | None:
+        """The assistant's states at the placeholders, computed once (it is frozen): (num_examples, N, d_assistant)."""
+        if not args.assistant_cache:
+            return None
+        from ..training.assistant_cache import load_or_compute_assistant_states
+
+        rows = [example["assistant_input_ids"] for example in examples]
+        with args.main_process_first(local=False):  # with a cache dir: rank 0 writes it, the others read it
+            states, _, _ = load_or_compute_assistant_states(
+                model, rows, collator.assistant_pad_token_id, args.assistant_cache_dir, batch_size=args.eval_batch_size
+            )
+        return states

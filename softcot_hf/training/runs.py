@@ -1,0 +1,102 @@
+"""What both training pipelines do the same way: one run per output folder, checkpoints to resume, the final
+evaluation of the artifact.
+
+A run folder holds `run.json` (the method and the settings that make the model what it is), `checkpoints/`
+(`Trainer` checkpoints), the artifact at the top, and `eval/`. Rerunning the same command resumes from the last
+checkpoint; a folder of another run, or a non-empty folder that is not a run, is refused.
+"""
+
+import json
+from pathlib import Path
+
+from transformers import Trainer
+from transformers.trainer_utils import get_last_checkpoint
+
+RUN_FILE = "run.json"
+CHECKPOINTS = "checkpoints"
+
+
+def check_output_dir(output_dir: Path, identity: dict, resume: bool = True) -> str | None:
+    """The checkpoint to resume from (None: start afresh). Raises if `output_dir` holds another run or other files."""
+    run_file = output_dir / RUN_FILE
+    if run_file.is_file():
+        saved = json.loads(run_file.read_text())
+        if saved != identity:
+            differences = ", ".join(
+                f"{key}: {saved.get(key)!r} there, {identity.get(key)!r} now"
+                for key in sorted(set(saved) | set(identity))
+                if saved.get(key) != identity.get(key)
+            )
+            raise ValueError(
+                f"{output_dir} holds another {saved.get('method', '')} run ({differences}). Pass a new --output-dir, "
+                "or delete that folder to start over."
+            )
+    elif output_dir.is_dir() and any(output_dir.iterdir()):
+        raise ValueError(
+            f"{output_dir} is not empty and holds no {RUN_FILE}: it is not a softcot-hf training run. Pass a new or "
+            "empty --output-dir."
+        )
+    checkpoints = output_dir / CHECKPOINTS
+    return get_last_checkpoint(str(checkpoints)) if resume and checkpoints.is_dir() else None
+
+
+def write_run_file(output_dir: Path, identity: dict) -> None:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / RUN_FILE).write_text(json.dumps(identity, indent=2) + "\n")
+
+
+def evaluate_artifact(method, args, output_dir: Path, **load_kwargs) -> dict | None:
+    """The final evaluation of the artifact in `output_dir` on the task's test split, into `output_dir/eval`."""
+    if not args.evaluate:
+        return None
+    from ..evaluation import run_evaluation
+
+    return run_evaluation(
+        args.task,
+        method,
+        str(output_dir),
+        data_dir=args.data_dir,
+        split="test",
+        limit=args.eval_limit,
+        batch_size=args.eval_batch_size,
+        max_new_tokens=args.max_new_tokens,
+        output_dir=output_dir / "eval",
+        **load_kwargs,
+    )
+
+
+def result(trainer: Trainer, output, output_dir: Path) -> dict:
+    """What `softcot_hf.train` returns, for every method; `eval` is filled by the final evaluation (None without)."""
+    return {
+        "output_dir": str(output_dir),
+        "global_step": trainer.state.global_step,
+        "train_loss": output.training_loss,
+        "train_metrics": output.metrics,
+        "eval": None,
+        "is_main_process": trainer.is_world_process_zero(),
+    }
+
+
+def train_and_report(method, args) -> dict:
+    """`softcot-hf train METHOD`: train, then print where the artifact and the evaluation went."""
+    outcome = method.train(args)
+    if outcome["is_main_process"]:
+        loss = outcome["train_loss"]
+        print(f"{method.name}: trained (train_loss {loss:.4f}); artifact in {outcome['output_dir']}")
+        if (summary := outcome["eval"]) is not None:
+            print(
+                f"accuracy {summary['accuracy']:.4f}, mean generated tokens {summary['mean_generated_tokens']:.1f} "
+                f"on {summary['num_examples']} test examples"
+            )
+    return outcome
+
+
+__all__ = [
+    "CHECKPOINTS",
+    "RUN_FILE",
+    "check_output_dir",
+    "evaluate_artifact",
+    "result",
+    "train_and_report",
+    "write_run_file",
+]
