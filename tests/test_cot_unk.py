@@ -5,7 +5,7 @@ import os
 
 import pytest
 import torch
-from conftest import QUESTIONS
+from conftest import QUESTIONS, backbone_inputs_embeds
 from safetensors.torch import load_file
 from transformers import AutoConfig, AutoModelForCausalLM, AutoProcessor, AutoTokenizer
 
@@ -23,15 +23,15 @@ def test_processor_without_assistant_returns_backbone_inputs_only(pair_dirs):
     model, processor = build(pair_dirs)
     batch = processor(QUESTIONS, answers=["5", "3", "1"])
     assert sorted(batch) == ["attention_mask", "input_ids", "labels"]
-    slots = model.get_placeholder_mask(batch["input_ids"], batch["attention_mask"])
+    slots = model.get_slot_mask(batch["input_ids"], batch["attention_mask"])
     assert slots.sum(-1).tolist() == [3, 3, 3]
 
 
 def test_slots_hold_the_embeddings_and_everything_else_is_the_backbone(pair_dirs):
     model, processor = build(pair_dirs)
     inputs = processor(QUESTIONS[:1])
-    embeds = model.embed_with_thoughts(inputs["input_ids"], inputs["attention_mask"])
-    slots = model.get_placeholder_mask(inputs["input_ids"])
+    embeds = backbone_inputs_embeds(model, **inputs)
+    slots = model.get_slot_mask(inputs["input_ids"])
     torch.testing.assert_close(embeds[slots], model.thought_embeddings.weight)
     ids = inputs["input_ids"][~slots]
     torch.testing.assert_close(embeds[~slots], model.backbone.get_input_embeddings()(ids))
