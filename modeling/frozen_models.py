@@ -1,7 +1,9 @@
 """Frozen models referenced by id: what SoftCoT and CoT-Unk share when they are built and loaded.
 
 A checkpoint of either model holds its config and one small trained module; the config names the frozen models (Hub
-ids or paths, pinned revisions if any), which are loaded from their own repos.
+ids or paths, pinned revisions if any), which are loaded from their own repos. Trust is per repository:
+`trust_remote_code=True` lets transformers import *our* code for the checkpoint, and never reaches the frozen models;
+a frozen model that ships its own code runs it only with `frozen_trust_remote_code=True`.
 """
 
 import json
@@ -19,7 +21,11 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
-from transformers.utils import CONFIG_NAME, SAFE_WEIGHTS_NAME, cached_file
+from transformers.utils import CONFIG_NAME, SAFE_WEIGHTS_NAME, cached_file, logging
+
+# Under transformers' root logger, so its verbosity settings (`transformers.logging.set_verbosity_info()`,
+# TRANSFORMERS_VERBOSITY) show which frozen repos and revisions a load fetches.
+logger = logging.get_logger(f"transformers.{__name__}")
 
 # Keyword arguments of `from_pretrained` that locate files; they apply to the checkpoint and to the frozen models.
 HUB_KWARGS = ("cache_dir", "force_download", "proxies", "token", "local_files_only")
@@ -53,15 +59,19 @@ class FrozenModelsCheckpoint:
 
     `kwargs` are `from_pretrained`'s: `revision`/`subfolder` locate this checkpoint; `token`, `cache_dir`,
     `local_files_only`, ... locate every file; `dtype`, `device_map`, `attn_implementation` and any other loading
-    argument go to the frozen models.
+    argument go to the frozen models. `trust_remote_code` is dropped: it was for this repository only.
     """
 
-    def __init__(self, kind: str, name_or_path: str | os.PathLike, kwargs: dict):
+    def __init__(
+        self, kind: str, name_or_path: str | os.PathLike, kwargs: dict, frozen_trust_remote_code: bool = False
+    ):
         self.kind, self.name_or_path, self.source = kind, name_or_path, str(name_or_path)
+        self.frozen_trust_remote_code = frozen_trust_remote_code
         # `adapter_kwargs` (the Auto classes pass this repo's resolved revision there) describe this repo, not the
         # frozen models: forwarding them would look for the frozen models at this repo's commit.
         kwargs = {key: value for key, value in kwargs.items() if not key.startswith("_")}
-        kwargs.pop("adapter_kwargs", None)
+        for key in ("trust_remote_code", "adapter_kwargs"):
+            kwargs.pop(key, None)
         revision, subfolder = kwargs.pop("revision", None), kwargs.pop("subfolder", "")
         self.location = {"revision": revision, "subfolder": subfolder}
         self.location.update({key: kwargs[key] for key in HUB_KWARGS if key in kwargs})
@@ -109,11 +119,29 @@ class FrozenModelsCheckpoint:
                 f"loaded model, or set `config.{name}_model_name_or_path` to its Hub id or path before saving."
             )
         at = "" if revision is None else f" at revision {revision!r}"
+        logger.info(f"{self.kind} checkpoint {self.source}: loading the frozen {name} {name_or_path!r}{at}.")
+        if revision is None and not os.path.isdir(name_or_path):
+            logger.warning(
+                f"The frozen {name} {name_or_path!r} of {self.source} is not pinned ({name}_revision is unset): "
+                "loading whatever its main branch holds now."
+            )
         kwargs = self.frozen_kwargs
         if sub_config._attn_implementation is not None:
             kwargs = {"attn_implementation": sub_config._attn_implementation, **kwargs}
+        trust = self.frozen_trust_remote_code
         try:
-            return AutoModelForCausalLM.from_pretrained(name_or_path, revision=revision, **kwargs)
+            return AutoModelForCausalLM.from_pretrained(
+                name_or_path, revision=revision, trust_remote_code=trust, **kwargs
+            )
+        except ValueError as error:
+            if trust or "trust_remote_code" not in str(error):
+                raise
+            raise ValueError(
+                f"The frozen {name} model {name_or_path!r}{at} that {self.source} references needs its own code, "
+                f"which is not run: `trust_remote_code=True` covers the {self.kind} repo only. If you trust "
+                f"{name_or_path!r} as well, read its code and pass `frozen_trust_remote_code=True` to "
+                f"`from_pretrained` (or pass `{name}=` a model you loaded yourself)."
+            ) from error
         except OSError as error:
             raise OSError(
                 f"Could not load the frozen {name} model {name_or_path!r}{at} that {self.source} references "

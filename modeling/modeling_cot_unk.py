@@ -126,6 +126,7 @@ class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
         *model_args,
         config: CoTUnkConfig | None = None,
         backbone: PreTrainedModel | None = None,
+        frozen_trust_remote_code: bool = False,
         **kwargs,
     ) -> "CoTUnkForCausalLM":
         """
@@ -134,10 +135,12 @@ class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
 
         `revision`/`subfolder` locate this checkpoint; `token`, `cache_dir`, `local_files_only`, ... locate every file;
         `dtype`, `device_map`, `attn_implementation` and any other loading argument go to the backbone.
+        `trust_remote_code=True` covers this repo only; `frozen_trust_remote_code=True` also runs code that the
+        backbone's own repo carries (read it first).
         """
         if model_args:
             raise TypeError(f"{cls.__name__}.from_pretrained takes no positional model arguments, got {model_args}")
-        checkpoint = FrozenModelsCheckpoint("CoT-Unk", pretrained_model_name_or_path, kwargs)
+        checkpoint = FrozenModelsCheckpoint("CoT-Unk", pretrained_model_name_or_path, kwargs, frozen_trust_remote_code)
         if not isinstance(config, CoTUnkConfig):
             config = checkpoint.load_config(CoTUnkConfig)
         if backbone is None:

@@ -182,6 +182,7 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         config: SoftCoTConfig | None = None,
         assistant: PreTrainedModel | None = None,
         backbone: PreTrainedModel | None = None,
+        frozen_trust_remote_code: bool = False,
         **kwargs,
     ) -> "SoftCoTForCausalLM":
         """
@@ -190,10 +191,12 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
 
         `revision`/`subfolder` locate this checkpoint; `token`, `cache_dir`, `local_files_only`, ... locate every file;
         `dtype`, `device_map`, `attn_implementation` and any other loading argument go to the frozen models.
+        `trust_remote_code=True` covers this repo only; `frozen_trust_remote_code=True` also runs code that the
+        assistant's or the backbone's own repo carries (read it first).
         """
         if model_args:
             raise TypeError(f"{cls.__name__}.from_pretrained takes no positional model arguments, got {model_args}")
-        checkpoint = FrozenModelsCheckpoint("SoftCoT", pretrained_model_name_or_path, kwargs)
+        checkpoint = FrozenModelsCheckpoint("SoftCoT", pretrained_model_name_or_path, kwargs, frozen_trust_remote_code)
         if not isinstance(config, SoftCoTConfig):
             config = checkpoint.load_config(SoftCoTConfig)
         if assistant is None:
