@@ -161,29 +161,40 @@ class MarkerForCausalLM(LlamaForCausalLM):
 """
 
 
-@pytest.fixture
-def backbone_with_remote_code(saved, pair_dirs, tmp_path):
-    """The saved SoftCoT checkpoint, pointed at a copy of its backbone whose repo carries code (a custom model type
-    with `auto_map`) that writes a marker file when imported. Returns (checkpoint folder, backbone folder, marker)."""
-    folder, *_ = saved
+def copy_with_remote_code(model_dir: str, tmp_path) -> tuple[str, object]:
+    """A copy of a saved Llama model whose repo carries code (a custom model type with `auto_map`) that writes a
+    marker file when imported. Returns (the copy's folder, the marker's path)."""
     marker = tmp_path / "marker"
-    backbone = tmp_path / "backbone-with-code"
-    shutil.copytree(pair_dirs["llama_backbone"], backbone)
-    (backbone / "configuration_marker.py").write_text(MARKER_CONFIG.format(marker=str(marker)))
-    (backbone / "modeling_marker.py").write_text(MARKER_MODEL.format(marker=str(marker)))
-    config = json.loads((backbone / "config.json").read_text())
+    folder = tmp_path / "model-with-code"
+    shutil.copytree(model_dir, folder)
+    (folder / "configuration_marker.py").write_text(MARKER_CONFIG.format(marker=str(marker)))
+    (folder / "modeling_marker.py").write_text(MARKER_MODEL.format(marker=str(marker)))
+    config = json.loads((folder / "config.json").read_text())
     config["model_type"] = "marker_llama"
     config["auto_map"] = {
         "AutoConfig": "configuration_marker.MarkerConfig",
         "AutoModelForCausalLM": "modeling_marker.MarkerForCausalLM",
     }
-    (backbone / "config.json").write_text(json.dumps(config))
-    checkpoint = tmp_path / "softcot"
-    shutil.copytree(folder, checkpoint)
-    softcot_config = json.loads((checkpoint / "config.json").read_text())
-    softcot_config["backbone_model_name_or_path"] = str(backbone)
-    (checkpoint / "config.json").write_text(json.dumps(softcot_config))
-    return checkpoint, backbone, marker
+    (folder / "config.json").write_text(json.dumps(config))
+    return str(folder), marker
+
+
+def point_backbone_at(checkpoint_dir, backbone: str, tmp_path):
+    """A copy of a saved checkpoint whose config.json names `backbone` as its frozen backbone."""
+    checkpoint = tmp_path / "checkpoint"
+    shutil.copytree(checkpoint_dir, checkpoint)
+    config = json.loads((checkpoint / "config.json").read_text())
+    config["backbone_model_name_or_path"] = backbone
+    (checkpoint / "config.json").write_text(json.dumps(config))
+    return checkpoint
+
+
+@pytest.fixture
+def backbone_with_remote_code(saved, pair_dirs, tmp_path):
+    """The saved SoftCoT checkpoint, pointed at a copy of its backbone that carries code writing a marker file when
+    imported. Returns (checkpoint folder, backbone folder, marker)."""
+    backbone, marker = copy_with_remote_code(pair_dirs["llama_backbone"], tmp_path)
+    return point_backbone_at(saved[0], backbone, tmp_path), backbone, marker
 
 
 def test_trust_for_our_repo_does_not_reach_the_frozen_models(backbone_with_remote_code):
@@ -210,7 +221,7 @@ def test_frozen_trust_remote_code_runs_the_frozen_models_code_and_logging_names_
     assert marker.exists() and type(loaded.backbone).__name__ == "MarkerForCausalLM"
     with torch.no_grad():
         torch.testing.assert_close(loaded(**inputs).logits, logits, atol=0, rtol=0)
-    assert f"loading the frozen backbone {str(backbone)!r}" in captured.out
+    assert f"loading the frozen backbone {backbone!r}" in captured.out
     assert f"loading the frozen assistant {model.config.assistant_model_name_or_path!r}" in captured.out
 
 
