@@ -7,7 +7,7 @@ those slots. The token ids are random (speed does not depend on them); the weigh
 
 Where the extra time goes is measured in the same run by timing, on the same inputs, each part SoftCoT adds before
 the backbone's prefill: the assistant forward (`get_assistant_states`), the projection, and the insertion of the
-thoughts into the prompt embeddings (slot mask, masked_fill and masked_scatter, as `embed_with_thoughts` does).
+thoughts into the prompt embeddings (slot mask, masked_fill and masked_scatter, as `SoftCoTForCausalLM.forward` does).
 
     python benchmarks/softcot_generate.py --device cuda --shapes real          # 256/1024 prompt, 256 new tokens
     python benchmarks/softcot_generate.py --prompt-lengths 64 256 --new-tokens 32   # CPU, scaled shapes
@@ -102,7 +102,7 @@ def measure(model, inputs: dict[str, torch.Tensor], args) -> dict:
     @torch.no_grad()
     def insertion():
         ids = inputs["input_ids"]
-        slots = model.get_placeholder_mask(ids, inputs["attention_mask"])
+        slots = model.get_slot_mask(ids, inputs["attention_mask"])
         embeddings = embed(ids.masked_fill(ids == model.config.thought_token_id, 0))
         embeddings.masked_scatter(slots.unsqueeze(-1), thoughts)
 

@@ -1,9 +1,13 @@
-"""The one place that absorbs the differences between the transformers releases we accept (5.17 and newer).
+"""What the three models share about the KV cache and positions, and the one place that absorbs the differences
+between the transformers releases we accept (5.17 and newer).
 
 KV cache: transformers up to 5.23 hands a model its cache as `past_key_values` and returns it in outputs under that
 name; 5.24 renamed both to `cache` (the old name stays a deprecated alias until 5.40). Our models accept the cache
 under either name, pass it on under the name of the installed release (read off its output classes, not its version
 number), and tell prefill from a decoding step by what the cache holds, never by which keyword happened to carry it.
+
+Positions: every model counts positions over attended tokens only (`position_ids_from_attention_mask`), so left
+padding never shifts them.
 
 Activation checkpointing: 5.24 renamed `gradient_checkpointing_enable` to `activation_checkpointing_enable` (the old
 name warns until v6); `enable_activation_checkpointing` calls whichever the model has.
@@ -12,6 +16,7 @@ Sub-configs: 5.19 introduced `SubConfigSpec` declarations; before it a composite
 dicts itself. `sub_config` does that conversion, which every release accepts.
 """
 
+import torch
 from transformers import PreTrainedConfig, PreTrainedModel
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
@@ -37,6 +42,12 @@ def cached_length(cache: Cache | None) -> int:
 def is_prefill(cache: Cache | None) -> bool:
     """True for the first forward of a sequence: nothing is cached yet."""
     return cached_length(cache) == 0
+
+
+def position_ids_from_attention_mask(attention_mask: torch.Tensor, query_length: int) -> torch.LongTensor:
+    """(batch, past + query) 0/1 mask -> (batch, query) positions that count attended tokens only (left padding)."""
+    position_ids = attention_mask.long().cumsum(-1) - 1
+    return position_ids.clamp(min=0)[:, -query_length:]
 
 
 def output_cache(outputs) -> Cache | None:
@@ -67,5 +78,6 @@ __all__ = [
     "is_prefill",
     "output_cache",
     "pop_cache",
+    "position_ids_from_attention_mask",
     "sub_config",
 ]

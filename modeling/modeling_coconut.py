@@ -10,7 +10,7 @@ from transformers.processing_utils import Unpack
 from transformers.utils import TransformersKwargs
 from transformers.utils.generic import can_return_tuple
 
-from .compat import CACHE_KWARG, is_prefill, output_cache, pop_cache
+from .compat import CACHE_KWARG, is_prefill, output_cache, pop_cache, position_ids_from_attention_mask
 from .configuration_coconut import CoconutConfig
 from .hub_push import HubPushMixin
 from .thought_tokens import suppress_internal_tokens
@@ -253,8 +253,8 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
             cache / past_key_values (`Cache`, *optional*):
                 The KV cache, under either name; empty or absent means prefill.
         """
-        if (input_ids is None) ^ (inputs_embeds is not None):
-            raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
         if inputs_embeds is None:
             inputs_embeds = self.get_input_embeddings()(input_ids)
         use_cache = use_cache if use_cache is not None else self.config.get_text_config().use_cache
@@ -268,7 +268,7 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
         if has_latents and attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         if position_ids is None and attention_mask is not None:
-            position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -inputs_embeds.shape[1] :]
+            position_ids = position_ids_from_attention_mask(attention_mask, inputs_embeds.shape[1])
 
         if has_latents:
             outputs = self._forward_latents(

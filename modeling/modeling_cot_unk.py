@@ -1,15 +1,20 @@
 """PyTorch Zero-Shot CoT-Unk (SoftCoT paper's baseline): N trainable embeddings in the thought slots of a frozen LM."""
 
+import os
+
 import torch
 from torch import nn
-from transformers import GenerationMixin, PreTrainedModel
+from transformers import AutoModelForCausalLM, GenerationConfig, GenerationMixin, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
+from transformers.processing_utils import Unpack
+from transformers.utils import TransformersKwargs
+from transformers.utils.generic import can_return_tuple
 
-from .compat import is_prefill, pop_cache
+from .compat import CACHE_KWARG, is_prefill, output_cache, pop_cache, position_ids_from_attention_mask
 from .configuration_cot_unk import CoTUnkConfig
+from .frozen_models import FrozenModelsCheckpoint, model_and_tokenizer
 from .hub_push import HubPushMixin
-from .thought_slots import ThoughtSlotsPreTrainedModel, model_and_tokenizer
-from .thought_tokens import select_thought_tokens
+from .thought_tokens import rows_with_wrong_count, select_thought_tokens, suppress_internal_tokens
 
 _SHORT_CARD = """---
 {{ card_data }}
@@ -36,26 +41,27 @@ class CoTUnkThoughtEmbeddings(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(config.num_thought_tokens, config.text_config.hidden_size))
 
-    @torch.no_grad()
-    def reset_from(self, embedding_table: torch.Tensor) -> None:
-        """Initialise like a typical row of the backbone's (vocab, hidden) embedding table: each entry drawn from
-        N(mean, std) of its column (per-dimension mean and standard deviation over the rows), fp32, torch's RNG."""
-        table = embedding_table.float()
-        mean, std = table.mean(0), table.std(0)
-        noise = torch.randn(self.weight.shape, device=self.weight.device)
-        self.weight.copy_(mean.to(self.weight.device) + std.to(self.weight.device) * noise)
 
-
-class CoTUnkPreTrainedModel(ThoughtSlotsPreTrainedModel):
+class CoTUnkPreTrainedModel(PreTrainedModel):
     config: CoTUnkConfig
-    _trained_module = "thought_embeddings"
-    _checkpoint_kind = "CoT-Unk"
-    _inputs_hint = "SoftCoTProcessor(None, backbone_tokenizer, num_thought_tokens=N)"
+    supports_gradient_checkpointing = True
+    _skip_keys_device_placement = ["cache", "past_key_values"]
+    _supports_flash_attn = True
+    _supports_sdpa = True
+    _supports_flex_attn = True
+    _supports_attention_backend = True
 
+    @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
-        """Only the thought embeddings are ours to initialise (from the backbone's embedding statistics)."""
-        if isinstance(module, CoTUnkThoughtEmbeddings) and hasattr(self, "backbone"):
-            module.reset_from(self.backbone.get_input_embeddings().weight)
+        """
+        Only the thought embeddings are ours to initialise, like a typical row of the backbone's (vocab, hidden)
+        embedding table: each entry drawn from N(mean, std) of its column (per-dimension statistics over the rows), in
+        fp32, from torch's RNG.
+        """
+        if isinstance(module, CoTUnkThoughtEmbeddings):
+            table = self.backbone.get_input_embeddings().weight.float().to(module.weight.device)
+            noise = torch.randn(module.weight.shape, device=module.weight.device)
+            module.weight.copy_(table.mean(0) + table.std(0) * noise)
 
 
 class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
@@ -70,12 +76,19 @@ class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
 
     def __init__(self, config: CoTUnkConfig, backbone: PreTrainedModel | None = None):
         super().__init__(config)
-        self._hold_frozen_models(backbone=backbone)
-        self.thought_embeddings = CoTUnkThoughtEmbeddings(config)
+        self.backbone = backbone if backbone is not None else AutoModelForCausalLM.from_config(config.text_config)
+        # The config describes exactly the model held, its attention implementation included.
+        config.text_config = self.backbone.config
+        self.thought_embeddings = CoTUnkThoughtEmbeddings(config).float()
         self.post_init()
-        self.thought_embeddings.reset_from(self.backbone.get_input_embeddings().weight)
-        self.thought_embeddings.float()
-        self._freeze_frozen_models()
+
+        self.backbone.requires_grad_(False).eval()
+        # Checkpoints hold the thought embeddings only: config.json names the backbone.
+        self._keys_to_ignore_on_save = {key for key in self.state_dict() if not key.startswith("thought_embeddings.")}
+        # Generation starts from the backbone's settings and never emits the slot or marker tokens.
+        self.generation_config = GenerationConfig.from_dict(self.backbone.generation_config.to_dict())
+        internal_ids = [config.thought_token_id, config.thought_start_token_id, config.thought_end_token_id]
+        suppress_internal_tokens(self.generation_config, internal_ids)
 
     @classmethod
     def from_backbone(
@@ -106,6 +119,38 @@ class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
         )
         return cls(config, backbone=backbone)
 
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike,
+        *model_args,
+        config: CoTUnkConfig | None = None,
+        backbone: PreTrainedModel | None = None,
+        frozen_trust_remote_code: bool = False,
+        **kwargs,
+    ) -> "CoTUnkForCausalLM":
+        """
+        Load the backbone by reference (config.json names it, at its pinned revision if any), then the thought
+        embeddings. Pass `backbone=` to reuse a model already loaded.
+
+        `revision`/`subfolder` locate this checkpoint; `token`, `cache_dir`, `local_files_only`, ... locate every file;
+        `dtype`, `device_map`, `attn_implementation` and any other loading argument go to the backbone.
+        `trust_remote_code=True` covers this repo only; `frozen_trust_remote_code=True` also runs code that the
+        backbone's own repo carries (read it first).
+        """
+        if model_args:
+            raise TypeError(f"{cls.__name__}.from_pretrained takes no positional model arguments, got {model_args}")
+        checkpoint = FrozenModelsCheckpoint("CoT-Unk", pretrained_model_name_or_path, kwargs, frozen_trust_remote_code)
+        if not isinstance(config, CoTUnkConfig):
+            config = checkpoint.load_config(CoTUnkConfig)
+        if backbone is None:
+            backbone = checkpoint.load_frozen_model(config, "backbone", config.text_config)
+        model = cls(config, backbone=backbone)
+        model.load_thought_embeddings(checkpoint.load_state_dict(), source=checkpoint.source)
+        model.thought_embeddings.to(model.backbone.get_input_embeddings().weight.device)
+        model.generation_config = checkpoint.load_generation_config() or model.generation_config
+        return model.eval()
+
     def load_thought_embeddings(self, state_dict: dict[str, torch.Tensor], source: str = "the state dict") -> None:
         """Load `thought_embeddings.weight` (N, hidden) from `state_dict`, with a clear error if the shape differs."""
         key = "thought_embeddings.weight"
@@ -120,26 +165,29 @@ class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
         with torch.no_grad():
             self.thought_embeddings.weight.copy_(state_dict[key].float())
 
-    _load_trained_weights = load_thought_embeddings
-
     def _hub_base_models(self) -> list[str | None]:
         return [self.config.backbone_model_name_or_path]
 
-    def embed_with_thoughts(
-        self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None, fill_slots: bool = True
-    ) -> torch.Tensor:
-        """
-        Backbone input embeddings (batch, length, hidden). With `fill_slots` (the prompt, not a decoding step) each
-        row must hold exactly N slots, which receive the N thought embeddings (cast to the backbone's dtype).
-        """
-        embeddings = self._embed_tokens(input_ids)
-        if not fill_slots:
-            return embeddings
-        slots = self.get_placeholder_mask(input_ids, attention_mask)
-        self._check_slot_counts(slots)
-        thoughts = self.thought_embeddings.weight.to(embeddings.dtype).expand(input_ids.shape[0], -1, -1)
-        return embeddings.masked_scatter(slots.unsqueeze(-1), thoughts)
+    def train(self, mode: bool = True) -> "CoTUnkForCausalLM":
+        """Switch the thought embeddings' mode; the frozen backbone always stays in eval mode (no dropout)."""
+        super().train(mode)
+        self.backbone.eval()
+        return self
 
+    def get_input_embeddings(self) -> nn.Module:
+        return self.backbone.get_input_embeddings()
+
+    def get_output_embeddings(self) -> nn.Module:
+        return self.backbone.get_output_embeddings()
+
+    def get_slot_mask(
+        self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None
+    ) -> torch.BoolTensor:
+        """(batch, length) True at the backbone's thought slots; padding never counts, even if same id."""
+        mask = input_ids == self.config.thought_token_id
+        return mask if attention_mask is None else mask & attention_mask[:, -input_ids.shape[1] :].bool()
+
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -149,24 +197,67 @@ class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> CausalLMOutputWithPast:
         r"""
-        input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`):
-            Backbone tokens. At prefill (nothing cached yet) each row holds N thought slots
-            (`config.thought_token_id`); in a decoding step every token, a generated slot included, is an ordinary one.
-        labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Targets aligned with `input_ids` (shifted inside); -100 positions are ignored.
-        cache / past_key_values (`Cache`, *optional*):
-            The backbone's KV cache, under either name; empty or absent means prefill.
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, seq_len)`):
+                Backbone tokens. At prefill (nothing cached yet) each row holds N thought slots
+                (`config.thought_token_id`) that receive the thought embeddings; in a decoding step every token, a
+                generated slot token included, is an ordinary token.
+            attention_mask (`torch.Tensor` of shape `(batch_size, past_len + seq_len)`, *optional*):
+                1 for tokens, 0 for padding.
+            position_ids (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*):
+                Defaults to the count of attended tokens before each position, so left padding does not shift them.
+            inputs_embeds (`torch.FloatTensor` of shape `(batch_size, seq_len, hidden_size)`, *optional*):
+                Instead of `input_ids`, for inputs without slots.
+            labels (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*):
+                Next-token targets (shifted inside); positions set to -100 are ignored.
+            cache / past_key_values (`Cache`, *optional*):
+                The backbone's KV cache, under either name; empty or absent means prefill.
         """
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
         cache = pop_cache(kwargs)
-        if inputs_embeds is None:
-            inputs_embeds = self.embed_with_thoughts(input_ids, attention_mask, fill_slots=is_prefill(cache))
-        return self._forward_backbone(
-            inputs_embeds, attention_mask, position_ids, cache, labels, use_cache, logits_to_keep, **kwargs
+
+        if inputs_embeds is None and is_prefill(cache):
+            slot_mask = self.get_slot_mask(input_ids, attention_mask)
+            if wrong := rows_with_wrong_count(slot_mask, self.config.num_thought_tokens):
+                raise ValueError(
+                    f"Each backbone prompt must hold exactly num_thought_tokens={self.config.num_thought_tokens} "
+                    f"thought slots (id {self.config.thought_token_id}); (row, count) {wrong} do not. Build the "
+                    "inputs with SoftCoTProcessor(None, backbone_tokenizer, num_thought_tokens=N), or write exactly N "
+                    "slot tokens in each prompt."
+                )
+            # The slot id may lie outside the embedding table (added to the tokenizer only): slots read row 0, then
+            # receive the thought embeddings, the same N for every row.
+            inputs_embeds = self.get_input_embeddings()(input_ids.masked_fill(slot_mask, 0))
+            thoughts = self.thought_embeddings.weight.to(inputs_embeds.device, inputs_embeds.dtype)
+            inputs_embeds = inputs_embeds.masked_scatter(
+                slot_mask.unsqueeze(-1), thoughts.expand(input_ids.shape[0], -1, -1)
+            )
+        elif inputs_embeds is None:
+            # A decoding step: every token, a generated slot token included, is an ordinary token.
+            inputs_embeds = self.get_input_embeddings()(input_ids)
+
+        if position_ids is None and attention_mask is not None:
+            position_ids = position_ids_from_attention_mask(attention_mask, inputs_embeds.shape[1])
+        outputs = self.backbone(
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            labels=labels,
+            use_cache=use_cache,
+            logits_to_keep=logits_to_keep,
+            **{CACHE_KWARG: cache},
+            **kwargs,
+        )
+        return CausalLMOutputWithPast(
+            loss=outputs.loss,
+            logits=outputs.logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            **{CACHE_KWARG: output_cache(outputs)},
         )
 
 

@@ -1,22 +1,21 @@
 """PyTorch SoftCoT (arXiv 2502.12134): soft thoughts from a frozen assistant LM, projected into a frozen backbone."""
 
+import os
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import GenerationMixin, PreTrainedModel
+from transformers import AutoModelForCausalLM, GenerationConfig, GenerationMixin, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
+from transformers.processing_utils import Unpack
+from transformers.utils import TransformersKwargs
+from transformers.utils.generic import can_return_tuple
 
-from .compat import CACHE_KWARG, cached_length, output_cache, pop_cache
+from .compat import CACHE_KWARG, cached_length, is_prefill, output_cache, pop_cache, position_ids_from_attention_mask
 from .configuration_softcot import SoftCoTConfig
+from .frozen_models import FrozenModelsCheckpoint, model_and_tokenizer
 from .hub_push import HubPushMixin
-from .thought_slots import (
-    ThoughtSlotsPreTrainedModel,
-    model_and_tokenizer,
-    position_ids_from_attention_mask,
-    rows_with_wrong_count,
-)
-from .thought_tokens import select_thought_tokens
+from .thought_tokens import rows_with_wrong_count, select_thought_tokens, suppress_internal_tokens
 
 
 @dataclass
@@ -86,12 +85,14 @@ model = AutoModelForCausalLM.from_pretrained("{{ model_id }}", trust_remote_code
 """
 
 
-class SoftCoTPreTrainedModel(ThoughtSlotsPreTrainedModel):
+class SoftCoTPreTrainedModel(PreTrainedModel):
     config: SoftCoTConfig
-    _frozen_models = {"assistant": "assistant_config", "backbone": "text_config"}
-    _trained_module = "projection"
-    _checkpoint_kind = "SoftCoT"
-    _inputs_hint = "SoftCoTProcessor"
+    supports_gradient_checkpointing = True
+    _skip_keys_device_placement = ["cache", "past_key_values"]
+    _supports_flash_attn = True
+    _supports_sdpa = True
+    _supports_flex_attn = True
+    _supports_attention_backend = True
 
     def _init_weights(self, module: nn.Module) -> None:
         """Only the projection is ours to initialise: PyTorch's default `nn.Linear` init, as in the paper."""
@@ -117,10 +118,24 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         backbone: PreTrainedModel | None = None,
     ):
         super().__init__(config)
-        self._hold_frozen_models(assistant=assistant, backbone=backbone)
+        if assistant is None:
+            assistant = AutoModelForCausalLM.from_config(config.assistant_config)
+        if backbone is None:
+            backbone = AutoModelForCausalLM.from_config(config.text_config)
+        self.assistant, self.backbone = assistant, backbone
+        # The config describes exactly the models held, their attention implementation included.
+        config.assistant_config, config.text_config = self.assistant.config, self.backbone.config
         self.projection = PROJECTION_CLASSES[config.projection_type](config).float()
         self.post_init()
-        self._freeze_frozen_models()
+
+        for frozen in (self.assistant, self.backbone):
+            frozen.requires_grad_(False).eval()
+        # Checkpoints hold the projection only: config.json names the frozen models.
+        self._keys_to_ignore_on_save = {key for key in self.state_dict() if not key.startswith("projection.")}
+        # Generation starts from the backbone's settings and never emits the slot or marker tokens.
+        self.generation_config = GenerationConfig.from_dict(self.backbone.generation_config.to_dict())
+        internal_ids = [config.thought_token_id, config.thought_start_token_id, config.thought_end_token_id]
+        suppress_internal_tokens(self.generation_config, internal_ids)
 
     @classmethod
     def from_assistant_and_backbone(
@@ -159,6 +174,41 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         )
         return cls(config, assistant=assistant, backbone=backbone)
 
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike,
+        *model_args,
+        config: SoftCoTConfig | None = None,
+        assistant: PreTrainedModel | None = None,
+        backbone: PreTrainedModel | None = None,
+        frozen_trust_remote_code: bool = False,
+        **kwargs,
+    ) -> "SoftCoTForCausalLM":
+        """
+        Load the assistant and the backbone by reference (config.json names them, at their pinned revisions if any),
+        then the projection. Pass `assistant=` / `backbone=` to reuse models already loaded.
+
+        `revision`/`subfolder` locate this checkpoint; `token`, `cache_dir`, `local_files_only`, ... locate every file;
+        `dtype`, `device_map`, `attn_implementation` and any other loading argument go to the frozen models.
+        `trust_remote_code=True` covers this repo only; `frozen_trust_remote_code=True` also runs code that the
+        assistant's or the backbone's own repo carries (read it first).
+        """
+        if model_args:
+            raise TypeError(f"{cls.__name__}.from_pretrained takes no positional model arguments, got {model_args}")
+        checkpoint = FrozenModelsCheckpoint("SoftCoT", pretrained_model_name_or_path, kwargs, frozen_trust_remote_code)
+        if not isinstance(config, SoftCoTConfig):
+            config = checkpoint.load_config(SoftCoTConfig)
+        if assistant is None:
+            assistant = checkpoint.load_frozen_model(config, "assistant", config.assistant_config)
+        if backbone is None:
+            backbone = checkpoint.load_frozen_model(config, "backbone", config.text_config)
+        model = cls(config, assistant=assistant, backbone=backbone)
+        model.load_projection(checkpoint.load_state_dict(), source=checkpoint.source)
+        model.projection.to(model.backbone.get_input_embeddings().weight.device)
+        model.generation_config = checkpoint.load_generation_config() or model.generation_config
+        return model.eval()
+
     def load_projection(self, state_dict: dict[str, torch.Tensor], source: str = "the checkpoint") -> None:
         """Load projection tensors (keys `projection.*`), failing clearly if they were trained for other models."""
         expected = {f"projection.{key}": value.shape for key, value in self.projection.state_dict().items()}
@@ -175,10 +225,21 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
             )
         self.projection.load_state_dict({key.removeprefix("projection."): value for key, value in state_dict.items()})
 
-    _load_trained_weights = load_projection
-
     def _hub_base_models(self) -> list[str | None]:
         return [self.config.backbone_model_name_or_path, self.config.assistant_model_name_or_path]
+
+    def train(self, mode: bool = True) -> "SoftCoTForCausalLM":
+        """Switch the projection's mode; the frozen models always stay in eval mode (no dropout)."""
+        super().train(mode)
+        self.assistant.eval()
+        self.backbone.eval()
+        return self
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.backbone.get_input_embeddings()
+
+    def get_output_embeddings(self) -> nn.Module:
+        return self.backbone.get_output_embeddings()
 
     def get_assistant_placeholder_mask(
         self, assistant_input_ids: torch.LongTensor, assistant_attention_mask: torch.Tensor | None = None
@@ -186,6 +247,13 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         """(batch, assistant_length) True at the assistant's placeholders; padding never counts, even if same id."""
         mask = assistant_input_ids == self.config.assistant_placeholder_token_id
         return mask if assistant_attention_mask is None else mask & assistant_attention_mask.bool()
+
+    def get_slot_mask(
+        self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None
+    ) -> torch.BoolTensor:
+        """(batch, length) True at the backbone's thought slots; padding never counts, even if same id."""
+        mask = input_ids == self.config.thought_token_id
+        return mask if attention_mask is None else mask & attention_mask[:, -input_ids.shape[1] :].bool()
 
     def get_assistant_states(
         self, assistant_input_ids: torch.LongTensor, assistant_attention_mask: torch.Tensor | None = None
@@ -236,41 +304,7 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
             )
         return self.projection(assistant_hidden_states).to(self.backbone.get_input_embeddings().weight.dtype)
 
-    def embed_with_thoughts(
-        self,
-        input_ids: torch.LongTensor,
-        attention_mask: torch.Tensor | None = None,
-        assistant_input_ids: torch.LongTensor | None = None,
-        assistant_attention_mask: torch.Tensor | None = None,
-        assistant_hidden_states: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """
-        Backbone input embeddings (batch, length, hidden) with the N slots of each row filled by soft thoughts.
-        Returns the embeddings and the thoughts (`None` when the inputs hold no slots and no assistant inputs).
-        """
-        slots = self.get_placeholder_mask(input_ids, attention_mask)
-        has_slots = bool(slots.any())
-        has_assistant = assistant_input_ids is not None or assistant_hidden_states is not None
-        if not has_assistant and has_slots:
-            raise ValueError(
-                f"input_ids hold thought slots (id {self.config.thought_token_id}) but no assistant_input_ids were "
-                "given, so there are no soft thoughts to put there. Pass the processor's whole output: "
-                "`model(**processor(questions))` or `model.generate(**processor(questions), ...)`."
-            )
-        embeddings = self._embed_tokens(input_ids)
-        if not has_assistant:
-            return embeddings, None
-        assistant_rows = (assistant_input_ids if assistant_hidden_states is None else assistant_hidden_states).shape[0]
-        if assistant_rows != input_ids.shape[0]:
-            raise ValueError(
-                f"The assistant inputs have {assistant_rows} rows but input_ids has {input_ids.shape[0]}: "
-                "each backbone prompt needs its own assistant prompt."
-            )
-        self._check_slot_counts(slots)
-        thoughts = self.get_soft_thoughts(assistant_input_ids, assistant_attention_mask, assistant_hidden_states)
-        embeddings = embeddings.masked_scatter(slots.unsqueeze(-1), thoughts.to(embeddings.dtype))
-        return embeddings, thoughts
-
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -283,47 +317,92 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> SoftCoTCausalLMOutputWithPast:
         r"""
-        input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`):
-            Backbone tokens. At prefill (nothing cached yet) each row holds N thought slots (`config.thought_token_id`)
-            that receive the soft thoughts; in a decoding step every token, a generated slot token included, is an
-            ordinary token.
-        assistant_input_ids (`torch.LongTensor` of shape `(batch_size, assistant_length)`, *optional*):
-            Assistant tokens with N placeholders per row; required at prefill whenever `input_ids` hold slots (unless
-            `assistant_hidden_states` are given), and only at prefill.
-        assistant_hidden_states (`torch.FloatTensor` of shape `(batch_size, N, assistant_hidden_size)`, *optional*):
-            Precomputed `get_assistant_states(...)`; skips the assistant forward (a training-time cache).
-        labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Targets aligned with `input_ids` (shifted inside); -100 positions are ignored.
-        cache / past_key_values (`Cache`, *optional*):
-            The backbone's KV cache, under either name; empty or absent means prefill.
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, seq_len)`):
+                Backbone tokens. At prefill (nothing cached yet) each row holds N thought slots
+                (`config.thought_token_id`) that receive the soft thoughts; in a decoding step every token, a generated
+                slot token included, is an ordinary token.
+            attention_mask (`torch.Tensor` of shape `(batch_size, past_len + seq_len)`, *optional*):
+                1 for tokens, 0 for padding.
+            position_ids (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*):
+                Defaults to the count of attended tokens before each position, so left padding does not shift them.
+            assistant_input_ids (`torch.LongTensor` of shape `(batch_size, assistant_len)`, *optional*):
+                Assistant tokens with N placeholders per row; required at prefill whenever `input_ids` hold slots
+                (unless `assistant_hidden_states` are given), and only at prefill.
+            assistant_attention_mask (`torch.Tensor` of shape `(batch_size, assistant_len)`, *optional*):
+                1 for assistant tokens, 0 for padding.
+            assistant_hidden_states (`torch.FloatTensor` of shape `(batch_size, N, d_assistant)`, *optional*):
+                Precomputed `get_assistant_states(...)`; skips the assistant forward (a training-time cache).
+            inputs_embeds (`torch.FloatTensor` of shape `(batch_size, seq_len, hidden_size)`, *optional*):
+                Instead of `input_ids`, for inputs without thoughts.
+            labels (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*):
+                Next-token targets (shifted inside); positions set to -100 are ignored.
+            cache / past_key_values (`Cache`, *optional*):
+                The backbone's KV cache, under either name; empty or absent means prefill.
         """
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
         cache = pop_cache(kwargs)
-        has_assistant = assistant_input_ids is not None or assistant_hidden_states is not None
-        if has_assistant and inputs_embeds is not None:
+        has_assistant_inputs = assistant_input_ids is not None or assistant_hidden_states is not None
+        if has_assistant_inputs and inputs_embeds is not None:
             raise ValueError(
                 "Assistant inputs came with inputs_embeds, so there are no slot ids to put the thoughts at. Pass "
                 "input_ids (the processor's output) with the assistant inputs."
             )
-        if has_assistant and cached_length(cache) > 0:
+        if has_assistant_inputs and not is_prefill(cache):
             raise ValueError(
                 "Soft thoughts are written only at prefill, from an empty cache, but the assistant inputs came with "
                 f"a cache that already holds {cached_length(cache)} positions. Start generation from an empty cache; "
                 "chunked prefill and continuing a cached prompt are not supported."
             )
+
         soft_thoughts = None
-        if inputs_embeds is None and cached_length(cache) == 0:
-            inputs_embeds, soft_thoughts = self.embed_with_thoughts(
-                input_ids, attention_mask, assistant_input_ids, assistant_attention_mask, assistant_hidden_states
-            )
+        if inputs_embeds is None and is_prefill(cache):
+            slot_mask = self.get_slot_mask(input_ids, attention_mask)
+            if slot_mask.any() and not has_assistant_inputs:
+                raise ValueError(
+                    f"input_ids hold thought slots (id {self.config.thought_token_id}) but no assistant_input_ids "
+                    "were given, so there are no soft thoughts to put there. Pass the processor's whole output: "
+                    "`model(**processor(questions))` or `model.generate(**processor(questions), ...)`."
+                )
+            # The slot id may lie outside the embedding table (added to the tokenizer only): slots read row 0, then
+            # receive the thoughts.
+            inputs_embeds = self.get_input_embeddings()(input_ids.masked_fill(slot_mask, 0))
+            if has_assistant_inputs:
+                soft_thoughts = self.get_soft_thoughts(
+                    assistant_input_ids, assistant_attention_mask, assistant_hidden_states
+                )
+                if soft_thoughts.shape[0] != input_ids.shape[0]:
+                    raise ValueError(
+                        f"The assistant inputs have {soft_thoughts.shape[0]} rows but input_ids has "
+                        f"{input_ids.shape[0]}: each backbone prompt needs its own assistant prompt."
+                    )
+                if wrong := rows_with_wrong_count(slot_mask, self.config.num_thought_tokens):
+                    raise ValueError(
+                        f"Each backbone prompt must hold exactly num_thought_tokens={self.config.num_thought_tokens} "
+                        f"thought slots (id {self.config.thought_token_id}); (row, count) {wrong} do not. Build the "
+                        "inputs with SoftCoTProcessor, or write exactly N slot tokens in each prompt."
+                    )
+                soft_thoughts = soft_thoughts.to(inputs_embeds.device, inputs_embeds.dtype)
+                inputs_embeds = inputs_embeds.masked_scatter(slot_mask.unsqueeze(-1), soft_thoughts)
         elif inputs_embeds is None:
-            inputs_embeds = self._embed_tokens(input_ids)
-        outputs = self._forward_backbone(
-            inputs_embeds, attention_mask, position_ids, cache, labels, use_cache, logits_to_keep, **kwargs
+            # A decoding step: every token, a generated slot token included, is an ordinary token.
+            inputs_embeds = self.get_input_embeddings()(input_ids)
+
+        if position_ids is None and attention_mask is not None:
+            position_ids = position_ids_from_attention_mask(attention_mask, inputs_embeds.shape[1])
+        outputs = self.backbone(
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            labels=labels,
+            use_cache=use_cache,
+            logits_to_keep=logits_to_keep,
+            **{CACHE_KWARG: cache},
+            **kwargs,
         )
         return SoftCoTCausalLMOutputWithPast(
             loss=outputs.loss,
@@ -340,7 +419,7 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         read the thoughts from it. (A first iteration over a non-empty cache keeps them, so `forward` can refuse it.)
         """
         model_inputs = super().prepare_inputs_for_generation(*args, is_first_iteration=is_first_iteration, **kwargs)
-        if cached_length(model_inputs.get(CACHE_KWARG)) > 0 and not is_first_iteration:
+        if not is_prefill(model_inputs.get(CACHE_KWARG)) and not is_first_iteration:
             for name in ("assistant_input_ids", "assistant_attention_mask", "assistant_hidden_states"):
                 model_inputs.pop(name, None)
         return model_inputs

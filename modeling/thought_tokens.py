@@ -17,6 +17,7 @@ assistant side are read by the assistant, so they are always tokens it already h
 
 from dataclasses import dataclass
 
+import torch
 from transformers import GenerationConfig, PreTrainedTokenizerBase
 
 ADDED_SLOT_TOKEN = "<|soft_thought|>"
@@ -94,6 +95,11 @@ def select_thought_tokens(
     )
 
 
+def rows_with_wrong_count(mask: torch.BoolTensor, expected: int) -> list[tuple[int, int]]:
+    """[(row, count)] for the rows of a (batch, length) placeholder or slot mask that do not hold `expected` Trues."""
+    return [(row, count) for row, count in enumerate(mask.sum(-1).tolist()) if count != expected]
+
+
 def suppress_internal_tokens(generation_config: GenerationConfig, token_ids: list[int | None]) -> None:
     """
     Add `token_ids` (the tokens that only carry thoughts: slots, markers, Coconut's latent tokens; `None`s skipped) to
@@ -106,4 +112,10 @@ def suppress_internal_tokens(generation_config: GenerationConfig, token_ids: lis
     generation_config.suppress_tokens = suppressed
 
 
-__all__ = ["ADDED_SLOT_TOKEN", "ThoughtTokens", "select_thought_tokens", "suppress_internal_tokens"]
+__all__ = [
+    "ADDED_SLOT_TOKEN",
+    "ThoughtTokens",
+    "rows_with_wrong_count",
+    "select_thought_tokens",
+    "suppress_internal_tokens",
+]

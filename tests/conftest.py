@@ -37,3 +37,17 @@ def build(pair_dirs, assistant: str = "llama_assistant", backbone: str = "llama_
         pair_dirs[assistant], pair_dirs[backbone], num_thought_tokens=model.config.num_thought_tokens
     )
     return model, processor
+
+
+def backbone_inputs_embeds(model, **inputs):
+    """The (batch, length, hidden) embeddings a SoftCoT / CoT-Unk forward over `inputs` hands its backbone."""
+    import torch
+
+    captured = {}
+    hook = model.backbone.register_forward_pre_hook(lambda _, args, kwargs: captured.update(kwargs), with_kwargs=True)
+    try:
+        with torch.no_grad():
+            model(**inputs)
+    finally:
+        hook.remove()
+    return captured["inputs_embeds"]

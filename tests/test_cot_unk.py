@@ -5,8 +5,9 @@ import os
 
 import pytest
 import torch
-from conftest import QUESTIONS
+from conftest import QUESTIONS, backbone_inputs_embeds
 from safetensors.torch import load_file
+from test_softcot_save_load import copy_with_remote_code, point_backbone_at
 from transformers import AutoConfig, AutoModelForCausalLM, AutoProcessor, AutoTokenizer
 
 from softcot_hf import CoTUnkConfig, CoTUnkForCausalLM, SoftCoTProcessor
@@ -23,15 +24,15 @@ def test_processor_without_assistant_returns_backbone_inputs_only(pair_dirs):
     model, processor = build(pair_dirs)
     batch = processor(QUESTIONS, answers=["5", "3", "1"])
     assert sorted(batch) == ["attention_mask", "input_ids", "labels"]
-    slots = model.get_placeholder_mask(batch["input_ids"], batch["attention_mask"])
+    slots = model.get_slot_mask(batch["input_ids"], batch["attention_mask"])
     assert slots.sum(-1).tolist() == [3, 3, 3]
 
 
 def test_slots_hold_the_embeddings_and_everything_else_is_the_backbone(pair_dirs):
     model, processor = build(pair_dirs)
     inputs = processor(QUESTIONS[:1])
-    embeds = model.embed_with_thoughts(inputs["input_ids"], inputs["attention_mask"])
-    slots = model.get_placeholder_mask(inputs["input_ids"])
+    embeds = backbone_inputs_embeds(model, **inputs)
+    slots = model.get_slot_mask(inputs["input_ids"])
     torch.testing.assert_close(embeds[slots], model.thought_embeddings.weight)
     ids = inputs["input_ids"][~slots]
     torch.testing.assert_close(embeds[~slots], model.backbone.get_input_embeddings()(ids))
@@ -103,3 +104,16 @@ def test_save_reload_round_trip_gives_identical_generations(pair_dirs, tmp_path)
     bf16 = CoTUnkForCausalLM.from_pretrained(tmp_path, dtype=torch.bfloat16)
     assert bf16.backbone.dtype == torch.bfloat16 and bf16.thought_embeddings.weight.dtype == torch.float32
     assert bf16.backbone.config._attn_implementation in ("sdpa", "eager")
+
+
+def test_trust_for_our_repo_does_not_reach_the_backbone(pair_dirs, tmp_path):
+    model, _ = build(pair_dirs)
+    model.save_pretrained(tmp_path / "cot_unk")
+    backbone, marker = copy_with_remote_code(pair_dirs["llama_backbone"], tmp_path)
+    checkpoint = point_backbone_at(tmp_path / "cot_unk", backbone, tmp_path)
+    with pytest.raises(ValueError, match=r"needs its own code.*covers the CoT-Unk repo only.*frozen_trust_remote"):
+        AutoModelForCausalLM.from_pretrained(checkpoint, trust_remote_code=True)
+    assert not marker.exists()
+    loaded = CoTUnkForCausalLM.from_pretrained(checkpoint, frozen_trust_remote_code=True)
+    assert marker.exists() and type(loaded.backbone).__name__ == "MarkerForCausalLM"
+    torch.testing.assert_close(loaded.thought_embeddings.weight, model.thought_embeddings.weight, atol=0, rtol=0)

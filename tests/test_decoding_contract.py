@@ -11,7 +11,7 @@ import json
 
 import pytest
 import torch
-from conftest import QUESTIONS, build
+from conftest import QUESTIONS, backbone_inputs_embeds, build
 from tiny import SHARED
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
@@ -96,10 +96,8 @@ def test_greedy_decoding_over_generated_markers_equals_an_uncached_reference(lla
     embed = model.backbone.get_input_embeddings()
     for row, question in enumerate(QUESTIONS):
         inputs = processor(question)
+        embeddings = backbone_inputs_embeds(model, **inputs)
         with torch.no_grad():
-            embeddings, _ = model.embed_with_thoughts(
-                inputs["input_ids"], inputs["attention_mask"], inputs["assistant_input_ids"]
-            )
             expected = []
             for _ in range(NEW_TOKENS):
                 logits = model.backbone(inputs_embeds=embeddings).logits[0, -1]
@@ -136,7 +134,7 @@ def test_the_cache_is_taken_under_either_name_and_thoughts_need_an_empty_one(lla
         step = model(
             input_ids=next_token, attention_mask=torch.ones(1, cache.get_seq_length() + 1), **{cache_name: cache}
         )
-        embeddings, _ = model.embed_with_thoughts(inputs["input_ids"], None, inputs["assistant_input_ids"])
+        embeddings = backbone_inputs_embeds(model, **inputs)
         embeddings = torch.cat([embeddings, model.get_input_embeddings()(next_token)], dim=1)
         expected = model.backbone(inputs_embeds=embeddings).logits[:, -1:]
     torch.testing.assert_close(step.logits, expected, atol=1e-5, rtol=0)

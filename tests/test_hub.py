@@ -48,7 +48,7 @@ SOFTCOT_FILES = {
     "model.safetensors",
     "configuration_softcot.py",
     "modeling_softcot.py",
-    "thought_slots.py",
+    "frozen_models.py",
     "thought_tokens.py",
     "compat.py",
     "hub_push.py",

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -11,8 +12,12 @@ import torch
 from conftest import QUESTIONS, build
 from safetensors.torch import load_file
 from transformers import AutoConfig, AutoModelForCausalLM, AutoProcessor
+from transformers.testing_utils import CaptureLogger
+from transformers.utils import logging as transformers_logging
 
 from softcot_hf import SoftCoTConfig, SoftCoTForCausalLM, SoftCoTProcessor
+from softcot_hf.modeling import frozen_models
+from softcot_hf.modeling.frozen_models import FrozenModelsCheckpoint
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +133,122 @@ def test_remote_code_loads_without_the_package(saved, tmp_path):
     out = torch.load(tmp_path / "out.pt")
     torch.testing.assert_close(out["logits"], logits, atol=0, rtol=0)
     assert out["generated"].tolist() == generated.tolist()
+
+
+MARKER_CONFIG = """
+from pathlib import Path
+
+from transformers import LlamaConfig
+
+Path({marker!r}).write_text("the backbone's own code ran")
+
+
+class MarkerConfig(LlamaConfig):
+    model_type = "marker_llama"
+"""
+MARKER_MODEL = """
+from pathlib import Path
+
+from transformers import LlamaForCausalLM
+
+from .configuration_marker import MarkerConfig
+
+Path({marker!r}).write_text("the backbone's own code ran")
+
+
+class MarkerForCausalLM(LlamaForCausalLM):
+    config_class = MarkerConfig
+"""
+
+
+def copy_with_remote_code(model_dir: str, tmp_path) -> tuple[str, object]:
+    """A copy of a saved Llama model whose repo carries code (a custom model type with `auto_map`) that writes a
+    marker file when imported. Returns (the copy's folder, the marker's path)."""
+    marker = tmp_path / "marker"
+    folder = tmp_path / "model-with-code"
+    shutil.copytree(model_dir, folder)
+    (folder / "configuration_marker.py").write_text(MARKER_CONFIG.format(marker=str(marker)))
+    (folder / "modeling_marker.py").write_text(MARKER_MODEL.format(marker=str(marker)))
+    config = json.loads((folder / "config.json").read_text())
+    config["model_type"] = "marker_llama"
+    config["auto_map"] = {
+        "AutoConfig": "configuration_marker.MarkerConfig",
+        "AutoModelForCausalLM": "modeling_marker.MarkerForCausalLM",
+    }
+    (folder / "config.json").write_text(json.dumps(config))
+    return str(folder), marker
+
+
+def point_backbone_at(checkpoint_dir, backbone: str, tmp_path):
+    """A copy of a saved checkpoint whose config.json names `backbone` as its frozen backbone."""
+    checkpoint = tmp_path / "checkpoint"
+    shutil.copytree(checkpoint_dir, checkpoint)
+    config = json.loads((checkpoint / "config.json").read_text())
+    config["backbone_model_name_or_path"] = backbone
+    (checkpoint / "config.json").write_text(json.dumps(config))
+    return checkpoint
+
+
+@pytest.fixture
+def backbone_with_remote_code(saved, pair_dirs, tmp_path):
+    """The saved SoftCoT checkpoint, pointed at a copy of its backbone that carries code writing a marker file when
+    imported. Returns (checkpoint folder, backbone folder, marker)."""
+    backbone, marker = copy_with_remote_code(pair_dirs["llama_backbone"], tmp_path)
+    return point_backbone_at(saved[0], backbone, tmp_path), backbone, marker
+
+
+def test_trust_for_our_repo_does_not_reach_the_frozen_models(backbone_with_remote_code):
+    checkpoint, backbone, marker = backbone_with_remote_code
+    for load in (AutoModelForCausalLM.from_pretrained, SoftCoTForCausalLM.from_pretrained):
+        with pytest.raises(ValueError, match=r"needs its own code.*covers the SoftCoT repo only.*frozen_trust_remote"):
+            load(checkpoint, trust_remote_code=True)
+        assert not marker.exists()
+
+
+def test_frozen_trust_remote_code_runs_the_frozen_models_code_and_logging_names_the_repos(
+    backbone_with_remote_code, saved
+):
+    checkpoint, backbone, marker = backbone_with_remote_code
+    _, model, inputs, logits, _ = saved
+    transformers_logging.set_verbosity_info()
+    try:
+        with CaptureLogger(frozen_models.logger) as captured:
+            loaded = AutoModelForCausalLM.from_pretrained(
+                checkpoint, trust_remote_code=True, frozen_trust_remote_code=True
+            )
+    finally:
+        transformers_logging.set_verbosity_warning()
+    assert marker.exists() and type(loaded.backbone).__name__ == "MarkerForCausalLM"
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**inputs).logits, logits, atol=0, rtol=0)
+    assert f"loading the frozen backbone {backbone!r}" in captured.out
+    assert f"loading the frozen assistant {model.config.assistant_model_name_or_path!r}" in captured.out
+
+
+def test_loading_names_the_frozen_repos_and_revisions_and_warns_when_unpinned(saved, tmp_path, monkeypatch):
+    """Frozen models given by Hub id: the load logs each repo and revision and warns about an unpinned one; without
+    the opt-in, the frozen models are loaded with `trust_remote_code=False`."""
+    folder, *_ = saved
+    config = SoftCoTConfig.from_pretrained(folder)
+    config.assistant_model_name_or_path, config.assistant_revision = "someone/assistant", "v1"
+    config.backbone_model_name_or_path, config.backbone_revision = "someone/backbone", None
+    calls = []
+    monkeypatch.setattr(
+        frozen_models.AutoModelForCausalLM, "from_pretrained", lambda name, **kwargs: calls.append((name, kwargs))
+    )
+    checkpoint = FrozenModelsCheckpoint("SoftCoT", folder, {"trust_remote_code": True})
+    with CaptureLogger(frozen_models.logger) as captured:
+        checkpoint.load_frozen_model(config, "backbone", config.text_config)
+    assert "'someone/backbone' of" in captured.out and "not pinned" in captured.out
+    transformers_logging.set_verbosity_info()
+    try:
+        with CaptureLogger(frozen_models.logger) as captured:
+            checkpoint.load_frozen_model(config, "assistant", config.assistant_config)
+    finally:
+        transformers_logging.set_verbosity_warning()
+    assert "loading the frozen assistant 'someone/assistant' at revision 'v1'" in captured.out
+    assert "not pinned" not in captured.out
+    assert [(name, kwargs["revision"], kwargs["trust_remote_code"]) for name, kwargs in calls] == [
+        ("someone/backbone", None, False),
+        ("someone/assistant", "v1", False),
+    ]
