@@ -103,7 +103,8 @@ def run_client(hub: HubServer, home: Path, *python_args: str) -> str:
         "HF_TOKEN": "hf_dummy_token",
         "HF_HUB_DISABLE_XET": "1",
         "HF_HUB_DISABLE_TELEMETRY": "1",
-        "PYTHONPATH": str(Path(__file__).parent),
+        # The tests folder, then the caller's path (a checkout run with PYTHONPATH=$PWD tests its own code).
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")])),
     }
     env.pop("HF_HUB_OFFLINE", None)
     result = subprocess.run(
@@ -378,13 +379,27 @@ REMOTE_CODE = BLOCK_PACKAGE + textwrap.dedent(
     ids = refs["coconut_inputs"]
     generated = coconut.generate(ids["input_ids"], attention_mask=ids["attention_mask"], max_new_tokens=5)
     assert generated.tolist() == refs["coconut_generated"].tolist()
+    # The same push as softcot-hf's, from the remote code alone.
+    model.push_to_hub("me/remote-push")
+    coconut.push_to_hub("me/remote-coconut")
     """
 ) % dict(softcot=SOFTCOT_ID, coconut=COCONUT_ID)
 
 
-def test_remote_code_loads_by_id_without_the_package(hub, published, tmp_path):
+def test_remote_code_loads_by_id_and_pushes_without_the_package(hub, published, tmp_path):
     out, _, _ = published
     run_client(hub, tmp_path / "hf_home", "-c", REMOTE_CODE, str(out))
+    processor_files = {path for path in SOFTCOT_FILES if "tokenizer" in path or path.startswith("processor")}
+    assert set(hub.files("me/remote-push")) == SOFTCOT_FILES - processor_files
+    assert set(hub.files("me/remote-coconut")) == COCONUT_MODEL_FILES
+    card = load_card(hub, "me/remote-push", tmp_path)
+    assert card.data.base_model == [BACKBONE_ID, ASSISTANT_ID] and "softcot" in card.data.tags
+    cli_card = load_card(hub, "me/from-cli", tmp_path)
+    # One template: the card of the model's own push differs from the CLI's only by the evaluation and Trainer rows.
+    for section in ("## Usage", "## Training settings", "## Evaluation", "## Limitations", "## Citation"):
+        assert section in card.text
+    assert usage_snippet(card) == usage_snippet(cli_card).replace("me/from-cli", "me/remote-push")
+    assert card.text.split("## Limitations")[1] == cli_card.text.split("## Limitations")[1]
 
 
 def load_card(hub: HubServer, repo_id: str, tmp_path: Path) -> ModelCard:
@@ -463,7 +478,8 @@ def test_push_folder_refuses_frozen_weights_before_any_upload(pair_dirs, tmp_pat
     from conftest import build
     from safetensors.torch import save_file
 
-    from softcot_hf.hub import files_to_push, push_folder
+    from softcot_hf.hub import push_folder
+    from softcot_hf.modeling.hub_push import files_to_push
 
     model, processor = build(pair_dirs, num_thought_tokens=3)
     model.save_pretrained(tmp_path)
