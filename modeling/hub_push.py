@@ -12,6 +12,7 @@ import math
 import os
 import re
 import tempfile
+from functools import partial
 from pathlib import Path
 from string import Template
 
@@ -36,12 +37,16 @@ CARD_FILE = "README.md"
 
 # Files that make up a model folder: configs, weights, remote code, tokenizer files, chat templates.
 UPLOAD_SUFFIXES = (".json", ".safetensors", ".py", ".jinja", ".txt", ".model")
-# JSON files `Trainer` leaves next to the model: training logs, not part of the model.
-RUN_FILES = {"trainer_state.json", "all_results.json", "train_results.json", "eval_results.json"}
+# JSON files a run leaves next to the model: Trainer's logs and Coconut training's settings (which hold local paths).
+RUN_FILES = {"trainer_state.json", "all_results.json", "train_results.json", "eval_results.json", "coconut_run.json"}
 # Subfolders that belong to the model: a tokenizer (the processor saves one per side) or a LoRA adapter.
 SUBFOLDER_MARKERS = ("tokenizer_config.json", "adapter_config.json")
 # A Hub repo id as `from_pretrained` reads one: `name` or `owner/name`.
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
+
+
+class LocalPathError(ValueError):
+    """A push would publish a path of this machine's file system."""
 
 
 def is_hub_id(name: str) -> bool:
@@ -114,6 +119,82 @@ def check_weights(folder: str | Path, model_class: type, paths: list[str]) -> in
     return num_parameters
 
 
+def _rename_paths(data, rename, field: str = ""):
+    """`data` (parsed JSON) with each non-empty `*name_or_path` string replaced by `rename(dotted_field, value)`."""
+    if isinstance(data, dict):
+        return {
+            key: rename(field + key, value)
+            if key.endswith("name_or_path") and isinstance(value, str) and value
+            else _rename_paths(value, rename, f"{field}{key}.")
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [_rename_paths(item, rename, field) for item in data]
+    return data
+
+
+def public_contents(
+    folder: Path, paths: list[str], base_model_ids: dict[str, str] | None
+) -> tuple[dict[str, str | bytes], set[str]]:
+    """
+    What to upload for each of `paths` (a file path, or bytes for a rewritten JSON file) and the local paths found:
+    each `*name_or_path` value of a JSON file that is a local path is replaced by its Hub id from `base_model_ids`
+    (`{local path: "owner/name"}`, matched by real path); one without an id raises `LocalPathError` with the fix.
+    The files in `folder` are never changed.
+    """
+    hub_ids = {}
+    for local, hub_id in (base_model_ids or {}).items():
+        if not is_hub_id(hub_id):
+            raise ValueError(f"base_model_ids maps {local} to {hub_id!r}, which is not a Hub repo id (owner/name).")
+        hub_ids[os.path.realpath(local)] = hub_id
+    found, missing = set(), []
+
+    def rename(path: str, field: str, value: str) -> str:
+        if is_hub_id(value):
+            return value
+        real = os.path.realpath(value)
+        found.update({value, real} if os.path.isabs(value) else {real})
+        if real not in hub_ids:
+            missing.append((f"{path}: {field}", value))
+        return hub_ids.get(real, value)
+
+    contents: dict[str, str | bytes] = {path: str(folder / path) for path in paths}
+    for path in (path for path in paths if path.endswith(".json")):
+        data = json.loads((folder / path).read_text(encoding="utf-8"))
+        public = _rename_paths(data, partial(rename, path))
+        if public != data:
+            contents[path] = (json.dumps(public, indent=2, ensure_ascii=False) + "\n").encode()
+    if missing:
+        fields = "".join(f"  {field} = {value}\n" for field, value in missing)
+        local_paths = list(dict.fromkeys(value for _, value in missing))
+        flags = " ".join(f"--base-model-id {path}=OWNER/NAME" for path in local_paths)
+        mapping = ", ".join(f'"{path}": "OWNER/NAME"' for path in local_paths)
+        raise LocalPathError(
+            "Refusing to push: these fields name local paths, which would publish this machine's file layout and "
+            f"cannot be loaded by anyone else:\n{fields}Nothing was uploaded. Push each of those "
+            f"models to the Hub (or use their Hub ids) and map every path to its id: `softcot-hf push FOLDER "
+            f"--repo-id USER/NAME {flags}`, or `push_to_hub(..., base_model_ids={{{mapping}}})`. The ids replace the "
+            "paths in the uploaded files only; your local files stay as they are."
+        )
+    return contents, found
+
+
+def refuse_local_paths(contents: dict[str, str | bytes], local_paths: set[str]) -> None:
+    """Raise `LocalPathError` if any file about to be uploaded (weights aside) still holds one of `local_paths`."""
+    for path_in_repo, content in contents.items():
+        if path_in_repo.endswith(".safetensors"):
+            continue
+        data = _read(content)
+        for local in sorted(local_paths):
+            if local.encode() in data:
+                raise LocalPathError(
+                    f"Refusing to push: {path_in_repo} holds the local path {local}, which would publish this "
+                    "machine's file layout. Nothing was uploaded. Remove the path from what you pass for that file "
+                    "(card settings, run files do not belong in a model folder), or map it to a Hub id with "
+                    "`--base-model-id PATH=OWNER/NAME` / `base_model_ids={PATH: OWNER/NAME}`."
+                )
+
+
 def _read(content: str | bytes) -> bytes:
     """The bytes of an upload: `content` itself, or the file it names."""
     return content if isinstance(content, bytes) else Path(content).read_bytes()
@@ -170,6 +251,7 @@ def push_model_folder(
     repo_id: str,
     model_class: type,
     *,
+    base_model_ids: dict[str, str] | None = None,
     model_card: str | None = None,
     keep_card: bool = False,
     card_data: dict | None = None,
@@ -184,15 +266,16 @@ def push_model_folder(
     commit_description: str | None = None,
 ) -> CommitInfo:
     """
-    Publish a `model_class` folder saved by `save_pretrained` to `repo_id` in one commit: `files_to_push(folder)` and
-    README.md: `model_card` if given, else the repo's card if `keep_card` and there is one, else `render_card`
-    (`card_data`, `training`, `evaluation` go there). Frozen models' weights are refused before the first request. A
-    repo that holds another model type is refused unless `force=True`, which replaces its files.
+    Publish a `model_class` folder saved by `save_pretrained` to `repo_id` in one commit: `files_to_push(folder)`,
+    local paths in its JSON files replaced by their `base_model_ids` (or refused), and README.md: `model_card` if
+    given, else the repo's card if `keep_card` and there is one, else `render_card` (`card_data`, `training`,
+    `evaluation` go there). Everything is checked before the first request: frozen models' weights and local paths
+    are refused. A repo that holds another model type is refused unless `force=True`, which replaces its files.
     """
     folder = Path(folder)
     paths = files_to_push(folder)
     num_parameters = check_weights(folder, model_class, paths)
-    contents: dict[str, str | bytes] = {path: str(folder / path) for path in paths}
+    contents, local_paths = public_contents(folder, paths, base_model_ids)
     config = json.loads(_read(contents["config.json"]))
     if model_card is None:
         model_card = render_card(
@@ -206,6 +289,7 @@ def push_model_folder(
             evaluation=evaluation,
         )
     contents[CARD_FILE] = model_card.encode()
+    refuse_local_paths(contents, local_paths | {os.path.realpath(folder)})
 
     api = HfApi(token=token)
     replace = refuse_other_model_type(repo_id, config["model_type"], revision, token, force)
@@ -261,6 +345,7 @@ class HubPushMixin:
         self,
         repo_id: str,
         *,
+        base_model_ids: dict[str, str] | None = None,
         model_card: str | None = None,
         force: bool = False,
         commit_message: str | None = None,
@@ -277,7 +362,8 @@ class HubPushMixin:
         commit through `push_model_folder`, the path `softcot-hf push` takes, and return its `CommitInfo`; frozen
         models referenced by id are never uploaded. Push the processor or tokenizer with its own `push_to_hub`.
 
-        README.md: `model_card` if
+        Local paths in the config (models loaded from folders) are refused unless `base_model_ids` maps each to its
+        Hub id (`{"/path/to/backbone": "owner/name"}`); the ids go into the upload only. README.md: `model_card` if
         given, else the repo's card is kept, else the card rendered from the model class. A repo that holds another
         model type is refused unless `force=True`, which replaces its files.
         """
@@ -287,6 +373,7 @@ class HubPushMixin:
                 folder,
                 repo_id,
                 type(self),
+                base_model_ids=base_model_ids,
                 model_card=model_card,
                 keep_card=True,
                 card_data={"tags": tags},
@@ -302,6 +389,7 @@ class HubPushMixin:
 
 __all__ = [
     "HubPushMixin",
+    "LocalPathError",
     "check_weights",
     "files_to_push",
     "hub_model_type",

@@ -3,6 +3,7 @@ checks) is the models' own, `modeling/hub_push.py`; this module adds what only a
 summaries and Trainer's record for the card.
 
     softcot-hf push OUTPUT_DIR --repo-id USER/NAME [--private] [--summary OUTPUT_DIR/eval/summary.json]
+        [--base-model-id LOCAL_PATH=OWNER/NAME ...]
 """
 
 import argparse
@@ -124,6 +125,7 @@ def push_folder(
     summaries: list[dict] | None = None,
     training: dict | None = None,
     license: str | None = None,
+    base_model_ids: dict[str, str] | None = None,
     private: bool | None = None,
     token: bool | str | None = None,
     revision: str | None = None,
@@ -134,7 +136,7 @@ def push_folder(
     Publish a saved SoftCoT, CoT-Unk or Coconut folder to `repo_id` in one commit, through the models' own push
     (`push_model_folder`, what `model.push_to_hub` runs): the model's files and a card that also shows `summaries`
     (summary.json dicts of the evaluation harness), Trainer's record in the folder, `training` (extra rows, they win)
-    and `license`.
+    and `license`. Local paths in the config are refused unless `base_model_ids` maps each to its Hub id.
     """
     folder = Path(folder)
     cls = saved_model_class(folder)
@@ -149,6 +151,7 @@ def push_folder(
         folder,
         repo_id,
         cls,
+        base_model_ids=base_model_ids,
         card_data=card_data,
         training=_trainer_settings(folder) | (training or {}),
         evaluation=_evaluation_section(summaries) if summaries else None,
@@ -173,6 +176,14 @@ def push_to_hub(model, repo_id: str, *, processor=None, tokenizer=None, **push_k
         return push_folder(folder, repo_id, **push_kwargs)
 
 
+def _base_model_id(mapping: str) -> tuple[str, str]:
+    """`LOCAL_PATH=OWNER/NAME` -> (path, id); a Hub id holds no `=`, a path may."""
+    path, separator, hub_id = mapping.rpartition("=")
+    if not separator or not path or not is_hub_id(hub_id):
+        raise argparse.ArgumentTypeError(f"expected LOCAL_PATH=OWNER/NAME (a Hub repo id), got {mapping!r}")
+    return path, hub_id
+
+
 def _push_command(args: argparse.Namespace) -> None:
     summaries = [json.loads(Path(path).read_text()) for path in args.summary]
     default_summary = Path(args.folder) / "eval" / "summary.json"
@@ -185,6 +196,7 @@ def _push_command(args: argparse.Namespace) -> None:
         summaries=summaries,
         training=training,
         license=args.license,
+        base_model_ids=dict(args.base_model_id),
         private=args.private or None,
         revision=args.revision,
         force=args.force,
@@ -193,7 +205,7 @@ def _push_command(args: argparse.Namespace) -> None:
 
 
 def add_commands(subparsers) -> None:
-    """`softcot-hf push DIR --repo-id USER/NAME [--private] [--summary eval/summary.json]`."""
+    """`softcot-hf push DIR --repo-id USER/NAME [--private] [--summary eval/summary.json] [--base-model-id P=ID]`."""
     push = subparsers.add_parser(
         "push",
         help="publish a saved SoftCoT / CoT-Unk / Coconut folder on the Hub, with a model card",
@@ -210,6 +222,14 @@ def add_commands(subparsers) -> None:
     )
     push.add_argument("--training", help="JSON file of training settings for the card")
     push.add_argument("--license", help="license identifier for the card's metadata, e.g. apache-2.0")
+    push.add_argument(
+        "--base-model-id",
+        action="append",
+        default=[],
+        type=_base_model_id,
+        metavar="LOCAL_PATH=OWNER/NAME",
+        help="the Hub id of a model the config names by local path (repeatable); local paths are never uploaded",
+    )
     push.add_argument("--revision", help="branch to push to (default: main)")
     push.add_argument("--force", action="store_true", help="replace a repo that holds another model type")
     push.set_defaults(func=_push_command)
