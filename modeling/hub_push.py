@@ -12,6 +12,7 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from string import Template
@@ -201,6 +202,7 @@ def _read(content: str | bytes) -> bytes:
 
 
 def _value(value) -> str:
+    """A card table cell: strings (ids, names) as code."""
     return f"`{value}`" if isinstance(value, str) else str(value)
 
 
@@ -210,7 +212,7 @@ def render_card(
     repo_id: str,
     num_parameters: int,
     *,
-    paths: list[str] = (),
+    paths: Sequence[str] = (),
     card_data: dict | None = None,
     training: dict | None = None,
     evaluation: str | None = None,
@@ -219,7 +221,8 @@ def render_card(
     The model card (`CARD`) of a `model_class` checkpoint saved with `config` (the config.json as uploaded): metadata
     (`base_model` from `_hub_base_models`, `_hub_tags`, plus `card_data`: license, datasets, eval_results, tags), the
     class's `_hub_card` with `$`-fields from the config, and the shared sections: training settings
-    (`_hub_card_settings` then `training`) and `evaluation` (markdown).
+    (`_hub_card_settings` then `training`) and `evaluation` (markdown). `paths`: the uploaded files (an `adapter/`
+    among them is mentioned).
     """
     card_data = dict(card_data or {})
     bases = [name for name in model_class._hub_base_models(config) if name and is_hub_id(name)]
