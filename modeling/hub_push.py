@@ -326,13 +326,14 @@ class HubPushMixin:
       `$num_parameters`, `$base_models` and `$adapter_note`;
     - `_hub_card_settings`: `{row label: config key}` of the training-settings table;
     - `_hub_tags`, `_hub_commit_message`; `_hub_base_models(config)`: the models it is built on (`base_model`);
-    - `_trained_module` (if set): the module whose weights are the only ones a checkpoint may hold.
+    - `_trained_module`: the module whose weights are the only ones a checkpoint may hold (`None`: all of them).
     """
 
     _hub_card: str
     _hub_card_settings: dict[str, str]
     _hub_tags: tuple[str, ...]
     _hub_commit_message: str
+    _trained_module: str | None
 
     @staticmethod
     def _hub_base_models(config: dict) -> list[str | None]:
@@ -340,9 +341,9 @@ class HubPushMixin:
 
     @classmethod
     def _hub_trained_prefix(cls) -> str | None:
-        """Prefix of the only weight keys a checkpoint may hold; `None` when every weight is trained."""
-        module = getattr(cls, "_trained_module", None)
-        return f"{module}." if module else None
+        """Prefix of the only weight keys a checkpoint may hold (`_trained_module`, which every model class sets);
+        `None` when every weight is trained (`_trained_module = None`)."""
+        return None if cls._trained_module is None else f"{cls._trained_module}."
 
     def push_to_hub(
         self,

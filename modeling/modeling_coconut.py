@@ -88,6 +88,7 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
     _hub_card_settings = {key: key for key in ("c_thought", "max_latent_stage", "num_latent_thoughts")}
     _hub_tags = ("softcot-hf", "coconut", "latent-reasoning", "chain-of-thought")
     _hub_commit_message = "Upload Coconut model"
+    _trained_module = None  # fully fine-tuned: a push uploads every weight
 
     def __init__(self, config: CoconutConfig, language_model: PreTrainedModel | None = None):
         super().__init__(config)
