@@ -9,15 +9,12 @@ setup(
     long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    # `modeling/` is self-contained remote code; it is installed as `softcot_hf.modeling`. The model card templates
-    # in `model_cards/` are installed as `softcot_hf.model_cards` (package data, read by softcot_hf.hub).
-    packages=find_packages(include=["softcot_hf", "softcot_hf.*"]) + ["softcot_hf.modeling", "softcot_hf.model_cards"],
-    package_dir={"softcot_hf.modeling": "modeling", "softcot_hf.model_cards": "model_cards"},
+    # `modeling/` is self-contained remote code (the models, their Hub push and card); it is installed as
+    # `softcot_hf.modeling`.
+    packages=find_packages(include=["softcot_hf", "softcot_hf.*"]) + ["softcot_hf.modeling"],
+    package_dir={"softcot_hf.modeling": "modeling"},
     # The quickstart's tiny models (scripts/make_quickstart_models.py makes them): safetensors + tokenizer files.
-    package_data={
-        "softcot_hf.model_cards": ["*.md", "*.jinja"],
-        "softcot_hf": ["assets/quickstart/*.json", "assets/quickstart/*/*"],
-    },
+    package_data={"softcot_hf": ["assets/quickstart/*.json", "assets/quickstart/*/*"]},
     # Lower bounds are the oldest releases the whole suite passes on together; CI installs them from
     # .ci/minimum-versions.txt and runs the suite there too. transformers: 5.11 loses `dtype` on the way to the
     # frozen models; the whole suite passes on 5.12.1, 5.17 (the GPU machine's) and 5.24, the model tests on 5.13,

@@ -1,11 +1,58 @@
-"""`push_to_hub` for our models: the folder `save_pretrained` writes, in one commit, with our model card kept."""
+"""
+The one Hub push of this package's models: `model.push_to_hub(...)` and `softcot-hf push FOLDER` both end in
+`push_model_folder`, which uploads a saved model folder and its model card (`CARD`) in one commit.
+
+Remote code: it needs only huggingface_hub and safetensors (transformers' own dependencies), so a model loaded with
+`trust_remote_code=True` pushes without softcot_hf. What a card says and what a push may upload come from the model
+class (`HubPushMixin`), never from a list of model types here.
+"""
 
 import json
+import math
+import os
+import re
 import tempfile
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
+from string import Template
 
-from huggingface_hub import HfApi, ModelCard, ModelCardData, hf_hub_download
+from huggingface_hub import (
+    CommitInfo,
+    CommitOperationAdd,
+    CommitOperationDelete,
+    HfApi,
+    ModelCardData,
+    hf_hub_download,
+)
 from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+from safetensors import safe_open
+
+# The model card: metadata, title, then the model class's `_hub_card`, whose `$sections` receives `SECTIONS`.
+CARD = Template("---\n$metadata\n---\n\n# $repo_id\n\n$body")
+SECTIONS = Template(
+    "## Training settings\n\n| setting | value |\n|---|---|\n$settings\n\n## Evaluation\n\n$evaluation"
+)
+NO_EVALUATION = "No evaluation summary was given when this model was pushed."
+CARD_FILE = "README.md"
+
+# Files that make up a model folder: configs, weights, remote code, tokenizer files, chat templates.
+UPLOAD_SUFFIXES = (".json", ".safetensors", ".py", ".jinja", ".txt", ".model")
+# JSON files a run leaves next to the model: Trainer's logs and Coconut training's settings (which hold local paths).
+RUN_FILES = {"trainer_state.json", "all_results.json", "train_results.json", "eval_results.json", "coconut_run.json"}
+# Subfolders that belong to the model: a tokenizer (the processor saves one per side) or a LoRA adapter.
+SUBFOLDER_MARKERS = ("tokenizer_config.json", "adapter_config.json")
+# A Hub repo id as `from_pretrained` reads one: `name` or `owner/name`.
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
+
+
+class LocalPathError(ValueError):
+    """A push would publish a path of this machine's file system."""
+
+
+def is_hub_id(name: str) -> bool:
+    """Whether `name` is a Hub repo id (`name` or `owner/name`) and not a path that exists here."""
+    return bool(HUB_ID.fullmatch(name)) and not os.path.exists(name)
 
 
 def hub_model_type(repo_id: str, revision: str | None = None, token: bool | str | None = None) -> str | None:
@@ -32,25 +79,277 @@ def refuse_other_model_type(
     return True
 
 
+def files_to_push(folder: str | Path) -> list[str]:
+    """
+    The files of a saved model folder that belong on the Hub, as sorted relative paths: configs, weights, remote code,
+    tokenizer and processor files, and subfolders holding a tokenizer or a LoRA adapter. Training leftovers
+    (checkpoints, optimizer states, logs, run settings, evaluation outputs) and any README.md (the card is rendered)
+    are skipped.
+    """
+    folder = Path(folder)
+    paths = []
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix in UPLOAD_SUFFIXES and path.name not in RUN_FILES:
+            paths.append(path.name)
+        elif (
+            path.is_dir()
+            and not path.name.startswith("checkpoint-")  # Trainer checkpoints may hold tokenizer files too
+            and any((path / marker).is_file() for marker in SUBFOLDER_MARKERS)
+        ):
+            paths += [f"{path.name}/{file.name}" for file in sorted(path.iterdir()) if file.suffix in UPLOAD_SUFFIXES]
+    return paths
+
+
+def check_weights(folder: str | Path, model_class: type, paths: list[str]) -> int:
+    """Refuse weights a checkpoint of `model_class` must not hold (a frozen model's); returns its parameter count."""
+    prefix = model_class._hub_trained_prefix()
+    weight_files = [path for path in paths if path.endswith(".safetensors") and not path.startswith("adapter/")]
+    if not weight_files:
+        raise FileNotFoundError(f"{folder} holds no .safetensors weights: save the model there first.")
+    num_parameters = 0
+    for path in weight_files:
+        with safe_open(str(Path(folder) / path), framework="pt") as weights:
+            for key in weights.keys():
+                if prefix is not None and not key.startswith(prefix):
+                    raise ValueError(
+                        f"{path} holds {key!r}, which is not a trained {model_class.__name__} weight (those start "
+                        f"with {prefix}): it looks like a frozen model's weight, and frozen models are never "
+                        "uploaded. Re-save the model with `save_pretrained` (it keeps only the trained weights)."
+                    )
+                num_parameters += math.prod(weights.get_slice(key).get_shape())
+    return num_parameters
+
+
+def _rename_paths(data, rename, field: str = ""):
+    """`data` (parsed JSON) with each non-empty `*name_or_path` string replaced by `rename(dotted_field, value)`."""
+    if isinstance(data, dict):
+        return {
+            key: rename(field + key, value)
+            if key.endswith("name_or_path") and isinstance(value, str) and value
+            else _rename_paths(value, rename, f"{field}{key}.")
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [_rename_paths(item, rename, field) for item in data]
+    return data
+
+
+def public_contents(
+    folder: Path, paths: list[str], base_model_ids: dict[str, str] | None
+) -> tuple[dict[str, str | bytes], set[str]]:
+    """
+    What to upload for each of `paths` (a file path, or bytes for a rewritten JSON file) and the local paths found:
+    each `*name_or_path` value of a JSON file that is a local path is replaced by its Hub id from `base_model_ids`
+    (`{local path: "owner/name"}`, matched by real path); one without an id raises `LocalPathError` with the fix.
+    The files in `folder` are never changed.
+    """
+    hub_ids = {}
+    for local, hub_id in (base_model_ids or {}).items():
+        if not is_hub_id(hub_id):
+            raise ValueError(f"base_model_ids maps {local} to {hub_id!r}, which is not a Hub repo id (owner/name).")
+        hub_ids[os.path.realpath(local)] = hub_id
+    found, missing = set(), []
+
+    def rename(path: str, field: str, value: str) -> str:
+        if is_hub_id(value):
+            return value
+        real = os.path.realpath(value)
+        found.update({value, real} if os.path.isabs(value) else {real})
+        if real not in hub_ids:
+            missing.append((f"{path}: {field}", value))
+        return hub_ids.get(real, value)
+
+    contents: dict[str, str | bytes] = {path: str(folder / path) for path in paths}
+    for path in (path for path in paths if path.endswith(".json")):
+        data = json.loads((folder / path).read_text(encoding="utf-8"))
+        public = _rename_paths(data, partial(rename, path))
+        if public != data:
+            contents[path] = (json.dumps(public, indent=2, ensure_ascii=False) + "\n").encode()
+    if missing:
+        fields = "".join(f"  {field} = {value}\n" for field, value in missing)
+        local_paths = list(dict.fromkeys(value for _, value in missing))
+        flags = " ".join(f"--base-model-id {path}=OWNER/NAME" for path in local_paths)
+        mapping = ", ".join(f'"{path}": "OWNER/NAME"' for path in local_paths)
+        raise LocalPathError(
+            "Refusing to push: these fields name local paths, which would publish this machine's file layout and "
+            f"cannot be loaded by anyone else:\n{fields}Nothing was uploaded. Push each of those "
+            f"models to the Hub (or use their Hub ids) and map every path to its id: `softcot-hf push FOLDER "
+            f"--repo-id USER/NAME {flags}`, or `push_to_hub(..., base_model_ids={{{mapping}}})`. The ids replace the "
+            "paths in the uploaded files only; your local files stay as they are."
+        )
+    return contents, found
+
+
+def refuse_local_paths(contents: dict[str, str | bytes], local_paths: set[str]) -> None:
+    """Raise `LocalPathError` if any file about to be uploaded (weights aside) still holds one of `local_paths`."""
+    for path_in_repo, content in contents.items():
+        if path_in_repo.endswith(".safetensors"):
+            continue
+        data = _read(content)
+        for local in sorted(local_paths):
+            if local.encode() in data:
+                raise LocalPathError(
+                    f"Refusing to push: {path_in_repo} holds the local path {local}, which would publish this "
+                    "machine's file layout. Nothing was uploaded. Remove the path from what you pass for that file "
+                    "(card settings, run files do not belong in a model folder), or map it to a Hub id with "
+                    "`--base-model-id PATH=OWNER/NAME` / `base_model_ids={PATH: OWNER/NAME}`."
+                )
+
+
+def _read(content: str | bytes) -> bytes:
+    """The bytes of an upload: `content` itself, or the file it names."""
+    return content if isinstance(content, bytes) else Path(content).read_bytes()
+
+
+def _value(value) -> str:
+    """A card table cell: strings (ids, names) as code."""
+    return f"`{value}`" if isinstance(value, str) else str(value)
+
+
+def render_card(
+    model_class: type,
+    config: dict,
+    repo_id: str,
+    num_parameters: int,
+    *,
+    paths: Sequence[str] = (),
+    card_data: dict | None = None,
+    training: dict | None = None,
+    evaluation: str | None = None,
+) -> str:
+    """
+    The model card (`CARD`) of a `model_class` checkpoint saved with `config` (the config.json as uploaded): metadata
+    (`base_model` from `_hub_base_models`, `_hub_tags`, plus `card_data`: license, datasets, eval_results, tags), the
+    class's `_hub_card` with `$`-fields from the config, and the shared sections: training settings
+    (`_hub_card_settings` then `training`) and `evaluation` (markdown). `paths`: the uploaded files (an `adapter/`
+    among them is mentioned).
+    """
+    card_data = dict(card_data or {})
+    bases = [name for name in model_class._hub_base_models(config) if name and is_hub_id(name)]
+    metadata = ModelCardData(
+        model_name=repo_id.split("/")[-1],
+        base_model=bases or None,
+        library_name="transformers",
+        pipeline_tag="text-generation",
+        tags=[*model_class._hub_tags, *(card_data.pop("tags", None) or [])],
+        **card_data,
+    )
+    settings = {label: config.get(key) for label, key in model_class._hub_card_settings.items()} | (training or {})
+    rows = "\n".join(f"| {name} | {_value(value)} |" for name, value in settings.items() if value)
+    sections = SECTIONS.substitute(settings=rows, evaluation=evaluation or NO_EVALUATION)
+    adapter = any(path.startswith("adapter/") for path in paths)
+    body = Template(model_class._hub_card).substitute(
+        {key: value for key, value in config.items() if not isinstance(value, dict | list)},
+        repo_id=repo_id,
+        num_parameters=f"{num_parameters:,}",
+        base_models=", ".join(f"`{name}`" for name in bases) or "its base model",
+        adapter_note=" (merged; the LoRA adapter is in `adapter/`)" if adapter else "",
+        sections=sections,
+    )
+    return CARD.substitute(metadata=metadata.to_yaml(), repo_id=repo_id, body=body)
+
+
+def push_model_folder(
+    folder: str | Path,
+    repo_id: str,
+    model_class: type,
+    *,
+    base_model_ids: dict[str, str] | None = None,
+    model_card: str | None = None,
+    keep_card: bool = False,
+    card_data: dict | None = None,
+    training: dict | None = None,
+    evaluation: str | None = None,
+    force: bool = False,
+    private: bool | None = None,
+    token: bool | str | None = None,
+    revision: str | None = None,
+    create_pr: bool = False,
+    commit_message: str | None = None,
+    commit_description: str | None = None,
+) -> CommitInfo:
+    """
+    Publish a `model_class` folder saved by `save_pretrained` to `repo_id` in one commit: `files_to_push(folder)`,
+    local paths in its JSON files replaced by their `base_model_ids` (or refused), and README.md: `model_card` if
+    given, else the repo's card if `keep_card` and there is one, else `render_card` (`card_data`, `training`,
+    `evaluation` go there). Everything is checked before the first request: frozen models' weights and local paths
+    are refused. A repo that holds another model type is refused unless `force=True`, which replaces its files.
+    """
+    folder = Path(folder)
+    paths = files_to_push(folder)
+    num_parameters = check_weights(folder, model_class, paths)
+    contents, local_paths = public_contents(folder, paths, base_model_ids)
+    config = json.loads(_read(contents["config.json"]))
+    if model_card is None:
+        model_card = render_card(
+            model_class,
+            config,
+            repo_id,
+            num_parameters,
+            paths=paths,
+            card_data=card_data,
+            training=training,
+            evaluation=evaluation,
+        )
+    contents[CARD_FILE] = model_card.encode()
+    refuse_local_paths(contents, local_paths | {os.path.realpath(folder)})
+
+    api = HfApi(token=token)
+    replace = refuse_other_model_type(repo_id, config["model_type"], revision, token, force)
+    repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+    if revision is not None and not create_pr:
+        api.create_branch(repo_id, branch=revision, exist_ok=True)
+    if keep_card and not replace and api.file_exists(repo_id, CARD_FILE, revision=revision):
+        del contents[CARD_FILE]
+    operations = [CommitOperationAdd(path_in_repo=path, path_or_fileobj=content) for path, content in contents.items()]
+    if replace:
+        keep = {*contents, CARD_FILE, ".gitattributes"}
+        stale = [path for path in api.list_repo_files(repo_id, revision=revision) if path not in keep]
+        operations += [CommitOperationDelete(path_in_repo=path) for path in stale]
+    return api.create_commit(
+        repo_id,
+        operations,
+        commit_message=commit_message or model_class._hub_commit_message,
+        commit_description=commit_description,
+        revision=revision,
+        create_pr=create_pr,
+    )
+
+
 class HubPushMixin:
     """
-    Replaces the stock `push_to_hub` (which writes a generic card over ours) for a `PreTrainedModel`. The model class
-    sets `_hub_card` (a `ModelCard` template with `{{ card_data }}` and `{{ model_id }}`), `_hub_tags`,
-    `_hub_commit_message` and `_hub_base_models()` (the names of the models it is built on; local paths are left out
-    of the card).
+    `push_to_hub` for a `PreTrainedModel` of this package (the stock one writes a generic card over ours). The class
+    tells the push what its card says and what it may upload:
+
+    - `_hub_card`: the card's body, a `string.Template`: description, usage, `$sections` (training settings and
+      evaluation), limitations, citation; `$`-fields are config.json's top-level values, `$repo_id`,
+      `$num_parameters`, `$base_models` and `$adapter_note`;
+    - `_hub_card_settings`: `{row label: config key}` of the training-settings table;
+    - `_hub_tags`, `_hub_commit_message`; `_hub_base_models(config)`: the models it is built on (`base_model`);
+    - `_trained_module`: the module whose weights are the only ones a checkpoint may hold (`None`: all of them).
     """
 
     _hub_card: str
+    _hub_card_settings: dict[str, str]
     _hub_tags: tuple[str, ...]
     _hub_commit_message: str
+    _trained_module: str | None
 
-    def _hub_base_models(self) -> list[str | None]:
+    @staticmethod
+    def _hub_base_models(config: dict) -> list[str | None]:
         raise NotImplementedError
+
+    @classmethod
+    def _hub_trained_prefix(cls) -> str | None:
+        """Prefix of the only weight keys a checkpoint may hold (`_trained_module`, which every model class sets);
+        `None` when every weight is trained (`_trained_module = None`)."""
+        return None if cls._trained_module is None else f"{cls._trained_module}."
 
     def push_to_hub(
         self,
         repo_id: str,
         *,
+        base_model_ids: dict[str, str] | None = None,
         model_card: str | None = None,
         force: bool = False,
         commit_message: str | None = None,
@@ -61,43 +360,45 @@ class HubPushMixin:
         create_pr: bool = False,
         max_shard_size: int | str = "50GB",
         tags: list[str] | None = None,
-    ):
+    ) -> CommitInfo:
         """
         Upload what `save_pretrained` writes (config, the trained weights, generation config, remote code) in one
-        commit and return its `CommitInfo`; frozen models referenced by id are never uploaded. Push the processor or
-        tokenizer with its own `push_to_hub`.
+        commit through `push_model_folder`, the path `softcot-hf push` takes, and return its `CommitInfo`; frozen
+        models referenced by id are never uploaded. Push the processor or tokenizer with its own `push_to_hub`.
 
-        README.md: `model_card` if given (`softcot_hf.hub.render_model_card` renders the full card), else the repo's
-        card is kept, else a short card naming the base models. A repo that holds another model type is refused
-        unless `force=True`, which replaces its files.
+        Local paths in the config (models loaded from folders) are refused unless `base_model_ids` maps each to its
+        Hub id (`{"/path/to/backbone": "owner/name"}`); the ids go into the upload only. README.md: `model_card` if
+        given, else the repo's card is kept, else the card rendered from the model class. A repo that holds another
+        model type is refused unless `force=True`, which replaces its files.
         """
-        api = HfApi(token=token)
-        replace = refuse_other_model_type(repo_id, self.config.model_type, revision, token, force)
-        repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
-        if revision is not None and not create_pr:
-            api.create_branch(repo_id, branch=revision, exist_ok=True)
         with tempfile.TemporaryDirectory() as folder:
             self.save_pretrained(folder, max_shard_size=max_shard_size)
-            if model_card is None and (replace or not api.file_exists(repo_id, "README.md", revision=revision)):
-                bases = [base for base in self._hub_base_models() if base and not Path(base).exists()]
-                data = ModelCardData(
-                    base_model=bases or None,
-                    library_name="transformers",
-                    tags=[*self._hub_tags, *(tags or [])],
-                    pipeline_tag="text-generation",
-                )
-                model_card = str(ModelCard.from_template(data, template_str=self._hub_card, model_id=repo_id))
-            if model_card is not None:
-                Path(folder, "README.md").write_text(model_card, encoding="utf-8")
-            return api.upload_folder(
-                repo_id=repo_id,
-                folder_path=folder,
-                commit_message=commit_message or self._hub_commit_message,
-                commit_description=commit_description,
+            return push_model_folder(
+                folder,
+                repo_id,
+                type(self),
+                base_model_ids=base_model_ids,
+                model_card=model_card,
+                keep_card=True,
+                card_data={"tags": tags},
+                force=force,
+                private=private,
+                token=token,
                 revision=revision,
                 create_pr=create_pr,
-                delete_patterns=["*", "**/*"] if replace else None,
+                commit_message=commit_message,
+                commit_description=commit_description,
             )
 
 
-__all__ = ["HubPushMixin", "hub_model_type", "refuse_other_model_type"]
+__all__ = [
+    "HubPushMixin",
+    "LocalPathError",
+    "check_weights",
+    "files_to_push",
+    "hub_model_type",
+    "is_hub_id",
+    "push_model_folder",
+    "refuse_other_model_type",
+    "render_card",
+]

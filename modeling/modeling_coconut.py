@@ -19,20 +19,45 @@ START_LATENT_TOKEN = "<|start-latent|>"
 END_LATENT_TOKEN = "<|end-latent|>"
 LATENT_TOKEN = "<|latent|>"
 
-_SHORT_CARD = """---
-{{ card_data }}
----
+_CARD = """\
+A Coconut model (Hao et al., 2024) fine-tuned from $base_models: after `<|start-latent|>` it feeds its last hidden
+state back as the next input embedding for $num_latent_thoughts continuous thoughts, then writes `<|end-latent|>` and
+decodes the answer in ordinary tokens. This repo holds the full fine-tuned model$adapter_note, its tokenizer with the
+three Coconut tokens, and the remote code, so `trust_remote_code=True` loads it without any extra package.
 
-# {{ model_id }}
-
-A Coconut model (Hao et al., arXiv 2412.06769): a causal LM fine-tuned to reason in continuous thoughts, feeding its
-last hidden state back as the next input embedding between `<|start-latent|>` and `<|end-latent|>`.
+## Usage
 
 ```python
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-model = AutoModelForCausalLM.from_pretrained("{{ model_id }}", trust_remote_code=True)
-tokenizer = AutoTokenizer.from_pretrained("{{ model_id }}")
+model = AutoModelForCausalLM.from_pretrained("$repo_id", trust_remote_code=True)
+tokenizer = AutoTokenizer.from_pretrained("$repo_id")
+
+question = "Tom has 4 apples and buys 3 more. How many apples does Tom have?"
+inputs = tokenizer([question + "\\n"], return_tensors="pt")  # the question, then a newline, as in training
+output = model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"], max_new_tokens=256)
+print(tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True))
+```
+
+$sections
+
+## Limitations
+
+- The continuous thoughts are not human-readable; the number of thoughts at inference should match training
+  (`config.num_latent_thoughts`).
+- Trained on one task's data with a curriculum; expect weaker results on other kinds of questions.
+- The answer follows the training format (e.g. `### <answer>`); read it with the same extractor the evaluation used.
+
+## Citation
+
+```bibtex
+@article{hao2024coconut,
+  title   = {Training Large Language Models to Reason in a Continuous Latent Space},
+  author  = {Hao, Shibo and Sukhbaatar, Sainbayar and Su, DiJia and Li, Xian and Hu, Zhiting and Weston, Jason and
+             Tian, Yuandong},
+  journal = {arXiv preprint arXiv:2412.06769},
+  year    = {2024}
+}
 ```
 """
 
@@ -59,9 +84,11 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
     `AutoModelForCausalLM.from_pretrained(path, trust_remote_code=True)`.
     """
 
-    _hub_card = _SHORT_CARD
-    _hub_tags = ("coconut", "latent-reasoning")
+    _hub_card = _CARD
+    _hub_card_settings = {key: key for key in ("c_thought", "max_latent_stage", "num_latent_thoughts")}
+    _hub_tags = ("softcot-hf", "coconut", "latent-reasoning", "chain-of-thought")
     _hub_commit_message = "Upload Coconut model"
+    _trained_module = None  # fully fine-tuned: a push uploads every weight
 
     def __init__(self, config: CoconutConfig, language_model: PreTrainedModel | None = None):
         super().__init__(config)
@@ -130,8 +157,10 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
         suppress_internal_tokens(model.generation_config, token_ids)
         return model
 
-    def _hub_base_models(self) -> list[str | None]:
-        return [self.config.get_text_config()._name_or_path]
+    @staticmethod
+    def _hub_base_models(config: dict) -> list[str | None]:
+        """The LM a saved config.json says it was fine-tuned from: the card's `base_model`."""
+        return [config["text_config"].get("_name_or_path")]
 
     def _check_token_ids(self):
         if None in (self.config.start_latent_token_id, self.config.end_latent_token_id, self.config.latent_token_id):

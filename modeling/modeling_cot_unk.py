@@ -16,20 +16,44 @@ from .frozen_models import FrozenModelsCheckpoint, model_and_tokenizer
 from .hub_push import HubPushMixin
 from .thought_tokens import rows_with_wrong_count, select_thought_tokens, suppress_internal_tokens
 
-_SHORT_CARD = """---
-{{ card_data }}
----
+_CARD = """\
+Zero-Shot CoT-Unk, the prompt-tuning baseline of the SoftCoT paper (Xu et al., ACL 2025): $num_thought_tokens
+trainable placeholder embeddings are inserted into the chain-of-thought prompt of the frozen backbone
+`$backbone_model_name_or_path`. This repo holds only those embeddings ($num_parameters parameters), the config naming
+the backbone and the processor; the backbone is loaded from its own repo, under its own licence.
 
-# {{ model_id }}
-
-A Zero-Shot CoT-Unk model (the SoftCoT paper's baseline, arXiv 2502.12134): N trainable embeddings fill the thought
-slots in the prompt of a frozen backbone LM (prompt tuning, no assistant). Only the embeddings are stored here; the
-backbone (listed as base model) is loaded from its own repo.
+## Usage
 
 ```python
-from transformers import AutoModelForCausalLM
+import softcot_hf  # pip install softcot-hf: registers CoT-Unk with the Auto classes
+from transformers import AutoModelForCausalLM, AutoProcessor
 
-model = AutoModelForCausalLM.from_pretrained("{{ model_id }}", trust_remote_code=True)
+model = AutoModelForCausalLM.from_pretrained("$repo_id")  # fetches the embeddings, then the frozen backbone
+processor = AutoProcessor.from_pretrained("$repo_id")
+
+inputs = processor(["Tom has 4 apples and buys 3 more. How many apples does Tom have?"])
+output = model.generate(**inputs, max_new_tokens=256, do_sample=False)
+print(processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)[0])
+```
+
+$sections
+
+## Limitations
+
+- Only the placeholder embeddings were trained: the model cannot know more than its frozen backbone.
+- The embeddings fit exactly this backbone; with another one they fail to load.
+- Loading downloads the backbone (gated repos need an accepted licence and a token).
+
+## Citation
+
+```bibtex
+@inproceedings{xu2025softcot,
+  title     = {SoftCoT: Soft Chain-of-Thought for Efficient Reasoning with LLMs},
+  author    = {Xu, Yige and Guo, Xu and Zeng, Zhiwei and Miao, Chunyan},
+  booktitle = {Proceedings of the 63rd Annual Meeting of the Association for Computational Linguistics (ACL)},
+  year      = {2025},
+  note      = {arXiv:2502.12134}
+}
 ```
 """
 
@@ -70,8 +94,13 @@ class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
     (`thought_embeddings`, the same for every question): prompt tuning at the slots. Only those are trained and saved.
     """
 
-    _hub_card = _SHORT_CARD
-    _hub_tags = ("cot-unk", "latent-reasoning")
+    _trained_module = "thought_embeddings"  # the only weights a checkpoint or a push holds
+    _hub_card = _CARD
+    _hub_card_settings = {
+        "num_thought_tokens": "num_thought_tokens",
+        "backbone (frozen)": "backbone_model_name_or_path",
+    }
+    _hub_tags = ("softcot-hf", "cot-unk", "latent-reasoning", "chain-of-thought")
     _hub_commit_message = "Upload CoT-Unk thought embeddings"
 
     def __init__(self, config: CoTUnkConfig, backbone: PreTrainedModel | None = None):
@@ -165,8 +194,10 @@ class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
         with torch.no_grad():
             self.thought_embeddings.weight.copy_(state_dict[key].float())
 
-    def _hub_base_models(self) -> list[str | None]:
-        return [self.config.backbone_model_name_or_path]
+    @staticmethod
+    def _hub_base_models(config: dict) -> list[str | None]:
+        """The frozen backbone a saved config.json names: the card's `base_model`."""
+        return [config.get("backbone_model_name_or_path")]
 
     def train(self, mode: bool = True) -> "CoTUnkForCausalLM":
         """Switch the thought embeddings' mode; the frozen backbone always stays in eval mode (no dropout)."""

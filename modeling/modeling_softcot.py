@@ -67,20 +67,48 @@ class SoftCoTMLPProjection(nn.Module):
 PROJECTION_CLASSES = {"linear": SoftCoTLinearProjection, "mlp": SoftCoTMLPProjection}
 
 
-_SHORT_CARD = """---
-{{ card_data }}
----
+_CARD = """\
+A SoftCoT model (Xu et al., ACL 2025): the frozen assistant `$assistant_model_name_or_path` reads the question and
+writes $num_thought_tokens soft thoughts in one forward pass, and a trained $projection_type projection maps them into
+the input embeddings of the frozen backbone `$backbone_model_name_or_path`, which then reasons and answers as usual.
+This repo holds only the projection ($num_parameters parameters), the config naming both frozen models and the
+processor; the assistant and backbone are loaded from their own repos, under their own licences.
 
-# {{ model_id }}
-
-A SoftCoT projection (Xu et al., ACL 2025, arXiv 2502.12134): a frozen assistant LM writes soft thoughts that a trained
-projection maps into the input embeddings of a frozen backbone LM. Only the projection is stored here; the assistant
-and backbone (listed as base models) are loaded from their own repos.
+## Usage
 
 ```python
-from transformers import AutoModelForCausalLM
+import softcot_hf  # pip install softcot-hf: registers SoftCoT with the Auto classes
+from transformers import AutoModelForCausalLM, AutoProcessor
 
-model = AutoModelForCausalLM.from_pretrained("{{ model_id }}", trust_remote_code=True)
+model = AutoModelForCausalLM.from_pretrained("$repo_id")  # fetches the projection, then both frozen models
+processor = AutoProcessor.from_pretrained("$repo_id")
+
+inputs = processor(["Tom has 4 apples and buys 3 more. How many apples does Tom have?"])
+output = model.generate(**inputs, max_new_tokens=256, do_sample=False)
+print(processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)[0])
+```
+
+$sections
+
+## Limitations
+
+- Only the projection was trained: the model cannot know more than its frozen backbone, and the soft thoughts help
+  most on the kind of questions it was trained on (the paper trains on GSM8K and evaluates other tasks zero-shot).
+- The projection fits exactly these two models; with another assistant or backbone it fails to load.
+- Loading downloads both frozen models (gated repos need an accepted licence and a token); with
+  `local_files_only=True` they must already be in the cache.
+- Answers are extracted from free text; check the evaluation settings before comparing numbers across setups.
+
+## Citation
+
+```bibtex
+@inproceedings{xu2025softcot,
+  title     = {SoftCoT: Soft Chain-of-Thought for Efficient Reasoning with LLMs},
+  author    = {Xu, Yige and Guo, Xu and Zeng, Zhiwei and Miao, Chunyan},
+  booktitle = {Proceedings of the 63rd Annual Meeting of the Association for Computational Linguistics (ACL)},
+  year      = {2025},
+  note      = {arXiv:2502.12134}
+}
 ```
 """
 
@@ -107,8 +135,15 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
     frozen `backbone` LM, which then generates as usual. Only the projection is trained and saved.
     """
 
-    _hub_card = _SHORT_CARD
-    _hub_tags = ("softcot", "latent-reasoning")
+    _trained_module = "projection"  # the only weights a checkpoint or a push holds
+    _hub_card = _CARD
+    _hub_card_settings = {
+        "num_thought_tokens": "num_thought_tokens",
+        "projection_type": "projection_type",
+        "assistant (frozen)": "assistant_model_name_or_path",
+        "backbone (frozen)": "backbone_model_name_or_path",
+    }
+    _hub_tags = ("softcot-hf", "softcot", "latent-reasoning", "chain-of-thought")
     _hub_commit_message = "Upload SoftCoT projection"
 
     def __init__(
@@ -225,8 +260,10 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
             )
         self.projection.load_state_dict({key.removeprefix("projection."): value for key, value in state_dict.items()})
 
-    def _hub_base_models(self) -> list[str | None]:
-        return [self.config.backbone_model_name_or_path, self.config.assistant_model_name_or_path]
+    @staticmethod
+    def _hub_base_models(config: dict) -> list[str | None]:
+        """The frozen models a saved config.json names: the card's `base_model`."""
+        return [config.get("backbone_model_name_or_path"), config.get("assistant_model_name_or_path")]
 
     def train(self, mode: bool = True) -> "SoftCoTForCausalLM":
         """Switch the projection's mode; the frozen models always stay in eval mode (no dropout)."""

@@ -1,30 +1,22 @@
-"""Publishing on the Hub: the exact files of a saved SoftCoT / CoT-Unk / Coconut folder, a model card rendered from
-`model_cards/`, one commit. Frozen models are referenced by id and never uploaded.
+"""Publishing on the Hub from the command line and from training outputs. The push itself (files, card template,
+checks) is the models' own, `modeling/hub_push.py`; this module adds what only a training run has: evaluation
+summaries and Trainer's record for the card.
 
     softcot-hf push OUTPUT_DIR --repo-id USER/NAME [--private] [--summary OUTPUT_DIR/eval/summary.json]
+        [--base-model-id LOCAL_PATH=OWNER/NAME ...]
 """
 
 import argparse
 import json
-import math
 import tempfile
-from importlib import resources
 from pathlib import Path
 
-import jinja2
-from huggingface_hub import (
-    CommitInfo,
-    CommitOperationAdd,
-    CommitOperationDelete,
-    EvalResult,
-    HfApi,
-    ModelCard,
-    ModelCardData,
-)
-from safetensors import safe_open
+from huggingface_hub import CommitInfo, EvalResult
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
 from .data import get_task
-from .modeling.hub_push import refuse_other_model_type
+from .modeling.hub_push import HubPushMixin, is_hub_id, push_model_folder
 
 
 def _hub_transport_errors() -> tuple[type[Exception], ...]:
@@ -39,131 +31,39 @@ def _hub_transport_errors() -> tuple[type[Exception], ...]:
 
 HUB_TRANSPORT_ERRORS = _hub_transport_errors()
 
-# Model types we publish, and the only weight keys a checkpoint of a frozen-model method may hold (`None`: any key,
-# the model is fully fine-tuned). A key outside these prefixes would be a frozen model's weight: refuse to upload it.
-TRAINED_KEY_PREFIXES = {"softcot": ("projection.",), "cot_unk": ("thought_embeddings.",), "coconut": None}
-# Files that make up a model folder: configs, weights, remote code, tokenizer files, chat templates.
-UPLOAD_SUFFIXES = (".json", ".safetensors", ".py", ".jinja", ".txt", ".model")
-# JSON files `Trainer` leaves next to the model: training logs, not part of the model.
-TRAINER_FILES = {"trainer_state.json", "all_results.json", "train_results.json", "eval_results.json"}
-# Subfolders that belong to the model: a tokenizer (the processor saves one per side) or a LoRA adapter.
-SUBFOLDER_MARKERS = ("tokenizer_config.json", "adapter_config.json")
-CARD_FILE = "README.md"
 
-
-def _templates() -> jinja2.Environment:
-    folder = resources.files("softcot_hf.model_cards")
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), keep_trailing_newline=True)
-
-
-def _read_config(folder: Path) -> dict:
-    config_file = folder / "config.json"
+def saved_model_class(folder: str | Path) -> type[HubPushMixin]:
+    """The class of the model saved in `folder`, from its config.json's `model_type` and the Auto registry."""
+    config_file = Path(folder) / "config.json"
     if not config_file.is_file():
         raise FileNotFoundError(
             f"{folder} has no config.json: pass the folder a training run or `save_pretrained` wrote "
             "(a SoftCoT, CoT-Unk or Coconut model)."
         )
-    config = json.loads(config_file.read_text())
-    if config.get("model_type") not in TRAINED_KEY_PREFIXES:
+    model_type = json.loads(config_file.read_text()).get("model_type")
+    try:
+        cls = MODEL_FOR_CAUSAL_LM_MAPPING[CONFIG_MAPPING[model_type]]
+    except KeyError:
+        cls = None
+    if cls is None or not issubclass(cls, HubPushMixin):
         raise ValueError(
-            f"{folder} holds a {config.get('model_type')!r} model; `softcot-hf push` publishes "
-            f"{', '.join(TRAINED_KEY_PREFIXES)} models. Push other models with their own `push_to_hub`."
+            f"{folder} holds a {model_type!r} model; `softcot-hf push` publishes this package's models (SoftCoT, "
+            "CoT-Unk, Coconut). Push other models with their own `push_to_hub`."
         )
-    return config
+    return cls
 
 
-def files_to_push(folder: str | Path) -> list[str]:
-    """
-    The files of a saved model folder that belong on the Hub, as sorted relative paths: configs, weights, remote code,
-    tokenizer and processor files, and subfolders holding a tokenizer or a LoRA adapter. Training leftovers
-    (checkpoints, optimizer states, logs, evaluation outputs) and any README.md (the card is rendered) are skipped.
-    """
-    folder = Path(folder)
-    paths = []
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and path.suffix in UPLOAD_SUFFIXES and path.name not in TRAINER_FILES:
-            paths.append(path.name)
-        elif (
-            path.is_dir()
-            and not path.name.startswith("checkpoint-")  # Trainer checkpoints may hold tokenizer files too
-            and any((path / marker).is_file() for marker in SUBFOLDER_MARKERS)
-        ):
-            paths += [f"{path.name}/{file.name}" for file in sorted(path.iterdir()) if file.suffix in UPLOAD_SUFFIXES]
-    return paths
-
-
-def check_weights(folder: str | Path, model_type: str, paths: list[str]) -> int:
-    """Refuse weights that a `model_type` checkpoint must not hold (a frozen model's); returns the parameter count."""
-    prefixes = TRAINED_KEY_PREFIXES[model_type]
-    weight_files = [path for path in paths if path.endswith(".safetensors")]
-    if not weight_files:
-        raise FileNotFoundError(f"{folder} holds no .safetensors weights: save the model there first.")
-    num_parameters = 0
-    for path in weight_files:
-        with safe_open(str(Path(folder) / path), framework="pt") as weights:
-            for key in weights.keys():
-                if prefixes is not None and not path.startswith("adapter/") and not key.startswith(prefixes):
-                    raise ValueError(
-                        f"{path} holds {key!r}, which is not a trained {model_type} weight (those start with "
-                        f"{' or '.join(prefixes)}): it looks like a frozen model's weight, and frozen models are "
-                        "never uploaded. Re-save the model with `save_pretrained` (it keeps only the trained weights)."
-                    )
-                if not path.startswith("adapter/"):
-                    num_parameters += math.prod(weights.get_slice(key).get_shape())
-    return num_parameters
-
-
-def _is_hub_id(name: str | None) -> bool:
-    """Whether `name` looks like a Hub repo id (`owner/name`), not a local path or URL."""
-    return bool(name) and name.count("/") == 1 and not Path(name).exists() and " " not in name and "{" not in name
-
-
-def _training_settings(folder: Path, config: dict, training: dict | None) -> list[tuple[str, str]]:
-    """Rows of the card's training table: the model's own settings, `Trainer`'s record, then `training` (wins)."""
-    settings: dict = {}
-    model_type = config["model_type"]
-    if model_type in ("softcot", "cot_unk"):
-        settings["num_thought_tokens"] = config.get("num_thought_tokens")
-    if model_type == "softcot":
-        settings["projection_type"] = config.get("projection_type")
-        settings["assistant (frozen)"] = config.get("assistant_model_name_or_path")
-    if model_type in ("softcot", "cot_unk"):
-        settings["backbone (frozen)"] = config.get("backbone_model_name_or_path")
-    if model_type == "coconut":
-        for key in ("c_thought", "max_latent_stage", "num_latent_thoughts"):
-            settings[key] = config.get(key)
+def _trainer_settings(folder: Path) -> dict:
+    """Card rows from the `trainer_state.json` training left in `folder`: epochs, steps, batch size, final loss."""
     state_file = folder / "trainer_state.json"
-    if state_file.is_file():
-        state = json.loads(state_file.read_text())
-        settings.update(
-            {key: state.get(key) for key in ("num_train_epochs", "max_steps", "global_step", "train_batch_size")}
-        )
-        losses = [entry["loss"] for entry in state.get("log_history", []) if "loss" in entry]
-        if losses:
-            settings["final training loss"] = round(losses[-1], 4)
-    settings.update(training or {})
-    return [(name, f"`{value}`" if isinstance(value, str) else value) for name, value in settings.items() if value]
-
-
-def _evaluation_rows(summaries: list[dict]) -> list[dict]:
-    rows = []
-    for summary in summaries:
-        accuracy = f"{100 * summary['accuracy']:.2f}"
-        if summary.get("accuracy_std"):
-            accuracy += f" ± {100 * summary['accuracy_std']:.2f}"
-        rows.append(
-            {
-                "task": summary["task"],
-                "split": summary.get("split", ""),
-                "method": summary.get("method", ""),
-                "num_examples": summary.get("num_examples", ""),
-                "num_samples": summary.get("num_samples", 1),
-                "seeds": ", ".join(str(seed) for seed in summary.get("seeds", [])),
-                "accuracy": accuracy,
-                "mean_generated_tokens": f"{summary.get('mean_generated_tokens', 0):.1f}",
-            }
-        )
-    return rows
+    if not state_file.is_file():
+        return {}
+    state = json.loads(state_file.read_text())
+    settings = {key: state.get(key) for key in ("num_train_epochs", "max_steps", "global_step", "train_batch_size")}
+    losses = [entry["loss"] for entry in state.get("log_history", []) if "loss" in entry]
+    if losses:
+        settings["final training loss"] = round(losses[-1], 4)
+    return settings
 
 
 def _task_dataset(task_name: str) -> str | None:
@@ -172,106 +72,50 @@ def _task_dataset(task_name: str) -> str | None:
         source = get_task(task_name).source
     except KeyError:
         return None
-    return source if _is_hub_id(source) else None
+    return source if source and is_hub_id(source) else None
 
 
-SOFTCOT_USAGE = """\
-import softcot_hf  # pip install softcot-hf: registers SoftCoT with the Auto classes
-from transformers import AutoModelForCausalLM, AutoProcessor
-
-model = AutoModelForCausalLM.from_pretrained("{repo_id}")  # fetches the projection, then both frozen models
-processor = AutoProcessor.from_pretrained("{repo_id}")
-
-inputs = processor(["{question}"])
-output = model.generate(**inputs, max_new_tokens={max_new_tokens}, do_sample=False)
-print(processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)[0])"""
-
-COCONUT_USAGE = """\
-from transformers import AutoModelForCausalLM, AutoTokenizer
-
-model = AutoModelForCausalLM.from_pretrained("{repo_id}", trust_remote_code=True)
-tokenizer = AutoTokenizer.from_pretrained("{repo_id}")
-
-inputs = tokenizer(["{question}\\n"], return_tensors="pt")  # the question, then a newline, as in training
-output = model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"], max_new_tokens={max_new_tokens})
-print(tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True))"""
-
-EXAMPLE_QUESTION = "Tom has 4 apples and buys 3 more. How many apples does Tom have?"
-
-
-def render_model_card(
-    folder: str | Path,
-    repo_id: str,
-    *,
-    summaries: list[dict] | None = None,
-    training: dict | None = None,
-    license: str | None = None,
-    datasets: list[str] | None = None,
-    max_new_tokens: int = 256,
-) -> ModelCard:
-    """
-    The card of the model saved in `folder`, from `model_cards/<model_type>.md`: metadata (`base_model` = the frozen
-    models or the fine-tuned base, library, tags, datasets, license, eval results from `summaries`, the evaluation
-    harness's summary.json dicts), a two-sentence description, a usage snippet for `repo_id`, training settings
-    (`training` overrides what the folder records), the evaluation table, limitations and the paper's citation.
-    """
-    folder = Path(folder)
-    config = _read_config(folder)
-    model_type = config["model_type"]
-    summaries = summaries or []
-    paths = files_to_push(folder)
-    if model_type == "coconut":
-        text_config = config.get("text_config") or {}
-        bases = [text_config.get("_name_or_path")]
-        usage = COCONUT_USAGE
-    else:
-        bases = [config.get("backbone_model_name_or_path"), config.get("assistant_model_name_or_path")]
-        usage = SOFTCOT_USAGE
-    base_models = [base for base in bases if _is_hub_id(base)]
-    task_datasets = [_task_dataset(summary["task"]) for summary in summaries]
-    datasets = datasets or sorted({dataset for dataset in task_datasets if dataset}) or None
-    model_name = repo_id.split("/")[-1]
-    card_data = ModelCardData(
-        model_name=model_name,
-        base_model=base_models or None,
-        library_name="transformers",
-        pipeline_tag="text-generation",
-        tags=["softcot-hf", model_type.replace("_", "-"), "latent-reasoning", "chain-of-thought"],
-        datasets=datasets,
-        license=license,
-        eval_results=[
-            EvalResult(
-                task_type="text-generation",
-                dataset_type=_task_dataset(summary["task"]) or summary["task"],
-                dataset_name=summary["task"],
-                dataset_split=summary.get("split"),
-                metric_type="accuracy",
-                metric_name=f"accuracy ({summary.get('method', model_type)}, {summary.get('num_samples', 1)} samples)",
-                metric_value=round(float(summary["accuracy"]), 4),
-            )
-            for summary in summaries
-        ]
-        or None,
+def _evaluation_section(summaries: list[dict]) -> str:
+    """The card's evaluation table (markdown) from the evaluation harness's summary.json dicts."""
+    header = (
+        "| task | split | method | examples | samples per question | seeds | accuracy (%) | generated tokens |\n"
+        "|---|---|---|---|---|---|---|---|\n"
     )
-    text = (
-        _templates()
-        .get_template(f"{model_type}.md")
-        .render(
-            card_data=card_data.to_yaml(),
-            repo_id=repo_id,
-            assistant=config.get("assistant_model_name_or_path"),
-            backbone=bases[0],
-            num_thought_tokens=config.get("num_thought_tokens"),
-            projection_type=config.get("projection_type"),
-            num_latent_thoughts=config.get("num_latent_thoughts"),
-            has_adapter=any(path.startswith("adapter/") for path in paths),
-            num_parameters=f"{check_weights(folder, model_type, paths):,}",
-            usage=usage.format(repo_id=repo_id, question=EXAMPLE_QUESTION, max_new_tokens=max_new_tokens),
-            training_settings=_training_settings(folder, config, training),
-            evaluations=_evaluation_rows(summaries),
+    rows = []
+    for summary in summaries:
+        accuracy = f"{100 * summary['accuracy']:.2f}"
+        if summary.get("accuracy_std"):
+            accuracy += f" ± {100 * summary['accuracy_std']:.2f}"
+        cells = (
+            summary["task"],
+            summary.get("split", ""),
+            summary.get("method", ""),
+            summary.get("num_examples", ""),
+            summary.get("num_samples", 1),
+            ", ".join(str(seed) for seed in summary.get("seeds", [])),
+            accuracy,
+            f"{summary.get('mean_generated_tokens', 0):.1f}",
         )
-    )
-    return ModelCard(text)
+        rows.append("| " + " | ".join(str(cell) for cell in cells) + " |\n")
+    harness = "`softcot_hf.evaluation.run_evaluation`"
+    note = f"Accuracy is the mean over seeds (± standard deviation), measured with {harness}."
+    return f"{header}{''.join(rows)}\n{note}"
+
+
+def _eval_results(summaries: list[dict], model_type: str) -> list[EvalResult]:
+    """The card metadata's `eval_results` (one accuracy per summary)."""
+    return [
+        EvalResult(
+            task_type="text-generation",
+            dataset_type=_task_dataset(summary["task"]) or summary["task"],
+            dataset_name=summary["task"],
+            dataset_split=summary.get("split"),
+            metric_type="accuracy",
+            metric_name=f"accuracy ({summary.get('method', model_type)}, {summary.get('num_samples', 1)} samples)",
+            metric_value=round(float(summary["accuracy"]), 4),
+        )
+        for summary in summaries
+    ]
 
 
 def push_folder(
@@ -281,6 +125,7 @@ def push_folder(
     summaries: list[dict] | None = None,
     training: dict | None = None,
     license: str | None = None,
+    base_model_ids: dict[str, str] | None = None,
     private: bool | None = None,
     token: bool | str | None = None,
     revision: str | None = None,
@@ -288,31 +133,33 @@ def push_folder(
     force: bool = False,
 ) -> CommitInfo:
     """
-    Publish a saved SoftCoT, CoT-Unk or Coconut folder to `repo_id` in one commit: exactly `files_to_push(folder)`
-    plus the rendered card as README.md. Refuses weights of frozen models, and a repo that already holds another
-    model type unless `force=True` (then the repo's other files are deleted in the same commit).
+    Publish a saved SoftCoT, CoT-Unk or Coconut folder to `repo_id` in one commit, through the models' own push
+    (`push_model_folder`, what `model.push_to_hub` runs): the model's files and a card that also shows `summaries`
+    (summary.json dicts of the evaluation harness), Trainer's record in the folder, `training` (extra rows, they win)
+    and `license`. Local paths in the config are refused unless `base_model_ids` maps each to its Hub id.
     """
     folder = Path(folder)
-    config = _read_config(folder)
-    paths = files_to_push(folder)
-    check_weights(folder, config["model_type"], paths)
-    card = render_model_card(folder, repo_id, summaries=summaries, training=training, license=license)
-    replace = refuse_other_model_type(repo_id, config["model_type"], revision, token, force)
-    api = HfApi(token=token)
-    repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
-    if revision is not None:
-        api.create_branch(repo_id, branch=revision, exist_ok=True)
-    operations = [CommitOperationAdd(path_in_repo=path, path_or_fileobj=str(folder / path)) for path in paths]
-    operations.append(CommitOperationAdd(path_in_repo=CARD_FILE, path_or_fileobj=str(card).encode()))
-    if replace:
-        keep = {*paths, CARD_FILE, ".gitattributes"}
-        stale = [path for path in api.list_repo_files(repo_id, revision=revision) if path not in keep]
-        operations += [CommitOperationDelete(path_in_repo=path) for path in stale]
-    return api.create_commit(
+    cls = saved_model_class(folder)
+    summaries = summaries or []
+    datasets = sorted({dataset for dataset in map(_task_dataset, (s["task"] for s in summaries)) if dataset})
+    card_data = {
+        "license": license,
+        "datasets": datasets or None,
+        "eval_results": _eval_results(summaries, cls.config_class.model_type) or None,
+    }
+    return push_model_folder(
+        folder,
         repo_id,
-        operations,
-        commit_message=commit_message or f"Upload {config['model_type']} model with softcot-hf",
+        cls,
+        base_model_ids=base_model_ids,
+        card_data=card_data,
+        training=_trainer_settings(folder) | (training or {}),
+        evaluation=_evaluation_section(summaries) if summaries else None,
+        force=force,
+        private=private,
+        token=token,
         revision=revision,
+        commit_message=commit_message,
     )
 
 
@@ -329,6 +176,14 @@ def push_to_hub(model, repo_id: str, *, processor=None, tokenizer=None, **push_k
         return push_folder(folder, repo_id, **push_kwargs)
 
 
+def _base_model_id(mapping: str) -> tuple[str, str]:
+    """`LOCAL_PATH=OWNER/NAME` -> (path, id); a Hub id holds no `=`, a path may."""
+    path, separator, hub_id = mapping.rpartition("=")
+    if not separator or not path or not is_hub_id(hub_id):
+        raise argparse.ArgumentTypeError(f"expected LOCAL_PATH=OWNER/NAME (a Hub repo id), got {mapping!r}")
+    return path, hub_id
+
+
 def _push_command(args: argparse.Namespace) -> None:
     summaries = [json.loads(Path(path).read_text()) for path in args.summary]
     default_summary = Path(args.folder) / "eval" / "summary.json"
@@ -341,6 +196,7 @@ def _push_command(args: argparse.Namespace) -> None:
         summaries=summaries,
         training=training,
         license=args.license,
+        base_model_ids=dict(args.base_model_id),
         private=args.private or None,
         revision=args.revision,
         force=args.force,
@@ -349,7 +205,7 @@ def _push_command(args: argparse.Namespace) -> None:
 
 
 def add_commands(subparsers) -> None:
-    """`softcot-hf push DIR --repo-id USER/NAME [--private] [--summary eval/summary.json] [--force]`."""
+    """`softcot-hf push DIR --repo-id USER/NAME [--private] [--summary eval/summary.json] [--base-model-id P=ID]`."""
     push = subparsers.add_parser(
         "push",
         help="publish a saved SoftCoT / CoT-Unk / Coconut folder on the Hub, with a model card",
@@ -366,9 +222,17 @@ def add_commands(subparsers) -> None:
     )
     push.add_argument("--training", help="JSON file of training settings for the card")
     push.add_argument("--license", help="license identifier for the card's metadata, e.g. apache-2.0")
+    push.add_argument(
+        "--base-model-id",
+        action="append",
+        default=[],
+        type=_base_model_id,
+        metavar="LOCAL_PATH=OWNER/NAME",
+        help="the Hub id of a model the config names by local path (repeatable); local paths are never uploaded",
+    )
     push.add_argument("--revision", help="branch to push to (default: main)")
     push.add_argument("--force", action="store_true", help="replace a repo that holds another model type")
     push.set_defaults(func=_push_command)
 
 
-__all__ = ["check_weights", "files_to_push", "push_folder", "push_to_hub", "render_model_card"]
+__all__ = ["saved_model_class", "push_folder", "push_to_hub"]

@@ -17,7 +17,6 @@ Everything lands in `./softcot-quickstart/`. `--tiny` runs the same code path wi
 
 import json
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -218,27 +217,25 @@ def push_results(output_dir: Path, repo_id: str, summaries: list[dict]) -> list[
     by_method = {summary["method"]: summary for summary in summaries}
     try:
         api = HfApi()
-        frozen = {}
+        hub_ids = {}
         for name in ("backbone", "assistant"):
-            frozen[name] = api.create_repo(f"{repo_id}-{name}", exist_ok=True).repo_id
-            api.upload_folder(folder_path=output_dir / name, repo_id=frozen[name])
-        with tempfile.TemporaryDirectory() as folder:
-            softcot = Path(folder) / "softcot"
-            shutil.copytree(output_dir / "softcot", softcot, ignore=shutil.ignore_patterns("checkpoints", "run.json"))
-            config = json.loads((softcot / "config.json").read_text())
-            config["backbone_model_name_or_path"] = frozen["backbone"]
-            config["assistant_model_name_or_path"] = frozen["assistant"]
-            (softcot / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-            pushed = [push_folder(softcot, repo_id, summaries=[by_method["softcot"]]).repo_url.repo_id]
-        coconut = push_folder(output_dir / "coconut", f"{repo_id}-coconut", summaries=[by_method["coconut"]])
+            hub_id = api.create_repo(f"{repo_id}-{name}", exist_ok=True).repo_id
+            api.upload_folder(folder_path=output_dir / name, repo_id=hub_id)
+            hub_ids[str(output_dir / name)] = hub_id
+        softcot = push_folder(
+            output_dir / "softcot", repo_id, summaries=[by_method["softcot"]], base_model_ids=hub_ids
+        )
+        coconut = push_folder(
+            output_dir / "coconut", f"{repo_id}-coconut", summaries=[by_method["coconut"]], base_model_ids=hub_ids
+        )
     except (OSError, HfHubHTTPError, *HUB_TRANSPORT_ERRORS) as error:
         raise ConnectionError(
             f"Could not push the quickstart to the Hub as {repo_id} ({type(error).__name__}: {error}). Check the "
             "network and your token (`hf auth login`); the saved folders can be pushed later with "
-            f"`softcot-hf push {output_dir / 'coconut'} --repo-id {repo_id}-coconut` (SoftCoT: push the frozen "
-            "models first and put their ids in its config.json)."
+            f"`softcot-hf push {output_dir / 'coconut'} --repo-id {repo_id}-coconut --base-model-id "
+            f"{output_dir / 'backbone'}=OWNER/NAME` (SoftCoT: push the frozen models first, then map both paths)."
         ) from error
-    return [*frozen.values(), *pushed, coconut.repo_url.repo_id]
+    return [*hub_ids.values(), softcot.repo_url.repo_id, coconut.repo_url.repo_id]
 
 
 def run_quickstart(

@@ -103,7 +103,8 @@ def run_client(hub: HubServer, home: Path, *python_args: str) -> str:
         "HF_TOKEN": "hf_dummy_token",
         "HF_HUB_DISABLE_XET": "1",
         "HF_HUB_DISABLE_TELEMETRY": "1",
-        "PYTHONPATH": str(Path(__file__).parent),
+        # The tests folder, then the caller's path (a checkout run with PYTHONPATH=$PWD tests its own code).
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")])),
     }
     env.pop("HF_HUB_OFFLINE", None)
     result = subprocess.run(
@@ -378,13 +379,27 @@ REMOTE_CODE = BLOCK_PACKAGE + textwrap.dedent(
     ids = refs["coconut_inputs"]
     generated = coconut.generate(ids["input_ids"], attention_mask=ids["attention_mask"], max_new_tokens=5)
     assert generated.tolist() == refs["coconut_generated"].tolist()
+    # The same push as softcot-hf's, from the remote code alone.
+    model.push_to_hub("me/remote-push")
+    coconut.push_to_hub("me/remote-coconut")
     """
 ) % dict(softcot=SOFTCOT_ID, coconut=COCONUT_ID)
 
 
-def test_remote_code_loads_by_id_without_the_package(hub, published, tmp_path):
+def test_remote_code_loads_by_id_and_pushes_without_the_package(hub, published, tmp_path):
     out, _, _ = published
     run_client(hub, tmp_path / "hf_home", "-c", REMOTE_CODE, str(out))
+    processor_files = {path for path in SOFTCOT_FILES if "tokenizer" in path or path.startswith("processor")}
+    assert set(hub.files("me/remote-push")) == SOFTCOT_FILES - processor_files
+    assert set(hub.files("me/remote-coconut")) == COCONUT_MODEL_FILES
+    card = load_card(hub, "me/remote-push", tmp_path)
+    assert card.data.base_model == [BACKBONE_ID, ASSISTANT_ID] and "softcot" in card.data.tags
+    cli_card = load_card(hub, "me/from-cli", tmp_path)
+    # One template: the card of the model's own push differs from the CLI's only by the evaluation and Trainer rows.
+    for section in ("## Usage", "## Training settings", "## Evaluation", "## Limitations", "## Citation"):
+        assert section in card.text
+    assert usage_snippet(card) == usage_snippet(cli_card).replace("me/from-cli", "me/remote-push")
+    assert card.text.split("## Limitations")[1] == cli_card.text.split("## Limitations")[1]
 
 
 def load_card(hub: HubServer, repo_id: str, tmp_path: Path) -> ModelCard:
@@ -463,7 +478,8 @@ def test_push_folder_refuses_frozen_weights_before_any_upload(pair_dirs, tmp_pat
     from conftest import build
     from safetensors.torch import save_file
 
-    from softcot_hf.hub import files_to_push, push_folder
+    from softcot_hf.hub import push_folder
+    from softcot_hf.modeling.hub_push import files_to_push
 
     model, processor = build(pair_dirs, num_thought_tokens=3)
     model.save_pretrained(tmp_path)
@@ -545,3 +561,130 @@ def test_frozen_model_revisions_are_pinned_in_the_config(hub, pair_dirs, tmp_pat
         "reload_same_logits": True,
         "latest_other_logits": True,
     }
+
+
+LOCAL_PUSH = textwrap.dedent(
+    """
+    import json, shutil, sys, torch
+    from pathlib import Path
+    from transformers import AutoTokenizer
+    from softcot_hf import CoconutForCausalLM, SoftCoTForCausalLM, SoftCoTProcessor
+    from softcot_hf.cli import main as cli
+    from softcot_hf.hub import push_to_hub
+    from softcot_hf.modeling.hub_push import LocalPathError
+
+    dirs, out = json.loads(sys.argv[1]), Path(sys.argv[2])
+    assistant, backbone, base = dirs["llama_assistant"], dirs["llama_backbone"], dirs["gpt2_backbone"]
+    ids = {assistant: "%(assistant)s", backbone: "%(backbone)s", base: "%(gpt2)s"}
+    torch.manual_seed(0)
+    model = SoftCoTForCausalLM.from_assistant_and_backbone(assistant, backbone, num_thought_tokens=3)
+    processor = SoftCoTProcessor.from_assistant_and_backbone(assistant, backbone, num_thought_tokens=3)
+    model.save_pretrained(out / "softcot")
+    processor.save_pretrained(out / "softcot")
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    coconut = CoconutForCausalLM.from_base(base, tokenizer, c_thought=1, max_latent_stage=2)
+    coconut.save_pretrained(out / "coconut")
+    tokenizer.save_pretrained(out / "coconut")
+    # Coconut training's run file names the base model and the training file by path.
+    run = {"base": base, "train_file": str(out / "train.json")}
+    (out / "coconut" / "coconut_run.json").write_text(json.dumps(run))
+    # A stray file that would be uploaded and holds a local path outside the config: refused even with the ids.
+    shutil.copytree(out / "softcot", out / "softcot-notes")
+    (out / "softcot-notes" / "notes.txt").write_text(f"trained on {backbone}")
+    before = {str(path): path.read_bytes() for path in out.rglob("*") if path.is_file()}
+
+    refusals = {}
+    attempts = {
+        "model": lambda: model.push_to_hub("me/refused-model"),
+        "helper": lambda: push_to_hub(model, "me/refused-helper", processor=processor),
+        "cli": lambda: cli(["push", str(out / "softcot"), "--repo-id", "me/refused-cli"]),
+        "coconut_cli": lambda: cli(["push", str(out / "coconut"), "--repo-id", "me/refused-coconut"]),
+        "half_mapped": lambda: model.push_to_hub("me/refused-half", base_model_ids={assistant: "%(assistant)s"}),
+    }
+    for name, attempt in attempts.items():
+        try:
+            attempt()
+        except LocalPathError as error:
+            refusals[name] = str(error)
+
+    mappings = [f"--base-model-id={path}={hub_id}" for path, hub_id in ids.items()]
+    try:
+        cli(["push", str(out / "softcot-notes"), "--repo-id", "me/refused-notes", *mappings])
+    except LocalPathError as error:
+        refusals["notes"] = str(error)
+
+    model.push_to_hub("me/local-model", base_model_ids=ids)
+    cli(["push", str(out / "softcot"), "--repo-id", "me/local-cli", *mappings])
+    cli(["push", str(out / "coconut"), "--repo-id", "me/local-coconut", "--base-model-id", f"{base}=%(gpt2)s"])
+    after = {str(path): path.read_bytes() for path in out.rglob("*") if path.is_file()}
+    print(json.dumps({"refusals": refusals, "local_files_unchanged": before == after}))
+    """
+) % dict(assistant=ASSISTANT_ID, backbone=BACKBONE_ID, gpt2=GPT2_ID)
+LOCAL_REPOS = ("me/local-model", "me/local-cli", "me/local-coconut")
+
+
+@pytest.fixture(scope="module")
+def pushed_from_local_paths(hub, pair_dirs, tmp_path_factory):
+    """Models built from local folders, pushed without Hub ids (refused) and with them; the local root to look for."""
+    out = tmp_path_factory.mktemp("local-paths")
+    stdout = run_client(hub, out / "hf_home", "-c", LOCAL_PUSH, json.dumps(pair_dirs), str(out))
+    local_root = os.path.commonpath([*pair_dirs.values(), str(out)])  # pytest's base folder, above every path here
+    return json.loads(stdout.strip().splitlines()[-1]), local_root
+
+
+def test_pushes_refuse_local_paths_and_say_how_to_map_them(hub, pair_dirs, pushed_from_local_paths):
+    result, _ = pushed_from_local_paths
+    refusals = result["refusals"]
+    assert set(refusals) == {"model", "helper", "cli", "coconut_cli", "half_mapped", "notes"}
+    notes = f"Refusing to push: notes.txt holds the local path {pair_dirs['llama_backbone']}"
+    assert refusals["notes"].startswith(notes)
+    for name in ("model", "helper", "cli"):
+        message = refusals[name]
+        assert "config.json: assistant_model_name_or_path = " + pair_dirs["llama_assistant"] in message
+        assert "config.json: text_config._name_or_path = " + pair_dirs["llama_backbone"] in message
+        assert f"--base-model-id {pair_dirs['llama_backbone']}=OWNER/NAME" in message
+        assert f'base_model_ids={{"{pair_dirs["llama_assistant"]}": "OWNER/NAME"' in message
+        assert "Nothing was uploaded" in message
+    assert pair_dirs["gpt2_backbone"] in refusals["coconut_cli"]
+    assert pair_dirs["llama_assistant"] not in refusals["half_mapped"].split("Nothing was uploaded")[0]
+    assert pair_dirs["llama_backbone"] in refusals["half_mapped"]
+    # Refused before the first request: no repo was created, nothing was sent.
+    assert not [repo for _, repo in hub.repos if repo.startswith("me/refused")]
+    assert not [path for _, path in hub.requests if "refused" in path]
+    assert result["local_files_unchanged"]
+
+
+def test_pushes_with_hub_ids_hold_no_local_path_in_any_uploaded_byte(hub, pushed_from_local_paths, tmp_path):
+    _, local_root = pushed_from_local_paths
+    for repo_id in LOCAL_REPOS:
+        repo = hub.repos[("model", repo_id)]
+        for sha in repo.history:
+            for path, stored in repo.commits[sha].items():
+                assert local_root.encode() not in stored.content, f"{repo_id}@{sha}: {path} holds a local path"
+    for oid, content in hub.lfs_objects.items():
+        assert local_root.encode() not in content, f"LFS object {oid} holds a local path"
+    for repo_id in ("me/local-model", "me/local-cli"):
+        config = json.loads(hub.files(repo_id)["config.json"])
+        assert (config["assistant_model_name_or_path"], config["backbone_model_name_or_path"]) == (
+            ASSISTANT_ID,
+            BACKBONE_ID,
+        )
+        assert (config["assistant_config"]["_name_or_path"], config["text_config"]["_name_or_path"]) == (
+            ASSISTANT_ID,
+            BACKBONE_ID,
+        )
+        assert load_card(hub, repo_id, tmp_path).data.base_model == [BACKBONE_ID, ASSISTANT_ID]
+    assert set(hub.files("me/local-cli")) == SOFTCOT_FILES
+    coconut = hub.files("me/local-coconut")
+    assert set(coconut) == COCONUT_MODEL_FILES | COCONUT_TOKENIZER_FILES  # the run file stays home
+    assert json.loads(coconut["config.json"])["text_config"]["_name_or_path"] == GPT2_ID
+    assert load_card(hub, "me/local-coconut", tmp_path).data.base_model == [GPT2_ID]
+
+
+def test_base_model_id_flag_takes_path_equals_hub_id():
+    from softcot_hf.cli import build_parser
+
+    args = build_parser().parse_args(["push", "run", "--repo-id", "me/x", "--base-model-id", "/a=b/c=owner/name"])
+    assert args.base_model_id == [("/a=b/c", "owner/name")]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["push", "run", "--repo-id", "me/x", "--base-model-id", "/a/b/c"])

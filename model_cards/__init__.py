@@ -1,1 +1,0 @@
-"""Model card templates (Jinja, rendered by `softcot_hf.hub` with `huggingface_hub.ModelCard`), one per model type."""
