@@ -38,8 +38,9 @@ CARD_FILE = "README.md"
 
 # Files that make up a model folder: configs, weights, remote code, tokenizer files, chat templates.
 UPLOAD_SUFFIXES = (".json", ".safetensors", ".py", ".jinja", ".txt", ".model")
-# JSON files a run leaves next to the model: Trainer's logs and Coconut training's settings (which hold local paths).
-RUN_FILES = {"trainer_state.json", "all_results.json", "train_results.json", "eval_results.json", "coconut_run.json"}
+# JSON files a run leaves next to the model: Trainer's logs and softcot-hf's run record (`run.json`, which holds
+# local paths).
+RUN_FILES = {"trainer_state.json", "all_results.json", "train_results.json", "eval_results.json", "run.json"}
 # Subfolders that belong to the model: a tokenizer (the processor saves one per side) or a LoRA adapter.
 SUBFOLDER_MARKERS = ("tokenizer_config.json", "adapter_config.json")
 # A Hub repo id as `from_pretrained` reads one: `name` or `owner/name`.

@@ -67,6 +67,23 @@ def read_config(path: str | Path) -> dict:
     return values
 
 
+def _first_bare_word(parser: argparse.ArgumentParser, argv: list[str]) -> int | None:
+    """Index of the first word of `argv` that is neither a flag nor a flag's value (`None` if there is none)."""
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if not word.startswith("-"):
+            return index
+        action = parser._option_string_actions.get(word.split("=", 1)[0])
+        takes_value = action is not None and action.nargs != 0 and "=" not in word
+        # A boolean flag (nargs "?") takes the next word only when it is a boolean.
+        if takes_value and action.nargs == "?":
+            nxt = argv[index + 1] if index + 1 < len(argv) else ""
+            takes_value = nxt.lower() in ("true", "false", "yes", "no", "1", "0", "t", "f", "y", "n")
+        index += 2 if takes_value else 1
+    return None
+
+
 def parse_arguments(
     arguments: type,
     argv: list[str],
@@ -85,11 +102,11 @@ def parse_arguments(
     parser.add_argument("--config", help="YAML or JSON file of options, by field name (flags override it)")
     argv = list(argv)
     rest = None
-    if positional and argv and not argv[0].startswith("-"):
+    if positional and (first := _first_bare_word(parser, argv)) is not None:
         if passthrough:
-            argv, rest = [f"--{positional}", argv[0]], argv[1:]
-        else:  # argparse gives the bare words up to the first flag to --positional (nargs="+")
-            argv = [f"--{positional}", *argv]
+            argv, rest = [*argv[:first], f"--{positional}", argv[first]], argv[first + 1 :]
+        else:  # the bare words up to the next flag fill the positional field
+            argv = [*argv[:first], f"--{positional}", *argv[first:]]
     if defaults:
         parser.set_defaults(**defaults)
     known, _ = parser.parse_known_args(argv)
@@ -125,11 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None):
+def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-"):
         build_parser().parse_args(argv or ["--help"])
-        return None
+        return
     name, argv = argv[0], argv[1:]
     if name == "train":
         methods = _train_commands()
@@ -141,7 +158,7 @@ def main(argv: list[str] | None = None):
         if name not in commands:
             build_parser().error(f"unknown command {name!r}; choose one of train, {', '.join(commands)}.")
         command, prog = commands[name], f"softcot-hf {name}"
-    return command.run(parse(command, argv, prog))
+    command.run(parse(command, argv, prog))
 
 
 if __name__ == "__main__":

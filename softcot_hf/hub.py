@@ -6,17 +6,21 @@ summaries and Trainer's record for the card.
         [--base-model-id LOCAL_PATH=OWNER/NAME ...]
 """
 
-import argparse
 import json
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from huggingface_hub import CommitInfo, EvalResult
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
+from .cli import Command
 from .data import get_task
 from .modeling.hub_push import HubPushMixin, is_hub_id, push_model_folder
+
+# Repeated flags add up (`--summary a --summary b`), as do several values after one flag.
+_EXTEND = {"action": "extend"}
 
 
 def _hub_transport_errors() -> tuple[type[Exception], ...]:
@@ -180,11 +184,38 @@ def _base_model_id(mapping: str) -> tuple[str, str]:
     """`LOCAL_PATH=OWNER/NAME` -> (path, id); a Hub id holds no `=`, a path may."""
     path, separator, hub_id = mapping.rpartition("=")
     if not separator or not path or not is_hub_id(hub_id):
-        raise argparse.ArgumentTypeError(f"expected LOCAL_PATH=OWNER/NAME (a Hub repo id), got {mapping!r}")
+        raise ValueError(f"--base-model-id expects LOCAL_PATH=OWNER/NAME (a Hub repo id), got {mapping!r}")
     return path, hub_id
 
 
-def _push_command(args: argparse.Namespace) -> None:
+@dataclass
+class PushArguments:
+    """`softcot-hf push FOLDER --repo-id USER/NAME`: upload exactly the model's files (never the frozen models) and
+    a rendered model card."""
+
+    folder: str | None = field(default=None, metadata={"help": "the folder a training run or save_pretrained wrote"})
+    repo_id: str | None = field(default=None, metadata={"help": "USER/NAME on the Hub (required)"})
+    private: bool = field(default=False, metadata={"help": "create the repo private"})
+    summary: list[str] = field(
+        default_factory=list,
+        metadata={"help": "evaluation summary.json files for the card (default: FOLDER/eval/summary.json)", **_EXTEND},
+    )
+    training: str | None = field(default=None, metadata={"help": "JSON file of training settings for the card"})
+    license: str | None = field(default=None, metadata={"help": "license identifier for the card, e.g. apache-2.0"})
+    base_model_id: list[str] = field(
+        default_factory=list,
+        metadata={"help": "LOCAL_PATH=OWNER/NAME: the Hub id of a model the config names by local path", **_EXTEND},
+    )
+    revision: str | None = field(default=None, metadata={"help": "branch to push to (default: main)"})
+    force: bool = field(default=False, metadata={"help": "replace a repo that holds another model type"})
+
+    def __post_init__(self):
+        if not self.folder or not self.repo_id:
+            raise ValueError("Pass the model folder and --repo-id USER/NAME.")
+        self.base_model_ids = dict(_base_model_id(mapping) for mapping in self.base_model_id)
+
+
+def run_push(args: PushArguments) -> CommitInfo:
     summaries = [json.loads(Path(path).read_text()) for path in args.summary]
     default_summary = Path(args.folder) / "eval" / "summary.json"
     if not summaries and default_summary.is_file():
@@ -196,43 +227,24 @@ def _push_command(args: argparse.Namespace) -> None:
         summaries=summaries,
         training=training,
         license=args.license,
-        base_model_ids=dict(args.base_model_id),
+        base_model_ids=args.base_model_ids,
         private=args.private or None,
         revision=args.revision,
         force=args.force,
     )
     print(f"Pushed {args.folder} to {commit.repo_url.repo_id}: {commit.commit_url}")
+    return commit
 
 
-def add_commands(subparsers) -> None:
-    """`softcot-hf push DIR --repo-id USER/NAME [--private] [--summary eval/summary.json] [--base-model-id P=ID]`."""
-    push = subparsers.add_parser(
+COMMANDS = [
+    Command(
         "push",
-        help="publish a saved SoftCoT / CoT-Unk / Coconut folder on the Hub, with a model card",
-        description="Upload exactly the model's files (never the frozen models) and a rendered model card.",
+        "publish a saved SoftCoT / CoT-Unk / Coconut folder on the Hub, with a model card",
+        PushArguments,
+        run_push,
+        positional="folder",
     )
-    push.add_argument("folder", help="the folder a training run or save_pretrained wrote")
-    push.add_argument("--repo-id", required=True, help="USER/NAME on the Hub")
-    push.add_argument("--private", action="store_true", help="create the repo private")
-    push.add_argument(
-        "--summary",
-        action="append",
-        default=[],
-        help="evaluation summary.json for the card (repeatable; default: FOLDER/eval/summary.json if present)",
-    )
-    push.add_argument("--training", help="JSON file of training settings for the card")
-    push.add_argument("--license", help="license identifier for the card's metadata, e.g. apache-2.0")
-    push.add_argument(
-        "--base-model-id",
-        action="append",
-        default=[],
-        type=_base_model_id,
-        metavar="LOCAL_PATH=OWNER/NAME",
-        help="the Hub id of a model the config names by local path (repeatable); local paths are never uploaded",
-    )
-    push.add_argument("--revision", help="branch to push to (default: main)")
-    push.add_argument("--force", action="store_true", help="replace a repo that holds another model type")
-    push.set_defaults(func=_push_command)
+]
 
 
 __all__ = ["saved_model_class", "push_folder", "push_to_hub"]

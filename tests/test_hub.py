@@ -587,7 +587,7 @@ LOCAL_PUSH = textwrap.dedent(
     tokenizer.save_pretrained(out / "coconut")
     # Coconut training's run file names the base model and the training file by path.
     run = {"base": base, "train_file": str(out / "train.json")}
-    (out / "coconut" / "coconut_run.json").write_text(json.dumps(run))
+    (out / "coconut" / "run.json").write_text(json.dumps(run))
     # A stray file that would be uploaded and holds a local path outside the config: refused even with the ids.
     shutil.copytree(out / "softcot", out / "softcot-notes")
     (out / "softcot-notes" / "notes.txt").write_text(f"trained on {backbone}")
@@ -682,9 +682,14 @@ def test_pushes_with_hub_ids_hold_no_local_path_in_any_uploaded_byte(hub, pushed
 
 
 def test_base_model_id_flag_takes_path_equals_hub_id():
-    from softcot_hf.cli import build_parser
+    from softcot_hf.cli import parse_arguments
+    from softcot_hf.hub import PushArguments
 
-    args = build_parser().parse_args(["push", "run", "--repo-id", "me/x", "--base-model-id", "/a=b/c=owner/name"])
-    assert args.base_model_id == [("/a=b/c", "owner/name")]
+    def parse(argv):
+        return parse_arguments(PushArguments, argv, "softcot-hf push", positional="folder")
+
+    args = parse(["run", "--repo-id", "me/x", "--base-model-id", "/a=b/c=owner/name", "--base-model-id", "/d=o/n"])
+    assert args.folder == "run" and args.base_model_ids == {"/a=b/c": "owner/name", "/d": "o/n"}
+    assert parse(["--repo-id", "me/x", "run"]).folder == "run"
     with pytest.raises(SystemExit):
-        build_parser().parse_args(["push", "run", "--repo-id", "me/x", "--base-model-id", "/a/b/c"])
+        parse(["run", "--repo-id", "me/x", "--base-model-id", "/a/b/c"])

@@ -18,6 +18,7 @@ from softcot_hf.data import get_task
 from softcot_hf.data.synthetic_arithmetic import generate_arithmetic_chains, generate_split
 from softcot_hf.generation import encode_prompts, generate_texts
 from softcot_hf.hub import HUB_TRANSPORT_ERRORS
+from softcot_hf.methods import get_method
 from softcot_hf.quickstart import METHODS, push_results, shipped_models
 
 # What the README's first command runs, plus the reduced mode (tests/test_readme_commands.py checks the README).
@@ -65,7 +66,7 @@ def test_shipped_models_are_small_and_know_the_task_format():
     assert record["command"].startswith("python scripts/make_quickstart_models.py")
     tokenizer = AutoTokenizer.from_pretrained(folder / "backbone")
     task = get_task("synthetic_arithmetic")
-    prompt = task.build_prompt(task.load("test")[0]["question"], "zero_shot_cot")
+    prompt = get_method("zero_shot_cot").build_prompt(task, task.load("test")[0]["question"])
     assert tokenizer.unk_token_id not in encode_prompts(tokenizer, [prompt], chat=True)["input_ids"][0].tolist()
 
 
@@ -124,7 +125,7 @@ def test_quickstart_checkpoints_reload_and_answer_like_the_evaluation(quickstart
     assert isinstance(coconut, CoconutForCausalLM)
     tokenizer = AutoTokenizer.from_pretrained(output_dir / "coconut")
     inputs = encode_prompts(
-        tokenizer, [get_task("synthetic_arithmetic").build_prompt(question, "coconut")], chat=False
+        tokenizer, [get_method("coconut").build_prompt(get_task("synthetic_arithmetic"), question)], chat=False
     )
     coconut_texts, _ = generate_texts(coconut, inputs, tokenizer, max_new_tokens=max_new_tokens)
 
