@@ -3,17 +3,30 @@ evaluation of the artifact.
 
 A run folder holds `run.json` (the method and the settings that make the model what it is), `checkpoints/`
 (`Trainer` checkpoints), the artifact at the top, and `eval/`. Rerunning the same command resumes from the last
-checkpoint; a folder of another run, or a non-empty folder that is not a run, is refused.
+complete checkpoint (a process killed while writing one leaves it incomplete: it is skipped with a warning and left in
+place, and Trainer writes it again); a folder of another run, or a non-empty folder that is not a run, is refused.
 """
 
 import json
+import re
+import zipfile
 from pathlib import Path
 
+from safetensors import SafetensorError, safe_open
 from transformers import Trainer
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from transformers.utils import logging
+
+from ..run_files import differences, write_atomic
+
+logger = logging.get_logger(f"transformers.{__name__}")
 
 RUN_FILE = "run.json"
 CHECKPOINTS = "checkpoints"
+# Trainer writes the weights, optimizer, scheduler and RNG states of a checkpoint first, trainer_state.json last.
+TRAINER_STATE = "trainer_state.json"
+# What holds the weights in a Trainer checkpoint: safetensors or torch files, a DeepSpeed or FSDP sharded folder.
+WEIGHTS_FOLDERS = ("global_step", "pytorch_model_fsdp")
 
 
 def check_output_dir(output_dir: Path, identity: dict, resume: bool = True) -> str | None:
@@ -22,27 +35,85 @@ def check_output_dir(output_dir: Path, identity: dict, resume: bool = True) -> s
     if run_file.is_file():
         saved = json.loads(run_file.read_text())
         if saved != identity:
-            differences = ", ".join(
-                f"{key}: {saved.get(key)!r} there, {identity.get(key)!r} now"
-                for key in sorted(set(saved) | set(identity))
-                if saved.get(key) != identity.get(key)
-            )
             raise ValueError(
-                f"{output_dir} holds another {saved.get('method', '')} run ({differences}). Pass a new --output-dir, "
-                "or delete that folder to start over."
+                f"{output_dir} holds another {saved.get('method', '')} run ({differences(saved, identity)}). Pass a "
+                "new --output-dir, or delete that folder to start over."
             )
-    elif output_dir.is_dir() and any(output_dir.iterdir()):
+    elif output_dir.is_dir() and not all(map(_left_before_run_file, output_dir.iterdir())):
         raise ValueError(
             f"{output_dir} is not empty and holds no {RUN_FILE}: it is not a softcot-hf training run. Pass a new or "
             "empty --output-dir."
         )
     checkpoints = output_dir / CHECKPOINTS
-    return get_last_checkpoint(str(checkpoints)) if resume and checkpoints.is_dir() else None
+    return last_complete_checkpoint(checkpoints) if resume and checkpoints.is_dir() else None
+
+
+def _left_before_run_file(path: Path) -> bool:
+    """What a run killed before its run.json was written leaves: Trainer's empty checkpoints/, a partial run.json."""
+    if path.name == CHECKPOINTS and path.is_dir():
+        return not any(path.iterdir())
+    return path.name.startswith(f".{RUN_FILE}.")
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why the Trainer checkpoint `folder` cannot be resumed from, or None when it is complete: trainer_state.json
+    (written last) parses and names the folder's step, it holds weights, and every safetensors, torch and JSON file
+    in it is whole (a killed write leaves a file cut short)."""
+    try:
+        step = json.loads((folder / TRAINER_STATE).read_text())["global_step"]
+    except FileNotFoundError:
+        return f"no {TRAINER_STATE}, which Trainer writes last"
+    except (ValueError, KeyError, TypeError):
+        return f"{TRAINER_STATE} is cut short"
+    if folder.name != f"{PREFIX_CHECKPOINT_DIR}-{step}":
+        return f"{TRAINER_STATE} is for step {step}"
+    files = sorted(folder.iterdir())
+    weights = [
+        path
+        for path in files
+        if (path.is_file() and path.suffix in (".safetensors", ".bin") and path.name != "training_args.bin")
+        or (path.is_dir() and path.name.startswith(WEIGHTS_FOLDERS))
+    ]
+    if not weights:
+        return "no model weights"
+    for path in files:
+        if path.suffix == ".safetensors":
+            try:
+                with safe_open(path, "pt"):  # checks that the header's tensors cover the file
+                    pass
+            except SafetensorError:
+                return f"{path.name} is cut short"
+        elif path.suffix in (".pt", ".pth", ".bin") and not zipfile.is_zipfile(path):  # torch.save's zip archive
+            return f"{path.name} is cut short"
+        elif path.suffix == ".json":
+            try:
+                json.loads(path.read_text())
+            except ValueError:
+                return f"{path.name} is cut short"
+    return None
+
+
+def last_complete_checkpoint(checkpoints: Path) -> str | None:
+    """The newest complete `checkpoint-N` in `checkpoints` (None: none). Newer incomplete ones are skipped with a
+    warning naming them; they are never deleted."""
+    pattern = re.compile(rf"{PREFIX_CHECKPOINT_DIR}-(\d+)")
+    found = [(int(match[1]), path) for path in checkpoints.iterdir() if (match := pattern.fullmatch(path.name))]
+    for _, folder in sorted(found, reverse=True):
+        if not folder.is_dir():
+            continue
+        problem = checkpoint_problem(folder)
+        if problem is None:
+            return str(folder)
+        logger.warning(
+            f"Skipping the incomplete checkpoint {folder} ({problem}): the run was stopped while writing it. "
+            "Resuming from an earlier one (or the start); it is left in place, and training writes it again."
+        )
+    return None
 
 
 def write_run_file(output_dir: Path, identity: dict) -> None:
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / RUN_FILE).write_text(json.dumps(identity, indent=2) + "\n")
+    write_atomic(output_dir / RUN_FILE, json.dumps(identity, indent=2) + "\n")
 
 
 def evaluate_artifact(method, args, output_dir: Path, **load_kwargs) -> dict | None:
@@ -95,7 +166,9 @@ __all__ = [
     "CHECKPOINTS",
     "RUN_FILE",
     "check_output_dir",
+    "checkpoint_problem",
     "evaluate_artifact",
+    "last_complete_checkpoint",
     "result",
     "train_and_report",
     "write_run_file",
