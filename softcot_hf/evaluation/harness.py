@@ -1,23 +1,44 @@
-"""`run_evaluation`: one method on one task over several seeds, with predictions and a summary written to disk."""
+"""`run_evaluation`: one method on one task over several seeds, with predictions and a summary written to disk.
 
+An evaluation with an `output_dir` can be interrupted and rerun: predictions.jsonl grows by one flushed write per
+batch, eval_run.json records what the rows were made with, and summary.json (written atomically, like eval_run.json)
+appears only once every row is there. A rerun with the same settings keeps the whole batches already written and
+generates the rest; with other settings it starts over (a warning names what changed) and replaces the old rows.
+"""
+
+import contextlib
 import datetime
+import hashlib
 import json
+import os
 import statistics
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import datasets
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, set_seed
+from transformers.utils import logging
 
 from .. import __version__
 from ..data import Task, get_task, list_tasks
 from ..generation import sampling_settings
 from ..methods import Method, get_method
+from ..run_files import differences, write_atomic
 from .arguments import EvaluationArguments
 from .metrics import load_metric
 from .voting import majority_vote
+
+logger = logging.get_logger(f"transformers.{__name__}")
+
+PREDICTIONS = "predictions.jsonl"
+SUMMARY = "summary.json"
+RUN_FILE = "eval_run.json"
+# Files that make a local model what it is (fingerprinted, so a model saved again into the same folder is noticed).
+MODEL_FILE_SUFFIXES = (".safetensors", ".bin")
+MODEL_CONFIGS = ("config.json", "adapter_config.json")
 
 
 def _dataset(task: Task, dataset, data_dir, split: str, limit: int | None) -> datasets.Dataset:
@@ -45,23 +66,32 @@ def _model_name(model: Any, backbone) -> str | None:
     return getattr(model, "name_or_path", None) or type(model).__name__
 
 
+def batch_seed(seed: int, start: int) -> int:
+    """The seed set before generating the batch that starts at row `start` in the run of `seed`: sampled paths then do
+    not depend on where a run was interrupted and rerun (they do depend on `batch_size`)."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{start}".encode()).digest()[:4], "big")
+
+
 def _predict(
     runner,
     task: Task,
     questions: list[str],
     golds: list[str],
     seed: int,
+    first: int,
     batch_size: int,
     num_samples: int,
     generation: dict,
     method: Method,
-) -> list[dict]:
-    """The predictions.jsonl rows of one seed: `num_samples` paths per question, their answers and the vote."""
-    rows = []
-    progress = tqdm(range(0, len(questions), batch_size), desc=f"{task.name} {method.name} seed {seed}", unit="batch")
-    for start in progress:
+) -> Iterator[list[dict]]:
+    """The predictions.jsonl rows of one seed from row `first` on, a batch at a time: `num_samples` paths per question,
+    their answers and the vote."""
+    starts = range(first, len(questions), batch_size)
+    for start in tqdm(starts, desc=f"{task.name} {method.name} seed {seed}", unit="batch"):
+        set_seed(batch_seed(seed, start))
         batch = questions[start : start + batch_size]
         texts, counts = runner.generate(batch, **generation)
+        rows = []
         for offset, question in enumerate(batch):
             index, paths = start + offset, slice(offset * num_samples, (offset + 1) * num_samples)
             extracted = [task.extract_answer(text) for text in texts[paths]]
@@ -79,7 +109,78 @@ def _predict(
                     "generated_tokens": counts[paths],
                 }
             )
+        yield rows
+
+
+def _fingerprint(name_or_path: Any) -> str | None:
+    """sha256 of a local model folder's weights and configs; None for a Hub id or a loaded model."""
+    if not isinstance(name_or_path, str | Path) or not Path(name_or_path).is_dir():
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(Path(name_or_path).iterdir()):
+        weights = path.suffix in MODEL_FILE_SUFFIXES and path.name != "training_args.bin"
+        if path.is_file() and (weights or path.name in MODEL_CONFIGS):
+            with open(path, "rb") as file:
+                digest.update(path.name.encode() + hashlib.file_digest(file, "sha256").digest())
+    return digest.hexdigest()
+
+
+def _completed_rows(path: Path, seeds: list[int], num_questions: int, batch_size: int) -> list[dict]:
+    """The rows of `path` in the order a run writes them (seed by seed, index by index), up to the first line cut
+    short or out of place, without a batch that was not written whole."""
+    expected = [(seed, index) for seed in seeds for index in range(num_questions)]
+    rows = []
+    with open(path) as file:
+        for line, key in zip(file, expected, strict=False):
+            try:
+                row = json.loads(line) if line.endswith("\n") else None
+            except ValueError:
+                break
+            if not isinstance(row, dict) or (row.get("seed"), row.get("index")) != key:
+                break
+            rows.append(row)
+    return rows[: len(rows) - len(rows) % num_questions % batch_size]
+
+
+def _identity(args: EvaluationArguments, described: dict, questions: list[str], golds: list[str]) -> dict:
+    """What makes two evaluations the same (eval_run.json): the summary's fields and settings, the package version,
+    and fingerprints of the questions and answers and of the local model folders."""
+    identity = {**described, "softcot_hf_version": __version__}
+    identity["questions_and_answers_sha256"] = hashlib.sha256(json.dumps([questions, golds]).encode()).hexdigest()
+    for name in ("model", "backbone", "assistant"):
+        identity[f"{name}_files_sha256"] = _fingerprint(getattr(args, name))
+    return identity
+
+
+def _resume(output_dir: Path, identity: dict, num_questions: int, batch_size: int) -> list[dict]:
+    """Make `output_dir` hold this run's files (summary.json removed until the end) and return the rows a previous
+    run with the same `identity` completed; rows made with other settings are replaced, with a warning."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / SUMMARY).unlink(missing_ok=True)
+    predictions, run_file = output_dir / PREDICTIONS, output_dir / RUN_FILE
+    rows = []
+    if predictions.is_file():
+        try:
+            saved = json.loads(run_file.read_text())
+        except (OSError, ValueError):
+            saved = {}
+        if saved == identity:
+            rows = _completed_rows(predictions, identity["seeds"], num_questions, batch_size)
+        else:
+            changed = differences(saved, identity) if saved else f"no readable {RUN_FILE}"
+            logger.warning(f"{output_dir} holds predictions made with other settings ({changed}): starting over.")
+    # The rows first, then what they were made with: a crash in between leaves rows no rerun takes for its own.
+    write_atomic(predictions, "".join(json.dumps(row) + "\n" for row in rows))
+    write_atomic(run_file, json.dumps(identity, indent=2) + "\n")
     return rows
+
+
+def _append(sink: TextIO | None, rows: list[dict]) -> None:
+    """One batch's rows at the end of predictions.jsonl, on disk before the next batch starts."""
+    if sink is not None:
+        sink.write("".join(json.dumps(row) + "\n" for row in rows))
+        sink.flush()
+        os.fsync(sink.fileno())
 
 
 def run_evaluation(
@@ -97,15 +198,18 @@ def run_evaluation(
     `model` is the method's artifact (a folder or Hub id) or a loaded model with its `tokenizer` (a `SoftCoTProcessor`
     for softcot/cot_unk); `dataset` replaces the task's split; `settings` are the other `EvaluationArguments`.
 
-    For each seed (`transformers.set_seed`, so a seed reproduces its predictions) the questions are generated in
-    left-padded batches of `batch_size`; `num_samples` > 1 samples that many paths per question (`temperature`,
-    `top_p`) and takes the majority vote of their extracted answers (`majority_vote`); one path is greedy unless
-    `do_sample`. assist_cot's assistant writes `num_hint_tokens` hint tokens. `dtype` goes to `from_pretrained`.
+    For each seed the questions are generated in left-padded batches of `batch_size`, each batch after
+    `transformers.set_seed(batch_seed(seed, start))` (so a seed reproduces its predictions, also across an
+    interruption); `num_samples` > 1 samples that many paths per question (`temperature`, `top_p`) and takes the
+    majority vote of their extracted answers (`majority_vote`); one path is greedy unless `do_sample`. assist_cot's
+    assistant writes `num_hint_tokens` hint tokens. `dtype` goes to `from_pretrained`.
 
     With `output_dir`, writes `predictions.jsonl` (one row per seed and example: seed, index, question, generated,
-    extracted, prediction, gold, correct, generated_tokens) and `summary.json` (the returned dict: accuracy as the
-    mean over seeds in [0, 1], accuracy_std (population std over seeds), accuracy_per_seed, mean_generated_tokens
-    per generated path, wall_time_s, settings, ...).
+    extracted, prediction, gold, correct, generated_tokens), a batch at a time, and at the end `summary.json` (the
+    returned dict: accuracy as the mean over seeds in [0, 1], accuracy_std (population std over seeds),
+    accuracy_per_seed, mean_generated_tokens per generated path, wall_time_s, settings, ...). Rerunning an interrupted
+    evaluation with the same settings (and the same data and model files) continues from the rows it wrote and ends
+    with the same files, except the timing fields (wall_time_s: this call's time; date); see the module docstring.
     """
     args = EvaluationArguments(task=task, method=method, model=model, **settings)
     return evaluate(args, tokenizer=tokenizer, dataset=dataset, device=device)
@@ -139,21 +243,21 @@ def evaluate(
         **load_kwargs,
     )
 
-    registered = task.name in list_tasks() and get_task(task.name) is task
-    accuracy_metric = load_metric("answer_accuracy", task.name) if registered else None
-    started = time.perf_counter()
-    rows, accuracies = [], []
-    for seed in args.seeds:
-        set_seed(seed)
-        seed_rows = _predict(
-            runner, task, questions, golds, seed, args.batch_size, args.num_samples, generation, method
-        )
-        predictions, correct = [row["prediction"] for row in seed_rows], [row["correct"] for row in seed_rows]
-        accuracies.append(_accuracy(accuracy_metric, predictions, golds, correct))
-        rows.extend(seed_rows)
-    wall_time = time.perf_counter() - started
-
-    summary = {
+    settings = {
+        "backbone": None if args.backbone is None else str(args.backbone),
+        "assistant": None if args.assistant is None else str(args.assistant),
+        "data_dir": None if args.data_dir is None else str(args.data_dir),
+        "dataset_given": dataset_given,
+        "limit": args.limit,
+        "batch_size": args.batch_size,
+        "max_new_tokens": args.max_new_tokens,
+        "do_sample": generation["do_sample"],
+        "temperature": args.temperature if generation["do_sample"] else None,
+        "top_p": args.top_p if generation["do_sample"] else None,
+        "num_hint_tokens": getattr(runner, "num_hint_tokens", None),
+        "dtype": None if args.dtype is None else str(args.dtype),
+    }
+    described = {
         "task": task.name,
         "method": method.name,
         "model": _model_name(args.model, args.backbone),
@@ -161,6 +265,33 @@ def evaluate(
         "num_examples": len(questions),
         "num_samples": args.num_samples,
         "seeds": args.seeds,
+    }
+    output_dir = None if args.output_dir is None else Path(args.output_dir)
+    rows = []
+    if output_dir is not None:
+        identity = _identity(args, {**described, **settings}, questions, golds)
+        rows = _resume(output_dir, identity, len(questions), args.batch_size)
+
+    started = time.perf_counter()
+    with open(output_dir / PREDICTIONS, "a") if output_dir else contextlib.nullcontext() as sink:
+        for seed in args.seeds:
+            first = sum(row["seed"] == seed for row in rows)
+            for batch_rows in _predict(
+                runner, task, questions, golds, seed, first, args.batch_size, args.num_samples, generation, method
+            ):
+                _append(sink, batch_rows)
+                rows.extend(batch_rows)
+    wall_time = time.perf_counter() - started
+
+    registered = task.name in list_tasks() and get_task(task.name) is task
+    accuracy_metric = load_metric("answer_accuracy", task.name) if registered else None
+    accuracies = []
+    for seed in args.seeds:
+        seed_rows = [row for row in rows if row["seed"] == seed]
+        predictions, correct = [row["prediction"] for row in seed_rows], [row["correct"] for row in seed_rows]
+        accuracies.append(_accuracy(accuracy_metric, predictions, golds, correct))
+    summary = {
+        **described,
         "accuracy": statistics.fmean(accuracies),
         "accuracy_std": statistics.pstdev(accuracies),
         "accuracy_per_seed": accuracies,
@@ -168,28 +299,10 @@ def evaluate(
             predictions=[count for row in rows for count in row["generated_tokens"]]
         )["mean_generated_tokens"],
         "wall_time_s": wall_time,
-        "settings": {
-            "backbone": None if args.backbone is None else str(args.backbone),
-            "assistant": None if args.assistant is None else str(args.assistant),
-            "data_dir": None if args.data_dir is None else str(args.data_dir),
-            "dataset_given": dataset_given,
-            "limit": args.limit,
-            "batch_size": args.batch_size,
-            "max_new_tokens": args.max_new_tokens,
-            "do_sample": generation["do_sample"],
-            "temperature": args.temperature if generation["do_sample"] else None,
-            "top_p": args.top_p if generation["do_sample"] else None,
-            "num_hint_tokens": getattr(runner, "num_hint_tokens", None),
-            "dtype": None if args.dtype is None else str(args.dtype),
-        },
+        "settings": settings,
         "softcot_hf_version": __version__,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
-    if args.output_dir is not None:
-        output_dir = Path(args.output_dir)
-        output_dir.mkdir(parents=True, exist_ok=True)
-        with open(output_dir / "predictions.jsonl", "w") as file:
-            for row in rows:
-                file.write(json.dumps(row) + "\n")
-        (output_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if output_dir is not None:
+        write_atomic(output_dir / SUMMARY, json.dumps(summary, indent=2) + "\n")
     return summary
