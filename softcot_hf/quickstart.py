@@ -42,6 +42,8 @@ METHODS = (
 )
 # Folders the quickstart writes (and clears before a new run) inside its output directory.
 OWNED_FOLDERS = ("backbone", "assistant", "softcot", "coconut", "cot", "no_cot", "eval")
+# The file that marks an output directory as the quickstart's own: only there are its folders cleared unasked.
+MARKER = ".softcot-quickstart"
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,17 @@ def shipped_models() -> Path:
     return Path(str(resources.files("softcot_hf") / "assets" / "quickstart"))
 
 
-def _prepare(output_dir: Path) -> tuple[str, str]:
-    """Clear the quickstart's folders in `output_dir` and copy the shipped models there; returns their paths."""
+def _prepare(output_dir: Path, overwrite: bool = False) -> tuple[str, str]:
+    """Clear the quickstart's folders in `output_dir` and copy the shipped models there; returns their paths. A
+    non-empty `output_dir` that an earlier quickstart did not make is refused unless `overwrite`."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if not (output_dir / MARKER).is_file() and any(output_dir.iterdir()) and not overwrite:
+        raise ValueError(
+            f"{output_dir} is not empty and was not made by the quickstart, which replaces its "
+            f"{', '.join(OWNED_FOLDERS)} folders there. Pass a new or empty --output-dir, or --overwrite to replace "
+            "them (nothing else in the folder is touched)."
+        )
+    (output_dir / MARKER).write_text("made by `softcot-hf quickstart`: its folders here are replaced on each run\n")
     for name in OWNED_FOLDERS:
         shutil.rmtree(output_dir / name, ignore_errors=True)
     source = shipped_models()
@@ -239,15 +250,19 @@ def push_results(output_dir: Path, repo_id: str, summaries: list[dict]) -> list[
 
 
 def run_quickstart(
-    output_dir: str | Path = "softcot-quickstart", tiny: bool = False, push_to_hub: str | None = None, seed: int = 0
+    output_dir: str | Path = "softcot-quickstart",
+    tiny: bool = False,
+    push_to_hub: str | None = None,
+    seed: int = 0,
+    overwrite: bool = False,
 ) -> dict:
     """Train, evaluate, save, reload (and push) as the module docstring says. Returns what it printed, as data:
-    {"settings", "summaries", "train_time_s", "table", "example", "pushed"}; also written to `results.json`."""
+    {"settings", "summaries", "train_time_s", "table", "example", "pushed"}; also written to `results.json`.
+    `output_dir` must be new, empty or an earlier quickstart's; `overwrite` replaces the quickstart's folders in it."""
     settings = TINY if tiny else FULL
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    backbone, assistant = _prepare(output_dir)
+    backbone, assistant = _prepare(output_dir, overwrite)
     print(f"task {TASK}: {settings.train_examples} training and {settings.test_examples} test questions")
     train_times = _train(output_dir, backbone, assistant, settings, seed)
     summaries = _evaluate(output_dir, backbone, settings)
@@ -290,6 +305,9 @@ class QuickstartArguments:
     tiny: bool = field(default=False, metadata={"help": "a few examples and steps (seconds; for tests)"})
     push_to_hub: str | None = field(default=None, metadata={"help": "USER/NAME: also publish the checkpoints"})
     seed: int = field(default=0, metadata={"help": "seed of every training run"})
+    overwrite: bool = field(
+        default=False, metadata={"help": "replace the quickstart's folders in a non-empty OUTPUT_DIR it did not make"}
+    )
 
 
 COMMANDS = [
@@ -297,6 +315,8 @@ COMMANDS = [
         "quickstart",
         "train SoftCoT and Coconut on a synthetic task, evaluate, save, reload (CPU, minutes)",
         QuickstartArguments,
-        lambda args: run_quickstart(args.output_dir, tiny=args.tiny, push_to_hub=args.push_to_hub, seed=args.seed),
+        lambda args: run_quickstart(
+            args.output_dir, tiny=args.tiny, push_to_hub=args.push_to_hub, seed=args.seed, overwrite=args.overwrite
+        ),
     )
 ]
