@@ -156,6 +156,16 @@ def test_coconut_run_killed_inside_a_checkpoint_write_resumes_to_the_same_weight
     same_weights(tmp_path / "straight", output_dir)
 
 
+def test_a_run_killed_before_its_run_file_is_not_taken_for_another_folder(tmp_path):
+    """Trainer makes checkpoints/ before run.json is written; a kill in between must not block the rerun."""
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / ".run.json.123.tmp").write_text('{"meth')
+    assert runs.check_output_dir(tmp_path, {"method": "softcot"}) is None
+    (tmp_path / "checkpoints" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not a softcot-hf training run"):
+        runs.check_output_dir(tmp_path, {"method": "softcot"})
+
+
 # Evaluation: 3 questions, 2 seeds, batches of 2, 2 sampled paths per question: 4 generate calls in all.
 ROWS = [
     {"question": "what is 2 plus 3 ?", "answer": "5"},
