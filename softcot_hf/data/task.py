@@ -20,6 +20,24 @@ FEATURES = datasets.Features(
 )
 
 
+def check_rows(rows: list[Row], source: str) -> None:
+    """A `ValueError` naming `source` and the row unless there are rows, each with a question (non-empty text),
+    steps (a list of texts) and an answer."""
+    if not rows:
+        raise ValueError(f"{source} holds no examples.")
+    for index, row in enumerate(rows):
+        question, steps, answer = row["question"], row["steps"], row["answer"]
+        problem = None
+        if not isinstance(question, str) or not question.strip():
+            problem = f"its question is {question!r}, not a non-empty text"
+        elif not isinstance(steps, list | tuple) or not all(isinstance(step, str) for step in steps):
+            problem = f"its steps are {steps!r}, not a list of texts"
+        elif answer is None or not str(answer).strip():
+            problem = f"its answer is {answer!r}"
+        if problem:
+            raise ValueError(f"{source}: example {index}: {problem}.")
+
+
 @dataclass(frozen=True)
 class Task:
     """
@@ -53,6 +71,7 @@ class Task:
             raise ValueError(f"{self.name} has no split {split!r}; choose one of {', '.join(self.splits)}.")
         if data_dir is not None:
             rows = self.read_local(Path(data_dir), split, **options)
+            check_rows(rows, f"{self.name} {split} in {data_dir} (layout: {self.layout})")
         else:
             try:
                 rows = self.read_remote(split)
