@@ -44,6 +44,17 @@ def is_prefill(cache: Cache | None) -> bool:
     return cached_length(cache) == 0
 
 
+def check_positions(config: PreTrainedConfig, length: int, model: str) -> None:
+    """Refuse a sequence longer than `config.max_position_embeddings`: GPT-2's position table would raise an IndexError
+    from inside torch, and rotary models would run past their trained range without a word."""
+    limit = getattr(config, "max_position_embeddings", None)
+    if limit is not None and length > limit:
+        raise ValueError(
+            f"The {model}'s sequence needs {length} positions, more than its max_position_embeddings={limit}. Shorten "
+            "the prompt (or the question), or generate fewer new tokens."
+        )
+
+
 def position_ids_from_attention_mask(attention_mask: torch.Tensor, query_length: int) -> torch.LongTensor:
     """(batch, past + query) 0/1 mask -> (batch, query) positions that count attended tokens only (left padding)."""
     position_ids = attention_mask.long().cumsum(-1) - 1

@@ -10,7 +10,15 @@ from transformers.processing_utils import Unpack
 from transformers.utils import TransformersKwargs
 from transformers.utils.generic import can_return_tuple
 
-from .compat import CACHE_KWARG, is_prefill, output_cache, pop_cache, position_ids_from_attention_mask
+from .compat import (
+    CACHE_KWARG,
+    cached_length,
+    check_positions,
+    is_prefill,
+    output_cache,
+    pop_cache,
+    position_ids_from_attention_mask,
+)
 from .configuration_cot_unk import CoTUnkConfig
 from .frozen_models import FrozenModelsCheckpoint, model_and_tokenizer
 from .hub_push import HubPushMixin
@@ -250,6 +258,8 @@ class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
         cache = pop_cache(kwargs)
+        length = (input_ids if inputs_embeds is None else inputs_embeds).shape[1]
+        check_positions(self.backbone.config, cached_length(cache) + length, "backbone")
 
         if inputs_embeds is None and is_prefill(cache):
             slot_mask = self.get_slot_mask(input_ids, attention_mask)
