@@ -63,3 +63,21 @@ def read_coconut_json(path: Path) -> list[dict]:
             raise ValueError(f"{path}: record {index} {problem}; Coconut's format is a list of records {LAYOUT}.")
         rows.append({key: record[key] for key in FIELDS})
     return rows
+
+
+def check_rows(rows: list[dict], source: str) -> None:
+    """A `ValueError` naming `source` and the row unless there are rows, each with a question (non-empty text),
+    steps (a list of texts) and an answer."""
+    if not rows:
+        raise ValueError(f"{source} holds no examples.")
+    for index, row in enumerate(rows):
+        question, steps, answer = row["question"], row["steps"], row["answer"]
+        problem = None
+        if not isinstance(question, str) or not question.strip():
+            problem = f"its question is {question!r}, not a non-empty text"
+        elif not isinstance(steps, list | tuple) or not all(isinstance(step, str) for step in steps):
+            problem = f"its steps are {steps!r}, not a list of texts"
+        elif answer is None or not str(answer).strip():
+            problem = f"its answer is {answer!r}"
+        if problem:
+            raise ValueError(f"{source}: example {index}: {problem}.")

@@ -8,6 +8,7 @@ import datasets
 
 from .answers import AnswerFormat
 from .prompts import ZERO_SHOT, build_prompt
+from .sources import check_rows
 
 Row = dict[str, object]  # {"question": str, "steps": list[str], "answer": str}
 
@@ -18,24 +19,6 @@ FEATURES = datasets.Features(
         "answer": datasets.Value("string"),
     }
 )
-
-
-def check_rows(rows: list[Row], source: str) -> None:
-    """A `ValueError` naming `source` and the row unless there are rows, each with a question (non-empty text),
-    steps (a list of texts) and an answer."""
-    if not rows:
-        raise ValueError(f"{source} holds no examples.")
-    for index, row in enumerate(rows):
-        question, steps, answer = row["question"], row["steps"], row["answer"]
-        problem = None
-        if not isinstance(question, str) or not question.strip():
-            problem = f"its question is {question!r}, not a non-empty text"
-        elif not isinstance(steps, list | tuple) or not all(isinstance(step, str) for step in steps):
-            problem = f"its steps are {steps!r}, not a list of texts"
-        elif answer is None or not str(answer).strip():
-            problem = f"its answer is {answer!r}"
-        if problem:
-            raise ValueError(f"{source}: example {index}: {problem}.")
 
 
 @dataclass(frozen=True)
