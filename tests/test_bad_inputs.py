@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from softcot_hf import CoconutForCausalLM, CoTUnkForCausalLM, SoftCoTForCausalLM, SoftCoTProcessor, cli
+from softcot_hf import CoconutConfig, CoconutForCausalLM, CoTUnkForCausalLM, SoftCoTForCausalLM, SoftCoTProcessor, cli
 from softcot_hf.data import get_task
 from softcot_hf.data.generated import distinct_rows
 from softcot_hf.data.prosqa_style import generate_prosqa_style
@@ -33,6 +33,7 @@ from softcot_hf.methods.cot_unk import CoTUnkTrainingArguments
 from softcot_hf.methods.lora import LoRATrainingArguments
 from softcot_hf.methods.softcot import SoftCoTTrainingArguments
 from softcot_hf.tiny import make_lm, make_tokenizer
+from softcot_hf.training import CoconutStageCallback, CurriculumSettings
 from softcot_hf.training.coconut_training import load_examples
 
 TIMEOUT_S = 5.0
@@ -274,6 +275,18 @@ CASES = [
         "test.txt, line 1",
     ),
     Case("processor question a number", "silent", lambda: softcot()[1](["q ?", 3]), TypeError, "question 1 is int"),
+    Case("curriculum c_thought 0 (API)", "silent", lambda: CurriculumSettings(c_thought=0), V, "c_thought >= 1"),
+    Case(
+        "curriculum stage -1 (API)", "silent", lambda: CurriculumSettings(max_latent_stage=-1), V, "max_latent_stage"
+    ),
+    Case("coconut config c_thought 0", "silent", lambda: CoconutConfig(c_thought=0), V, "c_thought >= 1"),
+    Case(
+        "from_base max_latent_stage -1",
+        "silent",
+        lambda: CoconutForCausalLM.from_base(make_lm("plain", 90, 16), make_tokenizer("plain"), max_latent_stage=-1),
+        V,
+        "max_latent_stage >= 0",
+    ),
     # ---- hang before ------------------------------------------------------------------------------------------------
     Case(
         "too few distinct questions",
@@ -428,6 +441,13 @@ CASES = [
         "max_position_embeddings",
     ),
     Case("processor no questions", "unclear", lambda: softcot()[1]([]), V, "at least one question"),
+    Case(
+        "stage callback epochs_per_stage 0 (API)",
+        "unclear",
+        lambda: CoconutStageCallback(None, 0),
+        V,
+        "epochs_per_stage",
+    ),
     # ---- clear before: keep them clear ------------------------------------------------------------------------------
     Case("train eval_limit 0", "clear", lambda: softcot_args(eval_limit=0), V, "--eval_limit"),
     Case(
