@@ -50,7 +50,7 @@ class EvaluationArguments:
             raise ValueError("Pass at least one seed.")
         if isinstance(self.task, str):
             splits = get_task(self.task).splits
-            checks.require(self, "split", self.split in splits, f"a split of {self.task}: {', '.join(splits)}")
+            checks.require(self, "split", self.split in splits, f"one of {self.task}'s splits ({', '.join(splits)})")
         checks.positive(self, "batch_size", "num_samples", "max_new_tokens", "limit", "num_hint_tokens")
         if self.num_samples > 1 or self.do_sample:
             checks.positive(self, "temperature")
