@@ -55,6 +55,18 @@ def check_positions(config: PreTrainedConfig, length: int, model: str) -> None:
         )
 
 
+def check_token_ids(input_ids: torch.LongTensor, num_embeddings: int, model: str) -> None:
+    """Refuse token ids outside the embedding table (inputs made by another tokenizer): torch would raise an IndexError
+    from inside the embedding on CPU, a device-side assert on CUDA."""
+    outside = (input_ids < 0) | (input_ids >= num_embeddings)
+    if outside.any():
+        raise ValueError(
+            f"input_ids hold token id {input_ids[outside][0].item()}, outside the {model}'s embedding table of "
+            f"{num_embeddings} rows: were they made by another tokenizer? Use the {model}'s own tokenizer (or the "
+            "processor)."
+        )
+
+
 def position_ids_from_attention_mask(attention_mask: torch.Tensor, query_length: int) -> torch.LongTensor:
     """(batch, past + query) 0/1 mask -> (batch, query) positions that count attended tokens only (left padding)."""
     position_ids = attention_mask.long().cumsum(-1) - 1

@@ -14,6 +14,7 @@ from .compat import (
     CACHE_KWARG,
     cached_length,
     check_positions,
+    check_token_ids,
     is_prefill,
     output_cache,
     pop_cache,
@@ -296,14 +297,15 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
         cache = pop_cache(kwargs)
         length = (input_ids if inputs_embeds is None else inputs_embeds).shape[1]
         check_positions(self.config.get_text_config(), cached_length(cache) + length, "language model")
-        if inputs_embeds is None:
-            inputs_embeds = self.get_input_embeddings()(input_ids)
 
         has_latents = False
         if input_ids is not None and is_prefill(cache):
             self._check_token_ids()
+            check_token_ids(input_ids, self.get_input_embeddings().num_embeddings, "language model")
             latent_mask = input_ids == self.config.latent_token_id
             has_latents = bool(latent_mask.any())
+        if inputs_embeds is None:
+            inputs_embeds = self.get_input_embeddings()(input_ids)
         if has_latents and attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         if position_ids is None and attention_mask is not None:

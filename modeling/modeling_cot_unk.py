@@ -14,6 +14,7 @@ from .compat import (
     CACHE_KWARG,
     cached_length,
     check_positions,
+    check_token_ids,
     is_prefill,
     output_cache,
     pop_cache,
@@ -272,7 +273,9 @@ class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
                 )
             # The slot id may lie outside the embedding table (added to the tokenizer only): slots read row 0, then
             # receive the thought embeddings, the same N for every row.
-            inputs_embeds = self.get_input_embeddings()(input_ids.masked_fill(slot_mask, 0))
+            token_ids = input_ids.masked_fill(slot_mask, 0)
+            check_token_ids(token_ids, self.get_input_embeddings().num_embeddings, "backbone")
+            inputs_embeds = self.get_input_embeddings()(token_ids)
             thoughts = self.thought_embeddings.weight.to(inputs_embeds.device, inputs_embeds.dtype)
             inputs_embeds = inputs_embeds.masked_scatter(
                 slot_mask.unsqueeze(-1), thoughts.expand(input_ids.shape[0], -1, -1)

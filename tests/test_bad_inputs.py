@@ -143,6 +143,12 @@ def softcot_forward(question: str = "what is 2 plus 3 ?", family: str = "llama",
     return model(**{**processor([question]), **overrides})
 
 
+def with_first_id(ids: torch.Tensor, token_id: int) -> torch.Tensor:
+    ids = ids.clone()
+    ids[:, 0] = token_id
+    return ids
+
+
 def cot_unk_forward(question: str):
     model, processor = cot_unk()
     return model(**processor([question]))
@@ -441,6 +447,29 @@ CASES = [
         "max_position_embeddings",
     ),
     Case("processor no questions", "unclear", lambda: softcot()[1]([]), V, "at least one question"),
+    Case(
+        "token ids from another tokenizer (SoftCoT)",
+        "unclear",
+        lambda: softcot_forward("q ?", input_ids=with_first_id(softcot()[1](["q ?"])["input_ids"], 5000)),
+        V,
+        "outside the backbone's embedding table",
+    ),
+    Case(
+        "assistant ids from another tokenizer",
+        "unclear",
+        lambda: softcot_forward(
+            "q ?", assistant_input_ids=with_first_id(softcot()[1](["q ?"])["assistant_input_ids"], 5000)
+        ),
+        V,
+        "outside the assistant's embedding table",
+    ),
+    Case(
+        "coconut ids from another tokenizer",
+        "unclear",
+        lambda: coconut()[0](input_ids=torch.tensor([[5, 5000]])),
+        V,
+        "outside the language model's embedding table",
+    ),
     Case(
         "stage callback epochs_per_stage 0 (API)",
         "unclear",
