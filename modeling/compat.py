@@ -55,14 +55,14 @@ def check_positions(config: PreTrainedConfig, length: int, model: str) -> None:
         )
 
 
-def check_token_ids(input_ids: torch.LongTensor, num_embeddings: int, model: str) -> None:
+def check_token_ids(input_ids: torch.LongTensor, vocab_size: int, model: str) -> None:
     """Refuse token ids outside the embedding table (inputs made by another tokenizer): torch would raise an IndexError
     from inside the embedding on CPU, a device-side assert on CUDA."""
-    outside = (input_ids < 0) | (input_ids >= num_embeddings)
+    outside = (input_ids < 0) | (input_ids >= vocab_size)
     if outside.any():
         raise ValueError(
             f"input_ids hold token id {input_ids[outside][0].item()}, outside the {model}'s embedding table of "
-            f"{num_embeddings} rows: were they made by another tokenizer? Use the {model}'s own tokenizer (or the "
+            f"{vocab_size} rows: were they made by another tokenizer? Use the {model}'s own tokenizer (or the "
             "processor)."
         )
 

@@ -301,7 +301,7 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
         has_latents = False
         if input_ids is not None and is_prefill(cache):
             self._check_token_ids()
-            check_token_ids(input_ids, self.get_input_embeddings().num_embeddings, "language model")
+            check_token_ids(input_ids, self.config.get_text_config().vocab_size, "language model")
             latent_mask = input_ids == self.config.latent_token_id
             has_latents = bool(latent_mask.any())
         if inputs_embeds is None:

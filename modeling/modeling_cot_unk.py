@@ -274,7 +274,7 @@ class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
             # The slot id may lie outside the embedding table (added to the tokenizer only): slots read row 0, then
             # receive the thought embeddings, the same N for every row.
             token_ids = input_ids.masked_fill(slot_mask, 0)
-            check_token_ids(token_ids, self.get_input_embeddings().num_embeddings, "backbone")
+            check_token_ids(token_ids, self.config.text_config.vocab_size, "backbone")
             inputs_embeds = self.get_input_embeddings()(token_ids)
             thoughts = self.thought_embeddings.weight.to(inputs_embeds.device, inputs_embeds.dtype)
             inputs_embeds = inputs_embeds.masked_scatter(

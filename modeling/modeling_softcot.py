@@ -318,7 +318,7 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
                 "with SoftCoTProcessor, or write exactly N placeholders after each assistant prompt."
             )
         check_positions(self.assistant.config, assistant_input_ids.shape[1], "assistant")
-        check_token_ids(assistant_input_ids, self.assistant.get_input_embeddings().num_embeddings, "assistant")
+        check_token_ids(assistant_input_ids, self.config.assistant_config.vocab_size, "assistant")
         if assistant_attention_mask is None:
             assistant_attention_mask = torch.ones_like(assistant_input_ids)
         with torch.no_grad():
@@ -421,7 +421,7 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
             # The slot id may lie outside the embedding table (added to the tokenizer only): slots read row 0, then
             # receive the thoughts.
             token_ids = input_ids.masked_fill(slot_mask, 0)
-            check_token_ids(token_ids, self.get_input_embeddings().num_embeddings, "backbone")
+            check_token_ids(token_ids, self.config.text_config.vocab_size, "backbone")
             inputs_embeds = self.get_input_embeddings()(token_ids)
             if has_assistant_inputs:
                 soft_thoughts = self.get_soft_thoughts(
