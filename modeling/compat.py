@@ -44,6 +44,29 @@ def is_prefill(cache: Cache | None) -> bool:
     return cached_length(cache) == 0
 
 
+def check_positions(config: PreTrainedConfig, length: int, model: str) -> None:
+    """Refuse a sequence longer than `config.max_position_embeddings`: GPT-2's position table would raise an IndexError
+    from inside torch, and rotary models would run past their trained range without a word."""
+    limit = getattr(config, "max_position_embeddings", None)
+    if limit is not None and length > limit:
+        raise ValueError(
+            f"The {model}'s sequence needs {length} positions, more than its max_position_embeddings={limit}. Shorten "
+            "the prompt (or the question), or generate fewer new tokens."
+        )
+
+
+def check_token_ids(input_ids: torch.LongTensor, vocab_size: int, model: str) -> None:
+    """Refuse token ids outside the embedding table (inputs made by another tokenizer): torch would raise an IndexError
+    from inside the embedding on CPU, a device-side assert on CUDA."""
+    outside = (input_ids < 0) | (input_ids >= vocab_size)
+    if outside.any():
+        raise ValueError(
+            f"input_ids hold token id {input_ids[outside][0].item()}, outside the {model}'s embedding table of "
+            f"{vocab_size} rows: were they made by another tokenizer? Use the {model}'s own tokenizer (or the "
+            "processor)."
+        )
+
+
 def position_ids_from_attention_mask(attention_mask: torch.Tensor, query_length: int) -> torch.LongTensor:
     """(batch, past + query) 0/1 mask -> (batch, query) positions that count attended tokens only (left padding)."""
     position_ids = attention_mask.long().cumsum(-1) - 1

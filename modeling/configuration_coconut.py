@@ -55,6 +55,12 @@ class CoconutConfig(PreTrainedConfig):
     def __post_init__(self, **kwargs):
         self.text_config = sub_config(self.text_config, default_model_type="gpt2")
         super().__post_init__(**kwargs)
+        if self.c_thought < 1 or self.max_latent_stage < 0 or (self.num_latent_thoughts or 0) < 0:
+            raise ValueError(
+                "Need c_thought >= 1, max_latent_stage >= 0 and num_latent_thoughts >= 0; got "
+                f"c_thought={self.c_thought}, max_latent_stage={self.max_latent_stage}, "
+                f"num_latent_thoughts={self.num_latent_thoughts}."
+            )
         if self.num_latent_thoughts is None:
             self.num_latent_thoughts = self.c_thought * self.max_latent_stage
 

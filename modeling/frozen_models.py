@@ -31,6 +31,15 @@ logger = logging.get_logger(f"transformers.{__name__}")
 HUB_KWARGS = ("cache_dir", "force_download", "proxies", "token", "local_files_only")
 
 
+def check_revision(side: str, name_or_path: str, revision: str | None) -> None:
+    """Refuse a `revision` for a local folder: transformers would ignore it and load whatever the folder holds."""
+    if revision is not None and os.path.isdir(name_or_path):
+        raise ValueError(
+            f"{side}_revision={revision!r} was given for the local folder {name_or_path!r}, where a revision cannot "
+            "be checked (it would be ignored). Drop the revision, or pass the Hub id to load that revision."
+        )
+
+
 def model_and_tokenizer(
     side: str,
     model: PreTrainedModel | str,
@@ -41,7 +50,9 @@ def model_and_tokenizer(
     The frozen `side` model (loaded at `revision` if given as a Hub id / path) and its tokenizer: `tokenizer` if given,
     else the one at the model's `name_or_path` (and `revision`).
     """
-    model = AutoModelForCausalLM.from_pretrained(model, revision=revision) if isinstance(model, str) else model
+    if isinstance(model, str):
+        check_revision(side, model, revision)
+        model = AutoModelForCausalLM.from_pretrained(model, revision=revision)
     if tokenizer is None:
         if not model.name_or_path:
             raise ValueError(
@@ -118,6 +129,7 @@ class FrozenModelsCheckpoint:
                 f"config.json does not name the {name} model ({name}_model_name_or_path is empty): pass `{name}=` a "
                 f"loaded model, or set `config.{name}_model_name_or_path` to its Hub id or path before saving."
             )
+        check_revision(name, name_or_path, revision)
         at = "" if revision is None else f" at revision {revision!r}"
         logger.info(f"{self.kind} checkpoint {self.source}: loading the frozen {name} {name_or_path!r}{at}.")
         if revision is None and not os.path.isdir(name_or_path):

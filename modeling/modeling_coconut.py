@@ -10,7 +10,16 @@ from transformers.processing_utils import Unpack
 from transformers.utils import TransformersKwargs
 from transformers.utils.generic import can_return_tuple
 
-from .compat import CACHE_KWARG, is_prefill, output_cache, pop_cache, position_ids_from_attention_mask
+from .compat import (
+    CACHE_KWARG,
+    cached_length,
+    check_positions,
+    check_token_ids,
+    is_prefill,
+    output_cache,
+    pop_cache,
+    position_ids_from_attention_mask,
+)
 from .configuration_coconut import CoconutConfig
 from .hub_push import HubPushMixin
 from .thought_tokens import suppress_internal_tokens
@@ -284,16 +293,19 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
         """
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
-        if inputs_embeds is None:
-            inputs_embeds = self.get_input_embeddings()(input_ids)
         use_cache = use_cache if use_cache is not None else self.config.get_text_config().use_cache
         cache = pop_cache(kwargs)
+        length = (input_ids if inputs_embeds is None else inputs_embeds).shape[1]
+        check_positions(self.config.get_text_config(), cached_length(cache) + length, "language model")
 
         has_latents = False
         if input_ids is not None and is_prefill(cache):
             self._check_token_ids()
+            check_token_ids(input_ids, self.config.get_text_config().vocab_size, "language model")
             latent_mask = input_ids == self.config.latent_token_id
             has_latents = bool(latent_mask.any())
+        if inputs_embeds is None:
+            inputs_embeds = self.get_input_embeddings()(input_ids)
         if has_latents and attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         if position_ids is None and attention_mask is not None:

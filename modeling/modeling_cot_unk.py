@@ -10,7 +10,16 @@ from transformers.processing_utils import Unpack
 from transformers.utils import TransformersKwargs
 from transformers.utils.generic import can_return_tuple
 
-from .compat import CACHE_KWARG, is_prefill, output_cache, pop_cache, position_ids_from_attention_mask
+from .compat import (
+    CACHE_KWARG,
+    cached_length,
+    check_positions,
+    check_token_ids,
+    is_prefill,
+    output_cache,
+    pop_cache,
+    position_ids_from_attention_mask,
+)
 from .configuration_cot_unk import CoTUnkConfig
 from .frozen_models import FrozenModelsCheckpoint, model_and_tokenizer
 from .hub_push import HubPushMixin
@@ -250,6 +259,8 @@ class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
         cache = pop_cache(kwargs)
+        length = (input_ids if inputs_embeds is None else inputs_embeds).shape[1]
+        check_positions(self.backbone.config, cached_length(cache) + length, "backbone")
 
         if inputs_embeds is None and is_prefill(cache):
             slot_mask = self.get_slot_mask(input_ids, attention_mask)
@@ -262,7 +273,9 @@ class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
                 )
             # The slot id may lie outside the embedding table (added to the tokenizer only): slots read row 0, then
             # receive the thought embeddings, the same N for every row.
-            inputs_embeds = self.get_input_embeddings()(input_ids.masked_fill(slot_mask, 0))
+            token_ids = input_ids.masked_fill(slot_mask, 0)
+            check_token_ids(token_ids, self.config.text_config.vocab_size, "backbone")
+            inputs_embeds = self.get_input_embeddings()(token_ids)
             thoughts = self.thought_embeddings.weight.to(inputs_embeds.device, inputs_embeds.dtype)
             inputs_embeds = inputs_embeds.masked_scatter(
                 slot_mask.unsqueeze(-1), thoughts.expand(input_ids.shape[0], -1, -1)

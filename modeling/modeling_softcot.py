@@ -11,7 +11,16 @@ from transformers.processing_utils import Unpack
 from transformers.utils import TransformersKwargs
 from transformers.utils.generic import can_return_tuple
 
-from .compat import CACHE_KWARG, cached_length, is_prefill, output_cache, pop_cache, position_ids_from_attention_mask
+from .compat import (
+    CACHE_KWARG,
+    cached_length,
+    check_positions,
+    check_token_ids,
+    is_prefill,
+    output_cache,
+    pop_cache,
+    position_ids_from_attention_mask,
+)
 from .configuration_softcot import SoftCoTConfig
 from .frozen_models import FrozenModelsCheckpoint, model_and_tokenizer
 from .hub_push import HubPushMixin
@@ -308,6 +317,8 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
                 f"(id {self.config.assistant_placeholder_token_id}); (row, count) {wrong} do not. Build the inputs "
                 "with SoftCoTProcessor, or write exactly N placeholders after each assistant prompt."
             )
+        check_positions(self.assistant.config, assistant_input_ids.shape[1], "assistant")
+        check_token_ids(assistant_input_ids, self.config.assistant_config.vocab_size, "assistant")
         if assistant_attention_mask is None:
             assistant_attention_mask = torch.ones_like(assistant_input_ids)
         with torch.no_grad():
@@ -383,6 +394,8 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
         cache = pop_cache(kwargs)
+        length = (input_ids if inputs_embeds is None else inputs_embeds).shape[1]
+        check_positions(self.backbone.config, cached_length(cache) + length, "backbone")
         has_assistant_inputs = assistant_input_ids is not None or assistant_hidden_states is not None
         if has_assistant_inputs and inputs_embeds is not None:
             raise ValueError(
@@ -407,7 +420,9 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
                 )
             # The slot id may lie outside the embedding table (added to the tokenizer only): slots read row 0, then
             # receive the thoughts.
-            inputs_embeds = self.get_input_embeddings()(input_ids.masked_fill(slot_mask, 0))
+            token_ids = input_ids.masked_fill(slot_mask, 0)
+            check_token_ids(token_ids, self.config.text_config.vocab_size, "backbone")
+            inputs_embeds = self.get_input_embeddings()(token_ids)
             if has_assistant_inputs:
                 soft_thoughts = self.get_soft_thoughts(
                     assistant_input_ids, assistant_attention_mask, assistant_hidden_states

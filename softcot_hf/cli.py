@@ -61,7 +61,10 @@ def read_config(path: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"No config file at {path}.")
     text = path.read_text(encoding="utf-8")
-    values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    try:
+        values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        raise ValueError(f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {error}") from None
     if not isinstance(values, dict):
         raise ValueError(f"{path} must hold a mapping of option names to values, not {type(values).__name__}.")
     return values
@@ -111,7 +114,10 @@ def parse_arguments(
         parser.set_defaults(**defaults)
     known, _ = parser.parse_known_args(argv)
     if known.config:
-        config = read_config(known.config)
+        try:
+            config = read_config(known.config)
+        except ValueError as error:
+            parser.error(str(error))
         names = {field.name for field in dataclasses.fields(arguments)}
         if unknown := sorted(set(config) - names):
             parser.error(f"{known.config} sets unknown options {unknown}; {prog} takes {sorted(names)}.")

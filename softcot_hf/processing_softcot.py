@@ -7,6 +7,7 @@ from transformers import AutoTokenizer, BatchEncoding, PreTrainedTokenizerBase, 
 from transformers.utils import PROCESSOR_NAME
 
 from .data.prompts import WITH_THOUGHTS, build_prompt
+from .modeling.frozen_models import check_revision
 from .modeling.thought_tokens import select_thought_tokens
 
 # The paper's two prompts, in our words. `{question}` and `{num_thought_tokens}` are filled in; the assistant's N
@@ -23,6 +24,14 @@ def left_pad(rows: list[list[int]], pad_value: int) -> torch.Tensor:
     """Left-pad lists of ids to one (batch, max_length) LongTensor."""
     width = max(len(row) for row in rows)
     return torch.tensor([[pad_value] * (width - len(row)) + row for row in rows], dtype=torch.long)
+
+
+def _check_texts(name: str, texts: list) -> None:
+    """A `TypeError` naming the first of `texts` that is not a string (`None` would be rendered as "None")."""
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            kind = "None" if text is None else type(text).__name__
+            raise TypeError(f"{name} {index} is {kind}: pass each {name} as a string.")
 
 
 def _pad_id_avoiding(tokenizer: PreTrainedTokenizerBase, avoid: int) -> int:
@@ -140,6 +149,12 @@ class SoftCoTProcessor(ProcessorMixin):
     ) -> "SoftCoTProcessor":
         """Load each side's tokenizer from the same Hub id / path (and revision) as its model, as the model's builder
         does; `assistant=None` builds a processor without an assistant (CoT-Unk)."""
+        for side, name_or_path, revision in (
+            ("assistant", assistant, assistant_revision),
+            ("backbone", backbone, backbone_revision),
+        ):
+            if name_or_path is not None:
+                check_revision(side, name_or_path, revision)
         assistant_tokenizer = (
             None if assistant is None else AutoTokenizer.from_pretrained(assistant, revision=assistant_revision)
         )
@@ -194,10 +209,14 @@ class SoftCoTProcessor(ProcessorMixin):
         appended for training; leave them out to generate.
         """
         questions = [questions] if isinstance(questions, str) else list(questions)
+        if not questions:
+            raise ValueError("Pass at least one question.")
+        _check_texts("question", questions)
         if answers is not None:
             answers = [answers] if isinstance(answers, str) else list(answers)
             if len(answers) != len(questions):
                 raise ValueError(f"Got {len(questions)} questions but {len(answers)} answers: pass one answer each.")
+            _check_texts("answer", answers)
         backbone_rows = [self.backbone_prompt_ids(question) for question in questions]
         label_rows = None
         if answers is not None:

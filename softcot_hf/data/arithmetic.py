@@ -7,7 +7,7 @@ from xml.etree import ElementTree
 import datasets
 
 from .answers import NumberAnswer, canonical_number
-from .sources import SPLIT_FILES, download, read_jsonl
+from .sources import SPLIT_FILES, download, jsonl_records
 from .task import Row, Task
 
 GSM8K_HUB_ID = "openai/gsm8k"
@@ -24,8 +24,13 @@ _CALCULATOR_NOTE = re.compile(r"<<[^>]*>>")
 _ASDIV_NUMBER = re.compile(r"(-?\d+(?:\.\d+)?)(?:\s*\([^()]*\))?")
 
 
-def from_gsm8k_record(record: dict) -> Row:
-    """GSM8K layout `{"question", "answer": "rationale lines\\n#### 18"}`; steps drop the `<<a=b>>` notes."""
+def from_gsm8k_record(record: dict, where: str = "a GSM8K record") -> Row:
+    """GSM8K layout `{"question", "answer": "rationale lines\\n#### 18"}`; steps drop the `<<a=b>>` notes. A record
+    without the `#### <number>` line is a `ValueError` naming `where` it came from."""
+    if "####" not in str(record["answer"]):
+        raise ValueError(
+            f"{where}: the answer must end with '#### <number>' (GSM8K's layout), got {record['answer']!r}."
+        )
     rationale, _, answer = record["answer"].rpartition("####")
     steps = (_CALCULATOR_NOTE.sub("", line).strip() for line in rationale.splitlines())
     return {
@@ -40,8 +45,13 @@ def _gsm8k_remote(split: str) -> list[Row]:
     return [from_gsm8k_record(record) for record in datasets.load_dataset(GSM8K_HUB_ID, "main", split=split)]
 
 
+def read_gsm8k_jsonl(path: Path) -> list[Row]:
+    """A JSON Lines file in GSM8K's layout (GSM8K, ASDiv-Aug)."""
+    return [from_gsm8k_record(record, where) for where, record in jsonl_records(path, ("question", "answer"))]
+
+
 def _gsm8k_local(data_dir: Path, split: str) -> list[Row]:
-    return [from_gsm8k_record(record) for record in read_jsonl(data_dir / f"{split}.jsonl")]
+    return read_gsm8k_jsonl(data_dir / f"{split}.jsonl")
 
 
 # ASDiv-Aug: SoftCoT's GSM8K-style files aug-train.jsonl / aug-dev.jsonl (the paper evaluates on aug-dev).
@@ -57,7 +67,7 @@ def _asdiv_aug_remote(split: str) -> list[Row]:
 def _asdiv_aug_local(data_dir: Path, split: str, from_asdiv_xml: bool = False) -> list[Row]:
     """`from_asdiv_xml=True` converts the original ASDiv.xml instead (an evaluation set: split "test" only)."""
     if not from_asdiv_xml:
-        return [from_gsm8k_record(record) for record in read_jsonl(data_dir / _ASDIV_AUG_FILES[split])]
+        return read_gsm8k_jsonl(data_dir / _ASDIV_AUG_FILES[split])
     if split != "test":
         raise ValueError("ASDiv.xml is an evaluation set: load split 'test' from it.")
     return read_asdiv_xml(data_dir / "ASDiv.xml")
@@ -84,8 +94,10 @@ def read_asdiv_xml(path: Path) -> list[Row]:
 def read_icot_lines(path: Path) -> list[Row]:
     """iCoT lines as Coconut converts them: the calculator notes are the steps; answers lose their commas."""
     rows = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
         if line.strip():
+            if "||" not in line or "####" not in line:
+                raise ValueError(f"{path}, line {number}: expected iCoT's 'question||<<a=b>> ... #### answer'.")
             question, _, rest = line.partition("||")
             notes, _, answer = rest.rpartition("####")
             rows.append(

@@ -46,7 +46,10 @@ def _aqua_remote(split: str) -> list[Row]:
 
 
 def _aqua_local(data_dir: Path, split: str) -> list[Row]:
-    return [from_aqua_record(record) for record in read_jsonl(data_dir / _AQUA_FILES[split])]
+    return [
+        from_aqua_record(record)
+        for record in read_jsonl(data_dir / _AQUA_FILES[split], ("question", "options", "rationale", "correct"))
+    ]
 
 
 # Date Understanding: the BIG-bench task file, {"examples": [{"input", "target_scores": {option: 0 or 1}}]}.

@@ -5,6 +5,8 @@ from collections.abc import Callable, Sequence
 
 from .task import Row
 
+MAX_REPEATS = 2000  # draws in a row that all repeat a question: the generator has run out of new ones
+
 
 def distinct_rows(
     make_row: Callable[[random.Random], Row],
@@ -13,14 +15,24 @@ def distinct_rows(
     exclude: set[str] | frozenset[str] = frozenset(),
 ) -> list[Row]:
     """`num_examples` rows of `make_row(rng)` with distinct questions, none of them in `exclude`; the same rows for the
-    same seed."""
+    same seed. A `ValueError` when `MAX_REPEATS` draws in a row give no new question (the generator's parameters allow
+    too few distinct ones)."""
+    if num_examples < 0:
+        raise ValueError(f"num_examples must be 0 or more, got {num_examples}.")
     rng = random.Random(seed)
-    rows, seen = [], set(exclude)
+    rows, seen, repeats = [], set(exclude), 0
     while len(rows) < num_examples:
         row = make_row(rng)
         if row["question"] not in seen:
             seen.add(row["question"])
             rows.append(row)
+            repeats = 0
+        elif (repeats := repeats + 1) == MAX_REPEATS:
+            raise ValueError(
+                f"Found only {len(rows)} of the {num_examples} distinct questions asked for ({len(exclude)} "
+                f"excluded): the last {MAX_REPEATS} draws all repeated one. The generator's parameters allow too few "
+                "distinct questions: ask for fewer, or widen them (more steps, larger values, deeper graphs)."
+            )
     return rows
 
 

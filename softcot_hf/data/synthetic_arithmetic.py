@@ -49,7 +49,7 @@ def _operation(rng: random.Random, value: int, max_value: int) -> tuple[str, int
 
 def make_example(rng: random.Random, min_steps: int = 2, max_steps: int = 4, max_value: int = 29) -> Row:
     """One question with its `steps` ("a + b = c") and `answer` (the last result, as a string)."""
-    value = rng.randint(1, 9)
+    value = rng.randint(1, min(9, max_value))
     clauses, steps = [f"start with {value}"], []
     for _ in range(rng.randint(min_steps, max_steps)):
         name, operand, result = _operation(rng, value, max_value)
@@ -68,6 +68,10 @@ def generate_arithmetic_chains(
     exclude: set[str] | frozenset[str] = frozenset(),
 ) -> list[Row]:
     """`num_examples` distinct questions (none of them in `exclude`), deterministic for a given seed."""
+    if not 1 <= min_steps <= max_steps:
+        raise ValueError(f"Need 1 <= min_steps <= max_steps, got min_steps={min_steps} and max_steps={max_steps}.")
+    if max_value < 1:
+        raise ValueError(f"max_value must be at least 1 (values stay within 0..max_value), got {max_value}.")
     make_row = partial(make_example, min_steps=min_steps, max_steps=max_steps, max_value=max_value)
     return distinct_rows(make_row, num_examples, seed, exclude)
 
@@ -84,7 +88,7 @@ def _generate(split: str) -> list[Row]:
 
 
 def _read_local(data_dir: Path, split: str) -> list[Row]:
-    return read_jsonl(data_dir / f"{split}.jsonl")
+    return read_jsonl(data_dir / f"{split}.jsonl", required=("question", "steps", "answer"))
 
 
 TASKS = (

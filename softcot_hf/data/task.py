@@ -8,6 +8,7 @@ import datasets
 
 from .answers import AnswerFormat
 from .prompts import ZERO_SHOT, build_prompt
+from .sources import check_rows
 
 Row = dict[str, object]  # {"question": str, "steps": list[str], "answer": str}
 
@@ -53,6 +54,7 @@ class Task:
             raise ValueError(f"{self.name} has no split {split!r}; choose one of {', '.join(self.splits)}.")
         if data_dir is not None:
             rows = self.read_local(Path(data_dir), split, **options)
+            check_rows(rows, f"{self.name} {split} in {data_dir} (layout: {self.layout})")
         else:
             try:
                 rows = self.read_remote(split)

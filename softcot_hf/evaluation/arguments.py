@@ -2,6 +2,10 @@
 
 from dataclasses import dataclass, field
 
+import torch
+
+from .. import checks
+
 
 def _help(text: str) -> dict:
     return {"metadata": {"help": text}}
@@ -32,7 +36,7 @@ class EvaluationArguments:
     output_dir: str | None = field(default=None, **_help("predictions.jsonl and summary.json go here"))
 
     def __post_init__(self):
-        from ..data import list_tasks
+        from ..data import get_task, list_tasks
         from ..methods import METHODS
 
         for name, known in (("task", list_tasks()), ("method", list(METHODS))):
@@ -44,6 +48,21 @@ class EvaluationArguments:
         self.seeds = [int(seed) for seed in self.seeds]
         if not self.seeds:
             raise ValueError("Pass at least one seed.")
+        if isinstance(self.task, str):
+            splits = get_task(self.task).splits
+            checks.require(self, "split", self.split in splits, f"one of {self.task}'s splits ({', '.join(splits)})")
+        checks.positive(self, "batch_size", "num_samples", "max_new_tokens", "limit", "num_hint_tokens")
+        if self.num_samples > 1 or self.do_sample:
+            checks.positive(self, "temperature")
+        checks.require(self, "top_p", 0 < self.top_p <= 1, "more than 0 and at most 1")
+        dtype = self.dtype
+        known_dtype = (
+            dtype in (None, "auto")
+            or isinstance(dtype, torch.dtype)
+            or isinstance(getattr(torch, dtype, None), torch.dtype)
+        )
+        checks.require(self, "dtype", known_dtype, "auto or a torch dtype name (bfloat16, float16, float32)")
+        checks.existing_path(self, "data_dir", folder=True)
 
 
 __all__ = ["EvaluationArguments"]

@@ -18,6 +18,10 @@ from .base import FrozenModelMethod
 class LoRATrainingArguments(FrozenModelTrainingArguments, LoraArguments):
     """LoRA training: SoftCoT's data and optimisation, an adapter on every linear layer of the backbone."""
 
+    def __post_init__(self):
+        self.check_lora()
+        super().__post_init__()
+
 
 class LoRA(FrozenModelMethod):
     name = "lora"

@@ -7,6 +7,7 @@ from typing import Literal
 import torch
 from transformers import PreTrainedModel
 
+from .. import checks
 from ..data import Task
 from ..data.prompts import WITH_THOUGHTS
 from ..modeling import SoftCoTForCausalLM
@@ -35,6 +36,13 @@ class SoftCoTTrainingArguments(FrozenModelTrainingArguments):
             raise ValueError("softcot needs --assistant (assistant=): the Hub id or path of the small frozen LM.")
         if self.num_thought_tokens < 1:
             raise ValueError(f"num_thought_tokens must be at least 1, got {self.num_thought_tokens}.")
+        checks.model_location(self, "assistant")
+        try:
+            filled = self.assistant_template.format(question="\0", num_thought_tokens=self.num_thought_tokens)
+        except (KeyError, IndexError, ValueError):
+            filled = ""
+        need = "a prompt with {question} (and optionally {num_thought_tokens}), no other {fields}"
+        checks.require(self, "assistant_template", "\0" in filled, need)
         super().__post_init__()
 
 

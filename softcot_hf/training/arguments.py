@@ -13,6 +13,7 @@ from typing import Literal
 import torch
 from transformers import TrainingArguments
 
+from .. import checks
 from ..data import list_tasks
 
 
@@ -51,6 +52,16 @@ class MethodTrainingArguments(TrainingArguments):
             raise ValueError("Pass --backbone (backbone=): the Hub id or local path of the LM to start from.")
         if self.task not in list_tasks():
             raise ValueError(f"Unknown task {self.task!r}; choose one of {', '.join(list_tasks())}.")
+        checks.choices(self)
+        checks.model_location(self, "backbone")
+        checks.existing_path(self, "data_dir", folder=True)
+        checks.positive(self, "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps")
+        checks.positive(self, "limit", "eval_limit", "eval_batch_size", "max_new_tokens")
+        checks.require(
+            self, "max_steps", self.max_steps == -1 or self.max_steps > 0, "more than 0, or -1 (train epochs)"
+        )
+        if self.max_steps == -1:
+            checks.positive(self, "num_train_epochs")
         self.save_strategy = "steps" if self.save_steps else "epoch"
         self.data_seed = self.seed if self.data_seed is None else self.data_seed
         # Without CUDA, say so: several CPU processes then run DDP over gloo (and give one process's weights).
@@ -66,6 +77,9 @@ class LoraArguments:
 
     lora_r: int = field(default=8, **_help("LoRA rank"))
     lora_alpha: int = field(default=16, **_help("LoRA alpha"))
+
+    def check_lora(self) -> None:
+        checks.positive(self, "lora_r", "lora_alpha")
 
 
 @dataclass
@@ -109,6 +123,10 @@ class CurriculumTrainingArguments(MethodTrainingArguments, LoraArguments):
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
         if self.max_latent_stage < 0:
             raise ValueError(f"max_latent_stage must be 0 or more, got {self.max_latent_stage}.")
+        checks.require(self, "uniform_prob", 0 <= self.uniform_prob <= 1, "a probability, between 0 and 1")
+        checks.existing_path(self, "train_file")
+        if self.lora:
+            self.check_lora()
         super().__post_init__()
 
 

@@ -34,6 +34,13 @@ class CurriculumSettings:
     pad_latent_to_max: bool = False
     uniform_prob: float = 0.0
 
+    def __post_init__(self):
+        if self.c_thought < 1 or self.max_latent_stage < 0 or not 0 <= self.uniform_prob <= 1:
+            raise ValueError(
+                "Need c_thought >= 1, max_latent_stage >= 0 and 0 <= uniform_prob <= 1; got c_thought="
+                f"{self.c_thought}, max_latent_stage={self.max_latent_stage}, uniform_prob={self.uniform_prob}."
+            )
+
 
 def _special_id(tokenizer: PreTrainedTokenizerBase, token: str) -> int:
     token_id = tokenizer.get_vocab().get(token)
@@ -165,6 +172,8 @@ class CoconutStageCallback(TrainerCallback):
     loaded with it is kept (cleared only if the next epoch starts a new stage, as in an uninterrupted run)."""
 
     def __init__(self, dataset: CoconutStageDataset, epochs_per_stage: int):
+        if epochs_per_stage < 1:
+            raise ValueError(f"epochs_per_stage must be at least 1, got {epochs_per_stage}.")
         self.dataset = dataset
         self.epochs_per_stage = epochs_per_stage
 
