@@ -4,6 +4,7 @@ API takes the same dataclass. `--config FILE` (YAML or JSON, keyed by field name
 
     softcot-hf train METHOD [--config recipe.yaml] [--flag value ...]   # one sub-command per trained method
     softcot-hf eval | report | push | quickstart | bench ...
+    softcot-hf lm-eval --model softcot|coconut --model_args pretrained=DIR --tasks ...   # lm-evaluation-harness
 """
 
 import argparse
@@ -137,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"softcot-hf {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("train", help="train a method's artifact: softcot-hf train METHOD --help")
+    commands.add_parser("lm-eval", help="lm-evaluation-harness with --model softcot|coconut (pip install lm-eval)")
     for command in _commands().values():
         commands.add_parser(command.name, help=command.help)
     return parser
@@ -148,6 +150,10 @@ def main(argv: list[str] | None = None) -> None:
         build_parser().parse_args(argv or ["--help"])
         return
     name, argv = argv[0], argv[1:]
+    if name == "lm-eval":  # lm-eval's own command line and options, with our model types registered
+        from .lm_eval_models import main as lm_eval_main
+
+        return lm_eval_main(argv)
     if name == "train":
         methods = _train_commands()
         if not argv or argv[0] not in methods:
