@@ -14,6 +14,8 @@ from transformers.trainer_utils import get_last_checkpoint
 
 RUN_FILE = "run.json"
 CHECKPOINTS = "checkpoints"
+# Written last, once the artifact is saved: a run folder holding it is finished, and rerunning changes nothing.
+TRAIN_RESULTS = "train_results.json"
 
 
 def check_output_dir(output_dir: Path, identity: dict, resume: bool = True) -> str | None:
@@ -38,6 +40,34 @@ def check_output_dir(output_dir: Path, identity: dict, resume: bool = True) -> s
         )
     checkpoints = output_dir / CHECKPOINTS
     return get_last_checkpoint(str(checkpoints)) if resume and checkpoints.is_dir() else None
+
+
+def finished_run(output_dir: Path) -> dict | None:
+    """What `train` returned for the run in `output_dir` if it finished (its artifact is saved), else None; the
+    final evaluation's summary comes from `eval/summary.json` when there is one."""
+    train_results = output_dir / TRAIN_RESULTS
+    if not train_results.is_file():
+        return None
+    from accelerate import PartialState
+
+    summary = output_dir / "eval" / "summary.json"
+    print(
+        f"{output_dir} holds a finished run of the same settings: nothing to train (--no-resume or a new "
+        "--output-dir trains again)."
+    )
+    return {
+        **json.loads(train_results.read_text()),
+        "output_dir": str(output_dir),
+        "eval": json.loads(summary.read_text()) if summary.is_file() else None,
+        "is_main_process": PartialState().is_main_process,
+        "already_trained": True,
+    }
+
+
+def write_train_results(outcome: dict) -> None:
+    """Marks the run in `outcome["output_dir"]` finished (call it once the artifact is saved, on the main process)."""
+    fields = ("global_step", "train_loss", "train_metrics")
+    (Path(outcome["output_dir"]) / TRAIN_RESULTS).write_text(json.dumps({k: outcome[k] for k in fields}, indent=2))
 
 
 def write_run_file(output_dir: Path, identity: dict) -> None:
@@ -74,6 +104,7 @@ def result(trainer: Trainer, output, output_dir: Path) -> dict:
         "train_metrics": output.metrics,
         "eval": None,
         "is_main_process": trainer.is_world_process_zero(),
+        "already_trained": False,
     }
 
 
@@ -82,7 +113,8 @@ def train_and_report(method, args) -> dict:
     outcome = method.train(args)
     if outcome["is_main_process"]:
         loss = outcome["train_loss"]
-        print(f"{method.name}: trained (train_loss {loss:.4f}); artifact in {outcome['output_dir']}")
+        done = "already trained" if outcome["already_trained"] else "trained"
+        print(f"{method.name}: {done} (train_loss {loss:.4f}); artifact in {outcome['output_dir']}")
         if (summary := outcome["eval"]) is not None:
             print(
                 f"accuracy {summary['accuracy']:.4f}, mean generated tokens {summary['mean_generated_tokens']:.1f} "
@@ -94,9 +126,12 @@ def train_and_report(method, args) -> dict:
 __all__ = [
     "CHECKPOINTS",
     "RUN_FILE",
+    "TRAIN_RESULTS",
     "check_output_dir",
     "evaluate_artifact",
+    "finished_run",
     "result",
     "train_and_report",
     "write_run_file",
+    "write_train_results",
 ]
