@@ -143,7 +143,9 @@ def evaluate(
     accuracy_metric = load_metric("answer_accuracy", task.name) if registered else None
     started = time.perf_counter()
     rows, accuracies = [], []
-    for seed in args.seeds:
+    # Greedy decoding does not depend on the seed: decode once, under the first seed.
+    seeds = args.seeds if generation["do_sample"] else args.seeds[:1]
+    for seed in seeds:
         set_seed(seed)
         seed_rows = _predict(
             runner, task, questions, golds, seed, args.batch_size, args.num_samples, generation, method
@@ -160,7 +162,7 @@ def evaluate(
         "split": args.split,
         "num_examples": len(questions),
         "num_samples": args.num_samples,
-        "seeds": args.seeds,
+        "seeds": seeds,
         "accuracy": statistics.fmean(accuracies),
         "accuracy_std": statistics.pstdev(accuracies),
         "accuracy_per_seed": accuracies,
