@@ -21,6 +21,11 @@ from transformers import HfArgumentParser
 
 from . import __version__
 
+OFFLINE_HINT = (
+    "Offline? Set HF_HUB_OFFLINE=1 so that Hub lookups fail at once, pass local folders instead of Hub ids, and "
+    "--data-dir for a task's data."
+)
+
 
 @dataclass(frozen=True)
 class Command:
@@ -164,7 +169,15 @@ def main(argv: list[str] | None = None) -> None:
         if name not in commands:
             build_parser().error(f"unknown command {name!r}; choose one of train, {', '.join(commands)}.")
         command, prog = commands[name], f"softcot-hf {name}"
-    command.run(parse(command, argv, prog))
+    args = parse(command, argv, prog)
+    from .hub import HUB_TRANSPORT_ERRORS
+
+    try:
+        command.run(args)
+    except (ConnectionError, *HUB_TRANSPORT_ERRORS) as error:  # the network: one line that says what to do
+        raise SystemExit(f"{prog}: error: {error} {OFFLINE_HINT}") from None
+    except OSError as error:  # a missing file or model: its message names it
+        raise SystemExit(f"{prog}: error: {error}") from None
 
 
 if __name__ == "__main__":

@@ -189,3 +189,16 @@ def test_model_processor_and_pipeline_load_without_the_package(softcot_dir, coco
     assert result["coconut"] == coconut_tokenizer.batch_decode(
         coconut_output[:, prompt_length:], skip_special_tokens=True
     )
+
+
+def test_offline_push_fails_at_once_in_one_line(softcot_dir, monkeypatch):
+    from huggingface_hub import constants
+
+    from softcot_hf.cli import main
+
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(SystemExit) as exit_info:
+        main(["push", str(softcot_dir), "--repo-id", "me/softcot"])
+    message = str(exit_info.value)
+    assert message.startswith("softcot-hf push: error: Cannot reach the Hub at http://127.0.0.1:9")
+    assert "HF_HUB_OFFLINE=1" in message and "\n" not in message
