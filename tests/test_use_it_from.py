@@ -15,9 +15,8 @@ from conftest import QUESTIONS, build
 from tiny import make_lm, make_tokenizer
 from transformers import AutoProcessor, Trainer, TrainingArguments, pipeline
 
-from softcot_hf import CoconutForCausalLM, SoftCoTProcessor
+from softcot_hf import CoconutForCausalLM, SoftCoTProcessor, SoftCoTTextGenerationPipeline
 from softcot_hf.data.prompts import WITH_THOUGHTS, build_prompt
-from softcot_hf.modeling import SoftCoTTextGenerationPipeline
 from softcot_hf.processing_softcot import DEFAULT_BACKBONE_TEMPLATE
 from softcot_hf.training.softcot_data import collator_for, tokenize_with_processor
 
