@@ -4,6 +4,7 @@ Self-contained like the models (torch + transformers): `save_pretrained` copies 
 `AutoProcessor.from_pretrained(folder, trust_remote_code=True)` works without this package.
 """
 
+import copy
 import os
 
 import torch
@@ -112,6 +113,14 @@ class SoftCoTProcessor(ProcessorMixin):
 
     def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs):
         """As `ProcessorMixin.save_pretrained`; without an assistant, the backbone tokenizer and the settings only."""
+        if self.assistant_tokenizer is self.backbone_tokenizer:
+            # Saving as remote code adds `auto_map` to each tokenizer's init kwargs, then removes it from each: once
+            # too often for one shared tokenizer. Save through a copy.
+            self.assistant_tokenizer = copy.deepcopy(self.backbone_tokenizer)
+            try:
+                return super().save_pretrained(save_directory, push_to_hub=push_to_hub, **kwargs)
+            finally:
+                self.assistant_tokenizer = self.backbone_tokenizer
         if self.assistant_tokenizer is not None:
             return super().save_pretrained(save_directory, push_to_hub=push_to_hub, **kwargs)
         if push_to_hub:

@@ -110,6 +110,15 @@ def test_trainer_takes_the_processor_and_saves_it(pair_dirs, tmp_path):
     assert reloaded(QUESTIONS).input_ids.tolist() == processor(QUESTIONS).input_ids.tolist()
 
 
+def test_a_processor_sharing_one_tokenizer_saves_and_reloads(pair_dirs, tmp_path):
+    _, processor = build(pair_dirs)
+    shared = SoftCoTProcessor(processor.backbone_tokenizer, processor.backbone_tokenizer, num_thought_tokens=4)
+    shared.save_pretrained(tmp_path)
+    assert shared.assistant_tokenizer is shared.backbone_tokenizer
+    reloaded = AutoProcessor.from_pretrained(tmp_path)
+    assert reloaded(QUESTIONS).input_ids.tolist() == shared(QUESTIONS).input_ids.tolist()
+
+
 def test_return_tensors_is_honoured_or_rejected(pair_dirs):
     _, processor = build(pair_dirs)
     assert isinstance(processor(QUESTIONS, return_tensors="np")["input_ids"], np.ndarray)

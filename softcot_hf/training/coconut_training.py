@@ -117,7 +117,7 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
     output_dir = Path(args.output_dir).resolve()
     run = identity(method, args)
     checkpoint = check_output_dir(output_dir, run, args.resume)
-    if args.resume and (finished := finished_run(output_dir)) is not None:
+    if args.resume and (finished := finished_run(method, args, output_dir)) is not None:
         return finished
     examples = load_examples(args.task, args.data_dir, args.train_file, args.limit)
     if method.staged and not any(example["steps"] for example in examples):

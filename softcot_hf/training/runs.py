@@ -42,26 +42,32 @@ def check_output_dir(output_dir: Path, identity: dict, resume: bool = True) -> s
     return get_last_checkpoint(str(checkpoints)) if resume and checkpoints.is_dir() else None
 
 
-def finished_run(output_dir: Path) -> dict | None:
-    """What `train` returned for the run in `output_dir` if it finished (its artifact is saved), else None; the
-    final evaluation's summary comes from `eval/summary.json` when there is one."""
+def finished_run(method, args, output_dir: Path, **load_kwargs) -> dict | None:
+    """What `train` returned for the run in `output_dir` if it finished (its artifact is saved), else None. The
+    final evaluation is read from `eval/summary.json`, or run if it is missing (`evaluate_artifact`)."""
     train_results = output_dir / TRAIN_RESULTS
     if not train_results.is_file():
         return None
     from accelerate import PartialState
 
-    summary = output_dir / "eval" / "summary.json"
-    print(
-        f"{output_dir} holds a finished run of the same settings: nothing to train (--no-resume or a new "
-        "--output-dir trains again)."
-    )
-    return {
+    outcome = {
         **json.loads(train_results.read_text()),
         "output_dir": str(output_dir),
-        "eval": json.loads(summary.read_text()) if summary.is_file() else None,
+        "eval": None,
         "is_main_process": PartialState().is_main_process,
         "already_trained": True,
     }
+    if outcome["is_main_process"]:
+        print(
+            f"{output_dir} holds a finished run of the same settings: nothing to train (--no-resume or a new "
+            "--output-dir trains again)."
+        )
+        summary = output_dir / "eval" / "summary.json"
+        if summary.is_file():
+            outcome["eval"] = json.loads(summary.read_text())
+        else:
+            outcome["eval"] = evaluate_artifact(method, args, output_dir, **load_kwargs)
+    return outcome
 
 
 def write_train_results(outcome: dict) -> None:

@@ -104,12 +104,12 @@ def train_frozen_model_method(method, args) -> dict:
     output_dir = Path(args.output_dir)
     identity = method.identity(args)
     resume = check_output_dir(output_dir, identity, args.resume)
-    if args.resume and (finished := finished_run(output_dir)) is not None:
+    dtype = resolve_frozen_dtype(args.frozen_dtype)
+    if args.resume and (finished := finished_run(method, args, output_dir, dtype=dtype)) is not None:
         return finished
     # Checkpoints go to output_dir/checkpoints. Gradient checkpointing is ours (enable_frozen_gradient_checkpointing):
     # Trainer's would checkpoint nothing, the frozen layers being in eval mode.
     trainer_args = dataclasses.replace(args, output_dir=str(output_dir / CHECKPOINTS), gradient_checkpointing=False)
-    dtype = resolve_frozen_dtype(args.frozen_dtype)
     task = get_task(args.task)
     questions, targets = training_rows(task, task.load("train", args.data_dir), args.limit)
 
