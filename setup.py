@@ -35,6 +35,7 @@ setup(
         "jinja2>=3.1",
         "matplotlib>=3.7",
     ],
-    extras_require={"dev": ["pytest>=8", "ruff>=0.6"]},
+    # lm_eval: `softcot-hf lm-eval` (the `softcot` and `coconut` lm-evaluation-harness model types); tested on 0.4.13.
+    extras_require={"dev": ["pytest>=8", "ruff>=0.6", "lm-eval>=0.4.13"], "lm_eval": ["lm-eval>=0.4.13"]},
     entry_points={"console_scripts": ["softcot-hf=softcot_hf.cli:main"]},
 )

@@ -5,7 +5,8 @@ from .configuration_cot_unk import CoTUnkConfig
 from .configuration_softcot import SoftCoTConfig
 from .modeling_coconut import CoconutForCausalLM, CoconutPreTrainedModel
 from .modeling_cot_unk import CoTUnkForCausalLM, CoTUnkPreTrainedModel
-from .modeling_softcot import SoftCoTForCausalLM, SoftCoTPreTrainedModel
+from .modeling_softcot import SoftCoTForCausalLM, SoftCoTPreTrainedModel, SoftCoTTextGenerationPipeline
+from .processing_softcot import SoftCoTProcessor
 from .thought_tokens import ThoughtTokens, select_thought_tokens
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "SoftCoTConfig",
     "SoftCoTForCausalLM",
     "SoftCoTPreTrainedModel",
+    "SoftCoTProcessor",
+    "SoftCoTTextGenerationPipeline",
     "ThoughtTokens",
     "select_thought_tokens",
 ]

@@ -1,5 +1,6 @@
 """SoftCoT model configuration."""
 
+import copy
 from typing import Literal
 
 from transformers import AutoConfig, PreTrainedConfig
@@ -7,6 +8,15 @@ from transformers import AutoConfig, PreTrainedConfig
 from .compat import sub_config
 
 PROJECTION_TYPES = ("linear", "mlp")
+# `pipeline("text-generation", model=FOLDER, trust_remote_code=True)` reads this from config.json and loads the
+# pipeline that gives the backbone soft thoughts (the shape `Pipeline.save_pretrained` writes).
+CUSTOM_PIPELINES = {
+    "text-generation": {
+        "impl": "pipeline_softcot.SoftCoTTextGenerationPipeline",
+        "pt": ["AutoModelForCausalLM"],
+        "type": "text",
+    }
+}
 
 
 class SoftCoTConfig(PreTrainedConfig):
@@ -71,6 +81,7 @@ class SoftCoTConfig(PreTrainedConfig):
         if self.num_thought_tokens < 1:
             raise ValueError(f"num_thought_tokens must be at least 1, got {self.num_thought_tokens}.")
         super().__post_init__(**kwargs)
+        self.custom_pipelines = copy.deepcopy(CUSTOM_PIPELINES)
 
 
 SoftCoTConfig.register_for_auto_class()

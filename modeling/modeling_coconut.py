@@ -125,7 +125,8 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
         r"""
         Wraps a causal LM (a loaded model, or a Hub id / path loaded with `AutoModelForCausalLM`) for Coconut training.
 
-        Adds `<|start-latent|>`, `<|end-latent|>` and `<|latent|>` to `tokenizer` (in place) as special tokens, so
+        Sets `tokenizer`'s pad token to its EOS token when it has none (in place), for batched use. Adds
+        `<|start-latent|>`, `<|end-latent|>` and `<|latent|>` to `tokenizer` (in place) as special tokens, so
         `decode(..., skip_special_tokens=True)` hides them, and grows the embedding matrix if it has no rows for them.
         The rows of tokens new to the tokenizer are set to the mean of the rows of the tokens it already had, in the
         input embeddings and in an untied output layer: a new token then starts as the "average" token (Hewitt, 2021),
@@ -136,6 +137,8 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
         language_model = (
             AutoModelForCausalLM.from_pretrained(model_or_id) if isinstance(model_or_id, str) else model_or_id
         )
+        if tokenizer.pad_token is None:  # LLaMA-3 and GPT-2 have none; batched generation and collators need one
+            tokenizer.pad_token = tokenizer.eos_token
         num_known_tokens = len(tokenizer)
         tokenizer.add_special_tokens(
             {"extra_special_tokens": [START_LATENT_TOKEN, END_LATENT_TOKEN, LATENT_TOKEN]},
@@ -163,6 +166,8 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
         )
         model = cls(config, language_model=language_model)
         model.generation_config = copy.deepcopy(language_model.generation_config)
+        if model.generation_config.pad_token_id is None:
+            model.generation_config.pad_token_id = tokenizer.pad_token_id
         suppress_internal_tokens(model.generation_config, token_ids)
         return model
 

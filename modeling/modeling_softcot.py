@@ -412,6 +412,14 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         soft_thoughts = None
         if inputs_embeds is None and is_prefill(cache):
             slot_mask = self.get_slot_mask(input_ids, attention_mask)
+            if not slot_mask.any() and not has_assistant_inputs:
+                raise ValueError(
+                    "These inputs have no thought slots and no assistant inputs, so the backbone would run without "
+                    "soft thoughts. Build them with the processor: `model.generate(**processor(questions), ...)`; "
+                    "in a pipeline, pipeline('text-generation', model=FOLDER, trust_remote_code=True), or for a model "
+                    "object pipeline('text-generation', model=model, processor=processor, "
+                    "pipeline_class=SoftCoTTextGenerationPipeline). (The plain backbone is `model.backbone`.)"
+                )
             if slot_mask.any() and not has_assistant_inputs:
                 raise ValueError(
                     f"input_ids hold thought slots (id {self.config.thought_token_id}) but no assistant_input_ids "
@@ -479,10 +487,15 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
 
 SoftCoTForCausalLM.register_for_auto_class("AutoModelForCausalLM")
 
+# The text-generation pipeline named by the config's `custom_pipelines`: imported here so that it travels with the
+# remote code (`save_pretrained` copies this file's relative imports).
+from .pipeline_softcot import SoftCoTTextGenerationPipeline  # noqa: E402
+
 __all__ = [
     "SoftCoTCausalLMOutputWithPast",
     "SoftCoTForCausalLM",
     "SoftCoTLinearProjection",
     "SoftCoTMLPProjection",
     "SoftCoTPreTrainedModel",
+    "SoftCoTTextGenerationPipeline",
 ]

@@ -9,6 +9,7 @@ from .modeling import (
     CoTUnkForCausalLM,
     SoftCoTConfig,
     SoftCoTForCausalLM,
+    SoftCoTTextGenerationPipeline,
     select_thought_tokens,
 )
 from .processing_softcot import SoftCoTProcessor
@@ -32,5 +33,6 @@ __all__ = [
     "SoftCoTConfig",
     "SoftCoTForCausalLM",
     "SoftCoTProcessor",
+    "SoftCoTTextGenerationPipeline",
     "select_thought_tokens",
 ]

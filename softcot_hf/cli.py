@@ -4,6 +4,7 @@ API takes the same dataclass. `--config FILE` (YAML or JSON, keyed by field name
 
     softcot-hf train METHOD [--config recipe.yaml] [--flag value ...]   # one sub-command per trained method
     softcot-hf eval | report | push | quickstart | bench ...
+    softcot-hf lm-eval --model softcot|coconut --model_args pretrained=DIR --tasks ...   # lm-evaluation-harness
 """
 
 import argparse
@@ -19,6 +20,11 @@ import yaml
 from transformers import HfArgumentParser
 
 from . import __version__
+
+OFFLINE_HINT = (
+    "Offline? Set HF_HUB_OFFLINE=1 so that Hub lookups fail at once, pass local folders instead of Hub ids, and "
+    "--data-dir for a task's data."
+)
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"softcot-hf {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("train", help="train a method's artifact: softcot-hf train METHOD --help")
+    commands.add_parser("lm-eval", help="lm-evaluation-harness with --model softcot|coconut (pip install lm-eval)")
     for command in _commands().values():
         commands.add_parser(command.name, help=command.help)
     return parser
@@ -154,6 +161,10 @@ def main(argv: list[str] | None = None) -> None:
         build_parser().parse_args(argv or ["--help"])
         return
     name, argv = argv[0], argv[1:]
+    if name == "lm-eval":  # lm-eval's own command line and options, with our model types registered
+        from .lm_eval_models import main as lm_eval_main
+
+        return lm_eval_main(argv)
     if name == "train":
         methods = _train_commands()
         if not argv or argv[0] not in methods:
@@ -164,7 +175,15 @@ def main(argv: list[str] | None = None) -> None:
         if name not in commands:
             build_parser().error(f"unknown command {name!r}; choose one of train, {', '.join(commands)}.")
         command, prog = commands[name], f"softcot-hf {name}"
-    command.run(parse(command, argv, prog))
+    args = parse(command, argv, prog)
+    from .hub import HUB_TRANSPORT_ERRORS
+
+    try:
+        command.run(args)
+    except (ConnectionError, *HUB_TRANSPORT_ERRORS) as error:  # the network: one line that says what to do
+        raise SystemExit(f"{prog}: error: {error} {OFFLINE_HINT}") from None
+    except OSError as error:  # a missing file or model: its message names it
+        raise SystemExit(f"{prog}: error: {error}") from None
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@ summaries and Trainer's record for the card.
 """
 
 import json
+import socket
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 from huggingface_hub import CommitInfo, EvalResult
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
@@ -215,7 +217,22 @@ class PushArguments:
         self.base_model_ids = dict(_base_model_id(mapping) for mapping in self.base_model_id)
 
 
+def check_hub_reachable(timeout: float = 5.0) -> None:
+    """Raise `ConnectionError` at once when the Hub endpoint cannot be reached (offline, the Hub client retries for
+    about 30 s before it gives up)."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        raise ConnectionError("HF_HUB_OFFLINE is set: pushing needs the Hub. Unset it when online.")
+    url = urlparse(constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout).close()
+    except OSError as error:
+        raise ConnectionError(f"Cannot reach the Hub at {constants.ENDPOINT} ({error}): push when online.") from None
+
+
 def run_push(args: PushArguments) -> CommitInfo:
+    check_hub_reachable()
     summaries = [json.loads(Path(path).read_text()) for path in args.summary]
     default_summary = Path(args.folder) / "eval" / "summary.json"
     if not summaries and default_summary.is_file():

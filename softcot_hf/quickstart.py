@@ -16,6 +16,7 @@ Everything lands in `./softcot-quickstart/`. `--tiny` runs the same code path wi
 """
 
 import json
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -249,6 +250,14 @@ def push_results(output_dir: Path, repo_id: str, summaries: list[dict]) -> list[
     return [*hub_ids.values(), softcot.repo_url.repo_id, coconut.repo_url.repo_id]
 
 
+def set_cpu_threads() -> int:
+    """One CPU thread for the quickstart's tiny models unless `OMP_NUM_THREADS` is set: their matrices are too small
+    to share between threads, and on a busy machine extra threads mostly wait (see the README). Returns the count."""
+    if "OMP_NUM_THREADS" not in os.environ and not torch.cuda.is_available():
+        torch.set_num_threads(1)
+    return torch.get_num_threads()
+
+
 def run_quickstart(
     output_dir: str | Path = "softcot-quickstart",
     tiny: bool = False,
@@ -262,6 +271,7 @@ def run_quickstart(
     settings = TINY if tiny else FULL
     output_dir = Path(output_dir)
     started = time.perf_counter()
+    print(f"CPU threads: {set_cpu_threads()} (set OMP_NUM_THREADS to choose)")
     backbone, assistant = _prepare(output_dir, overwrite)
     print(f"task {TASK}: {settings.train_examples} training and {settings.test_examples} test questions")
     train_times = _train(output_dir, backbone, assistant, settings, seed)

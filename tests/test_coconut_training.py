@@ -214,3 +214,13 @@ def test_example_runs_at_tiny_scale(base, tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "accuracy" in out and "Question:" in out and "Gold:" in out
     assert isinstance(AutoModelForCausalLM.from_pretrained(tmp_path / "example"), CoconutForCausalLM)
+
+
+def test_rerunning_a_finished_run_changes_nothing_and_says_so(base, tmp_path, capsys):
+    settings = {**FAST, "train_file": base["train_file"], "num_train_epochs": 1}
+    first = train_coconut(base["base"], tmp_path / "run", **settings)
+    before = {path: path.read_bytes() for path in sorted((tmp_path / "run").rglob("*")) if path.is_file()}
+    again = train_coconut(base["base"], tmp_path / "run", **settings)
+    assert {path: path.read_bytes() for path in sorted((tmp_path / "run").rglob("*")) if path.is_file()} == before
+    assert "nothing to train" in capsys.readouterr().out
+    assert again["already_trained"] and again["global_step"] == first["global_step"]

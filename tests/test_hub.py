@@ -52,6 +52,8 @@ SOFTCOT_FILES = {
     "thought_tokens.py",
     "compat.py",
     "hub_push.py",
+    "pipeline_softcot.py",
+    "processing_softcot.py",
     "processor_config.json",
     *(
         f"{side}_tokenizer/{name}"
@@ -389,7 +391,7 @@ REMOTE_CODE = BLOCK_PACKAGE + textwrap.dedent(
 def test_remote_code_loads_by_id_and_pushes_without_the_package(hub, published, tmp_path):
     out, _, _ = published
     run_client(hub, tmp_path / "hf_home", "-c", REMOTE_CODE, str(out))
-    processor_files = {path for path in SOFTCOT_FILES if "tokenizer" in path or path.startswith("processor")}
+    processor_files = {path for path in SOFTCOT_FILES if "tokenizer" in path or path.startswith("process")}
     assert set(hub.files("me/remote-push")) == SOFTCOT_FILES - processor_files
     assert set(hub.files("me/remote-coconut")) == COCONUT_MODEL_FILES
     card = load_card(hub, "me/remote-push", tmp_path)

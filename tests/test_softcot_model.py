@@ -245,10 +245,15 @@ def test_mlp_projection_keeps_fp32_weights_and_casts_to_backbone_dtype(pair_dirs
 
 
 def test_inputs_embeds_path_and_decoding_without_slots(llama_pair):
-    """A decoding step (no slots, no assistant inputs) is an ordinary backbone step."""
+    """A decoding step (no slots, no assistant inputs) is an ordinary backbone step; a prompt without thoughts is
+    refused (it would silently run the plain backbone)."""
     model, _ = llama_pair
     ids = torch.tensor([[5, 6, 7]])
-    torch.testing.assert_close(model(ids).logits, model.backbone(ids).logits, atol=0, rtol=0)
+    with pytest.raises(ValueError, match="without soft thoughts"):
+        model(ids)
+    cache = model.backbone(ids[:, :2], use_cache=True).past_key_values
+    step = model(ids[:, 2:], attention_mask=torch.ones(1, 3, dtype=torch.long), past_key_values=cache).logits
+    torch.testing.assert_close(step, model.backbone(ids).logits[:, 2:], atol=1e-5, rtol=1e-5)
     embeds = model.get_input_embeddings()(ids)
     torch.testing.assert_close(model(inputs_embeds=embeds).logits, model.backbone(ids).logits, atol=0, rtol=0)
 

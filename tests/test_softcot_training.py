@@ -264,3 +264,16 @@ def test_output_dir_with_another_models_checkpoint_is_refused(pair_dirs, data_di
     (tmp_path / "mine" / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match="not a softcot-hf training run"):
         run(pair_dirs, data_dir, tmp_path / "mine", method="cot_unk", max_steps=2)
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_rerunning_a_finished_run_changes_nothing_and_says_so(pair_dirs, data_dir, tmp_path, capsys):
+    first = run(pair_dirs, data_dir, tmp_path / "run")
+    before = folder_bytes(tmp_path / "run")
+    again = run(pair_dirs, data_dir, tmp_path / "run")
+    assert folder_bytes(tmp_path / "run") == before
+    assert "nothing to train" in capsys.readouterr().out
+    assert again["already_trained"] and (again["global_step"], again["train_loss"]) == (4, first["train_loss"])

@@ -257,6 +257,8 @@ def evaluate(
         "num_hint_tokens": getattr(runner, "num_hint_tokens", None),
         "dtype": None if args.dtype is None else str(args.dtype),
     }
+    # Greedy decoding does not depend on the seed: decode once, under the first seed.
+    seeds = args.seeds if generation["do_sample"] else args.seeds[:1]
     described = {
         "task": task.name,
         "method": method.name,
@@ -264,7 +266,7 @@ def evaluate(
         "split": args.split,
         "num_examples": len(questions),
         "num_samples": args.num_samples,
-        "seeds": args.seeds,
+        "seeds": seeds,
     }
     output_dir = None if args.output_dir is None else Path(args.output_dir)
     rows = []
@@ -274,7 +276,7 @@ def evaluate(
 
     started = time.perf_counter()
     with open(output_dir / PREDICTIONS, "a") if output_dir else contextlib.nullcontext() as sink:
-        for seed in args.seeds:
+        for seed in seeds:
             first = sum(row["seed"] == seed for row in rows)
             for batch_rows in _predict(
                 runner, task, questions, golds, seed, first, args.batch_size, args.num_samples, generation, method
@@ -286,7 +288,7 @@ def evaluate(
     registered = task.name in list_tasks() and get_task(task.name) is task
     accuracy_metric = load_metric("answer_accuracy", task.name) if registered else None
     accuracies = []
-    for seed in args.seeds:
+    for seed in seeds:
         seed_rows = [row for row in rows if row["seed"] == seed]
         predictions, correct = [row["prediction"] for row in seed_rows], [row["correct"] for row in seed_rows]
         accuracies.append(_accuracy(accuracy_metric, predictions, golds, correct))

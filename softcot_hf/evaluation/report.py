@@ -29,43 +29,72 @@ def load_summaries(paths: list[str | Path]) -> list[dict]:
     return summaries
 
 
+# The settings that make two evaluations of the same model different rows (besides the method, the model, the task
+# and the number of sampled paths); the rest of `summary["settings"]` (batch size, where the data came from) does not.
+ROW_SETTINGS = ("do_sample", "temperature", "top_p", "max_new_tokens", "num_hint_tokens", "dtype", "limit")
+
+
+def _row_key(summary: dict) -> tuple:
+    """What was evaluated, task aside: method, number of paths, model id or path (as given), split and settings."""
+    settings = summary.get("settings") or {}
+    chosen = tuple((name, settings.get(name)) for name in ROW_SETTINGS)
+    return summary["method"], summary["num_samples"], summary.get("model") or "", summary.get("split"), chosen
+
+
+def _label(key: tuple, keys: list[tuple]) -> str:
+    """A row's label: the method's title (+ SC), then the model and the settings that tell it from the rows of the
+    same method, only when there are several."""
+    method, num_samples, model, split, settings = key
+    text = METHODS[method].title if method in METHODS else method
+    if num_samples > 1:
+        text += f" + SC ({num_samples})"
+    siblings = [other for other in keys if other[:2] == key[:2]]
+    if len({other[2] for other in siblings}) > 1:
+        text += f" [{model}]"
+    if len({other[3] for other in siblings}) > 1:
+        text += f" ({split})"
+    differing = [i for i in range(len(settings)) if len({other[4][i] for other in siblings}) > 1]
+    if differing:
+        text += " (" + ", ".join(f"{settings[i][0]}={settings[i][1]}" for i in differing) + ")"
+    return text
+
+
 def _rows(summaries: list[dict]) -> tuple[list[str], list[str], dict[tuple[str, str], dict]]:
-    """(row labels, task names, {(row label, task): summary}), rows in the paper's method order."""
+    """(row labels, task names, {(row label, task): summary}), rows in the paper's method order; one row per
+    evaluated thing (`_row_key`), so runs whose folders share a name never merge."""
     methods = list(METHODS)
     keys = sorted(
-        {(s["method"], s["num_samples"], s.get("model") or "") for s in summaries},
-        key=lambda key: (methods.index(key[0]) if key[0] in methods else len(methods), key[0], key[1], key[2]),
+        {_row_key(s) for s in summaries},
+        key=lambda key: (methods.index(key[0]) if key[0] in methods else len(methods), key[0], key[1], repr(key[2:])),
     )
-    models_per_method = {}
-    for method, num_samples, model in keys:
-        models_per_method.setdefault((method, num_samples), set()).add(model)
-
-    def label(method: str, num_samples: int, model: str) -> str:
-        text = METHODS[method].title if method in METHODS else method
-        if num_samples > 1:
-            text += f" + SC ({num_samples})"
-        if len(models_per_method[(method, num_samples)]) > 1:
-            text += f" [{Path(model).name or model}]"
-        return text
-
-    labels = [label(*key) for key in keys]
+    labels = {key: _label(key, keys) for key in keys}
     order = list_tasks()
     tasks = sorted({s["task"] for s in summaries}, key=lambda t: (order.index(t) if t in order else len(order), t))
     cells = {}
     for summary in summaries:
-        row = label(summary["method"], summary["num_samples"], summary.get("model") or "")
+        row = labels[_row_key(summary)]
         if (row, summary["task"]) in cells:
             raise ValueError(
-                f"Two summaries for {row!r} on {summary['task']}: pass one result per method, model and task."
+                f"Two summaries for {row!r} on {summary['task']} with the same model and settings: pass one result "
+                "per method, model, task and settings."
             )
         cells[(row, summary["task"])] = summary
-    return labels, tasks, cells
+    return [labels[key] for key in keys], tasks, cells
+
+
+def _accuracy_cell(summary: dict) -> str:
+    """ "mean ± std" in % over several seeds; the single number for one run (a greedy run is one run)."""
+    value = f"{100 * summary['accuracy']:.2f}"
+    if len(summary.get("accuracy_per_seed") or summary.get("seeds") or ()) > 1:
+        value += f" ± {100 * summary['accuracy_std']:.2f}"
+    return value
 
 
 def summarize_table(summaries: list[dict], show_tokens: bool = False) -> str:
     """
-    A markdown table, methods x tasks, each cell "accuracy % mean ± std over seeds" (and "/ N tok", the mean
-    generated tokens per path, with `show_tokens`); "-" where a method was not run on a task.
+    A markdown table, rows (what was evaluated) x tasks, each cell "accuracy % mean ± std over seeds" (the mean alone
+    for a single run) and "/ N tok", the mean generated tokens per path, with `show_tokens`; "-" where a row was not
+    run on a task.
     """
     labels, tasks, cells = _rows(summaries)
     lines = [
@@ -79,7 +108,7 @@ def summarize_table(summaries: list[dict], show_tokens: bool = False) -> str:
             if summary is None:
                 values.append("-")
                 continue
-            value = f"{100 * summary['accuracy']:.2f} ± {100 * summary['accuracy_std']:.2f}"
+            value = _accuracy_cell(summary)
             if show_tokens:
                 value += f" / {summary['mean_generated_tokens']:.1f} tok"
             values.append(value)

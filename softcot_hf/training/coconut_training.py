@@ -29,7 +29,15 @@ from transformers import (
 from ..data import get_task
 from ..data.sources import read_coconut_json
 from .coconut_curriculum import CoconutStageCallback, CoconutStageDataset, collate_right_padded
-from .runs import CHECKPOINTS, check_output_dir, evaluate_artifact, result, write_run_file
+from .runs import (
+    CHECKPOINTS,
+    check_output_dir,
+    evaluate_artifact,
+    finished_run,
+    result,
+    write_run_file,
+    write_train_results,
+)
 
 
 def load_base(base: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -109,6 +117,8 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
     output_dir = Path(args.output_dir).resolve()
     run = identity(method, args)
     checkpoint = check_output_dir(output_dir, run, args.resume)
+    if args.resume and (finished := finished_run(method, args, output_dir)) is not None:
+        return finished
     examples = load_examples(args.task, args.data_dir, args.train_file, args.limit)
     if method.staged and not any(example["steps"] for example in examples):
         raise ValueError(
@@ -135,6 +145,8 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
         save_artifact(trainer.model, tokenizer, output_dir)
     trainer.accelerator.wait_for_everyone()
     outcome = result(trainer, output, output_dir)
+    if outcome["is_main_process"]:
+        write_train_results(outcome)
     if outcome["is_main_process"]:
         outcome["eval"] = evaluate_artifact(method, args, output_dir)
     return outcome

@@ -27,6 +27,8 @@ CHECKPOINTS = "checkpoints"
 TRAINER_STATE = "trainer_state.json"
 # What holds the weights in a Trainer checkpoint: safetensors or torch files, a DeepSpeed or FSDP sharded folder.
 WEIGHTS_FOLDERS = ("global_step", "pytorch_model_fsdp")
+# Written last, once the artifact is saved: a run folder holding it is finished, and rerunning changes nothing.
+TRAIN_RESULTS = "train_results.json"
 
 
 def check_output_dir(output_dir: Path, identity: dict, resume: bool = True) -> str | None:
@@ -111,6 +113,40 @@ def last_complete_checkpoint(checkpoints: Path) -> str | None:
     return None
 
 
+def finished_run(method, args, output_dir: Path, **load_kwargs) -> dict | None:
+    """What `train` returned for the run in `output_dir` if it finished (its artifact is saved), else None. The
+    final evaluation is read from `eval/summary.json`, or run if it is missing (`evaluate_artifact`)."""
+    train_results = output_dir / TRAIN_RESULTS
+    if not train_results.is_file():
+        return None
+    from accelerate import PartialState
+
+    outcome = {
+        **json.loads(train_results.read_text()),
+        "output_dir": str(output_dir),
+        "eval": None,
+        "is_main_process": PartialState().is_main_process,
+        "already_trained": True,
+    }
+    if outcome["is_main_process"]:
+        print(
+            f"{output_dir} holds a finished run of the same settings: nothing to train (--no-resume or a new "
+            "--output-dir trains again)."
+        )
+        summary = output_dir / "eval" / "summary.json"
+        if summary.is_file():
+            outcome["eval"] = json.loads(summary.read_text())
+        else:
+            outcome["eval"] = evaluate_artifact(method, args, output_dir, **load_kwargs)
+    return outcome
+
+
+def write_train_results(outcome: dict) -> None:
+    """Marks the run in `outcome["output_dir"]` finished (call it once the artifact is saved, on the main process)."""
+    fields = ("global_step", "train_loss", "train_metrics")
+    (Path(outcome["output_dir"]) / TRAIN_RESULTS).write_text(json.dumps({k: outcome[k] for k in fields}, indent=2))
+
+
 def write_run_file(output_dir: Path, identity: dict) -> None:
     output_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(output_dir / RUN_FILE, json.dumps(identity, indent=2) + "\n")
@@ -145,6 +181,7 @@ def result(trainer: Trainer, output, output_dir: Path) -> dict:
         "train_metrics": output.metrics,
         "eval": None,
         "is_main_process": trainer.is_world_process_zero(),
+        "already_trained": False,
     }
 
 
@@ -153,7 +190,8 @@ def train_and_report(method, args) -> dict:
     outcome = method.train(args)
     if outcome["is_main_process"]:
         loss = outcome["train_loss"]
-        print(f"{method.name}: trained (train_loss {loss:.4f}); artifact in {outcome['output_dir']}")
+        done = "already trained" if outcome["already_trained"] else "trained"
+        print(f"{method.name}: {done} (train_loss {loss:.4f}); artifact in {outcome['output_dir']}")
         if (summary := outcome["eval"]) is not None:
             print(
                 f"accuracy {summary['accuracy']:.4f}, mean generated tokens {summary['mean_generated_tokens']:.1f} "
@@ -165,11 +203,14 @@ def train_and_report(method, args) -> dict:
 __all__ = [
     "CHECKPOINTS",
     "RUN_FILE",
+    "TRAIN_RESULTS",
     "check_output_dir",
     "checkpoint_problem",
     "evaluate_artifact",
     "last_complete_checkpoint",
+    "finished_run",
     "result",
     "train_and_report",
     "write_run_file",
+    "write_train_results",
 ]

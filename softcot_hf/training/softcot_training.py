@@ -41,7 +41,15 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 
 from ..data import get_task
 from ..modeling.compat import enable_activation_checkpointing
-from .runs import CHECKPOINTS, check_output_dir, evaluate_artifact, result, write_run_file
+from .runs import (
+    CHECKPOINTS,
+    check_output_dir,
+    evaluate_artifact,
+    finished_run,
+    result,
+    write_run_file,
+    write_train_results,
+)
 from .softcot_data import TrainExamples, collator_for, tokenize_plain, tokenize_with_processor, training_rows
 
 # The paper's LLaMA pair (defaults of examples/train_softcot.py) and its Qwen pair.
@@ -96,10 +104,12 @@ def train_frozen_model_method(method, args) -> dict:
     output_dir = Path(args.output_dir)
     identity = method.identity(args)
     resume = check_output_dir(output_dir, identity, args.resume)
+    dtype = resolve_frozen_dtype(args.frozen_dtype)
+    if args.resume and (finished := finished_run(method, args, output_dir, dtype=dtype)) is not None:
+        return finished
     # Checkpoints go to output_dir/checkpoints. Gradient checkpointing is ours (enable_frozen_gradient_checkpointing):
     # Trainer's would checkpoint nothing, the frozen layers being in eval mode.
     trainer_args = dataclasses.replace(args, output_dir=str(output_dir / CHECKPOINTS), gradient_checkpointing=False)
-    dtype = resolve_frozen_dtype(args.frozen_dtype)
     task = get_task(args.task)
     questions, targets = training_rows(task, task.load("train", args.data_dir), args.limit)
 
@@ -126,6 +136,8 @@ def train_frozen_model_method(method, args) -> dict:
         (processor if processor is not None else tokenizer).save_pretrained(output_dir)
     trainer.accelerator.wait_for_everyone()
     outcome = result(trainer, output, output_dir)
+    if outcome["is_main_process"]:
+        write_train_results(outcome)
     del trainer, model
     gc.collect()
     if torch.cuda.is_available():

@@ -1,0 +1,287 @@
+"""SoftCoTProcessor: both tokenizers, the two prompts, thought placeholders and slots, labels and left padding.
+
+Self-contained like the models (torch + transformers): `save_pretrained` copies it next to the tokenizers, so
+`AutoProcessor.from_pretrained(folder, trust_remote_code=True)` works without this package.
+"""
+
+import copy
+import os
+
+import torch
+from transformers import AutoTokenizer, BatchEncoding, PreTrainedTokenizerBase, ProcessorMixin
+from transformers.utils import PROCESSOR_NAME
+
+from .frozen_models import check_revision
+from .thought_tokens import select_thought_tokens
+
+# The paper's two prompts, in our words. `{question}` and `{num_thought_tokens}` are filled in; the assistant's N
+# placeholders follow its prompt (after the chat template's generation prompt), the backbone's `{thoughts}` become
+# `<start marker> N slots <end marker>`.
+DEFAULT_ASSISTANT_TEMPLATE = (
+    "Please generate {num_thought_tokens} tokens to help another language model solve the following question "
+    "step by step.\n\nQuestion: {question}"
+)
+# = softcot_hf.data.prompts.build_prompt("{question}", WITH_THOUGHTS), written out so this file stays self-contained
+# (tests/test_use_it_from.py checks they agree).
+DEFAULT_BACKBONE_TEMPLATE = (
+    "Solve the following question step by step, and give the final answer at the end.\n\nQuestion: {question}\n\n"
+    "Here are prompts: {thoughts}"
+)
+
+
+def left_pad(rows: list[list[int]], pad_value: int) -> torch.Tensor:
+    """Left-pad lists of ids to one (batch, max_length) LongTensor."""
+    width = max(len(row) for row in rows)
+    return torch.tensor([[pad_value] * (width - len(row)) + row for row in rows], dtype=torch.long)
+
+
+def _check_texts(name: str, texts: list) -> None:
+    """A `TypeError` naming the first of `texts` that is not a string (`None` would be rendered as "None")."""
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            kind = "None" if text is None else type(text).__name__
+            raise TypeError(f"{name} {index} is {kind}: pass each {name} as a string.")
+
+
+def _pad_id_avoiding(tokenizer: PreTrainedTokenizerBase, avoid: int) -> int:
+    """A padding id of `tokenizer` different from the thought token `avoid`: pad, else EOS, else BOS, else 0."""
+    candidates = (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.bos_token_id, 0)
+    return next(i for i in candidates if i is not None and i != avoid)
+
+
+def render_prompt_ids(
+    tokenizer: PreTrainedTokenizerBase, text: str, use_chat_template: bool | None = None
+) -> list[int]:
+    """
+    Token ids of one prompt: the tokenizer's chat template as a user turn followed by the generation prompt when
+    `use_chat_template` (default: whether the tokenizer has one), else the plain text with its special tokens.
+    """
+    use_chat = tokenizer.chat_template is not None if use_chat_template is None else use_chat_template
+    if use_chat:
+        rendered = tokenizer.apply_chat_template(
+            [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
+        )
+        return tokenizer(rendered, add_special_tokens=False)["input_ids"]
+    return tokenizer(text)["input_ids"]
+
+
+class SoftCoTProcessor(ProcessorMixin):
+    r"""
+    Turns questions (and, for training, answers) into the inputs of [`SoftCoTForCausalLM`]:
+    `input_ids`/`attention_mask` for the backbone, `assistant_input_ids`/`assistant_attention_mask` for the assistant,
+    and `labels` (-100 on prompt, markers, slots and padding) when answers are given. Rows are left-padded.
+
+    With `assistant_tokenizer=None` (Zero-Shot CoT-Unk, [`CoTUnkForCausalLM`]: trainable embeddings in the slots, no
+    assistant) it returns the backbone's inputs (and labels) only; the slots are chosen by the same rule.
+
+    Args:
+        assistant_tokenizer / backbone_tokenizer: each side's own tokenizer (the families may differ); the assistant's
+            may be `None` for a model without an assistant.
+        num_thought_tokens (`int`, defaults to 4): N, as in the model's config.
+        assistant_template / backbone_template (`str`, *optional*): prompts with `{question}` (and
+            `{num_thought_tokens}`); the backbone's must contain `{thoughts}` where the slots go.
+        use_chat_template (`bool`, *optional*): wrap each prompt in its tokenizer's chat template as a user turn
+            followed by the generation prompt; defaults to whether the tokenizer has one.
+    """
+
+    def __init__(
+        self,
+        assistant_tokenizer: PreTrainedTokenizerBase | None,
+        backbone_tokenizer: PreTrainedTokenizerBase,
+        num_thought_tokens: int = 4,
+        assistant_template: str = DEFAULT_ASSISTANT_TEMPLATE,
+        backbone_template: str = DEFAULT_BACKBONE_TEMPLATE,
+        use_chat_template: bool | None = None,
+        **kwargs,
+    ):
+        if "{thoughts}" not in backbone_template:
+            raise ValueError(
+                "backbone_template must contain '{thoughts}', where the N thought slots go, e.g. "
+                "'Question: {question}\\n\\nHere are prompts: {thoughts}'."
+            )
+        self.num_thought_tokens = num_thought_tokens
+        self.assistant_template = assistant_template
+        self.backbone_template = backbone_template
+        self.use_chat_template = use_chat_template
+        super().__init__(assistant_tokenizer, backbone_tokenizer, **kwargs)
+        # Without an assistant only the backbone side of the rule matters (the placeholder found is never used).
+        self.thought_tokens = select_thought_tokens(assistant_tokenizer or backbone_tokenizer, backbone_tokenizer)
+
+    def check_argument_for_proper_class(self, argument_name: str, argument):
+        """As `ProcessorMixin`, but the assistant tokenizer may be `None` (a model without an assistant)."""
+        if argument_name == "assistant_tokenizer" and argument is None:
+            return None
+        return super().check_argument_for_proper_class(argument_name, argument)
+
+    def to_dict(self) -> dict:
+        """As `ProcessorMixin`; records `"assistant_tokenizer": null` when there is none, so loading skips it."""
+        output = super().to_dict()
+        if self.assistant_tokenizer is None:
+            output["assistant_tokenizer"] = None
+        return output
+
+    def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs):
+        """As `ProcessorMixin.save_pretrained`; without an assistant, the backbone tokenizer and the settings only."""
+        if self.assistant_tokenizer is self.backbone_tokenizer:
+            # Saving as remote code adds `auto_map` to each tokenizer's init kwargs, then removes it from each: once
+            # too often for one shared tokenizer. Save through a copy.
+            self.assistant_tokenizer = copy.deepcopy(self.backbone_tokenizer)
+            try:
+                return super().save_pretrained(save_directory, push_to_hub=push_to_hub, **kwargs)
+            finally:
+                self.assistant_tokenizer = self.backbone_tokenizer
+        if self.assistant_tokenizer is not None:
+            return super().save_pretrained(save_directory, push_to_hub=push_to_hub, **kwargs)
+        if push_to_hub:
+            raise ValueError(
+                "A processor without an assistant tokenizer is saved locally only: save_pretrained(folder), then "
+                "upload the folder (huggingface_hub.upload_folder or `softcot-hf push`)."
+            )
+        os.makedirs(save_directory, exist_ok=True)
+        self.backbone_tokenizer._set_processor_class(self.__class__.__name__)
+        self.backbone_tokenizer.save_pretrained(os.path.join(save_directory, "backbone_tokenizer"))
+        output_file = os.path.join(save_directory, PROCESSOR_NAME)
+        self.to_json_file(output_file)
+        return [output_file]
+
+    @classmethod
+    def _get_arguments_from_pretrained(cls, pretrained_model_name_or_path, processor_dict=None, **kwargs):
+        """As `ProcessorMixin`; a processor saved without an assistant tokenizer loads the backbone's only."""
+        if processor_dict is None or "assistant_tokenizer" not in processor_dict:
+            return super()._get_arguments_from_pretrained(pretrained_model_name_or_path, processor_dict, **kwargs)
+        subfolder = kwargs.pop("subfolder", "")
+        backbone = cls._load_tokenizer_from_pretrained(
+            "backbone_tokenizer", pretrained_model_name_or_path, subfolder=subfolder, **kwargs
+        )
+        return [None, backbone]
+
+    @classmethod
+    def from_assistant_and_backbone(
+        cls,
+        assistant: str | None,
+        backbone: str,
+        assistant_revision: str | None = None,
+        backbone_revision: str | None = None,
+        **kwargs,
+    ) -> "SoftCoTProcessor":
+        """Load each side's tokenizer from the same Hub id / path (and revision) as its model, as the model's builder
+        does; `assistant=None` builds a processor without an assistant (CoT-Unk)."""
+        for side, name_or_path, revision in (
+            ("assistant", assistant, assistant_revision),
+            ("backbone", backbone, backbone_revision),
+        ):
+            if name_or_path is not None:
+                check_revision(side, name_or_path, revision)
+        assistant_tokenizer = (
+            None if assistant is None else AutoTokenizer.from_pretrained(assistant, revision=assistant_revision)
+        )
+        return cls(assistant_tokenizer, AutoTokenizer.from_pretrained(backbone, revision=backbone_revision), **kwargs)
+
+    def _render(self, tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
+        return render_prompt_ids(tokenizer, text, self.use_chat_template)
+
+    def assistant_prompt_ids(self, question: str) -> list[int]:
+        """The assistant's prompt for one question followed by its N placeholders."""
+        text = self.assistant_template.format(question=question, num_thought_tokens=self.num_thought_tokens)
+        placeholder = self.thought_tokens.assistant_placeholder_id
+        return self._render(self.assistant_tokenizer, text) + [placeholder] * self.num_thought_tokens
+
+    def backbone_prompt_ids(self, question: str) -> list[int]:
+        """The backbone's prompt for one question, with start marker, N slots and end marker at `{thoughts}`."""
+        tokens = self.thought_tokens
+        thoughts = (tokens.backbone_start or "") + tokens.backbone_slot * self.num_thought_tokens
+        thoughts += tokens.backbone_end or ""
+        ids = self._render(
+            self.backbone_tokenizer, self.backbone_template.format(question=question, thoughts=thoughts)
+        )
+        if (count := ids.count(tokens.backbone_slot_id)) != self.num_thought_tokens:
+            raise ValueError(
+                f"The backbone prompt holds {count} thought slots instead of {self.num_thought_tokens}: the template "
+                "or the question itself changes how the slot token is tokenized. Check backbone_template."
+            )
+        return ids
+
+    @property
+    def backbone_pad_token_id(self) -> int:
+        """The id backbone rows are padded with: never the slot token, so padding never looks like a thought."""
+        return _pad_id_avoiding(self.backbone_tokenizer, self.thought_tokens.backbone_slot_id)
+
+    @property
+    def assistant_pad_token_id(self) -> int | None:
+        """The id assistant rows are padded with: never the placeholder token (`None` without an assistant)."""
+        if self.assistant_tokenizer is None:
+            return None
+        return _pad_id_avoiding(self.assistant_tokenizer, self.thought_tokens.assistant_placeholder_id)
+
+    def __call__(
+        self,
+        questions: str | list[str],
+        answers: str | list[str] | None = None,
+        return_tensors: str | None = "pt",
+    ) -> BatchEncoding:
+        """
+        Returns `input_ids`, `attention_mask` (batch, length), `assistant_input_ids`, `assistant_attention_mask`
+        (batch, assistant_length; left out without an assistant tokenizer) and, when `answers` are given, `labels`
+        (batch, length): the answer tokens and the backbone's EOS after the prompt, -100 elsewhere. Answers are
+        appended for training; leave them out to generate.
+        `return_tensors`: `"pt"` (torch tensors), `"np"` (numpy arrays) or `None` (lists of ints).
+        """
+        if return_tensors not in ("pt", "np", None):
+            raise ValueError(f"return_tensors={return_tensors!r} is not supported: use 'pt', 'np' or None (lists).")
+        questions = [questions] if isinstance(questions, str) else list(questions)
+        if not questions:
+            raise ValueError("Pass at least one question.")
+        _check_texts("question", questions)
+        if answers is not None:
+            answers = [answers] if isinstance(answers, str) else list(answers)
+            if len(answers) != len(questions):
+                raise ValueError(f"Got {len(questions)} questions but {len(answers)} answers: pass one answer each.")
+            _check_texts("answer", answers)
+        backbone_rows = [self.backbone_prompt_ids(question) for question in questions]
+        label_rows = None
+        if answers is not None:
+            eos = self.backbone_tokenizer.eos_token_id
+            targets = [self.backbone_tokenizer(a, add_special_tokens=False)["input_ids"] + [eos] for a in answers]
+            label_rows = [[-100] * len(prompt) + target for prompt, target in zip(backbone_rows, targets, strict=True)]
+            backbone_rows = [prompt + target for prompt, target in zip(backbone_rows, targets, strict=True)]
+
+        data = {
+            "input_ids": left_pad(backbone_rows, self.backbone_pad_token_id),
+            "attention_mask": left_pad([[1] * len(row) for row in backbone_rows], 0),
+        }
+        if self.assistant_tokenizer is not None:
+            assistant_rows = [self.assistant_prompt_ids(question) for question in questions]
+            data["assistant_input_ids"] = left_pad(assistant_rows, self.assistant_pad_token_id)
+            data["assistant_attention_mask"] = left_pad([[1] * len(row) for row in assistant_rows], 0)
+        if label_rows is not None:
+            data["labels"] = left_pad(label_rows, -100)
+        if return_tensors is None:
+            data = {key: value.tolist() for key, value in data.items()}
+        elif return_tensors == "np":
+            data = {key: value.numpy() for key, value in data.items()}
+        return BatchEncoding(data)
+
+    @property
+    def tokenizer(self) -> PreTrainedTokenizerBase:
+        """The backbone tokenizer: the one that reads and writes the text a model generates (what `Trainer` and
+        pipelines look for under this name)."""
+        return self.backbone_tokenizer
+
+    def batch_decode(self, *args, **kwargs) -> list[str]:
+        """The backbone tokenizer's `batch_decode`."""
+        return self.backbone_tokenizer.batch_decode(*args, **kwargs)
+
+    def decode(self, *args, **kwargs) -> str:
+        """The backbone tokenizer's `decode`."""
+        return self.backbone_tokenizer.decode(*args, **kwargs)
+
+
+SoftCoTProcessor.register_for_auto_class("AutoProcessor")
+
+__all__ = [
+    "DEFAULT_ASSISTANT_TEMPLATE",
+    "DEFAULT_BACKBONE_TEMPLATE",
+    "SoftCoTProcessor",
+    "left_pad",
+    "render_prompt_ids",
+]
