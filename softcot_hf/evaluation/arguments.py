@@ -7,6 +7,14 @@ def _help(text: str) -> dict:
     return {"metadata": {"help": text}}
 
 
+# Named sampling settings. "softcot_official": the official SoftCoT evaluation (always samples, transformers' own
+# defaults: temperature 1.0, top-p 1.0, top-k 50; the official code also allows 1,024 new tokens, a recipe setting).
+SAMPLING_PRESETS = {
+    "softcot_official": {"do_sample": True, "temperature": 1.0, "top_p": 1.0, "top_k": 50},
+    "greedy": {"do_sample": False},
+}
+
+
 @dataclass
 class EvaluationArguments:
     """One method on one task over several seeds (see `run_evaluation`). From Python, `task`, `method` and `model`
@@ -27,6 +35,10 @@ class EvaluationArguments:
     do_sample: bool | None = field(default=None, **_help("sample a single path too (default: greedy)"))
     temperature: float = field(default=0.7, **_help("sampling temperature"))
     top_p: float = field(default=0.95, **_help("nucleus sampling threshold"))
+    top_k: int = field(default=0, **_help("sample among the TOP_K likeliest tokens; 0: no limit"))
+    sampling_preset: str | None = field(
+        default=None, **_help(f"set do_sample, temperature, top_p and top_k as: {', '.join(SAMPLING_PRESETS)}")
+    )
     num_hint_tokens: int = field(default=32, **_help("assist_cot: hint length"))
     dtype: str | None = field(default=None, **_help("e.g. bfloat16 or auto (default: float32)"))
     output_dir: str | None = field(default=None, **_help("predictions.jsonl and summary.json go here"))
@@ -41,9 +53,17 @@ class EvaluationArguments:
                 raise ValueError(f"Pass --{name} ({name}=): one of {', '.join(known)}.")
             if isinstance(value, str) and value not in known:
                 raise ValueError(f"Unknown {name} {value!r}; choose one of {', '.join(known)}.")
+        if self.sampling_preset is not None:
+            if self.sampling_preset not in SAMPLING_PRESETS:
+                known = ", ".join(SAMPLING_PRESETS)
+                raise ValueError(f"Unknown sampling_preset {self.sampling_preset!r}; choose one of {known}.")
+            for name, value in SAMPLING_PRESETS[self.sampling_preset].items():
+                setattr(self, name, value)
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be 0 (no limit) or more, got {self.top_k}.")
         self.seeds = [int(seed) for seed in self.seeds]
         if not self.seeds:
             raise ValueError("Pass at least one seed.")
 
 
-__all__ = ["EvaluationArguments"]
+__all__ = ["SAMPLING_PRESETS", "EvaluationArguments"]

@@ -121,7 +121,7 @@ def evaluate(
     task = get_task(args.task) if isinstance(args.task, str) else args.task
     method = get_method(args.method)
     generation = {
-        **sampling_settings(args.num_samples, args.do_sample, args.temperature, args.top_p),
+        **sampling_settings(args.num_samples, args.do_sample, args.temperature, args.top_p, args.top_k),
         "max_new_tokens": args.max_new_tokens,
     }
     dataset_given = dataset is not None
@@ -179,6 +179,7 @@ def evaluate(
             "do_sample": generation["do_sample"],
             "temperature": args.temperature if generation["do_sample"] else None,
             "top_p": args.top_p if generation["do_sample"] else None,
+            "top_k": args.top_k if generation["do_sample"] else None,
             "num_hint_tokens": getattr(runner, "num_hint_tokens", None),
             "dtype": None if args.dtype is None else str(args.dtype),
         },

@@ -14,7 +14,7 @@ from transformers import AutoModelForCausalLM, AutoProcessor, AutoTokenizer, Pre
 
 from ..data import Task
 from ..data.prompts import FINE_TUNED
-from ..generation import encode_prompts, generate_texts
+from ..generation import encode_prompts, generate_texts, prompt_ids
 
 
 class Runner(Protocol):
@@ -87,6 +87,12 @@ class Method:
     def build_prompt(self, task: Task, question: str, thoughts: str = "{thoughts}") -> str:
         """This method's backbone prompt for `question`, in `task`'s answer format."""
         return task.build_prompt(question, self.prompt_template, thoughts=thoughts)
+
+    def example_prompts(self, task: Task, question: str, tokenizers: dict, args: Any = None) -> dict[str, list[int]]:
+        """The token ids this method's model reads for `question`, by side ("backbone", "assistant"): what
+        `softcot-hf reproduce --dry-run` prints. `tokenizers` maps sides to tokenizers; `args` are the training
+        arguments of a trained method (None for an evaluated one)."""
+        return {"backbone": prompt_ids(tokenizers["backbone"], self.build_prompt(task, question), self.chat)}
 
     def load_runner(
         self,

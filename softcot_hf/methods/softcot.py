@@ -63,14 +63,24 @@ class SoftCoT(FrozenModelMethod):
             backbone_tokenizer=backbone_tokenizer,
             projection_type=args.projection_type,
         )
-        processor = SoftCoTProcessor(
+        return model, self.processor(assistant_tokenizer, backbone_tokenizer, task, args), backbone_tokenizer
+
+    def processor(self, assistant_tokenizer, backbone_tokenizer, task: Task, args) -> SoftCoTProcessor:
+        """The processor a run with `args` trains and saves with."""
+        return SoftCoTProcessor(
             assistant_tokenizer,
             backbone_tokenizer,
             num_thought_tokens=args.num_thought_tokens,
             assistant_template=args.assistant_template,
             backbone_template=self.build_prompt(task, "{question}"),
         )
-        return model, processor, backbone_tokenizer
+
+    def example_prompts(self, task, question, tokenizers, args=None):
+        processor = self.processor(tokenizers["assistant"], tokenizers["backbone"], task, args)
+        return {
+            "assistant": processor.assistant_prompt_ids(question),
+            "backbone": processor.backbone_prompt_ids(question),
+        }
 
     def identity(self, args: SoftCoTTrainingArguments) -> dict:
         return {**super().identity(args), "assistant": args.assistant, "num_thought_tokens": args.num_thought_tokens}

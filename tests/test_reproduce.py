@@ -1,0 +1,108 @@
+"""Recipes: every file loads and dry-runs with real tokenizers, the tiny one runs end to end, paper numbers."""
+
+import json
+from functools import cache
+from pathlib import Path
+
+import pytest
+from transformers import AutoTokenizer
+
+from softcot_hf.cli import main
+from softcot_hf.paper_results import PAPER_RESULTS
+from softcot_hf.reproduce import ReproduceArguments, compare, dry_run, load_recipe, reproduce
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = sorted((ROOT / "recipes").rglob("*.yaml"))
+TOKENIZERS = ROOT.parent / "shared" / "tokenizers"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+DATA_FOLDERS = {"asdiv_aug": "asdiv", "gsm8k_aug": "gsm8k_aug_icot"}
+needs_tokenizers = pytest.mark.skipif(not TOKENIZERS.is_dir(), reason=f"real tokenizers not found at {TOKENIZERS}")
+
+
+@cache
+def _tokenizer(name: str):
+    """A recipe's tokenizer: a local folder, or the shared copy of its Hub id's family (LLaMA-3, Qwen2.5, GPT-2)."""
+    if Path(name).exists():
+        return AutoTokenizer.from_pretrained(name)
+    family = "llama3" if "llama" in name.lower() else "qwen2.5" if "qwen" in name.lower() else "gpt2"
+    return AutoTokenizer.from_pretrained(str(TOKENIZERS / family))
+
+
+def test_recipes_cover_the_papers_tables():
+    assert len(RECIPES) >= 60
+    recipes = [load_recipe(path) for path in RECIPES]
+    named = {recipe.paper_result for recipe in recipes if recipe.paper_result is not None}
+    # every reported number has a recipe, and a recipe's row is its own method and task
+    assert named == set(PAPER_RESULTS.values())
+    for recipe in recipes:
+        if recipe.paper_result is not None:
+            assert (recipe.paper_result.method, recipe.paper_result.task) == (recipe.method.name, recipe.task)
+
+
+@needs_tokenizers
+@pytest.mark.parametrize("path", RECIPES, ids=lambda path: str(path.relative_to(ROOT / "recipes")))
+def test_every_recipe_dry_runs(path, tmp_path):
+    recipe = load_recipe(path)
+    sections = [recipe.train or {}, recipe.eval]
+    tokenizers = {}
+    for side in ("backbone", "assistant"):
+        if (name := next((section[side] for section in sections if section.get(side)), None)) is not None:
+            tokenizers[side] = _tokenizer(name)
+    shared = SHARED_DATA / DATA_FOLDERS.get(recipe.task, recipe.task)
+    data_dir = str(shared) if shared.is_dir() else str(tmp_path / "absent")
+    text = dry_run(recipe, tmp_path, data_dir, tokenizers)
+    assert f"{recipe.method.name} on {recipe.task}" in text
+    assert "backbone (" in text and "ids: [" in text
+    assert ("assistant (" in text) == (recipe.method.name in ("softcot", "assist_cot"))
+    if recipe.paper_result is not None:
+        assert f"paper: {recipe.paper_result.accuracy:.2f} %" in text
+
+
+@needs_tokenizers
+def test_dry_run_command_prints_the_exact_prompts(capsys, tmp_path):
+    llama = str(TOKENIZERS / "llama3")
+    main(
+        ["reproduce", str(ROOT / "recipes/softcot/gsm8k-llama.yaml"), "--dry-run", "--output-dir", str(tmp_path)]
+        + ["--backbone-tokenizer", llama, "--assistant-tokenizer", llama, "--data-dir", str(tmp_path / "absent")]
+    )
+    out = capsys.readouterr().out
+    assert "paper: 81.03 %" in out and "sampling_preset: 'softcot_official'" in out and "top_k: 50" in out
+    assert "learning_rate: 2e-05" in out and "max_new_tokens: 1024" in out
+    # the assistant's placeholders (<|end_of_text|>, 128001) and the backbone's markers and slots
+    assert "<|end_of_text|><|end_of_text|><|end_of_text|><|end_of_text|>" in out
+    assert "128002, 128005, 128005, 128005, 128005, 128003" in out
+    assert not (tmp_path / "train").exists()
+
+
+def test_compare_prints_the_difference_in_standard_deviations():
+    paper = PAPER_RESULTS["softcot/llama/softcot/gsm8k"]
+    summary = {"accuracy": 0.8203, "accuracy_std": 0.005, "seeds": [41, 42, 43, 44, 45], "num_examples": 1319}
+    line = compare(summary, paper)
+    assert "ours 82.03 ± 0.50 %" in line and "paper 81.03 %" in line and "+1.00 (+2.0 std)" in line
+    assert compare(summary, None).endswith("paper: -")
+
+
+def test_recipe_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("method: zero_shot_cot\ntask: gsm8k\ntrain: {backbone: x}\neval: {}\n")
+    with pytest.raises(ValueError, match="no train section"):
+        load_recipe(bad)
+    bad.write_text("method: softcot\ntask: gsm8k\nlr: 1\n")
+    with pytest.raises(ValueError, match="unknown keys"):
+        load_recipe(bad)
+    bad.write_text("method: softcot\ntask: gsm8k\npaper_result: softcot/llama/softcot/nope\ntrain: {}\n")
+    with pytest.raises(ValueError, match="PAPER_RESULTS"):
+        load_recipe(bad)
+
+
+def test_tiny_recipe_runs_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the recipe names the shipped models relative to the repository root
+    args = ReproduceArguments(recipe="recipes/tiny/softcot-synthetic_arithmetic.yaml", output_dir=str(tmp_path))
+    summary = reproduce(args)
+    assert summary["seeds"] == [41, 42] and summary["num_examples"] == 8
+    assert summary["settings"]["top_k"] == 50 and summary["settings"]["max_new_tokens"] == 24
+    assert summary["comparison"].startswith("ours ") and summary["comparison"].endswith("paper: -")
+    assert json.loads((tmp_path / "eval" / "summary.json").read_text())["accuracy"] == summary["accuracy"]
+    assert (tmp_path / "train" / "run.json").is_file()
+    again = reproduce(args)  # a rerun resumes the finished training and evaluates the same predictions
+    assert again["accuracy_per_seed"] == summary["accuracy_per_seed"]
