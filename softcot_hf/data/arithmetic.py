@@ -6,7 +6,7 @@ from xml.etree import ElementTree
 
 import datasets
 
-from .answers import NumberAnswer, canonical_number
+from .answers import NumberAnswer, TextAnswer, canonical_number
 from .sources import SPLIT_FILES, download, read_jsonl
 from .task import Row, Task
 
@@ -126,7 +126,7 @@ TASKS = (
         source=GSM8K_AUG_URL.format(file="{train,valid,test}"),
         layout="train.txt, valid.txt, test.txt",
         splits=("train", "validation", "test"),
-        answer=NumberAnswer(),
+        answer=TextAnswer(),  # scored as Coconut does: the text after the last "#", exactly
         read_remote=_gsm8k_aug_remote,
         read_local=_gsm8k_aug_local,
     ),

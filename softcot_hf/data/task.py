@@ -6,7 +6,7 @@ from pathlib import Path
 
 import datasets
 
-from .answers import AnswerFormat
+from .answers import MODES, AnswerFormat, Mode
 from .prompts import ZERO_SHOT, build_prompt
 
 Row = dict[str, object]  # {"question": str, "steps": list[str], "answer": str}
@@ -63,16 +63,19 @@ class Task:
                 ) from error
         return datasets.Dataset.from_list(rows, features=FEATURES)
 
-    def extract_answer(self, text: str) -> str | None:
-        """The final answer in a model's output, normalised like the gold answers; None when there is none."""
-        return self.answer.extract(text)
+    def extract_answer(self, text: str, mode: Mode = "ours") -> str | None:
+        """The final answer in a model's output, normalised like the gold answers; None when there is none. `mode`
+        "official" applies the papers' plain rules instead of ours (see `softcot_hf.data.answers`)."""
+        if mode not in MODES:
+            raise ValueError(f"Unknown scoring mode {mode!r}; choose one of {', '.join(MODES)}.")
+        return self.answer.extract(text, mode)
 
-    def score(self, prediction: str, gold: str) -> bool:
-        """Whether a model's output (or an extracted answer) is correct against the gold answer."""
-        expected = self.answer.extract(gold)
+    def score(self, prediction: str | None, gold: str, mode: Mode = "ours") -> bool:
+        """Whether a model's output (or an extracted answer; None: no answer, never correct) matches the gold one."""
+        expected = self.extract_answer(gold)
         if expected is None:
             raise ValueError(f"{gold!r} is not a valid {self.name} answer.")
-        predicted = self.answer.extract(prediction)
+        predicted = None if prediction is None else self.extract_answer(prediction, mode)
         return predicted is not None and self.answer.same(predicted, expected)
 
     def build_prompt(self, question: str, template: str = ZERO_SHOT, thoughts: str = "{thoughts}") -> str:
