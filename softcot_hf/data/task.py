@@ -31,7 +31,7 @@ class Task:
         layout: the files `load` reads from `data_dir`, in the dataset's original layout (for docs and errors).
         splits: the split names `load` accepts.
         answer: how answers are asked for, extracted and compared.
-        read_remote: `(split) -> rows` from `source`.
+        read_remote: `(split, **options) -> rows` from `source`.
         read_local: `(data_dir, split, **options) -> rows` from a local copy in `layout`.
     """
 
@@ -40,14 +40,14 @@ class Task:
     layout: str
     splits: tuple[str, ...]
     answer: AnswerFormat
-    read_remote: Callable[[str], list[Row]]
+    read_remote: Callable[..., list[Row]]
     read_local: Callable[..., list[Row]]
 
     def load(self, split: str, data_dir: str | Path | None = None, **options) -> datasets.Dataset:
         """
         The split as a `Dataset` with `question` (str), `steps` (list[str]) and `answer` (str, normalised) columns.
-        Reads `data_dir` (the original layout, see `layout`) when given, else `source`; `options` go to the local
-        reader (e.g. `from_asdiv_xml=True` for `asdiv_aug`).
+        Reads `data_dir` (the original layout, see `layout`) when given, else `source`; `options` go to the reader
+        (e.g. `from_asdiv_xml=True` for `asdiv_aug`, `bigbench_369=True` for `date_understanding`).
         """
         if split not in self.splits:
             raise ValueError(f"{self.name} has no split {split!r}; choose one of {', '.join(self.splits)}.")
@@ -55,7 +55,7 @@ class Task:
             rows = self.read_local(Path(data_dir), split, **options)
         else:
             try:
-                rows = self.read_remote(split)
+                rows = self.read_remote(split, **options)
             except OSError as error:  # offline mode, no network, or a missing remote file
                 raise ConnectionError(
                     f"Could not load {self.name} from {self.source} ({error}). When offline, pass "
