@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Literal
+from typing import ClassVar, Literal
 
 Mode = Literal["ours", "official"]
 MODES = ("ours", "official")
@@ -153,6 +153,8 @@ def official_boolean(text: str) -> bool | None:
 class NumberAnswer:
     """A number, equal to the gold one to two decimal places (the SoftCoT evaluation rounds predictions so)."""
 
+    family: ClassVar[str] = "math"  # the task family prompt presets are written for
+
     instruction: str = 'give the final answer at the end as "The answer is <number>."'
 
     def extract(self, text: str, mode: Mode = "ours") -> str | None:
@@ -165,6 +167,8 @@ class NumberAnswer:
 @dataclass(frozen=True)
 class ChoiceAnswer:
     """An option letter among `letters`."""
+
+    family: ClassVar[str] = "choice"
 
     letters: str = "ABCDE"
 
@@ -182,6 +186,8 @@ class ChoiceAnswer:
 @dataclass(frozen=True)
 class BooleanAnswer:
     """A truth value, written as `true_word` / `false_word` (yes/no for StrategyQA)."""
+
+    family: ClassVar[str] = "yes_no"
 
     true_word: str = "yes"
     false_word: str = "no"
@@ -202,6 +208,8 @@ class BooleanAnswer:
 class TextAnswer:
     """Coconut's answers (GSM8k-Aug, ProntoQA, ProsQA): the text after the last "#", matched exactly, as the Coconut
     evaluation does (both modes are that rule)."""
+
+    family: ClassVar[str] = "text"
 
     instruction: str = 'give the final answer on the last line as "### <answer>".'
 

@@ -8,7 +8,7 @@ import torch
 from transformers import PreTrainedModel
 
 from ..data import Task
-from ..data.prompts import WITH_THOUGHTS
+from ..data.prompts import WITH_THOUGHTS, prompt_preset
 from ..modeling import SoftCoTForCausalLM
 from ..processing_softcot import DEFAULT_ASSISTANT_TEMPLATE, SoftCoTProcessor
 from ..training.arguments import FrozenModelTrainingArguments
@@ -26,6 +26,13 @@ class SoftCoTTrainingArguments(FrozenModelTrainingArguments):
     assistant_template: str = field(
         default=DEFAULT_ASSISTANT_TEMPLATE,
         metadata={"help": "the assistant's prompt, with {question} and {num_thought_tokens}"},
+    )
+    prompt_preset: str | None = field(
+        default=None,
+        metadata={
+            "help": "both prompts from a preset: 'official' (the official structure for the task's family, in our "
+            "words) or a YAML/JSON file of softcot_hf.data.prompts.PromptPreset fields; replaces assistant_template"
+        },
     )
     assistant_cache: bool = field(default=True, metadata={"help": "compute the assistant's states once, not per step"})
     assistant_cache_dir: str | None = field(default=None, metadata={"help": "keep that cache on disk here"})
@@ -66,13 +73,17 @@ class SoftCoT(FrozenModelMethod):
         return model, self.processor(assistant_tokenizer, backbone_tokenizer, task, args), backbone_tokenizer
 
     def processor(self, assistant_tokenizer, backbone_tokenizer, task: Task, args) -> SoftCoTProcessor:
-        """The processor a run with `args` trains and saves with."""
+        """The processor a run with `args` trains and saves with: its prompt preset, else the assistant template and
+        this method's backbone prompt for the task."""
+        if args.prompt_preset is None:
+            prompts = {
+                "assistant_template": args.assistant_template,
+                "backbone_template": self.build_prompt(task, "{question}"),
+            }
+        else:
+            prompts = prompt_preset(args.prompt_preset, task.answer.family).to_dict()
         return SoftCoTProcessor(
-            assistant_tokenizer,
-            backbone_tokenizer,
-            num_thought_tokens=args.num_thought_tokens,
-            assistant_template=args.assistant_template,
-            backbone_template=self.build_prompt(task, "{question}"),
+            assistant_tokenizer, backbone_tokenizer, num_thought_tokens=args.num_thought_tokens, **prompts
         )
 
     def example_prompts(self, task, question, tokenizers, args=None):
@@ -83,7 +94,14 @@ class SoftCoT(FrozenModelMethod):
         }
 
     def identity(self, args: SoftCoTTrainingArguments) -> dict:
-        return {**super().identity(args), "assistant": args.assistant, "num_thought_tokens": args.num_thought_tokens}
+        identity = {
+            **super().identity(args),
+            "assistant": args.assistant,
+            "num_thought_tokens": args.num_thought_tokens,
+        }
+        if args.prompt_preset is not None:  # a run with other prompts is another model
+            identity["prompt_preset"] = args.prompt_preset
+        return identity
 
     def precompute(self, model: PreTrainedModel, examples: list[dict], collator, args) -> torch.Tensor | None:
         """The assistant's states at the placeholders, computed once (it is frozen): (num_examples, N, d_assistant)."""
