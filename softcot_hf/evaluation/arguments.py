@@ -40,12 +40,15 @@ class EvaluationArguments:
         default=None, **_help(f"set do_sample, temperature, top_p and top_k as: {', '.join(SAMPLING_PRESETS)}")
     )
     num_hint_tokens: int = field(default=32, **_help("assist_cot: hint length"))
+    num_thought_tokens: int | None = field(
+        default=None, **_help("softcot: N at evaluation (default: the trained N, from the model's config)")
+    )
     dtype: str | None = field(default=None, **_help("e.g. bfloat16 or auto (default: float32)"))
     output_dir: str | None = field(default=None, **_help("predictions.jsonl and summary.json go here"))
 
     def __post_init__(self):
         from ..data import list_tasks
-        from ..methods import METHODS
+        from ..methods import METHODS, get_method
 
         for name, known in (("task", list_tasks()), ("method", list(METHODS))):
             value = getattr(self, name)
@@ -59,6 +62,13 @@ class EvaluationArguments:
                 raise ValueError(f"Unknown sampling_preset {self.sampling_preset!r}; choose one of {known}.")
             for name, value in SAMPLING_PRESETS[self.sampling_preset].items():
                 setattr(self, name, value)
+        if self.num_thought_tokens is not None:
+            if not get_method(self.method).thoughts_at_load:
+                raise ValueError(
+                    f"num_thought_tokens at evaluation is for softcot; {self.method} fixes N in training."
+                )
+            if self.num_thought_tokens < 1:
+                raise ValueError(f"num_thought_tokens must be at least 1, got {self.num_thought_tokens}.")
         if self.top_k < 0:
             raise ValueError(f"top_k must be 0 (no limit) or more, got {self.top_k}.")
         self.seeds = [int(seed) for seed in self.seeds]

@@ -128,6 +128,8 @@ def evaluate(
     dataset = _dataset(task, dataset, args.data_dir, args.split, args.limit)
     questions, golds = list(dataset["question"]), [str(answer) for answer in dataset["answer"]]
     load_kwargs = {} if args.dtype is None else {"dtype": args.dtype}
+    if args.num_thought_tokens is not None:
+        load_kwargs["num_thought_tokens"] = args.num_thought_tokens
     runner = method.load_runner(
         task,
         args.model,
@@ -181,6 +183,7 @@ def evaluate(
             "top_p": args.top_p if generation["do_sample"] else None,
             "top_k": args.top_k if generation["do_sample"] else None,
             "num_hint_tokens": getattr(runner, "num_hint_tokens", None),
+            "num_thought_tokens": getattr(getattr(runner, "processor", None), "num_thought_tokens", None),
             "dtype": None if args.dtype is None else str(args.dtype),
         },
         "softcot_hf_version": __version__,

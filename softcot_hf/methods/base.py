@@ -79,6 +79,7 @@ class Method:
     chat: ClassVar[bool] = True  # render prompts with the tokenizer's chat template
     arguments: ClassVar[type | None] = None  # the training arguments of a trained method; None: evaluation only
     artifact_hint: ClassVar[str] = "the artifact folder or Hub id to evaluate"
+    thoughts_at_load: ClassVar[bool] = False  # loading takes num_thought_tokens (another N than the trained one)
     tokenizer_hint: ClassVar[str] = "tokenizer"
 
     def __repr__(self) -> str:

@@ -52,9 +52,14 @@ class SoftCoT(FrozenModelMethod):
     arguments = SoftCoTTrainingArguments
     artifact_hint = "a SoftCoT folder or Hub id (the projection and its processor)"
     tokenizer_hint = "SoftCoTProcessor"
+    thoughts_at_load = True  # N may change after training: the projection maps each thought on its own
 
     def load_artifact(self, name_or_path, load_kwargs):
-        return load_with_processor(name_or_path, load_kwargs)
+        """The model (with `num_thought_tokens` in `load_kwargs`: another N than the trained one) and its processor,
+        whose N always follows the model's config, so the two cannot disagree."""
+        model, processor = load_with_processor(name_or_path, load_kwargs)
+        processor.num_thought_tokens = model.config.num_thought_tokens
+        return model, processor
 
     def runner(self, model, processor, task):
         return ProcessorLM(model, processor)
