@@ -150,7 +150,9 @@ def dry_run(recipe: Recipe, output_dir: Path, data_dir: str | None = None, token
     lines += [f"  {name}: {value!r}" for name, value in _settings(eval_args, recipe.eval).items()]
     task = get_task(recipe.task)
     try:
-        question = task.load(eval_args.split, data_dir=eval_args.data_dir)[0]["question"]
+        question = task.load(eval_args.split, data_dir=eval_args.data_dir, **(eval_args.data_options or {}))[0][
+            "question"
+        ]
         lines.append(f"prompts of the first {eval_args.split} question:")
     except (OSError, ValueError) as error:
         question = _STAND_IN_QUESTION

@@ -8,6 +8,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from softcot_hf.cli import main
+from softcot_hf.evaluation.arguments import EvaluationArguments
 from softcot_hf.paper_results import PAPER_RESULTS
 from softcot_hf.reproduce import ReproduceArguments, compare, dry_run, load_recipe, reproduce
 
@@ -106,3 +107,15 @@ def test_tiny_recipe_runs_end_to_end(tmp_path, monkeypatch):
     assert (tmp_path / "train" / "run.json").is_file()
     again = reproduce(args)  # a rerun resumes the finished training and evaluates the same predictions
     assert again["accuracy_per_seed"] == summary["accuracy_per_seed"]
+
+
+def test_loader_options_reach_training_and_evaluation(tmp_path):
+    recipe = load_recipe(ROOT / "recipes/softcot/gsm8k-llama.yaml")
+    assert recipe.training_arguments(tmp_path).data_options == {"socratic": True, "keep_notes": True}
+    du = load_recipe(ROOT / "recipes/softcot/date_understanding-llama.yaml")
+    assert du.training_arguments(tmp_path).task == "gsm8k"  # DU is evaluated with the GSM8K-trained projection
+    assert du.evaluation_arguments(None, tmp_path).data_options is None  # BIG-Bench-Hard's 250
+    args = EvaluationArguments(
+        task="date_understanding", method="zero_shot_cot", data_options='{"bigbench_369": true}'
+    )
+    assert args.data_options == {"bigbench_369": True}

@@ -1,5 +1,6 @@
 """Evaluation arguments: every option of `softcot-hf eval` and `run_evaluation`, defined once."""
 
+import json
 from dataclasses import dataclass, field
 
 
@@ -26,6 +27,9 @@ class EvaluationArguments:
     backbone: str | None = field(default=None, **_help("zero_shot_cot / assist_cot: the backbone LM"))
     assistant: str | None = field(default=None, **_help("assist_cot: the assistant LM that writes hints"))
     data_dir: str | None = field(default=None, **_help("a local copy of the task in its original layout"))
+    data_options: dict | str | None = field(
+        default=None, **_help('options of the task\'s loader, as JSON: e.g. {"bigbench_369": true}')
+    )
     split: str = field(default="test", **_help("the split to evaluate"))
     limit: int | None = field(default=None, **_help("evaluate the first LIMIT examples only"))
     num_samples: int = field(default=1, **_help("> 1: self-consistency over that many sampled paths"))
@@ -71,6 +75,7 @@ class EvaluationArguments:
                 raise ValueError(f"num_thought_tokens must be at least 1, got {self.num_thought_tokens}.")
         if self.top_k < 0:
             raise ValueError(f"top_k must be 0 (no limit) or more, got {self.top_k}.")
+        self.data_options = json.loads(self.data_options) if isinstance(self.data_options, str) else self.data_options
         self.seeds = [int(seed) for seed in self.seeds]
         if not self.seeds:
             raise ValueError("Pass at least one seed.")

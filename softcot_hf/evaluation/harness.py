@@ -20,9 +20,9 @@ from .metrics import load_metric
 from .voting import majority_vote
 
 
-def _dataset(task: Task, dataset, data_dir, split: str, limit: int | None) -> datasets.Dataset:
+def _dataset(task: Task, dataset, data_dir, split: str, limit: int | None, options: dict) -> datasets.Dataset:
     if dataset is None:
-        dataset = task.load(split, data_dir=data_dir)
+        dataset = task.load(split, data_dir=data_dir, **options)
     if limit is not None:
         dataset = dataset.select(range(min(limit, len(dataset))))
     if len(dataset) == 0:
@@ -125,7 +125,7 @@ def evaluate(
         "max_new_tokens": args.max_new_tokens,
     }
     dataset_given = dataset is not None
-    dataset = _dataset(task, dataset, args.data_dir, args.split, args.limit)
+    dataset = _dataset(task, dataset, args.data_dir, args.split, args.limit, args.data_options or {})
     questions, golds = list(dataset["question"]), [str(answer) for answer in dataset["answer"]]
     load_kwargs = {} if args.dtype is None else {"dtype": args.dtype}
     if args.num_thought_tokens is not None:
@@ -174,6 +174,7 @@ def evaluate(
             "backbone": None if args.backbone is None else str(args.backbone),
             "assistant": None if args.assistant is None else str(args.assistant),
             "data_dir": None if args.data_dir is None else str(args.data_dir),
+            "data_options": args.data_options,
             "dataset_given": dataset_given,
             "limit": args.limit,
             "batch_size": args.batch_size,

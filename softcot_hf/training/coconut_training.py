@@ -46,10 +46,15 @@ def load_base(base: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     return model, tokenizer
 
 
-def load_examples(task: str, data_dir: str | None, train_file: str | None, limit: int | None) -> list[dict]:
+def load_examples(
+    task: str, data_dir: str | None, train_file: str | None, limit: int | None, options: dict | None = None
+) -> list[dict]:
     """Training examples `{"question", "steps", "answer"}`: `train_file` (Coconut-format JSON) or the task's train
-    split; the first `limit` only when given."""
-    rows = read_coconut_json(Path(train_file)) if train_file else get_task(task).load("train", data_dir).to_list()
+    split (`options` go to its loader); the first `limit` only when given."""
+    if train_file:
+        rows = read_coconut_json(Path(train_file))
+    else:
+        rows = get_task(task).load("train", data_dir, **(options or {})).to_list()
     return rows[:limit] if limit is not None else rows
 
 
@@ -109,7 +114,7 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
     output_dir = Path(args.output_dir).resolve()
     run = identity(method, args)
     checkpoint = check_output_dir(output_dir, run, args.resume)
-    examples = load_examples(args.task, args.data_dir, args.train_file, args.limit)
+    examples = load_examples(args.task, args.data_dir, args.train_file, args.limit, args.data_options)
     if method.staged and not any(example["steps"] for example in examples):
         raise ValueError(
             f"{method.name} replaces rationale steps stage by stage, but the training examples of {args.task!r} have "

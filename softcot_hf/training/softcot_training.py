@@ -101,7 +101,9 @@ def train_frozen_model_method(method, args) -> dict:
     trainer_args = dataclasses.replace(args, output_dir=str(output_dir / CHECKPOINTS), gradient_checkpointing=False)
     dtype = resolve_frozen_dtype(args.frozen_dtype)
     task = get_task(args.task)
-    questions, targets = training_rows(task, task.load("train", args.data_dir), args.limit)
+    questions, targets = training_rows(
+        task, task.load("train", args.data_dir, **(args.data_options or {})), args.limit
+    )
 
     set_seed(args.seed)  # the trainable part's initialisation
     model, processor, tokenizer = method.build(args, task, dtype)
