@@ -5,6 +5,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+import torch
 from transformers import AutoTokenizer
 
 from softcot_hf.cli import main
@@ -119,3 +120,17 @@ def test_loader_options_reach_training_and_evaluation(tmp_path):
         task="date_understanding", method="zero_shot_cot", data_options='{"bigbench_369": true}'
     )
     assert args.data_options == {"bigbench_369": True}
+
+
+def test_the_official_bf16_projection_is_a_knob(tmp_path):
+    from softcot_hf.data import get_task
+    from softcot_hf.methods import get_method
+    from softcot_hf.quickstart import shipped_models
+
+    softcot, pair = get_method("softcot"), shipped_models()
+    options = {"backbone": str(pair / "backbone"), "assistant": str(pair / "assistant"), "output_dir": str(tmp_path)}
+    for dtype, expected in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        args = softcot.arguments(**options, projection_dtype=dtype)
+        model, _, _ = softcot.build(args, get_task("synthetic_arithmetic"), torch.float32)
+        assert {p.dtype for p in model.projection.parameters()} == {expected}
+        assert ("projection_dtype" in softcot.identity(args)) == (dtype == "bf16")

@@ -23,6 +23,13 @@ class SoftCoTTrainingArguments(FrozenModelTrainingArguments):
     assistant: str | None = field(default=None, metadata={"help": "the small frozen assistant LM: Hub id or path"})
     num_thought_tokens: int = field(default=4, metadata={"help": "N, soft thoughts per question (paper: 4)"})
     projection_type: Literal["linear", "mlp"] = field(default="linear", metadata={"help": "paper: linear"})
+    projection_dtype: Literal["fp32", "bf16"] = field(
+        default="fp32",
+        metadata={
+            "help": "bf16: the official code's pure-bf16 projection, for exact reproduction only (at lr 2e-5 most of "
+            "its updates round to zero)"
+        },
+    )
     assistant_template: str = field(
         default=DEFAULT_ASSISTANT_TEMPLATE,
         metadata={"help": "the assistant's prompt, with {question} and {num_thought_tokens}"},
@@ -75,6 +82,8 @@ class SoftCoT(FrozenModelMethod):
             backbone_tokenizer=backbone_tokenizer,
             projection_type=args.projection_type,
         )
+        if args.projection_dtype == "bf16":
+            model.projection.to(torch.bfloat16)
         return model, self.processor(assistant_tokenizer, backbone_tokenizer, task, args), backbone_tokenizer
 
     def processor(self, assistant_tokenizer, backbone_tokenizer, task: Task, args) -> SoftCoTProcessor:
@@ -106,6 +115,8 @@ class SoftCoT(FrozenModelMethod):
         }
         if args.prompt_preset is not None:  # a run with other prompts is another model
             identity["prompt_preset"] = args.prompt_preset
+        if args.projection_dtype != "fp32":
+            identity["projection_dtype"] = args.projection_dtype
         return identity
 
     def precompute(self, model: PreTrainedModel, examples: list[dict], collator, args) -> torch.Tensor | None:
