@@ -30,13 +30,14 @@ from .evaluation.arguments import EvaluationArguments
 from .methods import Method, get_method
 from .paper_results import PAPER_RESULTS, PaperResult
 
-_RECIPE_KEYS = {"method", "task", "paper_result", "train", "eval", "description"}
+_RECIPE_KEYS = {"method", "task", "paper_result", "train", "eval"}
 _STAND_IN_QUESTION = "A baker made 24 rolls and sold 9 of them. How many rolls are left?"
 
 
 @dataclass
 class Recipe:
-    """One row of a paper's table: what to train and how to evaluate it."""
+    """One row of a paper's table: what to train and how to evaluate it. `name` is the file's path under `recipes/`
+    without the suffix (e.g. "softcot/gsm8k-llama"), and names the default run folder `runs/<name>`."""
 
     name: str
     method: Method
@@ -44,7 +45,6 @@ class Recipe:
     paper_result: PaperResult | None
     train: dict[str, Any] | None
     eval: dict[str, Any]
-    description: str = ""
 
     def training_arguments(self, output_dir: Path, data_dir: str | None = None):
         """The method's training arguments for this recipe, training into `output_dir` (no final evaluation: the
@@ -83,14 +83,14 @@ def load_recipe(path: str | Path) -> Recipe:
     key = values.get("paper_result")
     if key is not None and key not in PAPER_RESULTS:
         raise ValueError(f"{path}: paper_result {key!r} is not in softcot_hf.paper_results.PAPER_RESULTS.")
+    parts = path.resolve().with_suffix("").parts
     return Recipe(
-        name=path.stem,
+        name="/".join(parts[parts.index("recipes") + 1 :]) if "recipes" in parts else path.stem,
         method=method,
         task=values["task"],
         paper_result=None if key is None else PAPER_RESULTS[key],
         train=train,
         eval=dict(values.get("eval") or {}),
-        description=values.get("description", ""),
     )
 
 
@@ -134,8 +134,6 @@ def _tokenizers(recipe: Recipe, overrides: dict[str, str | None]) -> dict:
 def dry_run(recipe: Recipe, output_dir: Path, data_dir: str | None = None, tokenizers: dict | None = None) -> str:
     """The recipe's settings and one test question's prompts on each side (text and ids), as text."""
     lines = [f"recipe {recipe.name}: {recipe.method.name} on {recipe.task}"]
-    if recipe.description:
-        lines.append(recipe.description)
     paper = recipe.paper_result
     lines.append("paper: -" if paper is None else f"paper: {paper.accuracy:.2f} % ({paper.paper}, {paper.setting})")
     train_args = None
@@ -150,9 +148,8 @@ def dry_run(recipe: Recipe, output_dir: Path, data_dir: str | None = None, token
     lines += [f"  {name}: {value!r}" for name, value in _settings(eval_args, recipe.eval).items()]
     task = get_task(recipe.task)
     try:
-        question = task.load(eval_args.split, data_dir=eval_args.data_dir, **(eval_args.data_options or {}))[0][
-            "question"
-        ]
+        rows = task.load(eval_args.split, data_dir=eval_args.data_dir, **(eval_args.data_options or {}))
+        question = rows[0]["question"]
         lines.append(f"prompts of the first {eval_args.split} question:")
     except (OSError, ValueError) as error:
         question = _STAND_IN_QUESTION

@@ -33,6 +33,10 @@ def _tokenizer(name: str):
 def test_recipes_cover_the_papers_tables():
     assert len(RECIPES) >= 60
     recipes = [load_recipe(path) for path in RECIPES]
+    # each names its own run folder, runs/<path under recipes/>
+    assert [recipe.name for recipe in recipes] == [
+        str(p.relative_to(ROOT / "recipes").with_suffix("")) for p in RECIPES
+    ]
     named = {recipe.paper_result for recipe in recipes if recipe.paper_result is not None}
     # every reported number has a recipe, and a recipe's row is its own method and task
     assert named == set(PAPER_RESULTS.values())
