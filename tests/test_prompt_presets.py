@@ -47,7 +47,7 @@ def _ids(tok, text: str) -> list[int]:
 @pytest.mark.parametrize("preset", OFFICIAL_PRESETS)
 def test_official_presets_place_thoughts_as_the_official_code_does(family, preset):
     tok, expected = tokenizer(family), IDS[family]
-    processor = SoftCoTProcessor(tok, tok, num_thought_tokens=N, **OFFICIAL_PRESETS[preset].to_dict())
+    processor = SoftCoTProcessor(tok, tok, num_thought_tokens=N, **OFFICIAL_PRESETS[preset].processor_kwargs())
 
     assistant = processor.assistant_prompt_ids(QUESTION)
     reply = _ids(tok, expected["reply"]) + _ids(tok, "Hints for the solver:")
@@ -104,9 +104,18 @@ def test_presets_by_task_family_and_from_a_file(tmp_path):
 
 def test_preset_settings_survive_save_and_load(tmp_path):
     tok = tokenizer("qwen2.5")
-    processor = SoftCoTProcessor(tok, tok, num_thought_tokens=N, **OFFICIAL_PRESETS["choice"].to_dict())
+    processor = SoftCoTProcessor(tok, tok, num_thought_tokens=N, **OFFICIAL_PRESETS["choice"].processor_kwargs())
     processor.save_pretrained(tmp_path)
     loaded = SoftCoTProcessor.from_pretrained(tmp_path)
     assert loaded.assistant_response_prefix == "Hints for the solver:" and loaded.add_generation_prompt is False
     assert loaded.assistant_prompt_ids(QUESTION) == processor.assistant_prompt_ids(QUESTION)
     assert loaded.backbone_prompt_ids(QUESTION) == processor.backbone_prompt_ids(QUESTION)
+
+
+def test_official_presets_train_towards_a_boxed_answer():
+    from softcot_hf.training import training_target
+
+    for name, family, answer in (("gsm8k", "math", "18"), ("aqua", "choice", "B"), ("strategyqa", "yes_no", "no")):
+        template = OFFICIAL_PRESETS[family].answer_template
+        target = training_target(get_task(name), ["Step 1: think."], answer, template)
+        assert target == f"Step 1: think.\nThe answer is \\boxed{{{answer}}}."

@@ -53,21 +53,25 @@ class PromptPreset:
         assistant_response_prefix: text that opens the assistant's reply, before its N placeholders ("" puts them
             right after the generation prompt).
         add_generation_prompt: end the backbone's prompt with the chat template's generation prompt.
+        answer_template: how training targets write the final answer, with `{answer}` (None: the task's own
+            "The answer is ..." sentence).
     """
 
     assistant_template: str
     backbone_template: str
     assistant_response_prefix: str = ""
     add_generation_prompt: bool = True
+    answer_template: str | None = None
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def processor_kwargs(self) -> dict:
+        """The fields `SoftCoTProcessor` takes."""
+        return {key: value for key, value in asdict(self).items() if key != "answer_template"}
 
 
 # The official SoftCoT prompts' structure in our words: a task-family instruction on each side, the assistant's
-# placeholders inside its reply after a lead-in, the backbone asked for numbered steps and a boxed answer, and no
-# generation prompt after the backbone's turn (the official test prompt has none). Templates are filled with
-# `str.format`: literal braces are doubled.
+# placeholders inside its reply after a lead-in, the backbone asked for numbered steps and a boxed answer (training
+# targets end with one too), and no generation prompt after the backbone's turn (the official test prompt has none).
+# Templates are filled with `str.format`: literal braces are doubled.
 _OFFICIAL_FAMILIES = {  # family: (what the assistant is told the problem is, what the backbone is asked to box)
     "math": ("a math word problem", 'the final number as "The answer is \\boxed{{N}}."'),
     "choice": ("a multiple-choice problem", 'the letter of the right option as "The answer is \\boxed{{X}}."'),
@@ -85,6 +89,7 @@ OFFICIAL_PRESETS = {
         ),
         assistant_response_prefix="Hints for the solver:",
         add_generation_prompt=False,
+        answer_template="The answer is \\boxed{{{answer}}}.",
     )
     for family, (problem, answer) in _OFFICIAL_FAMILIES.items()
 }

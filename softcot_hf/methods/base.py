@@ -147,6 +147,10 @@ class FrozenModelMethod(Method):
         """What makes two runs the same model: a run in `output_dir` with another identity is refused."""
         return {"method": self.name, "backbone": args.backbone}
 
+    def answer_template(self, args, task: Task) -> str | None:
+        """How training targets write the final answer, with `{answer}`; None: the task's own sentence."""
+        return None
+
     def frozen_model(self, model: PreTrainedModel) -> PreTrainedModel:
         """The frozen LM whose layers gradient checkpointing covers."""
         return model.backbone

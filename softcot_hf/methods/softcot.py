@@ -95,10 +95,15 @@ class SoftCoT(FrozenModelMethod):
                 "backbone_template": self.build_prompt(task, "{question}"),
             }
         else:
-            prompts = prompt_preset(args.prompt_preset, task.answer.family).to_dict()
+            prompts = prompt_preset(args.prompt_preset, task.answer.family).processor_kwargs()
         return SoftCoTProcessor(
             assistant_tokenizer, backbone_tokenizer, num_thought_tokens=args.num_thought_tokens, **prompts
         )
+
+    def answer_template(self, args: SoftCoTTrainingArguments, task: Task) -> str | None:
+        if args.prompt_preset is None:
+            return None
+        return prompt_preset(args.prompt_preset, task.answer.family).answer_template
 
     def example_prompts(self, task, question, tokenizers, args=None):
         processor = self.processor(tokenizers["assistant"], tokenizers["backbone"], task, args)

@@ -101,9 +101,8 @@ def train_frozen_model_method(method, args) -> dict:
     trainer_args = dataclasses.replace(args, output_dir=str(output_dir / CHECKPOINTS), gradient_checkpointing=False)
     dtype = resolve_frozen_dtype(args.frozen_dtype)
     task = get_task(args.task)
-    questions, targets = training_rows(
-        task, task.load("train", args.data_dir, **(args.data_options or {})), args.limit
-    )
+    rows = task.load("train", args.data_dir, **(args.data_options or {}))
+    questions, targets = training_rows(task, rows, args.limit, method.answer_template(args, task))
 
     set_seed(args.seed)  # the trainable part's initialisation
     model, processor, tokenizer = method.build(args, task, dtype)
