@@ -126,8 +126,15 @@ def _tokenizers(recipe: Recipe, overrides: dict[str, str | None]) -> dict:
     tokenizers = {}
     for side in ("backbone", "assistant"):
         name = overrides.get(side) or next((s[side] for s in sections if s.get(side)), None)
-        if name is not None:
+        if name is None:
+            continue
+        try:
             tokenizers[side] = AutoTokenizer.from_pretrained(str(name))
+        except OSError as error:
+            raise OSError(
+                f"Could not load the {side} tokenizer {name!r} ({error}). Offline, pass --{side}-tokenizer with a "
+                "local folder holding the same tokenizer."
+            ) from error
     return tokenizers
 
 
@@ -178,7 +185,7 @@ class ReproduceArguments:
 
 def reproduce(args: ReproduceArguments) -> dict | str:
     """Runs (or, with `dry_run`, describes) the recipe; returns the evaluation summary with `paper` and
-    `comparison` added (the dry-run text with `dry_run`)."""
+    `comparison` added, also written to `OUTPUT_DIR/reproduce.json` (the dry-run text with `dry_run`)."""
     recipe = load_recipe(args.recipe)
     output_dir = Path(args.output_dir or Path("runs") / recipe.name)
     if args.dry_run:
@@ -197,6 +204,7 @@ def reproduce(args: ReproduceArguments) -> dict | str:
     summary = evaluate(recipe.evaluation_arguments(model, output_dir / "eval", args.data_dir))
     summary["paper"] = None if recipe.paper_result is None else dataclasses.asdict(recipe.paper_result)
     summary["comparison"] = compare(summary, recipe.paper_result)
+    (output_dir / "reproduce.json").write_text(json.dumps({"recipe": recipe.name, **summary}, indent=2) + "\n")
     print(f"{recipe.name}: {summary['comparison']}")
     return summary
 

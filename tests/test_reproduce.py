@@ -99,6 +99,10 @@ def test_recipe_errors(tmp_path):
     bad.write_text("method: softcot\ntask: gsm8k\npaper_result: softcot/llama/softcot/nope\ntrain: {}\n")
     with pytest.raises(ValueError, match="PAPER_RESULTS"):
         load_recipe(bad)
+    offline = ReproduceArguments(recipe=str(ROOT / "recipes/softcot/gsm8k-llama.yaml"), dry_run=True)
+    offline.backbone_tokenizer = str(tmp_path / "no-tokenizer")
+    with pytest.raises(OSError, match="pass --backbone-tokenizer"):
+        reproduce(offline)
 
 
 def test_tiny_recipe_runs_end_to_end(tmp_path, monkeypatch):
@@ -109,6 +113,8 @@ def test_tiny_recipe_runs_end_to_end(tmp_path, monkeypatch):
     assert summary["settings"]["top_k"] == 50 and summary["settings"]["max_new_tokens"] == 24
     assert summary["comparison"].startswith("ours ") and summary["comparison"].endswith("paper: -")
     assert json.loads((tmp_path / "eval" / "summary.json").read_text())["accuracy"] == summary["accuracy"]
+    written = json.loads((tmp_path / "reproduce.json").read_text())
+    assert written["recipe"] == "tiny/softcot-synthetic_arithmetic" and written["comparison"] == summary["comparison"]
     assert (tmp_path / "train" / "run.json").is_file()
     again = reproduce(args)  # a rerun resumes the finished training and evaluates the same predictions
     assert again["accuracy_per_seed"] == summary["accuracy_per_seed"]
