@@ -69,6 +69,8 @@ def identity(method, args) -> dict:
         settings[name] = str(Path(settings[name]).resolve()) if settings[name] else None
     if not args.lora:
         settings["lora_r"] = settings["lora_alpha"] = None
+    if args.data_options:  # other training data (recorded only when set, so earlier run folders still resume)
+        settings["data_options"] = args.data_options
     return {"method": method.name, **settings}
 
 
