@@ -227,11 +227,14 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         assistant: PreTrainedModel | None = None,
         backbone: PreTrainedModel | None = None,
         frozen_trust_remote_code: bool = False,
+        num_thought_tokens: int | None = None,
         **kwargs,
     ) -> "SoftCoTForCausalLM":
         """
         Load the assistant and the backbone by reference (config.json names them, at their pinned revisions if any),
-        then the projection. Pass `assistant=` / `backbone=` to reuse models already loaded.
+        then the projection. Pass `assistant=` / `backbone=` to reuse models already loaded. `num_thought_tokens`
+        replaces the trained N (the projection maps each thought on its own, so any N loads; the official SoftCoT
+        README trains with 32 and evaluates with 4); build the processor with the same N.
 
         `revision`/`subfolder` locate this checkpoint; `token`, `cache_dir`, `local_files_only`, ... locate every file;
         `dtype`, `device_map`, `attn_implementation` and any other loading argument go to the frozen models.
@@ -243,6 +246,10 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         checkpoint = FrozenModelsCheckpoint("SoftCoT", pretrained_model_name_or_path, kwargs, frozen_trust_remote_code)
         if not isinstance(config, SoftCoTConfig):
             config = checkpoint.load_config(SoftCoTConfig)
+        if num_thought_tokens is not None:
+            if num_thought_tokens < 1:
+                raise ValueError(f"num_thought_tokens must be at least 1, got {num_thought_tokens}.")
+            config.num_thought_tokens = num_thought_tokens
         if assistant is None:
             assistant = checkpoint.load_frozen_model(config, "assistant", config.assistant_config)
         if backbone is None:

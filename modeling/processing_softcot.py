@@ -50,16 +50,20 @@ def _pad_id_avoiding(tokenizer: PreTrainedTokenizerBase, avoid: int) -> int:
 
 
 def render_prompt_ids(
-    tokenizer: PreTrainedTokenizerBase, text: str, use_chat_template: bool | None = None
+    tokenizer: PreTrainedTokenizerBase,
+    text: str,
+    use_chat_template: bool | None = None,
+    add_generation_prompt: bool = True,
 ) -> list[int]:
     """
-    Token ids of one prompt: the tokenizer's chat template as a user turn followed by the generation prompt when
-    `use_chat_template` (default: whether the tokenizer has one), else the plain text with its special tokens.
+    Token ids of one prompt: the tokenizer's chat template as a user turn followed by the generation prompt (unless
+    not `add_generation_prompt`) when `use_chat_template` (default: whether the tokenizer has one), else the plain
+    text with its special tokens.
     """
     use_chat = tokenizer.chat_template is not None if use_chat_template is None else use_chat_template
     if use_chat:
         rendered = tokenizer.apply_chat_template(
-            [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
+            [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=add_generation_prompt
         )
         return tokenizer(rendered, add_special_tokens=False)["input_ids"]
     return tokenizer(text)["input_ids"]
@@ -82,6 +86,10 @@ class SoftCoTProcessor(ProcessorMixin):
             `{num_thought_tokens}`); the backbone's must contain `{thoughts}` where the slots go.
         use_chat_template (`bool`, *optional*): wrap each prompt in its tokenizer's chat template as a user turn
             followed by the generation prompt; defaults to whether the tokenizer has one.
+        assistant_response_prefix (`str`, defaults to `""`): text that opens the assistant's reply (after the
+            generation prompt), before the N placeholders, so the placeholders sit inside the reply after a lead-in.
+        add_generation_prompt (`bool`, defaults to `True`): end the backbone's prompt with the chat template's
+            generation prompt. The presets of `softcot_hf.data.prompts` (`prompt_preset`) set all four.
     """
 
     def __init__(
@@ -92,6 +100,8 @@ class SoftCoTProcessor(ProcessorMixin):
         assistant_template: str = DEFAULT_ASSISTANT_TEMPLATE,
         backbone_template: str = DEFAULT_BACKBONE_TEMPLATE,
         use_chat_template: bool | None = None,
+        assistant_response_prefix: str = "",
+        add_generation_prompt: bool = True,
         **kwargs,
     ):
         if "{thoughts}" not in backbone_template:
@@ -103,6 +113,8 @@ class SoftCoTProcessor(ProcessorMixin):
         self.assistant_template = assistant_template
         self.backbone_template = backbone_template
         self.use_chat_template = use_chat_template
+        self.assistant_response_prefix = assistant_response_prefix
+        self.add_generation_prompt = add_generation_prompt
         super().__init__(assistant_tokenizer, backbone_tokenizer, **kwargs)
         # Without an assistant only the backbone side of the rule matters (the placeholder found is never used).
         self.thought_tokens = select_thought_tokens(assistant_tokenizer or backbone_tokenizer, backbone_tokenizer)
@@ -177,23 +189,22 @@ class SoftCoTProcessor(ProcessorMixin):
         )
         return cls(assistant_tokenizer, AutoTokenizer.from_pretrained(backbone, revision=backbone_revision), **kwargs)
 
-    def _render(self, tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
-        return render_prompt_ids(tokenizer, text, self.use_chat_template)
-
     def assistant_prompt_ids(self, question: str) -> list[int]:
-        """The assistant's prompt for one question followed by its N placeholders."""
+        """The assistant's prompt for one question, then `assistant_response_prefix` and its N placeholders."""
+        tokenizer = self.assistant_tokenizer
         text = self.assistant_template.format(question=question, num_thought_tokens=self.num_thought_tokens)
-        placeholder = self.thought_tokens.assistant_placeholder_id
-        return self._render(self.assistant_tokenizer, text) + [placeholder] * self.num_thought_tokens
+        ids = render_prompt_ids(tokenizer, text, self.use_chat_template)
+        if self.assistant_response_prefix:
+            ids += tokenizer(self.assistant_response_prefix, add_special_tokens=False)["input_ids"]
+        return ids + [self.thought_tokens.assistant_placeholder_id] * self.num_thought_tokens
 
     def backbone_prompt_ids(self, question: str) -> list[int]:
         """The backbone's prompt for one question, with start marker, N slots and end marker at `{thoughts}`."""
         tokens = self.thought_tokens
         thoughts = (tokens.backbone_start or "") + tokens.backbone_slot * self.num_thought_tokens
         thoughts += tokens.backbone_end or ""
-        ids = self._render(
-            self.backbone_tokenizer, self.backbone_template.format(question=question, thoughts=thoughts)
-        )
+        text = self.backbone_template.format(question=question, thoughts=thoughts)
+        ids = render_prompt_ids(self.backbone_tokenizer, text, self.use_chat_template, self.add_generation_prompt)
         if (count := ids.count(tokens.backbone_slot_id)) != self.num_thought_tokens:
             raise ValueError(
                 f"The backbone prompt holds {count} thought slots instead of {self.num_thought_tokens}: the template "

@@ -33,7 +33,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from softcot_hf.data import get_task
 from softcot_hf.data.prompts import FINE_TUNED, WITH_THOUGHTS, ZERO_SHOT
 from softcot_hf.methods import get_method
-from softcot_hf.processing_softcot import DEFAULT_ASSISTANT_TEMPLATE, SoftCoTProcessor
+from softcot_hf.processing_softcot import DEFAULT_ASSISTANT_TEMPLATE, SoftCoTProcessor, render_prompt_ids
 from softcot_hf.tiny import CHAT_TEMPLATES, FAMILY_ROLES, FAMILY_SPECIALS
 
 TASK = "synthetic_arithmetic"
@@ -107,7 +107,7 @@ class Encoder:
             text = get_method("softcot").build_prompt(self.task, row["question"], text)
         else:
             text = get_method("zero_shot_cot").build_prompt(self.task, row["question"])
-        prompt = self.processor._render(self.backbone, text)
+        prompt = render_prompt_ids(self.backbone, text, self.processor.use_chat_template)
         return prompt, self._ids(self.backbone, rationale(row)) + eos
 
     def assistant_examples(self, row: dict) -> list[tuple[list[int], list[int]]]:

@@ -43,7 +43,13 @@ class Command:
 def _commands() -> dict[str, Command]:
     """The commands, each defined in the module of the code it runs (imported here, on use)."""
     commands = {}
-    for module in ("softcot_hf.evaluation.cli", "softcot_hf.hub", "softcot_hf.quickstart", "softcot_hf.bench"):
+    for module in (
+        "softcot_hf.evaluation.cli",
+        "softcot_hf.hub",
+        "softcot_hf.quickstart",
+        "softcot_hf.bench",
+        "softcot_hf.reproduce",
+    ):
         for command in importlib.import_module(module).COMMANDS:
             commands[command.name] = command
     return commands

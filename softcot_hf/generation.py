@@ -49,10 +49,13 @@ def stop_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -
     return sorted(ids)
 
 
-def sampling_settings(num_samples: int, do_sample: bool | None, temperature: float, top_p: float) -> dict:
+def sampling_settings(
+    num_samples: int, do_sample: bool | None, temperature: float, top_p: float, top_k: int = 0
+) -> dict:
     """
     `generate` arguments for `num_samples` paths per question: greedy search for one path unless `do_sample`,
-    sampling at `temperature`/`top_p` otherwise (self-consistency needs different paths, so it always samples).
+    sampling at `temperature`/`top_p`/`top_k` (0: no limit) otherwise (self-consistency needs different paths, so
+    it always samples).
     """
     if num_samples < 1:
         raise ValueError(f"num_samples must be at least 1, got {num_samples}.")
@@ -61,7 +64,7 @@ def sampling_settings(num_samples: int, do_sample: bool | None, temperature: flo
         raise ValueError("Self-consistency (num_samples > 1) needs sampled paths: leave do_sample unset or True.")
     settings = {"do_sample": do_sample, "num_return_sequences": num_samples}
     if do_sample:
-        settings.update(temperature=temperature, top_p=top_p, top_k=0)
+        settings.update(temperature=temperature, top_p=top_p, top_k=top_k)
     return settings
 
 

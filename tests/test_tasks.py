@@ -28,7 +28,7 @@ SHARED_COUNTS = [
     ("aqua", "test", 254),
     ("strategyqa", "train", 1832),
     ("strategyqa", "test", 458),
-    ("date_understanding", "test", 369),
+    ("date_understanding", "test", 250),
     ("gsm8k_aug", "validation", 500),
     ("gsm8k_aug", "test", 1319),
     ("prontoqa", "validation", 200),
@@ -92,7 +92,11 @@ def test_multiple_choice_questions_carry_their_options():
         assert all("Answer Choices: (A) " in q for q in ds["question"])
         assert set(ds["answer"]) <= set(letters)
     # BIG-bench lists the right date first; after the seeded shuffle the letters are spread out.
-    assert max(Counter(load_shared("date_understanding", "test")["answer"]).values()) < 369 / 3
+    bigbench = get_task("date_understanding").load("test", data_dir=SHARED / "date_understanding", bigbench_369=True)
+    assert bigbench.num_rows == 369 and max(Counter(bigbench["answer"]).values()) < 369 / 3
+    # BIG-Bench-Hard's 250 are among BIG-bench's 369 (the question before the options is the same text).
+    bbh = {q.partition(" Answer Choices:")[0] for q in load_shared("date_understanding", "test")["question"]}
+    assert bbh <= {q.partition(" Answer Choices:")[0].strip() for q in bigbench["question"]}
 
 
 def test_fixtures_load_in_the_original_layouts():
@@ -128,6 +132,15 @@ def test_fixtures_load_in_the_original_layouts():
     ]
 
     for row, right in zip(load("date_understanding", "test"), ["03/04/2020", "01/02/2000"], strict=True):
+        assert f"({row['answer']}) {right} " in row["question"] + " "
+    bbh = load("date_understanding", "test")
+    assert [row["answer"] for row in bbh] == ["B", "E"]
+    assert bbh[1]["question"].endswith(
+        "in MM/DD/YYYY? Answer Choices: (A) 12/31/1999 (B) 01/01/2001 (C) 01/03/2000 (D) 02/01/2000 (E) 01/02/2000"
+    )
+    for row, right in zip(
+        load("date_understanding", "test", bigbench_369=True), ["03/04/2020", "01/02/2000"], strict=True
+    ):
         assert f"({row['answer']}) {right} " in row["question"] + " "
 
     assert load("gsm8k_aug", "test") == [
@@ -193,6 +206,48 @@ def test_prompts_per_method():
         assert not get_method(method).chat
     assert "one of A, B, C, D, E, F" in get_task("date_understanding").build_prompt(question)
     assert '"The answer is yes." or "... no."' in get_task("strategyqa").build_prompt(question)
-    assert '"The answer is True." or "... False."' in get_task("prontoqa").build_prompt(question)
+    assert '"### <answer>"' in get_task("prontoqa").build_prompt(question)  # scored as Coconut does
     with pytest.raises(ValueError, match="Unknown method 'few_shot'"):
         get_method("few_shot")
+
+
+def _asdiv_aug_hub_snapshot(folder: Path, sizes: dict[str, int]) -> Path:
+    """A folder in the layout `push_to_hub` gives the Hub dataset (data/<split>-00000-of-00001.parquet and a card
+    naming the splits), filled with made-up GSM8K-style rows whose rationales are calculator notes only."""
+    card = ["---", "configs:", "- config_name: default", "  data_files:"]
+    for split, size in sizes.items():
+        rows = []
+        for i in range(size):
+            a, b = i % 17 + 2, i % 5 + 3
+            question = f"Ann has {a} boxes of {b} pens and buys {i} more pens. How many pens does she have?"
+            rows.append(
+                {"question": question, "answer": f"<<{a}*{b}={a * b}>> <<{a * b}+{i}={a * b + i}>>\n#### {a * b + i}"}
+            )
+        (folder / "data").mkdir(parents=True, exist_ok=True)
+        datasets.Dataset.from_list(rows).to_parquet(folder / "data" / f"{split}-00000-of-00001.parquet")
+        card += [f"  - split: {split}", f"    path: data/{split}-*"]
+    (folder / "README.md").write_text("\n".join([*card, "---", ""]))
+    return folder
+
+
+def test_asdiv_aug_reads_the_hub_layout_with_its_notes_as_steps(tmp_path):
+    snapshot = _asdiv_aug_hub_snapshot(tmp_path / "ASDiv-Aug", {"train": 40, "test": 1038})
+    task = get_task("asdiv_aug")
+    test = task.load("test", data_dir=snapshot)
+    assert test.num_rows == 1038
+    assert all(test["steps"]) and test[5]["steps"] == ["<<7*3=21>>", "<<21+5=26>>"] and test[5]["answer"] == "26"
+    train = task.load("train", data_dir=snapshot)
+    assert train.num_rows == 40
+    from softcot_hf.training.softcot_data import training_rows
+
+    questions, targets = training_rows(task, train)  # SoftCoT trains on it: every rationale is there
+    assert targets[5] == "<<7*3=21>>\n<<21+5=26>>\nThe answer is 26."
+    with pytest.raises(FileNotFoundError, match="xuyige/ASDiv-Aug"):
+        task.load("test", data_dir=tmp_path / "empty")
+
+
+@needs_shared
+def test_gsm8k_socratic_with_notes_as_the_official_code_trains():
+    socratic = get_task("gsm8k").load("test", data_dir=SHARED / "gsm8k", socratic=True, keep_notes=True)
+    assert socratic.num_rows == 1319
+    assert " ** " in socratic[0]["steps"][0] and "<<" in socratic[0]["steps"][0]

@@ -6,7 +6,7 @@ from xml.etree import ElementTree
 
 import datasets
 
-from .answers import NumberAnswer, canonical_number
+from .answers import NumberAnswer, TextAnswer, canonical_number
 from .sources import SPLIT_FILES, download, jsonl_records
 from .task import Row, Task
 
@@ -24,15 +24,25 @@ _CALCULATOR_NOTE = re.compile(r"<<[^>]*>>")
 _ASDIV_NUMBER = re.compile(r"(-?\d+(?:\.\d+)?)(?:\s*\([^()]*\))?")
 
 
-def from_gsm8k_record(record: dict, where: str = "a GSM8K record") -> Row:
-    """GSM8K layout `{"question", "answer": "rationale lines\\n#### 18"}`; steps drop the `<<a=b>>` notes. A record
-    without the `#### <number>` line is a `ValueError` naming `where` it came from."""
+def _rationale_steps(line: str, keep_notes: bool) -> list[str]:
+    """One rationale line as steps: without its `<<a=b>>` notes, or with them (a line of notes only is one step per
+    note, as ASDiv-Aug and GSM8k-Aug write them)."""
+    if not keep_notes:
+        return [_CALCULATOR_NOTE.sub("", line).strip()]
+    if not _CALCULATOR_NOTE.sub("", line).strip():
+        return _CALCULATOR_NOTE.findall(line)
+    return [line.strip()]
+
+
+def from_gsm8k_record(record: dict, keep_notes: bool = False, where: str = "a GSM8K record") -> Row:
+    """GSM8K layout `{"question", "answer": "rationale lines\\n#### 18"}`; steps drop the `<<a=b>>` calculator notes
+    unless `keep_notes`. A record without the `#### <number>` line is a `ValueError` naming `where` it came from."""
     if "####" not in str(record["answer"]):
         raise ValueError(
             f"{where}: the answer must end with '#### <number>' (GSM8K's layout), got {record['answer']!r}."
         )
     rationale, _, answer = record["answer"].rpartition("####")
-    steps = (_CALCULATOR_NOTE.sub("", line).strip() for line in rationale.splitlines())
+    steps = [step for line in rationale.splitlines() for step in _rationale_steps(line, keep_notes)]
     return {
         "question": record["question"].strip(),
         "steps": [step for step in steps if step],
@@ -40,37 +50,53 @@ def from_gsm8k_record(record: dict, where: str = "a GSM8K record") -> Row:
     }
 
 
-# GSM8K: openai/grade-school-math layout, {train,test}.jsonl.
-def _gsm8k_remote(split: str) -> list[Row]:
-    return [from_gsm8k_record(record) for record in datasets.load_dataset(GSM8K_HUB_ID, "main", split=split)]
+# GSM8K: openai/grade-school-math layout, {train,test}.jsonl and {train,test}_socratic.jsonl. The official SoftCoT
+# code trains on the socratic answers with the notes kept (`socratic=True, keep_notes=True`).
+def _gsm8k_remote(split: str, socratic: bool = False, keep_notes: bool = False) -> list[Row]:
+    records = datasets.load_dataset(GSM8K_HUB_ID, "socratic" if socratic else "main", split=split)
+    return [from_gsm8k_record(record, keep_notes) for record in records]
 
 
-def read_gsm8k_jsonl(path: Path) -> list[Row]:
+def read_gsm8k_jsonl(path: Path, keep_notes: bool = False) -> list[Row]:
     """A JSON Lines file in GSM8K's layout (GSM8K, ASDiv-Aug)."""
-    return [from_gsm8k_record(record, where) for where, record in jsonl_records(path, ("question", "answer"))]
+    records = jsonl_records(path, ("question", "answer"))
+    return [from_gsm8k_record(record, keep_notes, where) for where, record in records]
 
 
-def _gsm8k_local(data_dir: Path, split: str) -> list[Row]:
-    return read_gsm8k_jsonl(data_dir / f"{split}.jsonl")
+def _gsm8k_local(data_dir: Path, split: str, socratic: bool = False, keep_notes: bool = False) -> list[Row]:
+    return read_gsm8k_jsonl(data_dir / f"{split}{'_socratic' if socratic else ''}.jsonl", keep_notes)
 
 
-# ASDiv-Aug: SoftCoT's GSM8K-style files aug-train.jsonl / aug-dev.jsonl (the paper evaluates on aug-dev).
+# ASDiv-Aug: the Hub dataset's train / test splits, GSM8K-style {question, answer}; its rationales are calculator
+# notes, kept as the steps. Locally: a snapshot of the Hub repo, or the official code's aug-train.jsonl /
+# aug-dev.jsonl (the paper evaluates on aug-dev, the Hub's test split).
 _ASDIV_AUG_FILES = {"train": "aug-train.jsonl", "test": "aug-dev.jsonl"}
 
 
 def _asdiv_aug_remote(split: str) -> list[Row]:
-    file = _ASDIV_AUG_FILES[split]
-    records = datasets.load_dataset(ASDIV_AUG_HUB_ID, data_files={split: file}, split=split)
-    return [from_gsm8k_record(record) for record in records]
+    return [
+        from_gsm8k_record(record, keep_notes=True) for record in datasets.load_dataset(ASDIV_AUG_HUB_ID, split=split)
+    ]
 
 
 def _asdiv_aug_local(data_dir: Path, split: str, from_asdiv_xml: bool = False) -> list[Row]:
-    """`from_asdiv_xml=True` converts the original ASDiv.xml instead (an evaluation set: split "test" only)."""
-    if not from_asdiv_xml:
-        return read_gsm8k_jsonl(data_dir / _ASDIV_AUG_FILES[split])
-    if split != "test":
-        raise ValueError("ASDiv.xml is an evaluation set: load split 'test' from it.")
-    return read_asdiv_xml(data_dir / "ASDiv.xml")
+    """A snapshot of the Hub dataset (or the official code's jsonl files); `from_asdiv_xml=True` converts the
+    original ASDiv.xml instead (an evaluation set: split "test" only)."""
+    if from_asdiv_xml:
+        if split != "test":
+            raise ValueError("ASDiv.xml is an evaluation set: load split 'test' from it.")
+        return read_asdiv_xml(data_dir / "ASDiv.xml")
+    if (data_dir / _ASDIV_AUG_FILES[split]).is_file():
+        return read_gsm8k_jsonl(data_dir / _ASDIV_AUG_FILES[split], keep_notes=True)
+    try:
+        records = datasets.load_dataset(str(data_dir), split=split)
+    except (FileNotFoundError, ValueError) as error:
+        raise FileNotFoundError(
+            f"No ASDiv-Aug {split} split in {data_dir} ({error}). Expected a snapshot of the Hub dataset "
+            f"{ASDIV_AUG_HUB_ID} (train and test splits of question, answer) or {_ASDIV_AUG_FILES[split]}."
+        ) from error
+    where = f"{data_dir} ({split} split)"
+    return [from_gsm8k_record(record, True, f"{where}, row {index}") for index, record in enumerate(records)]
 
 
 def read_asdiv_xml(path: Path) -> list[Row]:
@@ -118,7 +144,7 @@ TASKS = (
     Task(
         name="gsm8k",
         source=GSM8K_HUB_ID,
-        layout="train.jsonl, test.jsonl",
+        layout="train.jsonl, test.jsonl (socratic=True: train_socratic.jsonl, test_socratic.jsonl)",
         splits=("train", "test"),
         answer=NumberAnswer(),
         read_remote=_gsm8k_remote,
@@ -127,7 +153,7 @@ TASKS = (
     Task(
         name="asdiv_aug",
         source=ASDIV_AUG_HUB_ID,
-        layout="aug-train.jsonl, aug-dev.jsonl (or ASDiv.xml with from_asdiv_xml=True)",
+        layout="a snapshot of the Hub dataset, or aug-train.jsonl and aug-dev.jsonl (ASDiv.xml: from_asdiv_xml=True)",
         splits=("train", "test"),
         answer=NumberAnswer(),
         read_remote=_asdiv_aug_remote,
@@ -138,7 +164,7 @@ TASKS = (
         source=GSM8K_AUG_URL.format(file="{train,valid,test}"),
         layout="train.txt, valid.txt, test.txt",
         splits=("train", "validation", "test"),
-        answer=NumberAnswer(),
+        answer=TextAnswer(),  # scored as Coconut does: the text after the last "#", exactly
         read_remote=_gsm8k_aug_remote,
         read_local=_gsm8k_aug_local,
     ),

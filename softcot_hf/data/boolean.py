@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from .answers import BooleanAnswer
+from .answers import BooleanAnswer, TextAnswer
 from .sources import SPLIT_FILES, download, read_coconut_json, read_json
 from .task import Row, Task
 
@@ -61,7 +61,7 @@ TASKS = (
         source=PRONTOQA_URL.format(file="prontoqa_{train,valid,test}.json"),
         layout="prontoqa_train.json, prontoqa_valid.json, prontoqa_test.json (Coconut format)",
         splits=("train", "validation", "test"),
-        answer=BooleanAnswer("True", "False"),
+        answer=TextAnswer(),  # scored as Coconut does: "True" / "False" after the last "#", exactly
         read_remote=_prontoqa_remote,
         read_local=_prontoqa_local,
     ),

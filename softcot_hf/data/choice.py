@@ -1,4 +1,4 @@
-"""Multiple choice: AQuA (options A-E) and Date Understanding (options A-F), both from the SoftCoT paper.
+"""Multiple choice: AQuA (options A-E) and Date Understanding (options A-F, BIG-Bench-Hard's 250), SoftCoT paper.
 
 The options are appended to the question as "Answer Choices: (A) ... (B) ..." (the zero-shot CoT layout), and the
 gold answer is the option letter.
@@ -15,13 +15,21 @@ from .sources import download, read_json, read_jsonl
 from .task import Row, Task
 
 AQUA_HUB_ID = "deepmind/aqua_rat"
-DATE_UNDERSTANDING_URL = (
+# The SoftCoT paper's five DU accuracies are whole numbers of correct answers out of 5 x 250: BIG-Bench-Hard's 250
+# questions (options fixed in the input) are the default; BIG-bench's 369 (`bigbench_369=True`) are an option.
+DATE_UNDERSTANDING_URL = (  # checked against commit 9ee07bd
+    "https://raw.githubusercontent.com/suzgunmirac/BIG-Bench-Hard/main/bbh/date_understanding.json"
+)
+BIGBENCH_DATE_UNDERSTANDING_URL = (
     "https://raw.githubusercontent.com/google/BIG-bench/main/bigbench/benchmark_tasks/date_understanding/task.json"
 )
+# BBH's file name, and the name ../shared/data gives the same file.
+BBH_DATE_UNDERSTANDING_FILES = ("date_understanding.json", "bbh_date_understanding.json")
 # BIG-bench lists the correct option first; shuffle each example's options with this seed so "A" means nothing.
 DATE_UNDERSTANDING_SEED = 0
 
 _AQUA_OPTION = re.compile(r"\s*([A-E])\s*\)\s*(.*)", re.DOTALL)
+_BBH_OPTION = re.compile(r"^\(([A-F])\)\s*(.*)$", re.MULTILINE)
 
 
 def with_choices(question: str, options: list[str]) -> str:
@@ -66,12 +74,39 @@ def read_bigbench_task(path: Path) -> list[Row]:
     return rows
 
 
-def _date_understanding_remote(split: str) -> list[Row]:
-    return read_bigbench_task(download(DATE_UNDERSTANDING_URL))
+# BIG-Bench-Hard: {"examples": [{"input": "...\nOptions:\n(A) ..\n(F) ..", "target": "(B)"}]}.
+def read_bbh_task(path: Path) -> list[Row]:
+    """BIG-Bench-Hard multiple-choice examples, options in their fixed order, in our "Answer Choices:" layout."""
+    rows = []
+    for example in read_json(path)["examples"]:
+        question, _, listed = example["input"].partition("\nOptions:")
+        options = _BBH_OPTION.findall(listed.strip())
+        if not options or [letter for letter, _ in options] != [chr(ord("A") + i) for i in range(len(options))]:
+            raise ValueError(
+                f"{path}: an example without options (A), (B), ... after 'Options:': {example['input']!r}"
+            )
+        answer = example["target"].strip("() ")
+        rows.append({"question": with_choices(question, [text for _, text in options]), "steps": [], "answer": answer})
+    return rows
 
 
-def _date_understanding_local(data_dir: Path, split: str) -> list[Row]:
-    return read_bigbench_task(data_dir / "task.json")
+def _date_understanding_remote(split: str, bigbench_369: bool = False) -> list[Row]:
+    if bigbench_369:
+        return read_bigbench_task(download(BIGBENCH_DATE_UNDERSTANDING_URL))
+    return read_bbh_task(download(DATE_UNDERSTANDING_URL))
+
+
+def _date_understanding_local(data_dir: Path, split: str, bigbench_369: bool = False) -> list[Row]:
+    """BIG-Bench-Hard's file (either name), or with `bigbench_369=True` BIG-bench's task.json."""
+    if bigbench_369:
+        return read_bigbench_task(data_dir / "task.json")
+    path = next((data_dir / n for n in BBH_DATE_UNDERSTANDING_FILES if (data_dir / n).is_file()), None)
+    if path is None:
+        raise FileNotFoundError(
+            f"Found neither of {', '.join(BBH_DATE_UNDERSTANDING_FILES)} (BIG-Bench-Hard's 250 questions) in "
+            f"{data_dir}; for BIG-bench's 369 in task.json, pass bigbench_369=True."
+        )
+    return read_bbh_task(path)
 
 
 TASKS = (
@@ -87,7 +122,7 @@ TASKS = (
     Task(
         name="date_understanding",
         source=DATE_UNDERSTANDING_URL,
-        layout="task.json (BIG-bench task file)",
+        layout="date_understanding.json (BIG-Bench-Hard; or task.json, BIG-bench's, with bigbench_369=True)",
         splits=("test",),
         answer=ChoiceAnswer("ABCDEF"),
         read_remote=_date_understanding_remote,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import datasets
 
-from .answers import AnswerFormat
+from .answers import MODES, AnswerFormat, Mode
 from .prompts import ZERO_SHOT, build_prompt
 from .sources import check_rows
 
@@ -32,7 +32,7 @@ class Task:
         layout: the files `load` reads from `data_dir`, in the dataset's original layout (for docs and errors).
         splits: the split names `load` accepts.
         answer: how answers are asked for, extracted and compared.
-        read_remote: `(split) -> rows` from `source`.
+        read_remote: `(split, **options) -> rows` from `source`.
         read_local: `(data_dir, split, **options) -> rows` from a local copy in `layout`.
     """
 
@@ -41,14 +41,14 @@ class Task:
     layout: str
     splits: tuple[str, ...]
     answer: AnswerFormat
-    read_remote: Callable[[str], list[Row]]
+    read_remote: Callable[..., list[Row]]
     read_local: Callable[..., list[Row]]
 
     def load(self, split: str, data_dir: str | Path | None = None, **options) -> datasets.Dataset:
         """
         The split as a `Dataset` with `question` (str), `steps` (list[str]) and `answer` (str, normalised) columns.
-        Reads `data_dir` (the original layout, see `layout`) when given, else `source`; `options` go to the local
-        reader (e.g. `from_asdiv_xml=True` for `asdiv_aug`).
+        Reads `data_dir` (the original layout, see `layout`) when given, else `source`; `options` go to the reader
+        (e.g. `from_asdiv_xml=True` for `asdiv_aug`, `bigbench_369=True` for `date_understanding`).
         """
         if split not in self.splits:
             raise ValueError(f"{self.name} has no split {split!r}; choose one of {', '.join(self.splits)}.")
@@ -57,7 +57,7 @@ class Task:
             check_rows(rows, f"{self.name} {split} in {data_dir} (layout: {self.layout})")
         else:
             try:
-                rows = self.read_remote(split)
+                rows = self.read_remote(split, **options)
             except OSError as error:  # offline mode, no network, or a missing remote file
                 raise ConnectionError(
                     f"Could not load {self.name} from {self.source} ({error}). When offline, pass "
@@ -65,16 +65,19 @@ class Task:
                 ) from error
         return datasets.Dataset.from_list(rows, features=FEATURES)
 
-    def extract_answer(self, text: str) -> str | None:
-        """The final answer in a model's output, normalised like the gold answers; None when there is none."""
-        return self.answer.extract(text)
+    def extract_answer(self, text: str, mode: Mode = "ours") -> str | None:
+        """The final answer in a model's output, normalised like the gold answers; None when there is none. `mode`
+        "official" applies the papers' plain rules instead of ours (see `softcot_hf.data.answers`)."""
+        if mode not in MODES:
+            raise ValueError(f"Unknown scoring mode {mode!r}; choose one of {', '.join(MODES)}.")
+        return self.answer.extract(text, mode)
 
-    def score(self, prediction: str, gold: str) -> bool:
-        """Whether a model's output (or an extracted answer) is correct against the gold answer."""
-        expected = self.answer.extract(gold)
+    def score(self, prediction: str | None, gold: str, mode: Mode = "ours") -> bool:
+        """Whether a model's output (or an extracted answer; None: no answer, never correct) matches the gold one."""
+        expected = self.extract_answer(gold)
         if expected is None:
             raise ValueError(f"{gold!r} is not a valid {self.name} answer.")
-        predicted = self.answer.extract(prediction)
+        predicted = None if prediction is None else self.extract_answer(prediction, mode)
         return predicted is not None and self.answer.same(predicted, expected)
 
     def build_prompt(self, question: str, template: str = ZERO_SHOT, thoughts: str = "{thoughts}") -> str:

@@ -1,5 +1,6 @@
 """Evaluation arguments: every option of `softcot-hf eval` and `run_evaluation`, defined once."""
 
+import json
 from dataclasses import dataclass, field
 
 import torch
@@ -9,6 +10,14 @@ from .. import checks
 
 def _help(text: str) -> dict:
     return {"metadata": {"help": text}}
+
+
+# Named sampling settings. "softcot_official": the official SoftCoT evaluation (always samples, transformers' own
+# defaults: temperature 1.0, top-p 1.0, top-k 50; the official code also allows 1,024 new tokens, a recipe setting).
+SAMPLING_PRESETS = {
+    "softcot_official": {"do_sample": True, "temperature": 1.0, "top_p": 1.0, "top_k": 50},
+    "greedy": {"do_sample": False},
+}
 
 
 @dataclass
@@ -22,6 +31,9 @@ class EvaluationArguments:
     backbone: str | None = field(default=None, **_help("zero_shot_cot / assist_cot: the backbone LM"))
     assistant: str | None = field(default=None, **_help("assist_cot: the assistant LM that writes hints"))
     data_dir: str | None = field(default=None, **_help("a local copy of the task in its original layout"))
+    data_options: dict | str | None = field(
+        default=None, **_help('options of the task\'s loader, as JSON: e.g. {"bigbench_369": true}')
+    )
     split: str = field(default="test", **_help("the split to evaluate"))
     limit: int | None = field(default=None, **_help("evaluate the first LIMIT examples only"))
     num_samples: int = field(default=1, **_help("> 1: self-consistency over that many sampled paths"))
@@ -31,13 +43,20 @@ class EvaluationArguments:
     do_sample: bool | None = field(default=None, **_help("sample a single path too (default: greedy)"))
     temperature: float = field(default=0.7, **_help("sampling temperature"))
     top_p: float = field(default=0.95, **_help("nucleus sampling threshold"))
+    top_k: int = field(default=0, **_help("sample among the TOP_K likeliest tokens; 0: no limit"))
+    sampling_preset: str | None = field(
+        default=None, **_help(f"set do_sample, temperature, top_p and top_k as: {', '.join(SAMPLING_PRESETS)}")
+    )
     num_hint_tokens: int = field(default=32, **_help("assist_cot: hint length"))
+    num_thought_tokens: int | None = field(
+        default=None, **_help("softcot: N at evaluation (default: the trained N, from the model's config)")
+    )
     dtype: str | None = field(default=None, **_help("e.g. bfloat16 or auto (default: float32)"))
     output_dir: str | None = field(default=None, **_help("predictions.jsonl and summary.json go here"))
 
     def __post_init__(self):
         from ..data import get_task, list_tasks
-        from ..methods import METHODS
+        from ..methods import METHODS, get_method
 
         for name, known in (("task", list_tasks()), ("method", list(METHODS))):
             value = getattr(self, name)
@@ -45,6 +64,22 @@ class EvaluationArguments:
                 raise ValueError(f"Pass --{name} ({name}=): one of {', '.join(known)}.")
             if isinstance(value, str) and value not in known:
                 raise ValueError(f"Unknown {name} {value!r}; choose one of {', '.join(known)}.")
+        if self.sampling_preset is not None:
+            if self.sampling_preset not in SAMPLING_PRESETS:
+                known = ", ".join(SAMPLING_PRESETS)
+                raise ValueError(f"Unknown sampling_preset {self.sampling_preset!r}; choose one of {known}.")
+            for name, value in SAMPLING_PRESETS[self.sampling_preset].items():
+                setattr(self, name, value)
+        if self.num_thought_tokens is not None:
+            if not get_method(self.method).thoughts_at_load:
+                raise ValueError(
+                    f"num_thought_tokens at evaluation is for softcot; {self.method} fixes N in training."
+                )
+            if self.num_thought_tokens < 1:
+                raise ValueError(f"num_thought_tokens must be at least 1, got {self.num_thought_tokens}.")
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be 0 (no limit) or more, got {self.top_k}.")
+        self.data_options = json.loads(self.data_options) if isinstance(self.data_options, str) else self.data_options
         self.seeds = [int(seed) for seed in self.seeds]
         if not self.seeds:
             raise ValueError("Pass at least one seed.")
@@ -65,4 +100,4 @@ class EvaluationArguments:
         checks.existing_path(self, "data_dir", folder=True)
 
 
-__all__ = ["EvaluationArguments"]
+__all__ = ["SAMPLING_PRESETS", "EvaluationArguments"]

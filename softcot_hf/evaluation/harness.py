@@ -41,9 +41,9 @@ MODEL_FILE_SUFFIXES = (".safetensors", ".bin")
 MODEL_CONFIGS = ("config.json", "adapter_config.json")
 
 
-def _dataset(task: Task, dataset, data_dir, split: str, limit: int | None) -> datasets.Dataset:
+def _dataset(task: Task, dataset, data_dir, split: str, limit: int | None, options: dict) -> datasets.Dataset:
     if dataset is None:
-        dataset = task.load(split, data_dir=data_dir)
+        dataset = task.load(split, data_dir=data_dir, **options)
     if limit is not None:
         dataset = dataset.select(range(min(limit, len(dataset))))
     if len(dataset) == 0:
@@ -225,13 +225,15 @@ def evaluate(
     task = get_task(args.task) if isinstance(args.task, str) else args.task
     method = get_method(args.method)
     generation = {
-        **sampling_settings(args.num_samples, args.do_sample, args.temperature, args.top_p),
+        **sampling_settings(args.num_samples, args.do_sample, args.temperature, args.top_p, args.top_k),
         "max_new_tokens": args.max_new_tokens,
     }
     dataset_given = dataset is not None
-    dataset = _dataset(task, dataset, args.data_dir, args.split, args.limit)
+    dataset = _dataset(task, dataset, args.data_dir, args.split, args.limit, args.data_options or {})
     questions, golds = list(dataset["question"]), [str(answer) for answer in dataset["answer"]]
     load_kwargs = {} if args.dtype is None else {"dtype": args.dtype}
+    if args.num_thought_tokens is not None:
+        load_kwargs["num_thought_tokens"] = args.num_thought_tokens
     runner = method.load_runner(
         task,
         args.model,
@@ -247,6 +249,7 @@ def evaluate(
         "backbone": None if args.backbone is None else str(args.backbone),
         "assistant": None if args.assistant is None else str(args.assistant),
         "data_dir": None if args.data_dir is None else str(args.data_dir),
+        "data_options": args.data_options,
         "dataset_given": dataset_given,
         "limit": args.limit,
         "batch_size": args.batch_size,
@@ -254,7 +257,9 @@ def evaluate(
         "do_sample": generation["do_sample"],
         "temperature": args.temperature if generation["do_sample"] else None,
         "top_p": args.top_p if generation["do_sample"] else None,
+        "top_k": args.top_k if generation["do_sample"] else None,
         "num_hint_tokens": getattr(runner, "num_hint_tokens", None),
+        "num_thought_tokens": getattr(getattr(runner, "processor", None), "num_thought_tokens", None),
         "dtype": None if args.dtype is None else str(args.dtype),
     }
     # Greedy decoding does not depend on the seed: decode once, under the first seed.

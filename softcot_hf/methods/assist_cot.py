@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from ..data import Task
 from ..data.prompts import WITH_THOUGHTS
-from ..generation import encode_prompts, generate_texts
+from ..generation import encode_prompts, generate_texts, prompt_ids
 from ..processing_softcot import DEFAULT_ASSISTANT_TEMPLATE
 from .base import Method, PromptedLM, default_device, load_lm
 
@@ -44,6 +44,15 @@ class AssistCoT(Method):
     name = "assist_cot"
     title = "Zero-Shot Assist-CoT"
     prompt_template = WITH_THOUGHTS
+
+    def example_prompts(self, task, question, tokenizers, args=None):
+        """The assistant's hint prompt (32 hint tokens) and the backbone's, with a stand-in where the hints go."""
+        hint_prompt = DEFAULT_ASSISTANT_TEMPLATE.format(question=question, num_thought_tokens=32)
+        backbone_prompt = self.build_prompt(task, question, thoughts="<the assistant's hints>")
+        return {
+            "assistant": prompt_ids(tokenizers["assistant"], hint_prompt, chat=True),
+            "backbone": prompt_ids(tokenizers["backbone"], backbone_prompt, chat=True),
+        }
 
     def load_runner(self, task: Task, model=None, tokenizer=None, *, backbone=None, assistant=None, **kwargs):
         """Loads `assistant` and `backbone` (Hub ids or folders of causal LMs)."""

@@ -14,7 +14,7 @@ from transformers import AutoModelForCausalLM, AutoProcessor, AutoTokenizer, Pre
 
 from ..data import Task
 from ..data.prompts import FINE_TUNED
-from ..generation import encode_prompts, generate_texts
+from ..generation import encode_prompts, generate_texts, prompt_ids
 
 
 class Runner(Protocol):
@@ -79,6 +79,7 @@ class Method:
     chat: ClassVar[bool] = True  # render prompts with the tokenizer's chat template
     arguments: ClassVar[type | None] = None  # the training arguments of a trained method; None: evaluation only
     artifact_hint: ClassVar[str] = "the artifact folder or Hub id to evaluate"
+    thoughts_at_load: ClassVar[bool] = False  # loading takes num_thought_tokens (another N than the trained one)
     tokenizer_hint: ClassVar[str] = "tokenizer"
 
     def __repr__(self) -> str:
@@ -87,6 +88,12 @@ class Method:
     def build_prompt(self, task: Task, question: str, thoughts: str = "{thoughts}") -> str:
         """This method's backbone prompt for `question`, in `task`'s answer format."""
         return task.build_prompt(question, self.prompt_template, thoughts=thoughts)
+
+    def example_prompts(self, task: Task, question: str, tokenizers: dict, args: Any = None) -> dict[str, list[int]]:
+        """The token ids this method's model reads for `question`, by side ("backbone", "assistant"): what
+        `softcot-hf reproduce --dry-run` prints. `tokenizers` maps sides to tokenizers; `args` are the training
+        arguments of a trained method (None for an evaluated one)."""
+        return {"backbone": prompt_ids(tokenizers["backbone"], self.build_prompt(task, question), self.chat)}
 
     def load_runner(
         self,
@@ -137,8 +144,16 @@ class FrozenModelMethod(Method):
         raise NotImplementedError
 
     def identity(self, args) -> dict:
-        """What makes two runs the same model: a run in `output_dir` with another identity is refused."""
-        return {"method": self.name, "backbone": args.backbone}
+        """What makes two runs the same model: a run in `output_dir` with another identity is refused. Loader options
+        count when set (other training data)."""
+        identity = {"method": self.name, "backbone": args.backbone}
+        if args.data_options:
+            identity["data_options"] = args.data_options
+        return identity
+
+    def answer_template(self, args, task: Task) -> str | None:
+        """How training targets write the final answer, with `{answer}`; None: the task's own sentence."""
+        return None
 
     def frozen_model(self, model: PreTrainedModel) -> PreTrainedModel:
         """The frozen LM whose layers gradient checkpointing covers."""

@@ -45,13 +45,19 @@ class CoTUnk(FrozenModelMethod):
         model = CoTUnkForCausalLM.from_backbone(
             backbone, num_thought_tokens=args.num_thought_tokens, backbone_tokenizer=tokenizer
         )
-        processor = SoftCoTProcessor(
+        return model, self.processor(tokenizer, task, args), tokenizer
+
+    def processor(self, tokenizer, task: Task, args) -> SoftCoTProcessor:
+        """The processor a run with `args` trains and saves with (no assistant side)."""
+        return SoftCoTProcessor(
             None,
             tokenizer,
             num_thought_tokens=args.num_thought_tokens,
             backbone_template=self.build_prompt(task, "{question}"),
         )
-        return model, processor, tokenizer
+
+    def example_prompts(self, task, question, tokenizers, args=None):
+        return {"backbone": self.processor(tokenizers["backbone"], task, args).backbone_prompt_ids(question)}
 
     def identity(self, args: CoTUnkTrainingArguments) -> dict:
         return {**super().identity(args), "num_thought_tokens": args.num_thought_tokens}

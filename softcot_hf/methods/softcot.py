@@ -9,7 +9,7 @@ from transformers import PreTrainedModel
 
 from .. import checks
 from ..data import Task
-from ..data.prompts import WITH_THOUGHTS
+from ..data.prompts import WITH_THOUGHTS, prompt_preset
 from ..modeling import SoftCoTForCausalLM
 from ..processing_softcot import DEFAULT_ASSISTANT_TEMPLATE, SoftCoTProcessor
 from ..training.arguments import FrozenModelTrainingArguments
@@ -24,9 +24,23 @@ class SoftCoTTrainingArguments(FrozenModelTrainingArguments):
     assistant: str | None = field(default=None, metadata={"help": "the small frozen assistant LM: Hub id or path"})
     num_thought_tokens: int = field(default=4, metadata={"help": "N, soft thoughts per question (paper: 4)"})
     projection_type: Literal["linear", "mlp"] = field(default="linear", metadata={"help": "paper: linear"})
+    projection_dtype: Literal["fp32", "bf16"] = field(
+        default="fp32",
+        metadata={
+            "help": "bf16: the official code's pure-bf16 projection, for exact reproduction only (at lr 2e-5 most of "
+            "its updates round to zero)"
+        },
+    )
     assistant_template: str = field(
         default=DEFAULT_ASSISTANT_TEMPLATE,
         metadata={"help": "the assistant's prompt, with {question} and {num_thought_tokens}"},
+    )
+    prompt_preset: str | None = field(
+        default=None,
+        metadata={
+            "help": "both prompts from a preset: 'official' (the official structure for the task's family, in our "
+            "words) or a YAML/JSON file of softcot_hf.data.prompts.PromptPreset fields; replaces assistant_template"
+        },
     )
     assistant_cache: bool = field(default=True, metadata={"help": "compute the assistant's states once, not per step"})
     assistant_cache_dir: str | None = field(default=None, metadata={"help": "keep that cache on disk here"})
@@ -53,9 +67,14 @@ class SoftCoT(FrozenModelMethod):
     arguments = SoftCoTTrainingArguments
     artifact_hint = "a SoftCoT folder or Hub id (the projection and its processor)"
     tokenizer_hint = "SoftCoTProcessor"
+    thoughts_at_load = True  # N may change after training: the projection maps each thought on its own
 
     def load_artifact(self, name_or_path, load_kwargs):
-        return load_with_processor(name_or_path, load_kwargs)
+        """The model (with `num_thought_tokens` in `load_kwargs`: another N than the trained one) and its processor,
+        whose N always follows the model's config, so the two cannot disagree."""
+        model, processor = load_with_processor(name_or_path, load_kwargs)
+        processor.num_thought_tokens = model.config.num_thought_tokens
+        return model, processor
 
     def runner(self, model, processor, task):
         return ProcessorLM(model, processor)
@@ -71,17 +90,47 @@ class SoftCoT(FrozenModelMethod):
             backbone_tokenizer=backbone_tokenizer,
             projection_type=args.projection_type,
         )
-        processor = SoftCoTProcessor(
-            assistant_tokenizer,
-            backbone_tokenizer,
-            num_thought_tokens=args.num_thought_tokens,
-            assistant_template=args.assistant_template,
-            backbone_template=self.build_prompt(task, "{question}"),
+        if args.projection_dtype == "bf16":
+            model.projection.to(torch.bfloat16)
+        return model, self.processor(assistant_tokenizer, backbone_tokenizer, task, args), backbone_tokenizer
+
+    def processor(self, assistant_tokenizer, backbone_tokenizer, task: Task, args) -> SoftCoTProcessor:
+        """The processor a run with `args` trains and saves with: its prompt preset, else the assistant template and
+        this method's backbone prompt for the task."""
+        if args.prompt_preset is None:
+            prompts = {
+                "assistant_template": args.assistant_template,
+                "backbone_template": self.build_prompt(task, "{question}"),
+            }
+        else:
+            prompts = prompt_preset(args.prompt_preset, task.answer.family).processor_kwargs()
+        return SoftCoTProcessor(
+            assistant_tokenizer, backbone_tokenizer, num_thought_tokens=args.num_thought_tokens, **prompts
         )
-        return model, processor, backbone_tokenizer
+
+    def answer_template(self, args: SoftCoTTrainingArguments, task: Task) -> str | None:
+        if args.prompt_preset is None:
+            return None
+        return prompt_preset(args.prompt_preset, task.answer.family).answer_template
+
+    def example_prompts(self, task, question, tokenizers, args=None):
+        processor = self.processor(tokenizers["assistant"], tokenizers["backbone"], task, args)
+        return {
+            "assistant": processor.assistant_prompt_ids(question),
+            "backbone": processor.backbone_prompt_ids(question),
+        }
 
     def identity(self, args: SoftCoTTrainingArguments) -> dict:
-        return {**super().identity(args), "assistant": args.assistant, "num_thought_tokens": args.num_thought_tokens}
+        identity = {
+            **super().identity(args),
+            "assistant": args.assistant,
+            "num_thought_tokens": args.num_thought_tokens,
+        }
+        if args.prompt_preset is not None:  # a run with other prompts is another model
+            identity["prompt_preset"] = args.prompt_preset
+        if args.projection_dtype != "fp32":
+            identity["projection_dtype"] = args.projection_dtype
+        return identity
 
     def precompute(self, model: PreTrainedModel, examples: list[dict], collator, args) -> torch.Tensor | None:
         """The assistant's states at the placeholders, computed once (it is frozen): (num_examples, N, d_assistant)."""

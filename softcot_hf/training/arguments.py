@@ -6,6 +6,7 @@ paper's defaults, like TRL's configs. `softcot-hf train METHOD` parses the metho
 fields from YAML or JSON; the Python API takes the same dataclass: `softcot_hf.train(SoftCoTTrainingArguments(...))`.
 """
 
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Literal
@@ -30,6 +31,9 @@ class MethodTrainingArguments(TrainingArguments):
     backbone: str | None = field(default=None, **_help("the LM the method is built on: Hub id or local path"))
     task: str = field(default="gsm8k", **_help("task registry name (softcot-hf eval --help lists them)"))
     data_dir: str | None = field(default=None, **_help("local copy of the task's data, in its original layout"))
+    data_options: dict | str | None = field(
+        default=None, **_help('options of the task\'s loader, as JSON: e.g. {"socratic": true, "keep_notes": true}')
+    )
     limit: int | None = field(default=None, **_help("train on the first LIMIT examples only"))
     resume: bool = field(default=True, **_help("resume from the last checkpoint of the same run in output_dir"))
     evaluate: bool = field(default=True, **_help("evaluate the artifact on the task's test split after training"))
@@ -52,6 +56,7 @@ class MethodTrainingArguments(TrainingArguments):
             raise ValueError("Pass --backbone (backbone=): the Hub id or local path of the LM to start from.")
         if self.task not in list_tasks():
             raise ValueError(f"Unknown task {self.task!r}; choose one of {', '.join(list_tasks())}.")
+        self.data_options = json.loads(self.data_options) if isinstance(self.data_options, str) else self.data_options
         checks.choices(self)
         checks.model_location(self, "backbone")
         checks.existing_path(self, "data_dir", folder=True)

@@ -54,10 +54,15 @@ def load_base(base: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     return model, tokenizer
 
 
-def load_examples(task: str, data_dir: str | None, train_file: str | None, limit: int | None) -> list[dict]:
+def load_examples(
+    task: str, data_dir: str | None, train_file: str | None, limit: int | None, options: dict | None = None
+) -> list[dict]:
     """Training examples `{"question", "steps", "answer"}`: `train_file` (Coconut-format JSON) or the task's train
-    split; the first `limit` only when given."""
-    rows = read_coconut_json(Path(train_file)) if train_file else get_task(task).load("train", data_dir).to_list()
+    split (`options` go to its loader); the first `limit` only when given."""
+    if train_file:
+        rows = read_coconut_json(Path(train_file))
+    else:
+        rows = get_task(task).load("train", data_dir, **(options or {})).to_list()
     return rows[:limit] if limit is not None else rows
 
 
@@ -72,6 +77,8 @@ def identity(method, args) -> dict:
         settings[name] = str(Path(settings[name]).resolve()) if settings[name] else None
     if not args.lora:
         settings["lora_r"] = settings["lora_alpha"] = None
+    if args.data_options:  # other training data (recorded only when set, so earlier run folders still resume)
+        settings["data_options"] = args.data_options
     return {"method": method.name, **settings}
 
 
@@ -119,7 +126,7 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
     checkpoint = check_output_dir(output_dir, run, args.resume)
     if args.resume and (finished := finished_run(method, args, output_dir)) is not None:
         return finished
-    examples = load_examples(args.task, args.data_dir, args.train_file, args.limit)
+    examples = load_examples(args.task, args.data_dir, args.train_file, args.limit, args.data_options)
     if method.staged and not any(example["steps"] for example in examples):
         raise ValueError(
             f"{method.name} replaces rationale steps stage by stage, but the training examples of {args.task!r} have "

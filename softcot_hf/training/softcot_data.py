@@ -31,9 +31,11 @@ def answer_sentence(task: Task, answer: str) -> str:
     raise TypeError(f"No answer sentence for the answer format {type(fmt).__name__} of task {task.name!r}.")
 
 
-def training_target(task: Task, steps: list[str], answer: str) -> str:
-    """Rationale steps, one per line, then the answer sentence. Checked: the task's extractor reads `answer` back."""
-    target = "\n".join([*steps, answer_sentence(task, answer)])
+def training_target(task: Task, steps: list[str], answer: str, answer_template: str | None = None) -> str:
+    """Rationale steps, one per line, then the answer sentence (`answer_template` with `{answer}`, else the task's).
+    Checked: the task's extractor reads `answer` back."""
+    final = answer_sentence(task, answer) if answer_template is None else answer_template.format(answer=answer)
+    target = "\n".join([*steps, final])
     if not task.score(target, answer):
         raise ValueError(
             f"The {task.name} training target {target!r} does not score as correct against its gold answer "
@@ -42,9 +44,11 @@ def training_target(task: Task, steps: list[str], answer: str) -> str:
     return target
 
 
-def training_rows(task: Task, split_data: datasets.Dataset, limit: int | None = None) -> tuple[list[str], list[str]]:
-    """(questions, targets) of the first `limit` rows. Every row needs rationale steps: these methods learn to
-    reason in text after the thoughts, as in the SoftCoT paper."""
+def training_rows(
+    task: Task, split_data: datasets.Dataset, limit: int | None = None, answer_template: str | None = None
+) -> tuple[list[str], list[str]]:
+    """(questions, targets) of the first `limit` rows (see `training_target`). Every row needs rationale steps: these
+    methods learn to reason in text after the thoughts, as in the SoftCoT paper."""
     if limit is not None:
         split_data = split_data.select(range(min(limit, len(split_data))))
     missing = [index for index, steps in enumerate(split_data["steps"]) if not steps]
@@ -55,7 +59,7 @@ def training_rows(task: Task, split_data: datasets.Dataset, limit: int | None = 
             "has rationales (e.g. gsm8k, asdiv_aug, aqua), or add steps to the data."
         )
     targets = [
-        training_target(task, steps, answer)
+        training_target(task, steps, answer, answer_template)
         for steps, answer in zip(split_data["steps"], split_data["answer"], strict=True)
     ]
     return list(split_data["question"]), targets

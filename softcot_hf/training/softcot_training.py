@@ -111,7 +111,8 @@ def train_frozen_model_method(method, args) -> dict:
     # Trainer's would checkpoint nothing, the frozen layers being in eval mode.
     trainer_args = dataclasses.replace(args, output_dir=str(output_dir / CHECKPOINTS), gradient_checkpointing=False)
     task = get_task(args.task)
-    questions, targets = training_rows(task, task.load("train", args.data_dir), args.limit)
+    rows = task.load("train", args.data_dir, **(args.data_options or {}))
+    questions, targets = training_rows(task, rows, args.limit, method.answer_template(args, task))
 
     set_seed(args.seed)  # the trainable part's initialisation
     model, processor, tokenizer = method.build(args, task, dtype)

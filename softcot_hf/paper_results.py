@@ -1,0 +1,61 @@
+"""The papers' reported numbers, in one table: what `softcot-hf reproduce` prints beside ours.
+
+Keys are `paper/setting/method/task` (a recipe names its row with `paper_result:`). Accuracies are percentages as
+printed in the papers (SoftCoT: mean of 5 seeds; Coconut: the main table). Only numbers we could check against the
+papers are here; a recipe whose row is missing prints "-" for the paper.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PaperResult:
+    """One cell of a paper's main table."""
+
+    paper: str  # "SoftCoT" (Xu et al., ACL 2025, Table 1) or "Coconut" (Hao et al., 2024, Table 1)
+    setting: str  # the models
+    method: str  # softcot_hf.methods name
+    task: str  # softcot_hf.data task name
+    accuracy: float  # percent
+    generated_tokens: float | None = None  # mean generated tokens per answer, where the paper gives it
+
+
+_SOFTCOT_LLAMA = "LLaMA-3.1-8B-Instruct backbone, LLaMA-3.2-1B-Instruct assistant"
+_SOFTCOT_TASKS = ("gsm8k", "asdiv_aug", "aqua", "strategyqa", "date_understanding")
+# SoftCoT paper, LLaMA pair, accuracy % (mean of 5 seeds); None: not reported.
+_SOFTCOT_TABLE = {
+    "zero_shot_cot": (79.61, 86.78, 54.65, 65.63, 54.40),
+    "cot_unk": (79.95, 86.90, 55.28, 66.16, 54.16),
+    "assist_cot": (80.76, 86.96, 55.83, 66.55, 58.24),
+    "lora": (75.66, 86.67, 52.36, None, None),
+    "coconut": (76.12, 86.80, 53.15, None, None),
+    "softcot": (81.03, 87.19, 56.30, 69.04, 59.04),
+}
+# Coconut paper, GPT-2: (accuracy %, generated tokens).
+_COCONUT_TABLE = {
+    ("cot", "gsm8k_aug"): (42.9, 25.0),
+    ("no_cot", "gsm8k_aug"): (16.5, 2.2),
+    ("coconut", "gsm8k_aug"): (34.1, 8.2),
+    ("cot", "prontoqa"): (98.8, 92.5),
+    ("coconut", "prontoqa"): (99.8, 9.0),
+    ("cot", "prosqa"): (77.5, 49.4),
+    ("coconut", "prosqa"): (97.0, 14.2),
+}
+
+
+def _build() -> dict[str, PaperResult]:
+    results = {}
+    for method, row in _SOFTCOT_TABLE.items():
+        for task, accuracy in zip(_SOFTCOT_TASKS, row, strict=True):
+            if accuracy is not None:
+                results[f"softcot/llama/{method}/{task}"] = PaperResult(
+                    "SoftCoT", _SOFTCOT_LLAMA, method, task, accuracy
+                )
+    for (method, task), (accuracy, tokens) in _COCONUT_TABLE.items():
+        results[f"coconut/gpt2/{method}/{task}"] = PaperResult("Coconut", "GPT-2", method, task, accuracy, tokens)
+    return results
+
+
+PAPER_RESULTS: dict[str, PaperResult] = _build()
+
+__all__ = ["PAPER_RESULTS", "PaperResult"]

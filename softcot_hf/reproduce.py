@@ -1,0 +1,222 @@
+"""`softcot-hf reproduce RECIPE`: one row of a paper's table from one recipe file, trained (or resumed), evaluated
+with the recipe's seeds and printed next to the paper's number (`softcot_hf.paper_results`).
+
+A recipe (`recipes/`) is YAML with the method, the task, the paper's row and two sections of option names:
+
+    method: softcot
+    task: gsm8k
+    paper_result: softcot/llama/softcot/gsm8k   # a key of PAPER_RESULTS (optional)
+    train: {backbone: ..., assistant: ..., learning_rate: 2.0e-5, ...}   # the method's training arguments
+    eval: {seeds: [41, 42, 43, 44, 45], sampling_preset: softcot_official, max_new_tokens: 1024, ...}
+
+`train` holds fields of the method's training arguments (`softcot-hf train METHOD --help`); a method that trains
+nothing has none and its `eval` names the models. `eval` holds `EvaluationArguments` fields (`softcot-hf eval --help`).
+Relative model paths are read from the working directory. `--dry-run` checks the recipe, prints the settings and
+the exact prompts (text and token ids) of one test question on each side, and trains nothing.
+"""
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from transformers import AutoTokenizer, TrainingArguments
+
+from .cli import Command
+from .data import get_task
+from .evaluation.arguments import EvaluationArguments
+from .methods import Method, get_method
+from .paper_results import PAPER_RESULTS, PaperResult
+
+_RECIPE_KEYS = {"method", "task", "paper_result", "train", "eval"}
+_STAND_IN_QUESTION = "A baker made 24 rolls and sold 9 of them. How many rolls are left?"
+
+
+@dataclass
+class Recipe:
+    """One row of a paper's table: what to train and how to evaluate it. `name` is the file's path under `recipes/`
+    without the suffix (e.g. "softcot/gsm8k-llama"), and names the default run folder `runs/<name>`."""
+
+    name: str
+    method: Method
+    task: str
+    paper_result: PaperResult | None
+    train: dict[str, Any] | None
+    eval: dict[str, Any]
+
+    def training_arguments(self, output_dir: Path, data_dir: str | None = None):
+        """The method's training arguments for this recipe, training into `output_dir` (no final evaluation: the
+        recipe's own follows)."""
+        options = {"task": self.task, **self.train, "output_dir": str(output_dir), "evaluate": False}
+        if data_dir is not None:
+            options["data_dir"] = data_dir
+        return self.method.arguments(**options)
+
+    def evaluation_arguments(self, model: str | None, output_dir: Path, data_dir: str | None = None):
+        options = {**self.eval, "task": self.task, "method": self.method.name, "output_dir": str(output_dir)}
+        if model is not None:
+            options["model"] = model
+        if data_dir is not None:
+            options["data_dir"] = data_dir
+        return EvaluationArguments(**options)
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """A recipe file, checked: known keys, a known method and task, a `train` section exactly when the method
+    trains, a paper row that exists."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No recipe at {path}.")
+    values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(values, dict) or "method" not in values or "task" not in values:
+        raise ValueError(f"{path} is not a recipe: a mapping with method, task, eval and (when it trains) train.")
+    if unknown := sorted(set(values) - _RECIPE_KEYS):
+        raise ValueError(f"{path} has unknown keys {unknown}; a recipe takes {sorted(_RECIPE_KEYS)}.")
+    method = get_method(values["method"])
+    get_task(values["task"])
+    train = values.get("train")
+    if (method.arguments is None) != (train is None):
+        need = "no train section (it trains nothing)" if method.arguments is None else "a train section"
+        raise ValueError(f"{path}: method {method.name} takes {need}.")
+    key = values.get("paper_result")
+    if key is not None and key not in PAPER_RESULTS:
+        raise ValueError(f"{path}: paper_result {key!r} is not in softcot_hf.paper_results.PAPER_RESULTS.")
+    parts = path.resolve().with_suffix("").parts
+    return Recipe(
+        name="/".join(parts[parts.index("recipes") + 1 :]) if "recipes" in parts else path.stem,
+        method=method,
+        task=values["task"],
+        paper_result=None if key is None else PAPER_RESULTS[key],
+        train=train,
+        eval=dict(values.get("eval") or {}),
+    )
+
+
+def compare(summary: dict, paper: PaperResult | None) -> str:
+    """Our accuracy (mean ± std over seeds) next to the paper's, with the difference in our standard deviations."""
+    ours, std = 100 * summary["accuracy"], 100 * summary["accuracy_std"]
+    line = f"ours {ours:.2f} ± {std:.2f} % ({len(summary['seeds'])} seeds, {summary['num_examples']} questions)"
+    if paper is None:
+        return f"{line}; paper: -"
+    difference = ours - paper.accuracy
+    in_std = f"{difference / std:+.1f} std" if std > 0 else "std 0"
+    source = f"{paper.paper}, {paper.setting}"
+    return f"{line}; paper {paper.accuracy:.2f} % ({source}); difference {difference:+.2f} ({in_std})"
+
+
+def _settings(arguments, given: dict) -> dict:
+    """The fields worth printing: those the recipe gives, ours, and `TrainingArguments` fields whose default we
+    change (transformers' other defaults are left out)."""
+    base = {}
+    if isinstance(arguments, TrainingArguments):
+        base = {item.name: item.default for item in dataclasses.fields(TrainingArguments)}
+    shown = {}
+    for item in dataclasses.fields(arguments):
+        if item.name in base and item.name not in given and item.default == base[item.name]:
+            continue
+        value = getattr(arguments, item.name)
+        shown[item.name] = value if isinstance(value, int | float | str | bool | list | type(None)) else str(value)
+    return shown
+
+
+def _tokenizers(recipe: Recipe, overrides: dict[str, str | None]) -> dict:
+    sections = [recipe.train or {}, recipe.eval]
+    tokenizers = {}
+    for side in ("backbone", "assistant"):
+        name = overrides.get(side) or next((s[side] for s in sections if s.get(side)), None)
+        if name is None:
+            continue
+        try:
+            tokenizers[side] = AutoTokenizer.from_pretrained(str(name))
+        except OSError as error:
+            raise OSError(
+                f"Could not load the {side} tokenizer {name!r} ({error}). Offline, pass --{side}-tokenizer with a "
+                "local folder holding the same tokenizer."
+            ) from error
+    return tokenizers
+
+
+def dry_run(recipe: Recipe, output_dir: Path, data_dir: str | None = None, tokenizers: dict | None = None) -> str:
+    """The recipe's settings and one test question's prompts on each side (text and ids), as text."""
+    lines = [f"recipe {recipe.name}: {recipe.method.name} on {recipe.task}"]
+    paper = recipe.paper_result
+    lines.append("paper: -" if paper is None else f"paper: {paper.accuracy:.2f} % ({paper.paper}, {paper.setting})")
+    train_args = None
+    if recipe.train is not None:
+        train_args = recipe.training_arguments(output_dir / "train", data_dir)
+        lines.append(f"training ({type(train_args).__name__}):")
+        lines += [f"  {name}: {value!r}" for name, value in _settings(train_args, recipe.train).items()]
+    eval_args = recipe.evaluation_arguments(
+        str(output_dir / "train") if train_args else None, output_dir / "eval", data_dir
+    )
+    lines.append("evaluation (EvaluationArguments):")
+    lines += [f"  {name}: {value!r}" for name, value in _settings(eval_args, recipe.eval).items()]
+    task = get_task(recipe.task)
+    try:
+        rows = task.load(eval_args.split, data_dir=eval_args.data_dir, **(eval_args.data_options or {}))
+        question = rows[0]["question"]
+        lines.append(f"prompts of the first {eval_args.split} question:")
+    except (OSError, ValueError) as error:
+        question = _STAND_IN_QUESTION
+        lines.append(f"prompts of a stand-in question (the {recipe.task} data did not load: {error}):")
+    for side, ids in recipe.method.example_prompts(task, question, tokenizers or {}, train_args).items():
+        text = tokenizers[side].decode(ids)
+        lines += [f"  {side} ({len(ids)} tokens):", f"    text: {json.dumps(text)}", f"    ids: {ids}"]
+    return "\n".join(lines)
+
+
+@dataclass
+class ReproduceArguments:
+    """One paper-table row from a recipe file: train (or resume), evaluate with the recipe's seeds, compare."""
+
+    recipe: str | None = field(default=None, metadata={"help": "the recipe file (recipes/...)"})
+    dry_run: bool = field(default=False, metadata={"help": "print the settings and prompts; train nothing"})
+    output_dir: str | None = field(default=None, metadata={"help": "run folder (default: runs/RECIPE_NAME)"})
+    data_dir: str | None = field(default=None, metadata={"help": "a local copy of the task in its original layout"})
+    backbone_tokenizer: str | None = field(default=None, metadata={"help": "dry run: read the backbone's from here"})
+    assistant_tokenizer: str | None = field(default=None, metadata={"help": "dry run: read the assistant's from here"})
+
+    def __post_init__(self):
+        if not self.recipe:
+            raise ValueError("Pass the recipe file: softcot-hf reproduce recipes/softcot/gsm8k-llama.yaml.")
+
+
+def reproduce(args: ReproduceArguments) -> dict | str:
+    """Runs (or, with `dry_run`, describes) the recipe; returns the evaluation summary with `paper` and
+    `comparison` added, also written to `OUTPUT_DIR/reproduce.json` (the dry-run text with `dry_run`)."""
+    recipe = load_recipe(args.recipe)
+    output_dir = Path(args.output_dir or Path("runs") / recipe.name)
+    if args.dry_run:
+        overrides = {"backbone": args.backbone_tokenizer, "assistant": args.assistant_tokenizer}
+        text = dry_run(recipe, output_dir, args.data_dir, _tokenizers(recipe, overrides))
+        print(text)
+        return text
+    model = None
+    if recipe.train is not None:
+        outcome = recipe.method.train(recipe.training_arguments(output_dir / "train", args.data_dir))
+        if not outcome["is_main_process"]:
+            return outcome
+        model = outcome["output_dir"]
+    from .evaluation.harness import evaluate
+
+    summary = evaluate(recipe.evaluation_arguments(model, output_dir / "eval", args.data_dir))
+    summary["paper"] = None if recipe.paper_result is None else dataclasses.asdict(recipe.paper_result)
+    summary["comparison"] = compare(summary, recipe.paper_result)
+    (output_dir / "reproduce.json").write_text(json.dumps({"recipe": recipe.name, **summary}, indent=2) + "\n")
+    print(f"{recipe.name}: {summary['comparison']}")
+    return summary
+
+
+COMMANDS = [
+    Command(
+        "reproduce",
+        "one paper-table row from a recipe file: train, evaluate with its seeds, print ours beside the paper's",
+        ReproduceArguments,
+        reproduce,
+        positional="recipe",
+    ),
+]
+
+__all__ = ["Recipe", "ReproduceArguments", "compare", "dry_run", "load_recipe", "reproduce"]

@@ -1,0 +1,160 @@
+"""Recipes: every file loads and dry-runs with real tokenizers, the tiny one runs end to end, paper numbers."""
+
+import json
+from functools import cache
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoTokenizer
+
+from softcot_hf.cli import main
+from softcot_hf.evaluation.arguments import EvaluationArguments
+from softcot_hf.paper_results import PAPER_RESULTS
+from softcot_hf.reproduce import ReproduceArguments, compare, dry_run, load_recipe, reproduce
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = sorted((ROOT / "recipes").rglob("*.yaml"))
+TOKENIZERS = ROOT.parent / "shared" / "tokenizers"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+DATA_FOLDERS = {"asdiv_aug": "asdiv", "gsm8k_aug": "gsm8k_aug_icot"}
+needs_tokenizers = pytest.mark.skipif(not TOKENIZERS.is_dir(), reason=f"real tokenizers not found at {TOKENIZERS}")
+
+
+@cache
+def _tokenizer(name: str):
+    """A recipe's tokenizer: a local folder, or the shared copy of its Hub id's family (LLaMA-3, Qwen2.5, GPT-2)."""
+    if Path(name).exists():
+        return AutoTokenizer.from_pretrained(name)
+    family = "llama3" if "llama" in name.lower() else "qwen2.5" if "qwen" in name.lower() else "gpt2"
+    return AutoTokenizer.from_pretrained(str(TOKENIZERS / family))
+
+
+def test_recipes_cover_the_papers_tables():
+    assert len(RECIPES) >= 60
+    recipes = [load_recipe(path) for path in RECIPES]
+    # each names its own run folder, runs/<path under recipes/>
+    assert [recipe.name for recipe in recipes] == [
+        str(p.relative_to(ROOT / "recipes").with_suffix("")) for p in RECIPES
+    ]
+    named = {recipe.paper_result for recipe in recipes if recipe.paper_result is not None}
+    # every reported number has a recipe, and a recipe's row is its own method and task
+    assert named == set(PAPER_RESULTS.values())
+    for recipe in recipes:
+        if recipe.paper_result is not None:
+            assert (recipe.paper_result.method, recipe.paper_result.task) == (recipe.method.name, recipe.task)
+
+
+@needs_tokenizers
+@pytest.mark.parametrize("path", RECIPES, ids=lambda path: str(path.relative_to(ROOT / "recipes")))
+def test_every_recipe_dry_runs(path, tmp_path):
+    recipe = load_recipe(path)
+    sections = [recipe.train or {}, recipe.eval]
+    tokenizers = {}
+    for side in ("backbone", "assistant"):
+        if (name := next((section[side] for section in sections if section.get(side)), None)) is not None:
+            tokenizers[side] = _tokenizer(name)
+    shared = SHARED_DATA / DATA_FOLDERS.get(recipe.task, recipe.task)
+    data_dir = str(shared) if shared.is_dir() else str(tmp_path / "absent")
+    text = dry_run(recipe, tmp_path, data_dir, tokenizers)
+    assert f"{recipe.method.name} on {recipe.task}" in text
+    assert "backbone (" in text and "ids: [" in text
+    assert ("assistant (" in text) == (recipe.method.name in ("softcot", "assist_cot"))
+    if recipe.paper_result is not None:
+        assert f"paper: {recipe.paper_result.accuracy:.2f} %" in text
+
+
+@needs_tokenizers
+def test_dry_run_command_prints_the_exact_prompts(capsys, tmp_path):
+    llama = str(TOKENIZERS / "llama3")
+    main(
+        ["reproduce", str(ROOT / "recipes/softcot/gsm8k-llama.yaml"), "--dry-run", "--output-dir", str(tmp_path)]
+        + ["--backbone-tokenizer", llama, "--assistant-tokenizer", llama, "--data-dir", str(tmp_path / "absent")]
+    )
+    out = capsys.readouterr().out
+    assert "paper: 81.03 %" in out and "sampling_preset: 'softcot_official'" in out and "top_k: 50" in out
+    assert "learning_rate: 2e-05" in out and "max_new_tokens: 1024" in out
+    # the assistant's placeholders (<|end_of_text|>, 128001) and the backbone's markers and slots
+    assert "<|end_of_text|><|end_of_text|><|end_of_text|><|end_of_text|>" in out
+    assert "128002, 128005, 128005, 128005, 128005, 128003" in out
+    assert not (tmp_path / "train").exists()
+
+
+def test_compare_prints_the_difference_in_standard_deviations():
+    paper = PAPER_RESULTS["softcot/llama/softcot/gsm8k"]
+    summary = {"accuracy": 0.8203, "accuracy_std": 0.005, "seeds": [41, 42, 43, 44, 45], "num_examples": 1319}
+    line = compare(summary, paper)
+    assert "ours 82.03 ± 0.50 %" in line and "paper 81.03 %" in line and "+1.00 (+2.0 std)" in line
+    assert compare(summary, None).endswith("paper: -")
+
+
+def test_recipe_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("method: zero_shot_cot\ntask: gsm8k\ntrain: {backbone: x}\neval: {}\n")
+    with pytest.raises(ValueError, match="no train section"):
+        load_recipe(bad)
+    bad.write_text("method: softcot\ntask: gsm8k\nlr: 1\n")
+    with pytest.raises(ValueError, match="unknown keys"):
+        load_recipe(bad)
+    bad.write_text("method: softcot\ntask: gsm8k\npaper_result: softcot/llama/softcot/nope\ntrain: {}\n")
+    with pytest.raises(ValueError, match="PAPER_RESULTS"):
+        load_recipe(bad)
+    offline = ReproduceArguments(recipe=str(ROOT / "recipes/softcot/gsm8k-llama.yaml"), dry_run=True)
+    offline.backbone_tokenizer = str(tmp_path / "no-tokenizer")
+    with pytest.raises(OSError, match="pass --backbone-tokenizer"):
+        reproduce(offline)
+
+
+def test_tiny_recipe_runs_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the recipe names the shipped models relative to the repository root
+    args = ReproduceArguments(recipe="recipes/tiny/softcot-synthetic_arithmetic.yaml", output_dir=str(tmp_path))
+    summary = reproduce(args)
+    assert summary["seeds"] == [41, 42] and summary["num_examples"] == 8
+    assert summary["settings"]["top_k"] == 50 and summary["settings"]["max_new_tokens"] == 24
+    assert summary["comparison"].startswith("ours ") and summary["comparison"].endswith("paper: -")
+    assert json.loads((tmp_path / "eval" / "summary.json").read_text())["accuracy"] == summary["accuracy"]
+    written = json.loads((tmp_path / "reproduce.json").read_text())
+    assert written["recipe"] == "tiny/softcot-synthetic_arithmetic" and written["comparison"] == summary["comparison"]
+    assert (tmp_path / "train" / "run.json").is_file()
+    again = reproduce(args)  # a rerun resumes the finished training and evaluates the same predictions
+    assert again["accuracy_per_seed"] == summary["accuracy_per_seed"]
+
+
+def test_loader_options_reach_training_and_evaluation(tmp_path):
+    recipe = load_recipe(ROOT / "recipes/softcot/gsm8k-llama.yaml")
+    assert recipe.training_arguments(tmp_path).data_options == {"socratic": True, "keep_notes": True}
+    du = load_recipe(ROOT / "recipes/softcot/date_understanding-llama.yaml")
+    assert du.training_arguments(tmp_path).task == "gsm8k"  # DU is evaluated with the GSM8K-trained projection
+    assert du.evaluation_arguments(None, tmp_path).data_options is None  # BIG-Bench-Hard's 250
+    args = EvaluationArguments(
+        task="date_understanding", method="zero_shot_cot", data_options='{"bigbench_369": true}'
+    )
+    assert args.data_options == {"bigbench_369": True}
+
+
+def test_the_official_bf16_projection_is_a_knob(tmp_path):
+    from softcot_hf.data import get_task
+    from softcot_hf.methods import get_method
+    from softcot_hf.quickstart import shipped_models
+
+    softcot, pair = get_method("softcot"), shipped_models()
+    options = {"backbone": str(pair / "backbone"), "assistant": str(pair / "assistant"), "output_dir": str(tmp_path)}
+    for dtype, expected in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        args = softcot.arguments(**options, projection_dtype=dtype)
+        model, _, _ = softcot.build(args, get_task("synthetic_arithmetic"), torch.float32)
+        assert {p.dtype for p in model.projection.parameters()} == {expected}
+        assert ("projection_dtype" in softcot.identity(args)) == (dtype == "bf16")
+
+
+def test_loader_options_are_part_of_a_runs_identity(tmp_path):
+    from softcot_hf.methods import get_method
+    from softcot_hf.training.coconut_training import identity
+
+    lora = get_method("lora").arguments
+    plain = lora(backbone="b", output_dir=str(tmp_path))
+    socratic = lora(backbone="b", output_dir=str(tmp_path), data_options={"socratic": True})
+    assert "data_options" not in get_method("lora").identity(plain)  # earlier run folders still resume
+    assert get_method("lora").identity(socratic)["data_options"] == {"socratic": True}
+    coconut = get_method("coconut")
+    args = coconut.arguments(backbone="b", output_dir=str(tmp_path), task="gsm8k", data_options='{"socratic": true}')
+    assert identity(coconut, args)["data_options"] == {"socratic": True}
