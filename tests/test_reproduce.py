@@ -55,7 +55,7 @@ def test_every_recipe_dry_runs(path, tmp_path):
         if (name := next((section[side] for section in sections if section.get(side)), None)) is not None:
             tokenizers[side] = _tokenizer(name)
     shared = SHARED_DATA / DATA_FOLDERS.get(recipe.task, recipe.task)
-    data_dir = str(shared) if shared.is_dir() else str(tmp_path / "absent")
+    data_dir = str(shared) if shared.is_dir() else None  # the generated tasks need no data
     text = dry_run(recipe, tmp_path, data_dir, tokenizers)
     assert f"{recipe.method.name} on {recipe.task}" in text
     assert "backbone (" in text and "ids: [" in text
@@ -67,9 +67,10 @@ def test_every_recipe_dry_runs(path, tmp_path):
 @needs_tokenizers
 def test_dry_run_command_prints_the_exact_prompts(capsys, tmp_path):
     llama = str(TOKENIZERS / "llama3")
+    (tmp_path / "empty").mkdir()  # holds no GSM8K files: the dry run shows a stand-in question
     main(
         ["reproduce", str(ROOT / "recipes/softcot/gsm8k-llama.yaml"), "--dry-run", "--output-dir", str(tmp_path)]
-        + ["--backbone-tokenizer", llama, "--assistant-tokenizer", llama, "--data-dir", str(tmp_path / "absent")]
+        + ["--backbone-tokenizer", llama, "--assistant-tokenizer", llama, "--data-dir", str(tmp_path / "empty")]
     )
     out = capsys.readouterr().out
     assert "paper: 81.03 %" in out and "sampling_preset: 'softcot_official'" in out and "top_k: 50" in out
