@@ -271,8 +271,8 @@ def run_quickstart(
     settings = TINY if tiny else FULL
     output_dir = Path(output_dir)
     started = time.perf_counter()
+    backbone, assistant = _prepare(output_dir, overwrite)  # a refusal changes nothing, threads included
     print(f"CPU threads: {set_cpu_threads()} (set OMP_NUM_THREADS to choose)")
-    backbone, assistant = _prepare(output_dir, overwrite)
     print(f"task {TASK}: {settings.train_examples} training and {settings.test_examples} test questions")
     train_times = _train(output_dir, backbone, assistant, settings, seed)
     summaries = _evaluate(output_dir, backbone, settings)

@@ -120,7 +120,9 @@ REMOTE_SCRIPT = textwrap.dedent(
 def test_remote_code_loads_without_the_package(saved, tmp_path):
     folder, _, inputs, logits, generated = saved
     torch.save(dict(inputs), tmp_path / "inputs.pt")
+    # Same thread count as here: the logits must match to the bit, and reductions depend on the threads.
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "1"}
+    env["OMP_NUM_THREADS"] = str(torch.get_num_threads())
     result = subprocess.run(
         [sys.executable, "-c", REMOTE_SCRIPT, str(folder), str(tmp_path / "inputs.pt"), str(tmp_path / "out.pt")],
         cwd=tmp_path,
