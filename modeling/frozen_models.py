@@ -22,6 +22,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 from transformers.utils import CONFIG_NAME, SAFE_WEIGHTS_NAME, cached_file, logging
+from transformers.utils.hub import extract_commit_hash
 
 # Under transformers' root logger, so its verbosity settings (`transformers.logging.set_verbosity_info()`,
 # TRANSFORMERS_VERBOSITY) show which frozen repos and revisions a load fetches.
@@ -61,6 +62,23 @@ def model_and_tokenizer(
             )
         tokenizer = AutoTokenizer.from_pretrained(model.name_or_path, revision=revision)
     return model, tokenizer
+
+
+def pinned_revision(model: PreTrainedModel, revision: str | None, pin: bool = True) -> str | None:
+    """
+    The revision to record for a frozen model: `revision` if given; else, with `pin`, the commit of the Hub repo its
+    files were loaded from (the cached snapshot of the repo's main branch), so the checkpoint keeps loading exactly
+    those weights after the repo moves on; `None` for a local folder, a model built in memory, or nothing cached.
+    """
+    if revision is not None or not pin or not model.name_or_path or os.path.isdir(model.name_or_path):
+        return revision
+    try:
+        config_file = cached_file(
+            model.name_or_path, CONFIG_NAME, local_files_only=True, _raise_exceptions_for_missing_entries=False
+        )
+    except OSError:
+        return None
+    return extract_commit_hash(config_file, None) if config_file else None
 
 
 class FrozenModelsCheckpoint:
@@ -164,4 +182,4 @@ class FrozenModelsCheckpoint:
             ) from error
 
 
-__all__ = ["FrozenModelsCheckpoint", "model_and_tokenizer"]
+__all__ = ["FrozenModelsCheckpoint", "model_and_tokenizer", "pinned_revision"]

@@ -21,7 +21,7 @@ from .compat import (
     position_ids_from_attention_mask,
 )
 from .configuration_cot_unk import CoTUnkConfig
-from .frozen_models import FrozenModelsCheckpoint, model_and_tokenizer
+from .frozen_models import FrozenModelsCheckpoint, model_and_tokenizer, pinned_revision
 from .hub_push import HubPushMixin
 from .thought_tokens import rows_with_wrong_count, select_thought_tokens, suppress_internal_tokens
 
@@ -135,19 +135,21 @@ class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
         num_thought_tokens: int = 4,
         backbone_tokenizer=None,
         backbone_revision: str | None = None,
+        pin_revisions: bool = True,
         **config_kwargs,
     ) -> "CoTUnkForCausalLM":
         """
         Build a CoT-Unk model with fresh embeddings (torch's RNG: seed first). `backbone` is a loaded model or a Hub id
         / path; its tokenizer (loaded from the same id/path unless given) chooses the slot token by SoftCoT's rule
         (`select_thought_tokens`, backbone side). `backbone_revision` loads (and records in the config) a branch, tag
-        or commit of the backbone. `config_kwargs` go to `CoTUnkConfig`.
+        or commit of the backbone; without one, a backbone from the Hub is pinned to the commit it came from
+        (`pin_revisions=False`: follow its main branch). `config_kwargs` go to `CoTUnkConfig`.
         """
         backbone, backbone_tokenizer = model_and_tokenizer("backbone", backbone, backbone_tokenizer, backbone_revision)
         tokens = select_thought_tokens(backbone_tokenizer, backbone_tokenizer)  # only the backbone side is used
         config = CoTUnkConfig(
             backbone_model_name_or_path=backbone.name_or_path or None,
-            backbone_revision=backbone_revision,
+            backbone_revision=pinned_revision(backbone, backbone_revision, pin_revisions),
             text_config=backbone.config.to_dict(),
             num_thought_tokens=num_thought_tokens,
             thought_token_id=tokens.backbone_slot_id,

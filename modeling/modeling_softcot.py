@@ -22,7 +22,7 @@ from .compat import (
     position_ids_from_attention_mask,
 )
 from .configuration_softcot import SoftCoTConfig
-from .frozen_models import FrozenModelsCheckpoint, model_and_tokenizer
+from .frozen_models import FrozenModelsCheckpoint, model_and_tokenizer, pinned_revision
 from .hub_push import HubPushMixin
 from .thought_tokens import rows_with_wrong_count, select_thought_tokens, suppress_internal_tokens
 
@@ -191,14 +191,16 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         backbone_tokenizer=None,
         assistant_revision: str | None = None,
         backbone_revision: str | None = None,
+        pin_revisions: bool = True,
         **config_kwargs,
     ) -> "SoftCoTForCausalLM":
         """
         Build a SoftCoT model with a fresh projection. `assistant` and `backbone` are loaded models or Hub ids / paths;
         each side's tokenizer is loaded from the same id/path unless given, and chooses the thought token ids
         (`select_thought_tokens`, the rule `SoftCoTProcessor` also uses). `*_revision` loads (and records in the
-        config, so `from_pretrained` loads them again) a branch, tag or commit of each side. `config_kwargs` go to
-        `SoftCoTConfig`.
+        config, so `from_pretrained` loads them again) a branch, tag or commit of each side; without one, a side
+        loaded from the Hub is pinned to the commit it came from (`pin_revisions=False` records no revision, so
+        the checkpoint follows the repo's main branch). `config_kwargs` go to `SoftCoTConfig`.
         """
         assistant, assistant_tokenizer = model_and_tokenizer(
             "assistant", assistant, assistant_tokenizer, assistant_revision
@@ -208,8 +210,8 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         config = SoftCoTConfig(
             assistant_model_name_or_path=assistant.name_or_path or None,
             backbone_model_name_or_path=backbone.name_or_path or None,
-            assistant_revision=assistant_revision,
-            backbone_revision=backbone_revision,
+            assistant_revision=pinned_revision(assistant, assistant_revision, pin_revisions),
+            backbone_revision=pinned_revision(backbone, backbone_revision, pin_revisions),
             assistant_config=assistant.config.to_dict(),
             text_config=backbone.config.to_dict(),
             num_thought_tokens=num_thought_tokens,

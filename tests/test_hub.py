@@ -507,6 +507,12 @@ PINNED = textwrap.dedent(
     # The backbone repo gets a second commit with other weights after the one the projection is trained for.
     api.create_repo("tiny/moving-backbone")
     first = api.upload_folder(folder_path=dirs["llama_backbone"], repo_id="tiny/moving-backbone").oid
+    # Built with no revision while the repo is at its first commit: pinned to that commit by default.
+    torch.manual_seed(0)
+    SoftCoTForCausalLM.from_assistant_and_backbone(
+        "%(assistant)s", "tiny/moving-backbone", num_thought_tokens=3
+    ).save_pretrained(out + "-auto")
+    unpinned = CoTUnkForCausalLM.from_backbone("tiny/moving-backbone", num_thought_tokens=3, pin_revisions=False)
     second = api.upload_folder(folder_path=dirs["llama_backbone_other_weights"], repo_id="tiny/moving-backbone").oid
 
     torch.manual_seed(0)
@@ -527,7 +533,11 @@ PINNED = textwrap.dedent(
     with torch.no_grad():
         logits = [m(**inputs).logits for m in (model, reloaded, latest)]
     first_weight = model.backbone.get_input_embeddings().weight
+    auto = SoftCoTForCausalLM.from_pretrained(out + "-auto")
     print(json.dumps({
+        "auto_pinned": auto.config.backbone_revision == first and auto.config.assistant_revision is not None,
+        "auto_same_backbone": torch.equal(first_weight, auto.backbone.get_input_embeddings().weight),
+        "unpinned_on_request": unpinned.config.backbone_revision is None,
         "first_differs_from_second": first != second,
         "recorded": reloaded.config.backbone_revision == first and cot_unk_reloaded.config.backbone_revision == first,
         "reload_same_backbone": torch.equal(first_weight, reloaded.backbone.get_input_embeddings().weight),
@@ -541,7 +551,8 @@ PINNED = textwrap.dedent(
 
 
 def test_frozen_model_revisions_are_pinned_in_the_config(hub, pair_dirs, tmp_path):
-    """A projection built on one commit of its backbone keeps loading that commit after the backbone repo moves on."""
+    """A projection built on one commit of its backbone keeps loading that commit after the backbone repo moves on,
+    whether that commit was named or was the repo's head when the model was built (pinned by default)."""
     other = tmp_path / "backbone-other-weights"
     model = AutoModelForCausalLM.from_pretrained(pair_dirs["llama_backbone"])
     with torch.no_grad():
@@ -555,6 +566,9 @@ def test_frozen_model_revisions_are_pinned_in_the_config(hub, pair_dirs, tmp_pat
         hub, tmp_path / "home", "-c", script, json.dumps(dirs), str(tmp_path / "pinned"), json.dumps(QUESTIONS)
     )
     assert json.loads(out.strip().splitlines()[-1]) == {
+        "auto_pinned": True,
+        "auto_same_backbone": True,
+        "unpinned_on_request": True,
         "first_differs_from_second": True,
         "recorded": True,
         "reload_same_backbone": True,
