@@ -169,6 +169,19 @@ class FrozenModelMethod(Method):
         return train_frozen_model_method(self, args, **kwargs)
 
 
+class ThoughtSlotsMethod(FrozenModelMethod):
+    """A frozen-model method whose artifact fills thought slots in the backbone's prompt (SoftCoT, CoT-Unk): saved
+    with the processor that writes those slots, which builds its inputs at evaluation."""
+
+    tokenizer_hint = "SoftCoTProcessor"
+
+    def load_artifact(self, name_or_path: str | Path, load_kwargs: dict) -> tuple[PreTrainedModel, Any]:
+        return load_with_processor(name_or_path, load_kwargs)
+
+    def runner(self, model: PreTrainedModel, processor: Any, task: Task) -> Runner:
+        return ProcessorLM(model, processor)
+
+
 class CurriculumMethod(Method):
     """A method trained on the Coconut curriculum's data (`softcot_hf.training.coconut_training`): Coconut and the
     Coconut paper's baselines. Its artifact is the whole fine-tuned model; prompts are the bare question."""
@@ -196,6 +209,7 @@ class CurriculumMethod(Method):
 
 
 __all__ = [
+    "ThoughtSlotsMethod",
     "CurriculumMethod",
     "FrozenModelMethod",
     "Method",

@@ -1,7 +1,7 @@
 """Zero-Shot CoT-Unk (the SoftCoT paper's baseline): SoftCoT's prompt and slots, no assistant; the slots hold N
 trainable embeddings (prompt tuning). The artifact is the embeddings (`CoTUnkForCausalLM`) and its processor."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -9,36 +9,22 @@ from ..data import Task
 from ..data.prompts import WITH_THOUGHTS
 from ..modeling import CoTUnkForCausalLM
 from ..processing_softcot import SoftCoTProcessor
-from ..training.arguments import FrozenModelTrainingArguments
+from ..training.arguments import ThoughtSlotsTrainingArguments
 from ..training.softcot_training import load_frozen
-from .base import FrozenModelMethod, ProcessorLM, load_with_processor
+from .base import ThoughtSlotsMethod
 
 
 @dataclass
-class CoTUnkTrainingArguments(FrozenModelTrainingArguments):
+class CoTUnkTrainingArguments(ThoughtSlotsTrainingArguments):
     """CoT-Unk training: SoftCoT's data, prompt, N and optimisation, without an assistant."""
 
-    num_thought_tokens: int = field(default=4, metadata={"help": "N, trainable slot embeddings (paper: 4)"})
 
-    def __post_init__(self):
-        if self.num_thought_tokens < 1:
-            raise ValueError(f"num_thought_tokens must be at least 1, got {self.num_thought_tokens}.")
-        super().__post_init__()
-
-
-class CoTUnk(FrozenModelMethod):
+class CoTUnk(ThoughtSlotsMethod):
     name = "cot_unk"
     title = "Zero-Shot CoT-Unk"
     prompt_template = WITH_THOUGHTS
     arguments = CoTUnkTrainingArguments
     artifact_hint = "a CoT-Unk folder or Hub id (the slot embeddings and their processor)"
-    tokenizer_hint = "SoftCoTProcessor"
-
-    def load_artifact(self, name_or_path, load_kwargs):
-        return load_with_processor(name_or_path, load_kwargs)
-
-    def runner(self, model, processor, task):
-        return ProcessorLM(model, processor)
 
     def build(self, args: CoTUnkTrainingArguments, task: Task, dtype: torch.dtype):
         backbone, tokenizer = load_frozen("backbone", args.backbone, dtype)

@@ -12,17 +12,16 @@ from ..data import Task
 from ..data.prompts import WITH_THOUGHTS, prompt_preset
 from ..modeling import SoftCoTForCausalLM
 from ..processing_softcot import DEFAULT_ASSISTANT_TEMPLATE, SoftCoTProcessor
-from ..training.arguments import FrozenModelTrainingArguments
+from ..training.arguments import ThoughtSlotsTrainingArguments
 from ..training.softcot_training import load_frozen
-from .base import FrozenModelMethod, ProcessorLM, load_with_processor
+from .base import ThoughtSlotsMethod
 
 
 @dataclass
-class SoftCoTTrainingArguments(FrozenModelTrainingArguments):
+class SoftCoTTrainingArguments(ThoughtSlotsTrainingArguments):
     """SoftCoT training: the paper's defaults (N = 4, linear projection, lr 2e-5, 10 epochs)."""
 
     assistant: str | None = field(default=None, metadata={"help": "the small frozen assistant LM: Hub id or path"})
-    num_thought_tokens: int = field(default=4, metadata={"help": "N, soft thoughts per question (paper: 4)"})
     projection_type: Literal["linear", "mlp"] = field(default="linear", metadata={"help": "paper: linear"})
     projection_dtype: Literal["fp32", "bf16"] = field(
         default="fp32",
@@ -48,8 +47,6 @@ class SoftCoTTrainingArguments(FrozenModelTrainingArguments):
     def __post_init__(self):
         if not self.assistant:
             raise ValueError("softcot needs --assistant (assistant=): the Hub id or path of the small frozen LM.")
-        if self.num_thought_tokens < 1:
-            raise ValueError(f"num_thought_tokens must be at least 1, got {self.num_thought_tokens}.")
         checks.model_location(self, "assistant")
         try:
             filled = self.assistant_template.format(question="\0", num_thought_tokens=self.num_thought_tokens)
@@ -60,24 +57,20 @@ class SoftCoTTrainingArguments(FrozenModelTrainingArguments):
         super().__post_init__()
 
 
-class SoftCoT(FrozenModelMethod):
+class SoftCoT(ThoughtSlotsMethod):
     name = "softcot"
     title = "SoftCoT"
     prompt_template = WITH_THOUGHTS
     arguments = SoftCoTTrainingArguments
     artifact_hint = "a SoftCoT folder or Hub id (the projection and its processor)"
-    tokenizer_hint = "SoftCoTProcessor"
     thoughts_at_load = True  # N may change after training: the projection maps each thought on its own
 
     def load_artifact(self, name_or_path, load_kwargs):
         """The model (with `num_thought_tokens` in `load_kwargs`: another N than the trained one) and its processor,
         whose N always follows the model's config, so the two cannot disagree."""
-        model, processor = load_with_processor(name_or_path, load_kwargs)
+        model, processor = super().load_artifact(name_or_path, load_kwargs)
         processor.num_thought_tokens = model.config.num_thought_tokens
         return model, processor
-
-    def runner(self, model, processor, task):
-        return ProcessorLM(model, processor)
 
     def build(self, args: SoftCoTTrainingArguments, task: Task, dtype: torch.dtype):
         backbone, backbone_tokenizer = load_frozen("backbone", args.backbone, dtype)

@@ -100,6 +100,18 @@ class FrozenModelTrainingArguments(MethodTrainingArguments):
 
 
 @dataclass
+class ThoughtSlotsTrainingArguments(FrozenModelTrainingArguments):
+    """Methods that fill N thought slots in the frozen backbone's prompt (SoftCoT, CoT-Unk)."""
+
+    num_thought_tokens: int = field(default=4, **_help("N, thought slots per question (paper: 4)"))
+
+    def __post_init__(self):
+        if self.num_thought_tokens < 1:
+            raise ValueError(f"num_thought_tokens must be at least 1, got {self.num_thought_tokens}.")
+        super().__post_init__()
+
+
+@dataclass
 class CurriculumTrainingArguments(MethodTrainingArguments, LoraArguments):
     """Methods trained on the Coconut curriculum's data (Coconut and its paper's baselines). The Coconut paper's GPT-2
     / ProsQA defaults: c = 1, 6 latent stages of 5 epochs, 50 epochs, AdamW lr 1e-4, weight decay 0.01, constant
@@ -136,6 +148,7 @@ class CurriculumTrainingArguments(MethodTrainingArguments, LoraArguments):
 
 
 __all__ = [
+    "ThoughtSlotsTrainingArguments",
     "CurriculumTrainingArguments",
     "FrozenModelTrainingArguments",
     "LoraArguments",
