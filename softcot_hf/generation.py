@@ -3,7 +3,15 @@
 from collections.abc import Mapping
 
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    LogitsProcessor,
+    LogitsProcessorList,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
 from .processing_softcot import left_pad, render_prompt_ids
 
@@ -66,6 +74,50 @@ def sampling_settings(
     if do_sample:
         settings.update(temperature=temperature, top_p=top_p, top_k=top_k)
     return settings
+
+
+class PerRowSampler(LogitsProcessor):
+    """
+    Samples each row's next token with the row's own `torch.Generator` (after temperature, top-k and top-p, in
+    `generate`'s order), then leaves only that token possible, so `generate`'s own sampling picks it. A row's sampled
+    path then depends on its seed alone: not on the other rows of its batch (size, order) nor on where a run stopped.
+    Pass it with `generate`'s own warpers turned off (`per_row_sampling` does both).
+    """
+
+    def __init__(self, seeds: list[int], temperature: float = 1.0, top_p: float = 1.0, top_k: int = 0):
+        self.generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+        self.warpers = LogitsProcessorList()
+        if temperature != 1.0:
+            self.warpers.append(TemperatureLogitsWarper(temperature))
+        if top_k:
+            self.warpers.append(TopKLogitsWarper(top_k))
+        if top_p < 1.0:
+            self.warpers.append(TopPLogitsWarper(top_p))
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        """(batch, vocab) scores -> (batch, vocab) with 0 at each row's drawn token and -inf elsewhere."""
+        if len(self.generators) != scores.shape[0]:
+            raise ValueError(f"{len(self.generators)} row seeds for {scores.shape[0]} rows.")
+        probabilities = self.warpers(input_ids, scores).float().softmax(-1).cpu()
+        drawn = [
+            torch.multinomial(row, 1, generator=gen) for row, gen in zip(probabilities, self.generators, strict=True)
+        ]
+        return torch.full_like(scores, -float("inf")).scatter(1, torch.stack(drawn).to(scores.device), 0.0)
+
+
+def per_row_sampling(settings: dict, row_seeds: list[int]) -> dict:
+    """`generate` arguments (from `sampling_settings`) that sample row `i` with seed `row_seeds[i]` (see
+    `PerRowSampler`); greedy settings are returned as they are."""
+    if not settings.get("do_sample"):
+        return settings
+    sampler = PerRowSampler(row_seeds, settings["temperature"], settings["top_p"], settings["top_k"])
+    return {
+        **settings,
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "top_k": 0,
+        "logits_processor": LogitsProcessorList([sampler]),
+    }
 
 
 @torch.no_grad()

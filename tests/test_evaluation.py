@@ -241,3 +241,20 @@ def test_example_script_prints_the_paper_table(artifacts, tmp_path, capsys):
     for label in ("| method | GSM8K |", "| Zero-Shot CoT |", "| SoftCoT |"):
         assert label in printed
     assert (tmp_path / "results.png").is_file() and (tmp_path / "softcot" / "predictions.jsonl").is_file()
+
+
+def test_sampled_paths_do_not_depend_on_the_batch_size(artifacts, dataset, tmp_path):
+    """Each sampled path has its own seed (run seed, question index, path): batches of 1, 2 or all give the same
+    paths, with temperature, top-p and top-k applied per row."""
+    arguments = dict(max_new_tokens=5, num_samples=3, seeds=(41,), temperature=1.0, top_p=0.9, top_k=20)
+    by_size = [
+        _read_rows_after(run_evaluation, tmp_path / f"b{size}", dataset, size, arguments, artifacts["cot"])
+        for size in (1, 2, len(dataset))
+    ]
+    assert by_size[0] == by_size[1] == by_size[2]
+    assert any(len(set(row["generated"])) > 1 for row in by_size[0])  # the paths of a question differ
+
+
+def _read_rows_after(evaluate, folder, dataset, batch_size, arguments, artifact):
+    evaluate("gsm8k", "cot", dataset=dataset, batch_size=batch_size, output_dir=folder, **arguments, **artifact)
+    return [{key: row[key] for key in ("index", "question", "generated")} for row in _read_rows(folder)]

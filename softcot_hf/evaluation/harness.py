@@ -24,7 +24,7 @@ from transformers.utils import logging
 
 from .. import __version__
 from ..data import Task, get_task, list_tasks
-from ..generation import sampling_settings
+from ..generation import per_row_sampling, sampling_settings
 from ..methods import Method, get_method
 from ..run_files import differences, write_atomic
 from .arguments import EvaluationArguments
@@ -66,10 +66,10 @@ def _model_name(model: Any, backbone) -> str | None:
     return getattr(model, "name_or_path", None) or type(model).__name__
 
 
-def batch_seed(seed: int, start: int) -> int:
-    """The seed set before generating the batch that starts at row `start` in the run of `seed`: sampled paths then do
-    not depend on where a run was interrupted and rerun (they do depend on `batch_size`)."""
-    return int.from_bytes(hashlib.sha256(f"{seed}:{start}".encode()).digest()[:4], "big")
+def path_seed(seed: int, index: int, sample: int) -> int:
+    """The seed of sampled path `sample` of question `index` in the run of `seed`: a path depends on nothing else
+    (not the batch size or order, not where a run was interrupted and rerun)."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{index}:{sample}".encode()).digest()[:4], "big")
 
 
 def _predict(
@@ -88,9 +88,12 @@ def _predict(
     their answers and the vote."""
     starts = range(first, len(questions), batch_size)
     for start in tqdm(starts, desc=f"{task.name} {method.name} seed {seed}", unit="batch"):
-        set_seed(batch_seed(seed, start))
         batch = questions[start : start + batch_size]
-        texts, counts = runner.generate(batch, **generation)
+        row_seeds = [
+            path_seed(seed, start + row // num_samples, row % num_samples) for row in range(len(batch) * num_samples)
+        ]
+        set_seed(seed)
+        texts, counts = runner.generate(batch, **per_row_sampling(generation, row_seeds))
         rows = []
         for offset, question in enumerate(batch):
             index, paths = start + offset, slice(offset * num_samples, (offset + 1) * num_samples)
@@ -198,11 +201,12 @@ def run_evaluation(
     `model` is the method's artifact (a folder or Hub id) or a loaded model with its `tokenizer` (a `SoftCoTProcessor`
     for softcot/cot_unk); `dataset` replaces the task's split; `settings` are the other `EvaluationArguments`.
 
-    For each seed the questions are generated in left-padded batches of `batch_size`, each batch after
-    `transformers.set_seed(batch_seed(seed, start))` (so a seed reproduces its predictions, also across an
-    interruption); `num_samples` > 1 samples that many paths per question (`temperature`, `top_p`) and takes the
-    majority vote of their extracted answers (`majority_vote`); one path is greedy unless `do_sample`. assist_cot's
-    assistant writes `num_hint_tokens` hint tokens. `dtype` goes to `from_pretrained`.
+    For each seed the questions are generated in left-padded batches of `batch_size`; a sampled path draws from its
+    own generator seeded by `path_seed(seed, question index, path)` (`PerRowSampler`), so a seed reproduces its
+    predictions whatever the batch size or order, also across an interruption. `num_samples` > 1 samples that many
+    paths per question (`temperature`, `top_p`, `top_k`) and takes the majority vote of their extracted answers
+    (`majority_vote`); one path is greedy unless `do_sample`. assist_cot's assistant writes `num_hint_tokens` hint
+    tokens. `dtype` goes to `from_pretrained`.
 
     With `output_dir`, writes `predictions.jsonl` (one row per seed and example: seed, index, question, generated,
     extracted, prediction, gold, correct, generated_tokens), a batch at a time, and at the end `summary.json` (the
