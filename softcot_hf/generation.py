@@ -85,7 +85,8 @@ class PerRowSampler(LogitsProcessor):
     """
 
     def __init__(self, seeds: list[int], temperature: float = 1.0, top_p: float = 1.0, top_k: int = 0):
-        self.generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+        self.seeds = seeds
+        self.generators: list[torch.Generator] | None = None  # made on the scores' device at the first step
         self.warpers = LogitsProcessorList()
         if temperature != 1.0:
             self.warpers.append(TemperatureLogitsWarper(temperature))
@@ -96,13 +97,15 @@ class PerRowSampler(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         """(batch, vocab) scores -> (batch, vocab) with 0 at each row's drawn token and -inf elsewhere."""
-        if len(self.generators) != scores.shape[0]:
-            raise ValueError(f"{len(self.generators)} row seeds for {scores.shape[0]} rows.")
-        probabilities = self.warpers(input_ids, scores).float().softmax(-1).cpu()
+        if len(self.seeds) != scores.shape[0]:
+            raise ValueError(f"{len(self.seeds)} row seeds for {scores.shape[0]} rows.")
+        if self.generators is None:
+            self.generators = [torch.Generator(scores.device).manual_seed(seed) for seed in self.seeds]
+        probabilities = self.warpers(input_ids, scores).float().softmax(-1)
         drawn = [
             torch.multinomial(row, 1, generator=gen) for row, gen in zip(probabilities, self.generators, strict=True)
         ]
-        return torch.full_like(scores, -float("inf")).scatter(1, torch.stack(drawn).to(scores.device), 0.0)
+        return torch.full_like(scores, -float("inf")).scatter(1, torch.stack(drawn), 0.0)
 
 
 def per_row_sampling(settings: dict, row_seeds: list[int]) -> dict:

@@ -7,7 +7,7 @@ from ..data import Task
 from ..data.prompts import WITH_THOUGHTS
 from ..generation import encode_prompts, generate_texts, prompt_ids
 from ..processing_softcot import DEFAULT_ASSISTANT_TEMPLATE
-from .base import Method, PromptedLM, default_device, load_lm
+from .base import Method, PromptedLM, default_device, load_evaluated_lm
 
 
 @dataclass
@@ -62,6 +62,6 @@ class AssistCoT(Method):
         num_hint_tokens = kwargs.pop("num_hint_tokens", 32)
         sides = []
         for name_or_path in (assistant, backbone):
-            loaded, side_tokenizer = load_lm(name_or_path, kwargs)
+            loaded, side_tokenizer = load_evaluated_lm(name_or_path, kwargs)
             sides.append(PromptedLM(loaded.to(device), side_tokenizer, task, self))
         return AssistCoTRunner(*sides, num_hint_tokens=num_hint_tokens)

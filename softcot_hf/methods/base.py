@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import torch
-from transformers import AutoModelForCausalLM, AutoProcessor, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoModelForCausalLM, AutoProcessor, PreTrainedModel, PreTrainedTokenizerBase
 
 from ..data import Task
 from ..data.prompts import FINE_TUNED
 from ..generation import encode_prompts, generate_texts, prompt_ids
+from ..loading import load_lm
 
 
 class Runner(Protocol):
@@ -55,10 +56,10 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def load_lm(name_or_path: str | Path, load_kwargs: dict) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_evaluated_lm(name_or_path: str | Path, load_kwargs: dict) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """A causal LM (eval mode) and its tokenizer from a Hub id or folder; `load_kwargs` go to `from_pretrained`."""
-    model = AutoModelForCausalLM.from_pretrained(str(name_or_path), **load_kwargs)
-    return model.eval(), AutoTokenizer.from_pretrained(str(name_or_path))
+    model, tokenizer = load_lm(name_or_path, **load_kwargs)
+    return model.eval(), tokenizer
 
 
 def load_with_processor(name_or_path: str | Path, load_kwargs: dict) -> tuple[PreTrainedModel, Any]:
@@ -124,7 +125,7 @@ class Method:
 
     def load_artifact(self, name_or_path: str | Path, load_kwargs: dict) -> tuple[PreTrainedModel, Any]:
         """The saved artifact (eval mode) and what builds its inputs (a tokenizer or a processor)."""
-        return load_lm(name_or_path, load_kwargs)
+        return load_evaluated_lm(name_or_path, load_kwargs)
 
     def runner(self, model: PreTrainedModel, tokenizer: Any, task: Task) -> Runner:
         return PromptedLM(model, tokenizer, task, self)
@@ -217,6 +218,6 @@ __all__ = [
     "PromptedLM",
     "Runner",
     "default_device",
-    "load_lm",
+    "load_evaluated_lm",
     "load_with_processor",
 ]

@@ -17,8 +17,6 @@ from pathlib import Path
 
 import peft
 from transformers import (
-    AutoModelForCausalLM,
-    AutoTokenizer,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     Trainer,
@@ -28,6 +26,7 @@ from transformers import (
 
 from ..data import get_task
 from ..data.sources import read_coconut_json
+from ..loading import load_lm
 from .coconut_curriculum import CoconutStageCallback, CoconutStageDataset, collate_right_padded
 from .runs import (
     CHECKPOINTS,
@@ -38,20 +37,6 @@ from .runs import (
     write_run_file,
     write_train_results,
 )
-
-
-def load_base(base: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """The base causal LM and its tokenizer from a Hub id or path, with an error that says how to fix a failed load."""
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(base)
-        model = AutoModelForCausalLM.from_pretrained(base)
-    except (OSError, ValueError) as error:
-        raise OSError(
-            f"Could not load the base model {base!r} ({type(error).__name__}: {error}). If it is a Hub id and this "
-            f"machine is offline, download it first where there is network (`hf download {base}`) into the Hub "
-            "cache, or pass the local path of a folder holding the model and its tokenizer."
-        ) from error
-    return model, tokenizer
 
 
 def load_examples(
@@ -85,7 +70,7 @@ def identity(method, args) -> dict:
 def build_model(method, args) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """The model to train (`method.build` on the base LM) and its tokenizer; wrapped in a peft LoRA adapter on every
     linear layer when `args.lora` (with the method's trainable token rows, e.g. Coconut's three tokens)."""
-    base, tokenizer = load_base(args.backbone)
+    base, tokenizer = load_lm(args.backbone, "base model")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = method.build(base, tokenizer, args)
@@ -159,4 +144,4 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
     return outcome
 
 
-__all__ = ["build_model", "load_base", "load_examples", "save_artifact", "train_curriculum_method"]
+__all__ = ["build_model", "load_examples", "save_artifact", "train_curriculum_method"]

@@ -30,8 +30,6 @@ from pathlib import Path
 
 import torch
 from transformers import (
-    AutoModelForCausalLM,
-    AutoTokenizer,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     Trainer,
@@ -40,6 +38,7 @@ from transformers import (
 from transformers.modeling_layers import GradientCheckpointingLayer
 
 from ..data import get_task
+from ..loading import load_lm
 from ..modeling.compat import enable_activation_checkpointing
 from .runs import (
     CHECKPOINTS,
@@ -68,16 +67,8 @@ def resolve_frozen_dtype(frozen_dtype: str = "auto") -> torch.dtype:
 
 
 def load_frozen(side: str, name_or_path: str, dtype: torch.dtype) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """A frozen causal LM and its tokenizer from a Hub id or path, with an error that says how to fix a failed load."""
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-        model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype)
-    except (OSError, ValueError) as error:
-        raise OSError(
-            f"Could not load the {side} {name_or_path!r} ({type(error).__name__}: {error}). If it is a Hub id and "
-            f"this machine is offline, download it first where there is network (`hf download {name_or_path}`) into "
-            "the Hub cache, or pass the local path of a folder holding the model and its tokenizer."
-        ) from error
+    """A frozen causal LM (eval mode, `dtype`) and its tokenizer from a Hub id or path (see `load_lm`)."""
+    model, tokenizer = load_lm(name_or_path, side, dtype=dtype)
     return model.eval(), tokenizer
 
 
