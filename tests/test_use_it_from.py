@@ -132,10 +132,14 @@ def test_the_self_contained_default_template_is_the_prompts_module_one():
     assert DEFAULT_BACKBONE_TEMPLATE == build_prompt("{question}", WITH_THOUGHTS)
 
 
-# A process where `import softcot_hf` fails: someone who has only torch and transformers.
+# A process where `import softcot_hf` fails: someone who has only torch and transformers. It runs under
+# $SOFTCOT_CLEAN_PYTHON when set (CI points it at a fresh virtual environment holding only torch and transformers),
+# else under this interpreter with softcot_hf's import blocked.
+CLEAN_PYTHON = os.environ.get("SOFTCOT_CLEAN_PYTHON")
 WITHOUT_PACKAGE = textwrap.dedent(
     """
-    import importlib.abc, json, sys
+    import importlib.abc, importlib.util, json, sys
+    extras = [name for name in ("softcot_hf", "peft", "accelerate", "datasets") if importlib.util.find_spec(name)]
     class Block(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
             if name == "softcot_hf" or name.startswith("softcot_hf."):
@@ -155,6 +159,7 @@ WITHOUT_PACKAGE = textwrap.dedent(
     coconut_output = coconut_model.generate(**coconut_inputs, **generate)
     results = pipe(questions, batch_size=2, return_full_text=False, **generate)
     print(json.dumps({
+        "extras": extras,
         "modules": sorted(name for name in sys.modules if name.startswith("softcot_hf")),
         "processor": type(processor).__module__,
         "generate": processor.batch_decode(output[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True),
@@ -178,7 +183,14 @@ def test_model_processor_and_pipeline_load_without_the_package(softcot_dir, coco
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(softcot_dir.parent / "modules")}
     env.pop("PYTHONPATH", None)  # the package's checkout must not be importable either
     completed = subprocess.run(
-        [sys.executable, "-c", WITHOUT_PACKAGE, str(softcot_dir), str(coconut_dir), json.dumps(QUESTIONS)],
+        [
+            CLEAN_PYTHON or sys.executable,
+            "-c",
+            WITHOUT_PACKAGE,
+            str(softcot_dir),
+            str(coconut_dir),
+            json.dumps(QUESTIONS),
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -189,6 +201,8 @@ def test_model_processor_and_pipeline_load_without_the_package(softcot_dir, coco
     assert completed.returncode == 0, completed.stderr[-3000:]
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     assert result["modules"] == []
+    if CLEAN_PYTHON:
+        assert result["extras"] == [], f"{CLEAN_PYTHON} is meant to hold only torch and transformers"
     assert result["processor"].startswith("transformers_modules.")
     expected = softcot_generate(model, processor, QUESTIONS)
     assert result["generate"] == expected
