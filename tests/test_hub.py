@@ -709,3 +709,55 @@ def test_base_model_id_flag_takes_path_equals_hub_id():
     assert parse(["--repo-id", "me/x", "run"]).folder == "run"
     with pytest.raises(SystemExit):
         parse(["run", "--repo-id", "me/x", "--base-model-id", "/a/b/c"])
+
+
+TRAINER_ID = "me/trainer-push"
+TRAINER_PUSH = textwrap.dedent(
+    """
+    import json, sys, torch
+    from pathlib import Path
+    from huggingface_hub import HfApi
+    from transformers import AutoModelForCausalLM, AutoProcessor, Trainer, TrainingArguments
+    from softcot_hf import SoftCoTForCausalLM, SoftCoTProcessor
+    from softcot_hf.training.softcot_data import collator_for, tokenize_with_processor
+
+    out, questions = Path(sys.argv[1]), json.loads(sys.argv[2])
+    torch.manual_seed(0)
+    model = SoftCoTForCausalLM.from_assistant_and_backbone("%(assistant)s", "%(backbone)s", num_thought_tokens=3)
+    processor = SoftCoTProcessor.from_assistant_and_backbone("%(assistant)s", "%(backbone)s", num_thought_tokens=3)
+    encoded = tokenize_with_processor(processor, questions, ["the answer is 5"] * len(questions))
+    args = TrainingArguments(
+        output_dir=str(out / "run"), max_steps=1, report_to=[], use_cpu=True, push_to_hub=True,
+        hub_model_id="%(repo)s", save_strategy="no",
+    )
+    trainer = Trainer(
+        model=model, args=args, train_dataset=encoded, processing_class=processor,
+        data_collator=collator_for(processor, processor.backbone_tokenizer),
+    )
+    trainer.train()
+    trainer.push_to_hub()
+    reloaded = AutoModelForCausalLM.from_pretrained("%(repo)s")
+    reloaded_processor = AutoProcessor.from_pretrained("%(repo)s")
+    inputs = processor(questions)
+    generate = {"max_new_tokens": 6, "do_sample": False}
+    print(json.dumps({
+        "files": sorted(HfApi().list_repo_files("%(repo)s")),
+        "processor": type(reloaded_processor).__name__,
+        "same_inputs": reloaded_processor(questions)["input_ids"].tolist() == inputs["input_ids"].tolist(),
+        "same_tokens": torch.equal(reloaded.generate(**inputs, **generate), model.generate(**inputs, **generate)),
+    }))
+    """
+) % dict(assistant=ASSISTANT_ID, backbone=BACKBONE_ID, repo=TRAINER_ID)
+
+
+def test_trainer_push_to_hub_uploads_the_processor_and_only_the_projection(hub, published, tmp_path):
+    """`Trainer(push_to_hub=True, processing_class=processor).push_to_hub()`: the repo holds the processor (both
+    tokenizers) and the trained projection, no frozen weight, and loads back by id to the same generations."""
+    stdout = run_client(hub, tmp_path / "hf_home", "-c", TRAINER_PUSH, str(tmp_path), json.dumps(QUESTIONS))
+    result = json.loads(stdout.strip().splitlines()[-1])
+    assert result["processor"] == "SoftCoTProcessor" and result["same_inputs"] and result["same_tokens"]
+    files = hub.files(TRAINER_ID)
+    assert sorted(load(files["model.safetensors"])) == ["projection.linear_1.bias", "projection.linear_1.weight"]
+    # Our model and processor files (the processor's two tokenizers included), plus Trainer's own training_args.bin
+    # (a pickle of TrainingArguments: it holds output_dir, a local path; `softcot-hf push` never uploads it).
+    assert set(result["files"]) == SOFTCOT_FILES | {"training_args.bin"}
