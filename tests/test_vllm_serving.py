@@ -259,3 +259,13 @@ def test_server_greedy_tokens_equal_generate(softcot, server):
     model, processor, _ = softcot
     served = SoftCoTVLLM(model, processor, server)
     assert served.generate(QUESTIONS, MAX_NEW_TOKENS) == hf_tokens(model, processor)
+    # Sampled paths: one request per seed, so each path keeps its own seed over HTTP too.
+    sampled = served.generate(QUESTIONS[:2], 8, do_sample=True, temperature=1.5, seeds=[7, 8])
+    assert served.generate(QUESTIONS[1::-1], 8, do_sample=True, temperature=1.5, seeds=[8, 7]) == sampled[::-1]
+
+
+def test_server_errors_are_clear(softcot, server):
+    model, processor, _ = softcot
+    wrong_name = VLLMServerClient(server.base_url, "not-the-backbone")
+    with pytest.raises(RuntimeError, match="refused the request .*not-the-backbone"):
+        SoftCoTVLLM(model, processor, wrong_name).generate(QUESTIONS[:1], 4)
