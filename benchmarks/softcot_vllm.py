@@ -72,7 +72,8 @@ def start_engine(model, folder: str, args):
     """An offline vLLM engine on the model's backbone, saved to `folder`."""
     vllm = import_vllm()
     model.backbone.save_pretrained(folder)
-    settings = {"model": folder, "dtype": args.dtype, "enable_prompt_embeds": True, "seed": args.seed}
+    # Random weights and no tokenizer: the engine reads embeddings and returns token ids.
+    settings = {"model": folder, "dtype": args.dtype, "enable_prompt_embeds": True, "skip_tokenizer_init": True}
     settings["max_model_len"] = args.prompt_length + args.new_tokens
     if args.device == "cpu":
         settings["enforce_eager"] = True
