@@ -361,6 +361,61 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
             )
         return self.projection(assistant_hidden_states).to(self.backbone.get_input_embeddings().weight.dtype)
 
+    def embed_prompt(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        assistant_input_ids: torch.LongTensor | None = None,
+        assistant_attention_mask: torch.Tensor | None = None,
+        assistant_hidden_states: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """
+        The backbone's input embeddings of a prompt at prefill, (batch, length, backbone_hidden_size): the token
+        embeddings of `input_ids` with the soft thoughts written into the N thought slots of each row. Also returns
+        the thoughts, (batch, N, backbone_hidden_size), or `None` when there were no assistant inputs. `forward` feeds
+        exactly these to the backbone; a serving engine that reads prompt embeddings (vLLM) takes them too.
+        """
+        has_assistant_inputs = assistant_input_ids is not None or assistant_hidden_states is not None
+        soft_thoughts = None
+        slot_mask = self.get_slot_mask(input_ids, attention_mask)
+        if not slot_mask.any() and not has_assistant_inputs:
+            raise ValueError(
+                "These inputs have no thought slots and no assistant inputs, so the backbone would run without "
+                "soft thoughts. Build them with the processor: `model.generate(**processor(questions), ...)`; "
+                "in a pipeline, pipeline('text-generation', model=FOLDER, trust_remote_code=True), or for a model "
+                "object pipeline('text-generation', model=model, processor=processor, "
+                "pipeline_class=SoftCoTTextGenerationPipeline). (The plain backbone is `model.backbone`.)"
+            )
+        if slot_mask.any() and not has_assistant_inputs:
+            raise ValueError(
+                f"input_ids hold thought slots (id {self.config.thought_token_id}) but no assistant_input_ids "
+                "were given, so there are no soft thoughts to put there. Pass the processor's whole output: "
+                "`model(**processor(questions))` or `model.generate(**processor(questions), ...)`."
+            )
+        # The slot id may lie outside the embedding table (added to the tokenizer only): slots read row 0, then
+        # receive the thoughts.
+        token_ids = input_ids.masked_fill(slot_mask, 0)
+        check_token_ids(token_ids, self.config.text_config.vocab_size, "backbone")
+        inputs_embeds = self.get_input_embeddings()(token_ids)
+        if has_assistant_inputs:
+            soft_thoughts = self.get_soft_thoughts(
+                assistant_input_ids, assistant_attention_mask, assistant_hidden_states
+            )
+            if soft_thoughts.shape[0] != input_ids.shape[0]:
+                raise ValueError(
+                    f"The assistant inputs have {soft_thoughts.shape[0]} rows but input_ids has "
+                    f"{input_ids.shape[0]}: each backbone prompt needs its own assistant prompt."
+                )
+            if wrong := rows_with_wrong_count(slot_mask, self.config.num_thought_tokens):
+                raise ValueError(
+                    f"Each backbone prompt must hold exactly num_thought_tokens={self.config.num_thought_tokens} "
+                    f"thought slots (id {self.config.thought_token_id}); (row, count) {wrong} do not. Build the "
+                    "inputs with SoftCoTProcessor, or write exactly N slot tokens in each prompt."
+                )
+            soft_thoughts = soft_thoughts.to(inputs_embeds.device, inputs_embeds.dtype)
+            inputs_embeds = inputs_embeds.masked_scatter(slot_mask.unsqueeze(-1), soft_thoughts)
+        return inputs_embeds, soft_thoughts
+
     @can_return_tuple
     def forward(
         self,
@@ -420,43 +475,9 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
 
         soft_thoughts = None
         if inputs_embeds is None and is_prefill(cache):
-            slot_mask = self.get_slot_mask(input_ids, attention_mask)
-            if not slot_mask.any() and not has_assistant_inputs:
-                raise ValueError(
-                    "These inputs have no thought slots and no assistant inputs, so the backbone would run without "
-                    "soft thoughts. Build them with the processor: `model.generate(**processor(questions), ...)`; "
-                    "in a pipeline, pipeline('text-generation', model=FOLDER, trust_remote_code=True), or for a model "
-                    "object pipeline('text-generation', model=model, processor=processor, "
-                    "pipeline_class=SoftCoTTextGenerationPipeline). (The plain backbone is `model.backbone`.)"
-                )
-            if slot_mask.any() and not has_assistant_inputs:
-                raise ValueError(
-                    f"input_ids hold thought slots (id {self.config.thought_token_id}) but no assistant_input_ids "
-                    "were given, so there are no soft thoughts to put there. Pass the processor's whole output: "
-                    "`model(**processor(questions))` or `model.generate(**processor(questions), ...)`."
-                )
-            # The slot id may lie outside the embedding table (added to the tokenizer only): slots read row 0, then
-            # receive the thoughts.
-            token_ids = input_ids.masked_fill(slot_mask, 0)
-            check_token_ids(token_ids, self.config.text_config.vocab_size, "backbone")
-            inputs_embeds = self.get_input_embeddings()(token_ids)
-            if has_assistant_inputs:
-                soft_thoughts = self.get_soft_thoughts(
-                    assistant_input_ids, assistant_attention_mask, assistant_hidden_states
-                )
-                if soft_thoughts.shape[0] != input_ids.shape[0]:
-                    raise ValueError(
-                        f"The assistant inputs have {soft_thoughts.shape[0]} rows but input_ids has "
-                        f"{input_ids.shape[0]}: each backbone prompt needs its own assistant prompt."
-                    )
-                if wrong := rows_with_wrong_count(slot_mask, self.config.num_thought_tokens):
-                    raise ValueError(
-                        f"Each backbone prompt must hold exactly num_thought_tokens={self.config.num_thought_tokens} "
-                        f"thought slots (id {self.config.thought_token_id}); (row, count) {wrong} do not. Build the "
-                        "inputs with SoftCoTProcessor, or write exactly N slot tokens in each prompt."
-                    )
-                soft_thoughts = soft_thoughts.to(inputs_embeds.device, inputs_embeds.dtype)
-                inputs_embeds = inputs_embeds.masked_scatter(slot_mask.unsqueeze(-1), soft_thoughts)
+            inputs_embeds, soft_thoughts = self.embed_prompt(
+                input_ids, attention_mask, assistant_input_ids, assistant_attention_mask, assistant_hidden_states
+            )
         elif inputs_embeds is None:
             # A decoding step: every token, a generated slot token included, is an ordinary token.
             inputs_embeds = self.get_input_embeddings()(input_ids)

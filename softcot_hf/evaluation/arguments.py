@@ -12,6 +12,9 @@ def _help(text: str) -> dict:
     return {"metadata": {"help": text}}
 
 
+# How the generation runs: transformers' `generate`, or a vLLM engine for the backbone (softcot_hf.serving).
+BACKENDS = ("transformers", "vllm")
+
 # Named sampling settings. "softcot_official": the official SoftCoT evaluation (always samples, transformers' own
 # defaults: temperature 1.0, top-p 1.0, top-k 50; the official code also allows 1,024 new tokens, a recipe setting).
 SAMPLING_PRESETS = {
@@ -53,6 +56,13 @@ class EvaluationArguments:
     )
     dtype: str | None = field(default=None, **_help("e.g. bfloat16 or auto (default: float32)"))
     output_dir: str | None = field(default=None, **_help("predictions.jsonl and summary.json go here"))
+    backend: str = field(
+        default="transformers",
+        **_help("transformers (model.generate) or vllm (softcot: the backbone in a vLLM engine, softcot_hf.serving)"),
+    )
+    vllm_engine_args: dict | str | None = field(
+        default=None, **_help('backend vllm: keyword arguments of vllm.LLM, as JSON: e.g. {"tensor_parallel_size": 2}')
+    )
 
     def __post_init__(self):
         from ..data import get_task, list_tasks
@@ -80,6 +90,11 @@ class EvaluationArguments:
         if self.top_k < 0:
             raise ValueError(f"top_k must be 0 (no limit) or more, got {self.top_k}.")
         self.data_options = json.loads(self.data_options) if isinstance(self.data_options, str) else self.data_options
+        checks.require(self, "backend", self.backend in BACKENDS, f"one of {', '.join(BACKENDS)}")
+        if self.backend == "vllm" and get_method(self.method).name != "softcot":
+            raise ValueError(f"backend vllm serves softcot only; evaluate {self.method} with backend transformers.")
+        if isinstance(self.vllm_engine_args, str):
+            self.vllm_engine_args = json.loads(self.vllm_engine_args)
         self.seeds = [int(seed) for seed in self.seeds]
         if not self.seeds:
             raise ValueError("Pass at least one seed.")
@@ -100,4 +115,4 @@ class EvaluationArguments:
         checks.existing_path(self, "data_dir", folder=True)
 
 
-__all__ = ["SAMPLING_PRESETS", "EvaluationArguments"]
+__all__ = ["BACKENDS", "SAMPLING_PRESETS", "EvaluationArguments"]

@@ -266,6 +266,11 @@ def evaluate(
         "num_thought_tokens": getattr(getattr(runner, "processor", None), "num_thought_tokens", None),
         "dtype": None if args.dtype is None else str(args.dtype),
     }
+    if args.backend == "vllm":  # an evaluation through transformers keeps the identity it always had
+        from ..serving import vllm_runner
+
+        settings.update(backend=args.backend, vllm_engine_args=args.vllm_engine_args)
+        runner = vllm_runner(runner, args)
     # Greedy decoding does not depend on the seed: decode once, under the first seed.
     seeds = args.seeds if generation["do_sample"] else args.seeds[:1]
     described = {
