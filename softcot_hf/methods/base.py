@@ -46,6 +46,11 @@ class ProcessorLM:
     model: PreTrainedModel
     processor: Any  # SoftCoTProcessor
 
+    @property
+    def num_thought_sets(self) -> int:
+        """M, SoftCoT++'s thought sets: each question comes back as M x num_return_sequences paths."""
+        return getattr(self.model.config, "num_thought_sets", 1)
+
     def generate(self, questions: list[str], **generate_kwargs) -> tuple[list[str], list[int]]:
         return generate_texts(
             self.model, self.processor(questions), self.processor.backbone_tokenizer, **generate_kwargs

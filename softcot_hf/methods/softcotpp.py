@@ -23,7 +23,6 @@ from ..data import Task
 from ..modeling.thought_sets import add_thought_sets, random_thought_set_vectors, thought_set_vectors_from_tokens
 from ..processing_softcot import left_pad
 from ..training.thought_set_loss import ThoughtSetTrainer
-from .base import ProcessorLM
 from .softcot import SoftCoT, SoftCoTTrainingArguments
 
 
@@ -80,15 +79,6 @@ class SoftCoTPPTrainingArguments(SoftCoTTrainingArguments):
         super().__post_init__()
 
 
-@dataclass
-class ThoughtSetsLM(ProcessorLM):
-    """A SoftCoT++ model and its processor: each question's M sets x K samples come back as consecutive paths."""
-
-    @property
-    def num_thought_sets(self) -> int:
-        return self.model.config.num_thought_sets
-
-
 class SoftCoTPP(SoftCoT):
     name = "softcotpp"
     title = "SoftCoT++"
@@ -138,6 +128,3 @@ class SoftCoTPP(SoftCoT):
                 batch_states = model.get_assistant_states(input_ids, attention_mask, set_ids)
             states.append(batch_states.view(len(rows), num_sets, *batch_states.shape[1:]).cpu())
         return torch.cat(states) if num_sets > 1 else torch.cat(states).squeeze(1)
-
-    def runner(self, model: PreTrainedModel, processor, task: Task) -> ThoughtSetsLM:
-        return ThoughtSetsLM(model, processor)
