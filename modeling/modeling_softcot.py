@@ -155,6 +155,7 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
     _hub_card_settings = {
         "num_thought_tokens": "num_thought_tokens",
         "projection_type": "projection_type",
+        "thought sets per question (SoftCoT++, voted)": "num_thought_sets",  # absent from a SoftCoT config.json
         "assistant (frozen)": "assistant_model_name_or_path",
         "backbone (frozen)": "backbone_model_name_or_path",
     }
