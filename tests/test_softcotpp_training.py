@@ -5,13 +5,17 @@ path's set, and gives the same paths whatever the batch size."""
 import json
 from pathlib import Path
 
+import datasets
 import pytest
 import torch
 from safetensors.torch import load_file
 from test_softcot_training import write_gsm8k
+from torch import nn
 
 from softcot_hf.cli import main
+from softcot_hf.evaluation import run_evaluation
 from softcot_hf.evaluation.voting import majority_vote
+from softcot_hf.methods.cot import CoT
 from softcot_hf.tiny import make_lm, make_tokenizer
 
 M, K = 3, 2
@@ -108,3 +112,21 @@ def test_a_model_with_sets_evaluated_as_softcot_still_votes_over_every_set(train
     as_softcotpp = evaluate(output_dir, data_dir, tmp_path / "softcotpp", batch_size=3)
     assert [row["generated"] for row in as_softcot] == [row["generated"] for row in as_softcotpp]
     assert all(row["thought_sets"] == [m for m in range(M) for _ in range(K)] for row in as_softcot)
+
+
+def test_the_harness_refuses_a_runner_whose_path_count_disagrees():
+    """Slicing paths by a wrong count would silently vote over other questions' paths."""
+
+    class ThreeSetsClaimed:
+        num_thought_sets = 3
+
+        def generate(self, questions, **generate_kwargs):
+            return ["The answer is 1."] * len(questions) * 2, [4] * len(questions) * 2
+
+    class Method(CoT):
+        def runner(self, model, tokenizer, task):
+            return ThreeSetsClaimed()
+
+    dataset = datasets.Dataset.from_dict({"question": ["what is 1 ?", "what is 2 ?"], "answer": ["1", "2"]})
+    with pytest.raises(ValueError, match="generated 4 paths for 2 questions, expected 3 each"):
+        run_evaluation("synthetic_arithmetic", Method(), nn.Linear(1, 1), tokenizer=object(), dataset=dataset)
