@@ -24,8 +24,9 @@ from softcot_hf.modeling.thought_sets import (
 
 ATOL = 1e-5
 M = 3
-# The M sets' soft thoughts of one question must differ by more than this fraction of their norm.
-MIN_SET_DIFFERENCE = 0.05
+# The M sets' soft thoughts of one question must differ by more than this fraction of their norm (measured on these
+# tiny models with random set vectors: 1.2 to 1.9).
+MIN_SET_DIFFERENCE = 0.5
 
 
 def with_sets(model, num_sets: int = M, seed: int = 0, trainable: bool = False):
