@@ -516,14 +516,14 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
                 model_inputs.pop(name, None)
         return model_inputs
 
-    def generate(self, inputs: torch.Tensor | None = None, **kwargs):
+    def generate(self, inputs: torch.Tensor | None = None, *args, **kwargs):
         """`GenerationMixin.generate`; with M > 1 thought sets, each prompt first becomes M rows, one per set, so
         the output rows are ordered (question, set, sample) (`thought_sets.expand_for_thought_sets`)."""
         if self.config.num_thought_sets > 1 and kwargs.get("thought_set_ids") is None:
             if inputs is not None:
                 kwargs["input_ids"], inputs = inputs, None
             kwargs = expand_for_thought_sets(kwargs, self.config.num_thought_sets)
-        return super().generate(inputs, **kwargs)
+        return super().generate(inputs, *args, **kwargs)
 
 
 SoftCoTForCausalLM.register_for_auto_class("AutoModelForCausalLM")
