@@ -221,3 +221,13 @@ def test_the_model_card_names_the_thought_sets_only_when_there_are_several(sets_
     assert f"| {label} | {M} |" in card
     plain_card = render_card(SoftCoTForCausalLM, plain.config.to_diff_dict(), "user/softcot", 1000)
     assert label not in plain_card
+
+
+def test_generate_takes_the_prompt_positionally_too(sets_pair):
+    model, processor = sets_pair
+    inputs = processor(QUESTIONS)
+    greedy = dict(max_new_tokens=4, do_sample=False, pad_token_id=0)
+    rest = {key: value for key, value in inputs.items() if key != "input_ids"}
+    positional = model.generate(inputs["input_ids"], **rest, **greedy)
+    assert positional.shape[0] == len(QUESTIONS) * M
+    assert torch.equal(positional, model.generate(**inputs, **greedy))
