@@ -50,6 +50,10 @@ class SoftCoTConfig(PreTrainedConfig):
             `"linear"` is the paper's `nn.Linear(d_assistant, d_backbone)`; `"mlp"` is Linear-GELU-Linear.
         projection_hidden_size (`int`, *optional*):
             Width of the MLP's hidden layer; defaults to the backbone's hidden size.
+        num_thought_sets (`int`, defaults to 1):
+            M, SoftCoT++'s soft-thought sets per question (`thought_sets.py`): each set gives the assistant's
+            placeholders its own initial embedding, and the backbone generates once per set. 1 is SoftCoT, and then
+            the key is not written to config.json.
     """
 
     model_type = "softcot"
@@ -68,6 +72,7 @@ class SoftCoTConfig(PreTrainedConfig):
     thought_end_token_id: int | None = None
     projection_type: Literal["linear", "mlp"] = "linear"
     projection_hidden_size: int | None = None
+    num_thought_sets: int = 1
     tie_word_embeddings: bool = False
 
     def __post_init__(self, **kwargs):
@@ -80,8 +85,17 @@ class SoftCoTConfig(PreTrainedConfig):
             )
         if self.num_thought_tokens < 1:
             raise ValueError(f"num_thought_tokens must be at least 1, got {self.num_thought_tokens}.")
+        if self.num_thought_sets < 1:
+            raise ValueError(f"num_thought_sets must be at least 1 (1: SoftCoT), got {self.num_thought_sets}.")
         super().__post_init__(**kwargs)
         self.custom_pipelines = copy.deepcopy(CUSTOM_PIPELINES)
+
+    def to_dict(self) -> dict:
+        """As usual, without `num_thought_sets` when it is 1: a SoftCoT config.json stays exactly what it was."""
+        output = super().to_dict()
+        if output.get("num_thought_sets") == 1:
+            del output["num_thought_sets"]
+        return output
 
 
 SoftCoTConfig.register_for_auto_class()

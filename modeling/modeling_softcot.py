@@ -24,6 +24,12 @@ from .compat import (
 from .configuration_softcot import SoftCoTConfig
 from .frozen_models import FrozenModelsCheckpoint, model_and_tokenizer, pinned_revision
 from .hub_push import HubPushMixin
+from .thought_sets import (
+    SoftCoTThoughtSets,
+    assistant_inputs_with_sets,
+    assistant_needs_grad,
+    expand_for_thought_sets,
+)
 from .thought_tokens import rows_with_wrong_count, select_thought_tokens, suppress_internal_tokens
 
 
@@ -149,6 +155,7 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
     _hub_card_settings = {
         "num_thought_tokens": "num_thought_tokens",
         "projection_type": "projection_type",
+        "thought sets per question (SoftCoT++, voted)": "num_thought_sets",  # absent from a SoftCoT config.json
         "assistant (frozen)": "assistant_model_name_or_path",
         "backbone (frozen)": "backbone_model_name_or_path",
     }
@@ -170,6 +177,10 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         # The config describes exactly the models held, their attention implementation included.
         config.assistant_config, config.text_config = self.assistant.config, self.backbone.config
         self.projection = PROJECTION_CLASSES[config.projection_type](config).float()
+        if config.num_thought_sets > 1:  # SoftCoT++: the set vectors are saved with the projection
+            self.projection.thought_sets = SoftCoTThoughtSets(
+                config.num_thought_sets, config.assistant_config.hidden_size
+            )
         self.post_init()
 
         for frozen in (self.assistant, self.backbone):
@@ -311,12 +322,16 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         return mask if attention_mask is None else mask & attention_mask[:, -input_ids.shape[1] :].bool()
 
     def get_assistant_states(
-        self, assistant_input_ids: torch.LongTensor, assistant_attention_mask: torch.Tensor | None = None
+        self,
+        assistant_input_ids: torch.LongTensor,
+        assistant_attention_mask: torch.Tensor | None = None,
+        thought_set_ids: torch.LongTensor | None = None,
     ) -> torch.Tensor:
         """
         One assistant forward over (batch, assistant_length) inputs; returns its last-layer states at the N
         placeholders, before the projection: (batch, N, assistant_hidden_size). The assistant is frozen, so these
         depend only on the inputs and can be cached across epochs (pass them back as `assistant_hidden_states`).
+        With M > 1 thought sets, `thought_set_ids` (batch,) give each row's set (`thought_sets.py`).
         """
         n = self.config.num_thought_tokens
         mask = self.get_assistant_placeholder_mask(assistant_input_ids, assistant_attention_mask)
@@ -330,9 +345,9 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         check_token_ids(assistant_input_ids, self.config.assistant_config.vocab_size, "assistant")
         if assistant_attention_mask is None:
             assistant_attention_mask = torch.ones_like(assistant_input_ids)
-        with torch.no_grad():
+        with torch.set_grad_enabled(assistant_needs_grad(self)):
             outputs = self.assistant.base_model(
-                input_ids=assistant_input_ids,
+                **assistant_inputs_with_sets(self, assistant_input_ids, mask, thought_set_ids),
                 attention_mask=assistant_attention_mask,
                 position_ids=position_ids_from_attention_mask(assistant_attention_mask, assistant_input_ids.shape[1]),
                 use_cache=False,
@@ -344,6 +359,7 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         assistant_input_ids: torch.LongTensor | None = None,
         assistant_attention_mask: torch.Tensor | None = None,
         assistant_hidden_states: torch.Tensor | None = None,
+        thought_set_ids: torch.LongTensor | None = None,
     ) -> torch.Tensor:
         """
         Soft thoughts (batch, N, backbone_hidden_size) in the backbone's dtype: the assistant's states at the N
@@ -351,7 +367,9 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         (batch, N, assistant_hidden_size)), projected.
         """
         if assistant_hidden_states is None:
-            assistant_hidden_states = self.get_assistant_states(assistant_input_ids, assistant_attention_mask)
+            assistant_hidden_states = self.get_assistant_states(
+                assistant_input_ids, assistant_attention_mask, thought_set_ids
+            )
         expected = (self.config.num_thought_tokens, self.config.assistant_config.hidden_size)
         if tuple(assistant_hidden_states.shape[1:]) != expected:
             raise ValueError(
@@ -368,12 +386,14 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         assistant_input_ids: torch.LongTensor | None = None,
         assistant_attention_mask: torch.Tensor | None = None,
         assistant_hidden_states: torch.Tensor | None = None,
+        thought_set_ids: torch.LongTensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """
         The backbone's input embeddings of a prompt at prefill, (batch, length, backbone_hidden_size): the token
         embeddings of `input_ids` with the soft thoughts written into the N thought slots of each row. Also returns
         the thoughts, (batch, N, backbone_hidden_size), or `None` when there were no assistant inputs. `forward` feeds
         exactly these to the backbone; a serving engine that reads prompt embeddings (vLLM) takes them too.
+        `thought_set_ids` (batch,): each row's thought set, with M > 1 sets (`thought_sets.py`).
         """
         has_assistant_inputs = assistant_input_ids is not None or assistant_hidden_states is not None
         soft_thoughts = None
@@ -399,7 +419,7 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         inputs_embeds = self.get_input_embeddings()(token_ids)
         if has_assistant_inputs:
             soft_thoughts = self.get_soft_thoughts(
-                assistant_input_ids, assistant_attention_mask, assistant_hidden_states
+                assistant_input_ids, assistant_attention_mask, assistant_hidden_states, thought_set_ids
             )
             if soft_thoughts.shape[0] != input_ids.shape[0]:
                 raise ValueError(
@@ -425,6 +445,7 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         assistant_input_ids: torch.LongTensor | None = None,
         assistant_attention_mask: torch.Tensor | None = None,
         assistant_hidden_states: torch.Tensor | None = None,
+        thought_set_ids: torch.LongTensor | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
@@ -448,6 +469,9 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
                 1 for assistant tokens, 0 for padding.
             assistant_hidden_states (`torch.FloatTensor` of shape `(batch_size, N, d_assistant)`, *optional*):
                 Precomputed `get_assistant_states(...)`; skips the assistant forward (a training-time cache).
+            thought_set_ids (`torch.LongTensor` of shape `(batch_size,)`, *optional*):
+                With `config.num_thought_sets` M > 1 (SoftCoT++), each row's thought set, at prefill with the
+                assistant inputs (`expand_for_thought_sets` builds the rows; `generate` does it itself).
             inputs_embeds (`torch.FloatTensor` of shape `(batch_size, seq_len, hidden_size)`, *optional*):
                 Instead of `input_ids`, for inputs without thoughts.
             labels (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*):
@@ -476,7 +500,12 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         soft_thoughts = None
         if inputs_embeds is None and is_prefill(cache):
             inputs_embeds, soft_thoughts = self.embed_prompt(
-                input_ids, attention_mask, assistant_input_ids, assistant_attention_mask, assistant_hidden_states
+                input_ids,
+                attention_mask,
+                assistant_input_ids,
+                assistant_attention_mask,
+                assistant_hidden_states,
+                thought_set_ids,
             )
         elif inputs_embeds is None:
             # A decoding step: every token, a generated slot token included, is an ordinary token.
@@ -510,9 +539,19 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         """
         model_inputs = super().prepare_inputs_for_generation(*args, is_first_iteration=is_first_iteration, **kwargs)
         if not is_prefill(model_inputs.get(CACHE_KWARG)) and not is_first_iteration:
-            for name in ("assistant_input_ids", "assistant_attention_mask", "assistant_hidden_states"):
+            prefill_only = ("assistant_input_ids", "assistant_attention_mask", "assistant_hidden_states")
+            for name in (*prefill_only, "thought_set_ids"):
                 model_inputs.pop(name, None)
         return model_inputs
+
+    def generate(self, inputs: torch.Tensor | None = None, *args, **kwargs):
+        """`GenerationMixin.generate`; with M > 1 thought sets, each prompt first becomes M rows, one per set, so
+        the output rows are ordered (question, set, sample) (`thought_sets.expand_for_thought_sets`)."""
+        if self.config.num_thought_sets > 1 and kwargs.get("thought_set_ids") is None:
+            if inputs is not None:
+                kwargs["input_ids"], inputs = inputs, None
+            kwargs = expand_for_thought_sets(kwargs, self.config.num_thought_sets)
+        return super().generate(inputs, *args, **kwargs)
 
 
 SoftCoTForCausalLM.register_for_auto_class("AutoModelForCausalLM")

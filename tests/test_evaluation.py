@@ -82,6 +82,7 @@ def artifacts(pair_dirs, tmp_path_factory) -> dict[str, dict]:
         "zero_shot_cot": {"backbone": backbone},
         "assist_cot": {"assistant": assistant, "backbone": backbone},
         "softcot": {"model": str(root / "softcot")},
+        "softcotpp": {"model": str(root / "softcot")},  # one thought set: SoftCoT (M > 1: test_softcotpp_training)
         "lora": {"model": str(root / "lora")},
         "coconut": {"model": str(root / "coconut")},
         "no_thoughts": {"model": str(root / "coconut")},

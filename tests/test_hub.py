@@ -49,6 +49,7 @@ SOFTCOT_FILES = {
     "configuration_softcot.py",
     "modeling_softcot.py",
     "frozen_models.py",
+    "thought_sets.py",
     "thought_tokens.py",
     "compat.py",
     "hub_push.py",

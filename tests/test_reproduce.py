@@ -59,7 +59,7 @@ def test_every_recipe_dry_runs(path, tmp_path):
     text = dry_run(recipe, tmp_path, data_dir, tokenizers)
     assert f"{recipe.method.name} on {recipe.task}" in text
     assert "backbone (" in text and "ids: [" in text
-    assert ("assistant (" in text) == (recipe.method.name in ("softcot", "assist_cot"))
+    assert ("assistant (" in text) == (recipe.method.name in ("softcot", "softcotpp", "assist_cot"))
     if recipe.paper_result is not None:
         assert f"paper: {recipe.paper_result.accuracy:.2f} %" in text
 

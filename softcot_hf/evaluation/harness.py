@@ -84,19 +84,26 @@ def _predict(
     generation: dict,
     method: Method,
 ) -> Iterator[list[dict]]:
-    """The predictions.jsonl rows of one seed from row `first` on, a batch at a time: `num_samples` paths per question,
-    their answers and the vote."""
+    """The predictions.jsonl rows of one seed from row `first` on, a batch at a time: `num_samples` paths per question
+    (per thought set, for a SoftCoT++ runner with M sets: M x num_samples paths ordered set, sample), their answers and
+    the vote."""
+    num_sets = getattr(runner, "num_thought_sets", 1)
+    per_question = num_sets * num_samples
     starts = range(first, len(questions), batch_size)
     for start in tqdm(starts, desc=f"{task.name} {method.name} seed {seed}", unit="batch"):
         batch = questions[start : start + batch_size]
-        row_seeds = [
-            path_seed(seed, start + row // num_samples, row % num_samples) for row in range(len(batch) * num_samples)
-        ]
+        rows_in_batch = range(len(batch) * per_question)
+        row_seeds = [path_seed(seed, start + row // per_question, row % per_question) for row in rows_in_batch]
         set_seed(seed)
         texts, counts = runner.generate(batch, **per_row_sampling(generation, row_seeds))
+        if len(texts) != len(batch) * per_question:
+            raise ValueError(
+                f"{method.name} generated {len(texts)} paths for {len(batch)} questions, expected {per_question} "
+                "each: evaluate a model with several thought sets (num_thought_sets in config.json) as softcotpp."
+            )
         rows = []
         for offset, question in enumerate(batch):
-            index, paths = start + offset, slice(offset * num_samples, (offset + 1) * num_samples)
+            index, paths = start + offset, slice(offset * per_question, (offset + 1) * per_question)
             extracted = [task.extract_answer(text) for text in texts[paths]]
             prediction = majority_vote(extracted)
             rows.append(
@@ -112,6 +119,8 @@ def _predict(
                     "generated_tokens": counts[paths],
                 }
             )
+            if num_sets > 1:  # which thought set wrote each path
+                rows[-1]["thought_sets"] = [path // num_samples for path in range(per_question)]
         yield rows
 
 
@@ -264,6 +273,7 @@ def evaluate(
         "top_k": args.top_k if generation["do_sample"] else None,
         "num_hint_tokens": getattr(runner, "num_hint_tokens", None),
         "num_thought_tokens": getattr(getattr(runner, "processor", None), "num_thought_tokens", None),
+        **({"num_thought_sets": runner.num_thought_sets} if getattr(runner, "num_thought_sets", 1) > 1 else {}),
         "dtype": None if args.dtype is None else str(args.dtype),
     }
     if args.backend == "vllm":  # an evaluation through transformers keeps the identity it always had

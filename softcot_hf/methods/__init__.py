@@ -14,6 +14,7 @@ from .lora import LoRA
 from .no_cot import NoCoT
 from .no_thoughts import NoThoughts
 from .softcot import SoftCoT
+from .softcotpp import SoftCoTPP
 from .zero_shot_cot import ZeroShotCoT
 
 # In the papers' table order (Coconut paper's baselines first, SoftCoT last): reports list rows in this order.
@@ -29,6 +30,7 @@ METHODS: dict[str, Method] = {
         NoThoughts(),
         Coconut(),
         SoftCoT(),
+        SoftCoTPP(),
     )
 }
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import torch
-from transformers import AutoModelForCausalLM, AutoProcessor, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoModelForCausalLM, AutoProcessor, PreTrainedModel, PreTrainedTokenizerBase, Trainer
 
 from ..data import Task
 from ..data.prompts import FINE_TUNED
@@ -45,6 +45,11 @@ class ProcessorLM:
 
     model: PreTrainedModel
     processor: Any  # SoftCoTProcessor
+
+    @property
+    def num_thought_sets(self) -> int:
+        """M, SoftCoT++'s thought sets: each question comes back as M x num_return_sequences paths."""
+        return getattr(self.model.config, "num_thought_sets", 1)
 
     def generate(self, questions: list[str], **generate_kwargs) -> tuple[list[str], list[int]]:
         return generate_texts(
@@ -138,6 +143,8 @@ class Method:
 class FrozenModelMethod(Method):
     """A method that trains a small part beside frozen models on the frozen-model pipeline
     (`softcot_hf.training.softcot_training`): SoftCoT, CoT-Unk, LoRA. Its artifact keeps only what trained."""
+
+    trainer_class: ClassVar[type[Trainer]] = Trainer  # a subclass when the method has its own loss (softcotpp)
 
     def build(self, args, task: Task, dtype: torch.dtype) -> tuple[PreTrainedModel, Any, PreTrainedTokenizerBase]:
         """The model to train (its trainable part initialised from torch's RNG), the processor that builds its inputs

@@ -32,7 +32,6 @@ import torch
 from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
-    Trainer,
     set_seed,
 )
 from transformers.modeling_layers import GradientCheckpointingLayer
@@ -117,7 +116,7 @@ def train_frozen_model_method(method, args) -> dict:
     if args.gradient_checkpointing:
         enable_frozen_gradient_checkpointing(method.frozen_model(model))
 
-    trainer = Trainer(
+    trainer = method.trainer_class(
         model=model, args=trainer_args, train_dataset=TrainExamples(examples, states), data_collator=collator
     )
     if trainer.is_world_process_zero():
