@@ -316,7 +316,7 @@ def main() -> None:
     parser.add_argument("--backbone-steps", type=int, default=300)
     parser.add_argument("--assistant-steps", type=int, default=800)
     parser.add_argument("--prosqa-train-examples", type=int, default=8000)
-    parser.add_argument("--prosqa-steps", type=int, default=800)
+    parser.add_argument("--prosqa-steps", type=int, default=1500)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
