@@ -438,7 +438,9 @@ def _run_task(
     if curves:
         result["stage_curve"], result["stage_curve_table"] = stage_curve_table(curves)
     title = f"{task}: {len(seeds)} training seed(s), {len(test)} test questions"
-    result["plot"] = str(plot_methods(rows, output_dir.parent / f"{task}.png", title, result.get("stage_curve")))
+    chance = 0.5 if task == PROSQA_TASK else None  # a ProsQA question offers two options
+    plot = plot_methods(rows, output_dir.parent / f"{task}.png", title, result.get("stage_curve"), chance)
+    result["plot"] = str(plot)
     return result
 
 
