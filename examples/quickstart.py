@@ -1,5 +1,6 @@
-"""The quickstart from Python: train SoftCoT and Coconut on the package's synthetic arithmetic task with the shipped
-tiny models, evaluate them against Zero-Shot CoT, CoT and No-CoT, save, reload and answer. CPU, a few minutes.
+"""The quickstart from Python: train SoftCoT and Coconut on the package's synthetic tasks with the shipped tiny models
+over 3 seeds, evaluate them against Zero-Shot CoT, CoT and No-CoT, test the differences, save, reload and answer. CPU,
+a few minutes.
 
     python examples/quickstart.py                 # same as `softcot-hf quickstart` (same options)
     python examples/quickstart.py --tiny          # seconds; the numbers mean nothing
@@ -12,7 +13,8 @@ from softcot_hf.quickstart import QuickstartArguments, run_quickstart
 
 args = parse_arguments(QuickstartArguments, sys.argv[1:], "quickstart.py", __doc__.splitlines()[0])
 result = run_quickstart(
-    args.output_dir, tiny=args.tiny, push_to_hub=args.push_to_hub, seed=args.seed, overwrite=args.overwrite
+    args.output_dir, tiny=args.tiny, push_to_hub=args.push_to_hub, seeds=args.seeds, overwrite=args.overwrite
 )
-best = max(result["summaries"], key=lambda summary: summary["accuracy"])
-print(f"best method here: {best['method']} ({100 * best['accuracy']:.1f}%)")
+for task, outcome in result["tasks"].items():
+    best = max(outcome["rows"], key=lambda row: row["accuracy_mean"])
+    print(f"{task}: best method here: {best['label']} ({100 * best['accuracy_mean']:.1f}% mean over seeds)")

@@ -1,7 +1,9 @@
-"""Train the quickstart's tiny backbone and tinier assistant on the `synthetic_arithmetic` task and save them
-(safetensors and word-level tokenizers) under `softcot_hf/assets/quickstart/`. Seeded; CPU; 10 to 30 minutes.
+"""Train the quickstart's tiny models and save them (safetensors and word-level tokenizers) under
+`softcot_hf/assets/quickstart/`: a backbone and a tinier assistant on the `synthetic_arithmetic` task, and a backbone
+for the small ProsQA-style graphs of the quickstart's second task. Seeded; CPU; 10 to 40 minutes.
 
-    python scripts/make_quickstart_models.py            # the command that made the shipped files
+    python scripts/make_quickstart_models.py                    # the command that made the shipped files
+    python scripts/make_quickstart_models.py --models prosqa    # only the ProsQA-style backbone
 
 What each model learns, so that the quickstart's comparison means something:
 
@@ -15,8 +17,13 @@ What each model learns, so that the quickstart's comparison means something:
   So its soft thoughts carry (imperfect) intermediate results; whether a projection makes the frozen backbone use
   them is what the quickstart measures.
 
-The backbone trains for few steps on purpose, so that it still makes arithmetic slips; the script ends by printing
-greedy validation accuracies (kept in `training_record.json`).
+- prosqa_backbone (Llama-shaped, hidden 64, 4 layers, its own word-level vocabulary of names): the chain of facts
+  and the answer after Coconut's `question\n` prompt ("Tom is a X. Every X is a Y. ### Tom is a Y."), on the small
+  graphs of `softcot_hf.quickstart.PROSQA_OPTIONS`. This is stage 0 of Coconut's curriculum (CoT) done ahead of
+  time, as the paper starts its stages from a CoT-trained GPT-2; the quickstart goes on from it.
+
+The backbones train for few steps on purpose, so that they still make mistakes; the script ends by printing greedy
+validation accuracies (kept in `training_record.json`).
 """
 
 import argparse
@@ -32,9 +39,12 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from softcot_hf.data import get_task
 from softcot_hf.data.prompts import FINE_TUNED, WITH_THOUGHTS, ZERO_SHOT
+from softcot_hf.data.prosqa_style import CONCEPTS, PEOPLE
 from softcot_hf.methods import get_method
 from softcot_hf.processing_softcot import DEFAULT_ASSISTANT_TEMPLATE, SoftCoTProcessor, render_prompt_ids
+from softcot_hf.quickstart import PROSQA_OPTIONS, PROSQA_TASK
 from softcot_hf.tiny import CHAT_TEMPLATES, FAMILY_ROLES, FAMILY_SPECIALS
+from softcot_hf.training.coconut_curriculum import RationaleExamples
 
 TASK = "synthetic_arithmetic"
 NUM_THOUGHT_TOKENS = 4
@@ -203,17 +213,51 @@ def report(backbone, assistant, encoder: Encoder, rows: list[dict]) -> dict[str,
     return {key: value / len(rows) for key, value in numbers.items()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output-dir", default=str(ASSETS))
-    parser.add_argument("--train-examples", type=int, default=8000)
-    parser.add_argument("--backbone-steps", type=int, default=300)
-    parser.add_argument("--assistant-steps", type=int, default=800)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    rng = random.Random(args.seed)
+def prosqa_vocabulary() -> list[str]:
+    """Every piece of a ProsQA-style question, chain and answer: names, made-up concepts and the few fixed words."""
+    return [*PEOPLE, *CONCEPTS, "Every", "is", "a", "or", "Is", "?", ".", "###"]
 
+
+def make_prosqa_backbone(args: argparse.Namespace) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast, dict]:
+    """The ProsQA-style backbone trained on CoT (question, chain of facts, "### answer"); (model, tokenizer,
+    greedy validation accuracy with that prompt)."""
+    rng = random.Random(args.seed)
+    tokenizer = make_word_tokenizer("llama", prosqa_vocabulary())
+    task = get_task(PROSQA_TASK)
+    encoder = RationaleExamples(tokenizer)
+    train_rows = task.load("train", **PROSQA_OPTIONS).to_list()[: args.prosqa_train_examples]
+    data = [encoder.encode(row) for row in train_rows]
+    torch.manual_seed(args.seed)
+    model = LlamaForCausalLM(
+        LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=192, num_hidden_layers=4,
+                    num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                    bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                    pad_token_id=tokenizer.eos_token_id)
+    )  # fmt: skip
+
+    def make_batch():
+        examples = [(row["input_ids"], [None] + row["labels"][1:]) for row in rng.sample(data, args.batch_size)]
+        return batch_of(examples, model.config.pad_token_id)
+
+    train(model, make_batch, args.prosqa_steps, 3e-3, "prosqa backbone")
+    rows = task.load("validation", **PROSQA_OPTIONS).to_list()
+    prompts = [tokenizer(row["question"] + "\n", add_special_tokens=False)["input_ids"] for row in rows]
+    texts = [t for i in range(0, len(rows), 100) for t in greedy(model, tokenizer, prompts[i : i + 100], 32)]
+    accuracy = sum(task.score(t, r["answer"]) for t, r in zip(texts, rows, strict=True)) / len(rows)
+    return model, tokenizer, {"prosqa_backbone_cot": accuracy}
+
+
+def save(output: Path, name: str, model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast) -> None:
+    """`output/name`: the model's safetensors and its tokenizer, replacing what was there."""
+    shutil.rmtree(output / name, ignore_errors=True)
+    model.generation_config.pad_token_id = model.config.pad_token_id
+    model.save_pretrained(output / name)
+    tokenizer.save_pretrained(output / name)
+
+
+def make_arithmetic_models(args: argparse.Namespace) -> tuple[list[tuple], dict]:
+    """The arithmetic backbone and assistant; ([(name, model, tokenizer)], greedy validation accuracies)."""
+    rng = random.Random(args.seed)
     words = vocabulary()
     backbone_tokenizer = make_word_tokenizer("llama", words)
     # Both Llama-shaped: `AutoTokenizer` loads a Qwen2-config folder's tokenizer as a Qwen2 tokenizer, whose own
@@ -256,20 +300,47 @@ def main() -> None:
     train(backbone, backbone_batch, args.backbone_steps, 3e-3, "backbone")
     train(assistant, assistant_batch, args.assistant_steps, 3e-3, "assistant")
     numbers = report(backbone, assistant, encoder, check_rows)
-    print(json.dumps(numbers, indent=2))
+    models = [("backbone", backbone, backbone_tokenizer), ("assistant", assistant, assistant_tokenizer)]
+    return models, numbers
 
+
+ARITHMETIC_ARGUMENTS = ("train_examples", "backbone_steps", "assistant_steps", "batch_size", "seed")
+PROSQA_ARGUMENTS = ("prosqa_train_examples", "prosqa_steps", "batch_size", "seed")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output-dir", default=str(ASSETS))
+    parser.add_argument("--models", nargs="+", choices=("arithmetic", "prosqa"), default=["arithmetic", "prosqa"])
+    parser.add_argument("--train-examples", type=int, default=8000)
+    parser.add_argument("--backbone-steps", type=int, default=300)
+    parser.add_argument("--assistant-steps", type=int, default=800)
+    parser.add_argument("--prosqa-train-examples", type=int, default=8000)
+    parser.add_argument("--prosqa-steps", type=int, default=1500)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
     output = Path(args.output_dir)
-    shutil.rmtree(output, ignore_errors=True)
-    for name, model, tokenizer in (
-        ("backbone", backbone, backbone_tokenizer),
-        ("assistant", assistant, assistant_tokenizer),
-    ):
-        model.generation_config.pad_token_id = model.config.pad_token_id
-        model.save_pretrained(output / name)
-        tokenizer.save_pretrained(output / name)
-    arguments = {key: value for key, value in vars(args).items() if key != "output_dir"}
-    record = {"command": "python scripts/make_quickstart_models.py", "arguments": arguments, "validation": numbers}
-    (output / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
+    record_path = output / "training_record.json"
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    record["command"] = "python scripts/make_quickstart_models.py"
+    if "arithmetic" in args.models:
+        models, numbers = make_arithmetic_models(args)
+        print(json.dumps(numbers, indent=2))
+        for name, model, tokenizer in models:
+            save(output, name, model, tokenizer)
+        record["arguments"] = {key: getattr(args, key) for key in ARITHMETIC_ARGUMENTS}
+        record["validation"] = numbers
+    if "prosqa" in args.models:
+        model, tokenizer, numbers = make_prosqa_backbone(args)
+        print(json.dumps(numbers, indent=2))
+        save(output, "prosqa_backbone", model, tokenizer)
+        record["prosqa"] = {
+            "arguments": {key: getattr(args, key) for key in PROSQA_ARGUMENTS},
+            "data_options": PROSQA_OPTIONS,
+            "validation": numbers,
+        }
+    record_path.write_text(json.dumps(record, indent=2) + "\n")
     print(f"saved to {output}")
 
 

@@ -254,25 +254,31 @@ def test_evaluation_killed_by_sigkill_continues_to_the_same_results(pair_dirs, t
 
 def test_quickstart_refuses_a_folder_it_did_not_make_unless_told_to_overwrite(tmp_path):
     mine = tmp_path / "mine"
-    for name in ("eval", "coconut"):
+    for name in ("synthetic_arithmetic", "prosqa_style"):
         (mine / name).mkdir(parents=True)
         (mine / name / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match=r"(?s)mine is not empty and was not made by the quickstart.*--overwrite"):
         main(["quickstart", "--tiny", "--output-dir", str(mine)])
-    assert (mine / "eval" / "notes.txt").read_text() == (mine / "coconut" / "notes.txt").read_text() == "mine"
+    assert (
+        (mine / "synthetic_arithmetic" / "notes.txt").read_text()
+        == (mine / "prosqa_style" / "notes.txt").read_text()
+        == "mine"
+    )
     assert not (mine / MARKER).exists()
 
     (mine / "keep.txt").write_text("mine")
     _prepare(mine, overwrite=True)
     assert (mine / MARKER).is_file() and (mine / "keep.txt").read_text() == "mine"
-    assert not (mine / "eval").exists() and not (mine / "coconut").exists()
+    assert not (mine / "synthetic_arithmetic").exists() and not (mine / "prosqa_style").exists()
     assert (mine / "backbone" / "config.json").is_file()
-    (mine / "eval").mkdir()
+    (mine / "synthetic_arithmetic").mkdir()
     _prepare(mine)  # a folder the quickstart made: its folders are its own to replace
-    assert not (mine / "eval").exists() and (mine / "keep.txt").is_file()
+    assert not (mine / "synthetic_arithmetic").exists() and (mine / "keep.txt").is_file()
     _prepare(tmp_path / "new")
     empty = tmp_path / "empty"
     empty.mkdir()
     _prepare(empty)
-    assert sorted(path.name for path in empty.iterdir()) == sorted([MARKER, "assistant", "backbone"])
-    assert {"backbone", "eval", "coconut"} <= set(OWNED_FOLDERS)
+    assert sorted(path.name for path in empty.iterdir()) == sorted(
+        [MARKER, "assistant", "backbone", "prosqa_backbone"]
+    )
+    assert {"backbone", "synthetic_arithmetic", "prosqa_style"} <= set(OWNED_FOLDERS)

@@ -1,5 +1,6 @@
-"""The README's first command, `softcot-hf quickstart`, in its reduced mode: the same code path end to end (train,
-evaluate, print the table, save, reload), with a handful of examples and steps. Also the synthetic task it runs on."""
+"""The README's first command, `softcot-hf quickstart`, in its reduced mode: the same code path end to end (train
+over several seeds on both tasks, evaluate, compare, plot, print the tables, save, reload, push), with a handful of
+examples and steps. Also the synthetic task it runs on and how seeds are pooled."""
 
 import importlib
 import json
@@ -19,12 +20,22 @@ from softcot_hf.data.synthetic_arithmetic import generate_arithmetic_chains, gen
 from softcot_hf.generation import encode_prompts, generate_texts
 from softcot_hf.hub import HUB_TRANSPORT_ERRORS
 from softcot_hf.methods import get_method
-from softcot_hf.quickstart import METHODS, push_results, shipped_models
+from softcot_hf.quickstart import (
+    METHODS,
+    PROSQA_METHODS,
+    PROSQA_OPTIONS,
+    aggregate,
+    compare,
+    push_results,
+    shipped_models,
+)
 
 # What the README's first command runs, plus the reduced mode (tests/test_readme_commands.py checks the README).
 QUICKSTART_COMMAND = ["softcot-hf", "quickstart"]
 TINY_FLAG = "--tiny"
 REPO_ID = "quickstart-user/tiny"
+SEEDS = ["0", "1"]  # two training seeds: the pooling and the paired tests run, at two thirds of the default's cost
+TASKS = {"synthetic_arithmetic": METHODS, "prosqa_style": PROSQA_METHODS}
 
 
 def _evaluate_chain(question: str) -> int:
@@ -64,10 +75,34 @@ def test_shipped_models_are_small_and_know_the_task_format():
     assert size < 20 * 2**20, f"the shipped quickstart models take {size:,} bytes"
     record = json.loads((folder / "training_record.json").read_text())
     assert record["command"].startswith("python scripts/make_quickstart_models.py")
+    assert record["prosqa"]["data_options"] == PROSQA_OPTIONS
     tokenizer = AutoTokenizer.from_pretrained(folder / "backbone")
     task = get_task("synthetic_arithmetic")
     prompt = get_method("zero_shot_cot").build_prompt(task, task.load("test")[0]["question"])
     assert tokenizer.unk_token_id not in encode_prompts(tokenizer, [prompt], chat=True)["input_ids"][0].tolist()
+    # The ProsQA-style backbone's vocabulary covers every question, chain and answer of the quickstart's graphs, and
+    # decoding gives the answer back as it is scored.
+    tokenizer = AutoTokenizer.from_pretrained(folder / "prosqa_backbone")
+    task = get_task("prosqa_style")
+    for row in task.load("test", **PROSQA_OPTIONS).select(range(50)):
+        ids = tokenizer(" ".join([row["question"], *row["steps"], "###", row["answer"]]), add_special_tokens=False)
+        assert tokenizer.unk_token_id not in ids["input_ids"]
+        assert task.score(tokenizer.decode(ids["input_ids"]), row["answer"])
+
+
+def test_seeds_pool_into_mean_std_and_paired_tests_by_hand():
+    summaries = [{"accuracy": a, "mean_generated_tokens": t, "num_examples": 4} for a, t in ((0.5, 10), (0.75, 12))]
+    row = aggregate("SoftCoT", "softcot", summaries, [3.0, 5.0])
+    assert row["accuracy_mean"] == 0.625 and row["accuracy_std"] == pytest.approx(0.1767767, abs=1e-7)  # (n - 1)
+    assert row["tokens_mean"] == 11 and row["train_time_s_mean"] == 4.0
+    frozen = aggregate("Zero-Shot CoT", "zero_shot_cot", summaries[:1], None)
+    assert frozen["accuracy_std"] == 0.0 and frozen["train_time_s_mean"] is None
+    # A frozen greedy method has one run; it is paired with each seed of the trained one.
+    outcomes = {"a": [[1, 1, 0, 1], [1, 0, 0, 1]], "b": [[0, 0, 0, 1]]}
+    result = compare("a", "b", outcomes)
+    assert [(run["only_a"], run["only_b"]) for run in result["mcnemar_per_seed"]] == [(2, 0), (1, 0)]
+    assert result["difference"] == pytest.approx((1 + 0.5 + 0 + 0) / 4)  # per-question accuracy over seeds
+    assert result["verdict"] in ("significant", "not significant")
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +116,16 @@ def quickstart_run(tmp_path_factory) -> tuple[Path, str, HubServer]:
     env.pop("HF_HUB_OFFLINE", None)
     try:
         completed = subprocess.run(
-            [*QUICKSTART_COMMAND, TINY_FLAG, "--output-dir", str(output_dir), "--push-to-hub", REPO_ID],
+            [
+                *QUICKSTART_COMMAND,
+                TINY_FLAG,
+                "--output-dir",
+                str(output_dir),
+                "--push-to-hub",
+                REPO_ID,
+                "--seeds",
+                *SEEDS,
+            ],
             capture_output=True,
             text=True,
             timeout=300,
@@ -93,18 +137,70 @@ def quickstart_run(tmp_path_factory) -> tuple[Path, str, HubServer]:
         hub.stop()
 
 
-def test_quickstart_prints_the_table_and_writes_every_evaluation(quickstart_run):
+def _correct(eval_dir: Path) -> list[bool]:
+    rows = [json.loads(line) for line in (eval_dir / "predictions.jsonl").read_text().splitlines()]
+    return [row["correct"] for row in sorted(rows, key=lambda row: row["index"])]
+
+
+def test_quickstart_prints_the_tables_over_seeds_and_writes_every_evaluation(quickstart_run):
     output_dir, stdout, _ = quickstart_run
     result = json.loads((output_dir / "results.json").read_text())
-    assert [summary["method"] for summary in result["summaries"]] == [method for _, method, _ in METHODS]
-    for (label, method, _), summary in zip(METHODS, result["summaries"], strict=True):
-        row = next(line for line in stdout.splitlines() if line.startswith(f"| {label} |"))
-        assert f"{100 * summary['accuracy']:.1f}%" in row and f"| {summary['mean_generated_tokens']:.1f} |" in row
-        on_disk = json.loads((output_dir / "eval" / method / "summary.json").read_text())
-        assert on_disk["accuracy"] == summary["accuracy"] and on_disk["task"] == "synthetic_arithmetic"
-        predictions = (output_dir / "eval" / method / "predictions.jsonl").read_text().splitlines()
-        assert len(predictions) == summary["num_examples"] == result["settings"]["test_examples"]
-    assert (output_dir / "results.md").read_text().strip() == result["table"]
+    assert result["seeds"] == [0, 1]
+    for task, methods in TASKS.items():
+        outcome = result["tasks"][task]
+        assert [row["method"] for row in outcome["rows"]] == [method for _, method, _ in methods]
+        for (label, method, folder), row in zip(methods, outcome["rows"], strict=True):
+            # Every per-seed accuracy is that seed's evaluation on disk; a frozen greedy model is evaluated once.
+            eval_dirs = (
+                [output_dir / task / "eval" / method]
+                if folder is None
+                else [output_dir / task / f"seed-{seed}" / "eval" / method for seed in SEEDS]
+            )
+            on_disk = [json.loads((folder / "summary.json").read_text()) for folder in eval_dirs]
+            assert row["accuracy_per_seed"] == [summary["accuracy"] for summary in on_disk]
+            assert {summary["task"] for summary in on_disk} == {task}
+            for eval_dir in eval_dirs:
+                assert len(_correct(eval_dir)) == row["num_questions"]
+            section = stdout.split(f"### {task} ")[1].split("### ")[0]  # the task's table (labels repeat)
+            line = next(line for line in section.splitlines() if line.startswith(f"| {label} |"))
+            assert f"{100 * row['accuracy_mean']:.1f} ± {100 * row['accuracy_std']:.1f}%" in line
+            assert f"| {row['tokens_mean']:.1f} |" in line
+        # The paired test's discordant counts, recounted from the predictions.
+        (comparison,) = outcome["comparisons"]
+        folder_of = {method: folder for _, method, folder in methods}
+        for seed, counts in zip(SEEDS, comparison["mcnemar_per_seed"], strict=True):
+            a, b = (
+                _correct(output_dir / task / ("eval" if folder_of[m] is None else f"seed-{seed}/eval") / m)
+                for m in (comparison["a"], comparison["b"])
+            )
+            assert (counts["only_a"], counts["only_b"]) == (
+                sum(x and not y for x, y in zip(a, b, strict=True)),
+                sum(y and not x for x, y in zip(a, b, strict=True)),
+            )
+        assert outcome["sentences"][0] in stdout and comparison["verdict"] in outcome["sentences"][0]
+        png = output_dir / f"{task}.png"
+        assert Path(outcome["plot"]) == png and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"![{task}]({task}.png)" in result["table"]
+    assert (output_dir / "results.md").read_text() == result["table"]
+
+
+def test_coconut_curve_covers_every_stage_and_its_last_point_is_the_saved_model(quickstart_run):
+    output_dir, stdout, _ = quickstart_run
+    result = json.loads((output_dir / "results.json").read_text())
+    settings = result["settings"]
+    curve = result["tasks"]["prosqa_style"]["stage_curve"]
+    assert [point["stage"] for point in curve] == list(range(settings["prosqa_max_latent_stage"] + 1))
+    assert settings["prosqa_max_latent_stage"] == PROSQA_OPTIONS["max_depth"]  # the last stage: every step latent
+    for seed in SEEDS:
+        evals = output_dir / "prosqa_style" / f"seed-{seed}" / "eval"
+        stages = [json.loads((evals / "stages" / f"stage-{p['stage']}" / "summary.json").read_text()) for p in curve]
+        assert [point["accuracy_per_seed"][SEEDS.index(seed)] for point in curve] == [s["accuracy"] for s in stages]
+        # After the last stage the model in training is the one saved: same answers on the same questions.
+        final = [json.loads(line) for line in (evals / "coconut" / "predictions.jsonl").read_text().splitlines()]
+        last = [json.loads(line) for line in (evals / "stages" / f"stage-{curve[-1]['stage']}" / "predictions.jsonl")
+                .read_text().splitlines()]  # fmt: skip
+        assert len(last) == settings["stage_curve_examples"]
+        assert [row["generated"] for row in last] == [row["generated"] for row in final[: len(last)]]
 
 
 @torch.no_grad()
@@ -113,17 +209,18 @@ def test_quickstart_checkpoints_reload_and_answer_like_the_evaluation(quickstart
     result = json.loads((output_dir / "results.json").read_text())
     question = result["example"]["question"]
     max_new_tokens = result["settings"]["max_new_tokens"]
+    trained = output_dir / "synthetic_arithmetic" / "seed-0"
 
-    softcot = AutoModelForCausalLM.from_pretrained(output_dir / "softcot")
+    softcot = AutoModelForCausalLM.from_pretrained(trained / "softcot")
     assert isinstance(softcot, SoftCoTForCausalLM)
-    assert {p.name for p in (output_dir / "softcot").glob("*.safetensors")} == {"model.safetensors"}
-    processor = AutoProcessor.from_pretrained(output_dir / "softcot")
+    assert {p.name for p in (trained / "softcot").glob("*.safetensors")} == {"model.safetensors"}
+    processor = AutoProcessor.from_pretrained(trained / "softcot")
     texts, _ = generate_texts(
         softcot, processor([question]), processor.backbone_tokenizer, max_new_tokens=max_new_tokens
     )
-    coconut = AutoModelForCausalLM.from_pretrained(output_dir / "coconut")
+    coconut = AutoModelForCausalLM.from_pretrained(trained / "coconut")
     assert isinstance(coconut, CoconutForCausalLM)
-    tokenizer = AutoTokenizer.from_pretrained(output_dir / "coconut")
+    tokenizer = AutoTokenizer.from_pretrained(trained / "coconut")
     inputs = encode_prompts(
         tokenizer, [get_method("coconut").build_prompt(get_task("synthetic_arithmetic"), question)], chat=False
     )
@@ -131,10 +228,10 @@ def test_quickstart_checkpoints_reload_and_answer_like_the_evaluation(quickstart
 
     # The example question is test question 0: the reloaded models answer it as the batched evaluation did.
     for name, text in (("softcot", texts[0]), ("coconut", coconut_texts[0])):
-        first = json.loads((output_dir / "eval" / name / "predictions.jsonl").read_text().splitlines()[0])
+        first = json.loads((trained / "eval" / name / "predictions.jsonl").read_text().splitlines()[0])
         assert first["question"] == question
         assert text == first["generated"][0] == result["example"]["answers"][name]
-        assert f"{name} (reloaded from {output_dir / name}): {text}" in stdout
+        assert f"{name} (reloaded from {trained / name}): {text}" in stdout
 
 
 def test_quickstart_publishes_the_frozen_models_and_a_softcot_that_names_them(quickstart_run):
@@ -144,10 +241,11 @@ def test_quickstart_publishes_the_frozen_models_and_a_softcot_that_names_them(qu
     softcot = hub.files(REPO_ID)
     config = json.loads(softcot["config.json"])
     assert (config["backbone_model_name_or_path"], config["assistant_model_name_or_path"]) == (backbone, assistant)
-    assert softcot["model.safetensors"] == (output_dir / "softcot" / "model.safetensors").read_bytes()
+    trained = output_dir / "synthetic_arithmetic" / "seed-0"
+    assert softcot["model.safetensors"] == (trained / "softcot" / "model.safetensors").read_bytes()
     assert "README.md" in softcot and not any(path.startswith("checkpoint") for path in softcot)
     coconut = hub.files(f"{REPO_ID}-coconut")
-    assert coconut["model.safetensors"] == (output_dir / "coconut" / "model.safetensors").read_bytes()
+    assert coconut["model.safetensors"] == (trained / "coconut" / "model.safetensors").read_bytes()
     for repo_id, name in ((backbone, "backbone"), (assistant, "assistant")):
         assert hub.files(repo_id)["model.safetensors"] == (output_dir / name / "model.safetensors").read_bytes()
 
@@ -159,17 +257,17 @@ def test_an_unreachable_hub_gives_a_clear_error(monkeypatch, tmp_path):
 
     monkeypatch.setattr("huggingface_hub.HfApi.create_repo", refuse)
     with pytest.raises(ConnectionError, match="Could not push the quickstart to the Hub as me/q .*ConnectError"):
-        push_results(tmp_path, "me/q", [{"method": "softcot"}, {"method": "coconut"}])
+        push_results(tmp_path, tmp_path / "seed-0", "me/q")
 
 
 def test_the_quickstart_example_runs(tmp_path):
     script = Path(__file__).resolve().parents[1] / "examples" / "quickstart.py"
     completed = subprocess.run(
-        [sys.executable, str(script), TINY_FLAG, "--output-dir", str(tmp_path / "out")],
+        [sys.executable, str(script), TINY_FLAG, "--seeds", "0", "--output-dir", str(tmp_path / "out")],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "| SoftCoT |" in completed.stdout and "best method here:" in completed.stdout
-    assert (tmp_path / "out" / "softcot" / "model.safetensors").is_file()
+    assert (tmp_path / "out" / "synthetic_arithmetic" / "seed-0" / "softcot" / "model.safetensors").is_file()

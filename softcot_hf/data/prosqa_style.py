@@ -198,14 +198,26 @@ def generate_prosqa_style(
     return distinct_rows(make_record, num_examples, seed, exclude_questions)
 
 
+# The graph-shape arguments of `generate_prosqa_style` that a split (and `load(..., **options)`) may change.
+GRAPH_OPTIONS = ("min_depth", "max_depth", "min_concepts", "max_concepts", "max_people")
+
+
 @cache
-def generate_split(split: str) -> tuple[dict, ...]:
+def generate_split(split: str, **graph_options: int) -> tuple[dict, ...]:
     """The `prosqa_style` split (`SPLIT_SIZES`, `SPLIT_SEEDS`); train never repeats a validation or test question,
-    validation never repeats a test one."""
+    validation never repeats a test one. `graph_options` (names in `GRAPH_OPTIONS`) change the graphs' shape, e.g.
+    `max_depth=3, max_concepts=8` for smaller ones; the splits stay apart for the same options."""
     if split not in SPLIT_SIZES:
         raise ValueError(f"prosqa_style has no split {split!r}; choose one of {', '.join(SPLIT_SIZES)}.")
-    exclude = earlier_questions(split, SPLIT_ORDER, generate_split)
-    return tuple(generate_prosqa_style(SPLIT_SIZES[split], seed=SPLIT_SEEDS[split], exclude_questions=exclude))
+    unknown = sorted(set(graph_options) - set(GRAPH_OPTIONS))
+    if unknown:
+        raise ValueError(
+            f"prosqa_style has no option {', '.join(map(repr, unknown))}; its options are {', '.join(GRAPH_OPTIONS)}."
+        )
+    exclude = earlier_questions(split, SPLIT_ORDER, lambda earlier: generate_split(earlier, **graph_options))
+    return tuple(
+        generate_prosqa_style(SPLIT_SIZES[split], seed=SPLIT_SEEDS[split], exclude_questions=exclude, **graph_options)
+    )
 
 
 def write_prosqa_style_splits(data_dir: str | Path) -> list[Path]:
@@ -220,8 +232,9 @@ def write_prosqa_style_splits(data_dir: str | Path) -> list[Path]:
     return paths
 
 
-def _generated(split: str) -> list[Row]:
-    return [{key: record[key] for key in ("question", "steps", "answer")} for record in generate_split(split)]
+def _generated(split: str, **graph_options: int) -> list[Row]:
+    rows = generate_split(split, **graph_options)
+    return [{key: record[key] for key in ("question", "steps", "answer")} for record in rows]
 
 
 def _local(data_dir: Path, split: str) -> list[Row]:
@@ -247,4 +260,12 @@ TASKS = (
     ),
 )
 
-__all__ = ["CONCEPTS", "PEOPLE", "TASKS", "generate_prosqa_style", "generate_split", "write_prosqa_style_splits"]
+__all__ = [
+    "CONCEPTS",
+    "GRAPH_OPTIONS",
+    "PEOPLE",
+    "TASKS",
+    "generate_prosqa_style",
+    "generate_split",
+    "write_prosqa_style_splits",
+]
