@@ -12,6 +12,11 @@ padding never shifts them.
 Activation checkpointing: 5.24 renamed `gradient_checkpointing_enable` to `activation_checkpointing_enable` (the old
 name warns until v6); `enable_activation_checkpointing` calls whichever the model has.
 
+Static caches: for a compileable cache (`cache_implementation="static"`) `generate` replaces the (batch, length)
+padding mask by a 4D mask made with the model's `create_masks_for_generate` (5.24 calls its cache argument `cache`,
+older releases `past_key_values`: both only pass through here). `masks_for_generate` makes it for the language model's
+own config, and `padding_mask_at_prefill` hands the prefill the 2D mask back (see there).
+
 Sub-configs: 5.19 introduced `SubConfigSpec` declarations; before it a composite config converted its sub-config
 dicts itself. `sub_config` does that conversion, which every release accepts.
 """
@@ -19,6 +24,7 @@ dicts itself. `sub_config` does that conversion, which every release accepts.
 import torch
 from transformers import PreTrainedConfig, PreTrainedModel
 from transformers.cache_utils import Cache
+from transformers.masking_utils import create_masks_for_generate
 from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
@@ -69,8 +75,35 @@ def check_token_ids(input_ids: torch.LongTensor, vocab_size: int, model: str) ->
 
 def position_ids_from_attention_mask(attention_mask: torch.Tensor, query_length: int) -> torch.LongTensor:
     """(batch, past + query) 0/1 mask -> (batch, query) positions that count attended tokens only (left padding)."""
+    if not isinstance(attention_mask, torch.Tensor) or attention_mask.ndim != 2:
+        shape = tuple(attention_mask.shape) if isinstance(attention_mask, torch.Tensor) else type(attention_mask).__name__
+        raise ValueError(
+            f"Positions are counted from a (batch, length) padding mask, but the attention mask is {shape}: pass "
+            "position_ids along with a prepared (4D) attention mask."
+        )
     position_ids = attention_mask.long().cumsum(-1) - 1
     return position_ids.clamp(min=0)[:, -query_length:]
+
+
+def masks_for_generate(text_config: PreTrainedConfig, **mask_kwargs):
+    """The attention mask(s) `generate` precomputes for a decoding step over a compileable cache, made for the language
+    model's config `text_config` (its attention implementation, sliding windows), not the wrapper's composite one."""
+    mask_kwargs.pop("config", None)
+    return create_masks_for_generate(config=text_config, **mask_kwargs)
+
+
+def padding_mask_at_prefill(model_inputs: dict, padding_mask: torch.Tensor | None) -> dict:
+    """
+    Give `model_inputs` (from `GenerationMixin.prepare_inputs_for_generation`) the (batch, length) `padding_mask` back
+    when their `input_ids` cover all of it, i.e. at the prefill: with a compileable cache `generate` has replaced it by
+    a 4D mask, but the prefill's latent passes and thought slots read the 2D one. Decoding steps keep the 4D mask, whose
+    fixed shape lets `torch.compile` reuse one graph. Decided on shapes alone: no device sync.
+    """
+    input_ids = model_inputs.get("input_ids")
+    if padding_mask is not None and padding_mask.ndim == 2 and input_ids is not None:
+        if input_ids.shape[1] == padding_mask.shape[1]:
+            model_inputs["attention_mask"] = padding_mask
+    return model_inputs
 
 
 def output_cache(outputs) -> Cache | None:
@@ -99,7 +132,9 @@ __all__ = [
     "cached_length",
     "enable_activation_checkpointing",
     "is_prefill",
+    "masks_for_generate",
     "output_cache",
+    "padding_mask_at_prefill",
     "pop_cache",
     "position_ids_from_attention_mask",
     "sub_config",

@@ -16,7 +16,9 @@ from .compat import (
     check_positions,
     check_token_ids,
     is_prefill,
+    masks_for_generate,
     output_cache,
+    padding_mask_at_prefill,
     pop_cache,
     position_ids_from_attention_mask,
 )
@@ -313,6 +315,11 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
             inputs_embeds = self.get_input_embeddings()(input_ids)
         if has_latents and attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
+        if has_latents and (not isinstance(attention_mask, torch.Tensor) or attention_mask.ndim != 2):
+            raise ValueError(
+                "Inputs with <|latent|> tokens need the (batch, seq_len) padding mask (1 for tokens, 0 for padding) to "
+                "lay out the latent passes, not a prepared 4D attention mask."
+            )
         if position_ids is None and attention_mask is not None:
             position_ids = position_ids_from_attention_mask(attention_mask, inputs_embeds.shape[1])
 
@@ -345,6 +352,16 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
             attentions=outputs.attentions,
             **{CACHE_KWARG: output_cache(outputs)},
         )
+
+    def prepare_inputs_for_generation(self, *args, **kwargs) -> dict:
+        """`GenerationMixin`'s inputs, with the 2D padding mask at the prefill (the latent passes read it) also when a
+        static cache made `generate` prepare a 4D mask for the decoding steps."""
+        model_inputs = super().prepare_inputs_for_generation(*args, **kwargs)
+        return padding_mask_at_prefill(model_inputs, kwargs.get("attention_mask"))
+
+    def create_masks_for_generate(self, **mask_kwargs):
+        """The 4D masks `generate` prepares for decoding steps over a static cache, for the language model's config."""
+        return masks_for_generate(self.language_model.config, **mask_kwargs)
 
     def generate(
         self,

@@ -17,7 +17,9 @@ from .compat import (
     check_positions,
     check_token_ids,
     is_prefill,
+    masks_for_generate,
     output_cache,
+    padding_mask_at_prefill,
     pop_cache,
     position_ids_from_attention_mask,
 )
@@ -488,10 +490,15 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         read the thoughts from it. (A first iteration over a non-empty cache keeps them, so `forward` can refuse it.)
         """
         model_inputs = super().prepare_inputs_for_generation(*args, is_first_iteration=is_first_iteration, **kwargs)
+        model_inputs = padding_mask_at_prefill(model_inputs, kwargs.get("attention_mask"))
         if not is_prefill(model_inputs.get(CACHE_KWARG)) and not is_first_iteration:
             for name in ("assistant_input_ids", "assistant_attention_mask", "assistant_hidden_states"):
                 model_inputs.pop(name, None)
         return model_inputs
+
+    def create_masks_for_generate(self, **mask_kwargs):
+        """The 4D masks `generate` prepares for decoding steps over a static cache, for the backbone's config."""
+        return masks_for_generate(self.backbone.config, **mask_kwargs)
 
 
 SoftCoTForCausalLM.register_for_auto_class("AutoModelForCausalLM")
