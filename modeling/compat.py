@@ -76,7 +76,8 @@ def check_token_ids(input_ids: torch.LongTensor, vocab_size: int, model: str) ->
 def position_ids_from_attention_mask(attention_mask: torch.Tensor, query_length: int) -> torch.LongTensor:
     """(batch, past + query) 0/1 mask -> (batch, query) positions that count attended tokens only (left padding)."""
     if not isinstance(attention_mask, torch.Tensor) or attention_mask.ndim != 2:
-        shape = tuple(attention_mask.shape) if isinstance(attention_mask, torch.Tensor) else type(attention_mask).__name__
+        is_tensor = isinstance(attention_mask, torch.Tensor)
+        shape = tuple(attention_mask.shape) if is_tensor else type(attention_mask).__name__
         raise ValueError(
             f"Positions are counted from a (batch, length) padding mask, but the attention mask is {shape}: pass "
             "position_ids along with a prepared (4D) attention mask."
@@ -94,10 +95,10 @@ def masks_for_generate(text_config: PreTrainedConfig, **mask_kwargs):
 
 def padding_mask_at_prefill(model_inputs: dict, padding_mask: torch.Tensor | None) -> dict:
     """
-    Give `model_inputs` (from `GenerationMixin.prepare_inputs_for_generation`) the (batch, length) `padding_mask` back
-    when their `input_ids` cover all of it, i.e. at the prefill: with a compileable cache `generate` has replaced it by
-    a 4D mask, but the prefill's latent passes and thought slots read the 2D one. Decoding steps keep the 4D mask, whose
-    fixed shape lets `torch.compile` reuse one graph. Decided on shapes alone: no device sync.
+    Give `model_inputs` (from `GenerationMixin.prepare_inputs_for_generation`) the (batch, length) `padding_mask`
+    back when their `input_ids` cover all of it, i.e. at the prefill: with a compileable cache `generate` has replaced
+    it by a 4D mask, but the prefill's latent passes and thought slots read the 2D one. Decoding steps keep the 4D
+    mask, whose fixed shape lets `torch.compile` reuse one graph. Decided on shapes alone: no device sync.
     """
     input_ids = model_inputs.get("input_ids")
     if padding_mask is not None and padding_mask.ndim == 2 and input_ids is not None:

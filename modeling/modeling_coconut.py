@@ -317,8 +317,8 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
             attention_mask = torch.ones_like(input_ids)
         if has_latents and (not isinstance(attention_mask, torch.Tensor) or attention_mask.ndim != 2):
             raise ValueError(
-                "Inputs with <|latent|> tokens need the (batch, seq_len) padding mask (1 for tokens, 0 for padding) to "
-                "lay out the latent passes, not a prepared 4D attention mask."
+                "Inputs with <|latent|> tokens need the (batch, seq_len) padding mask (1 for tokens, 0 for padding) "
+                "to lay out the latent passes, not a prepared 4D attention mask."
             )
         if position_ids is None and attention_mask is not None:
             position_ids = position_ids_from_attention_mask(attention_mask, inputs_embeds.shape[1])

@@ -19,7 +19,7 @@ from softcot_hf.tiny import make_lm, make_tokenizer
 # "quantized" needs an optional quantization backend (quanto / hqq); the offloaded kinds move layers between a CUDA
 # device and the CPU, so they run only where there is one.
 NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="offloaded caches need a CUDA device")
-CACHE_KINDS = ["static", pytest.param("offloaded_static", marks=NEEDS_CUDA), pytest.param("offloaded", marks=NEEDS_CUDA)]
+CACHE_KINDS = ["static", *(pytest.param(kind, marks=NEEDS_CUDA) for kind in ("offloaded_static", "offloaded"))]
 MAX_NEW_TOKENS = 6
 SAMPLING = {"greedy": {"do_sample": False}, "sampled": {"do_sample": True, "temperature": 1.5, "top_k": 0}}
 
@@ -89,8 +89,8 @@ def test_coconut_static_cache_equals_one_by_one_generation(coconut):
 def test_coconut_refuses_latents_with_a_prepared_4d_mask(coconut):
     model, tokenizer = coconut
     ids = tokenizer("what is 2 plus 3 ?", add_special_tokens=False)["input_ids"]
-    config = model.config
-    input_ids = torch.tensor([[*ids, config.start_latent_token_id, config.latent_token_id, config.end_latent_token_id]])
+    thought_ids = [model.config.start_latent_token_id, model.config.latent_token_id, model.config.end_latent_token_id]
+    input_ids = torch.tensor([ids + thought_ids])
     mask_4d = torch.ones(1, 1, input_ids.shape[1], input_ids.shape[1], dtype=torch.bool).tril()
     with pytest.raises(ValueError, match="padding mask"):
         model(input_ids=input_ids, attention_mask=mask_4d)
