@@ -1,5 +1,6 @@
-"""Coconut and SoftCoT decode under `torch.compile` (`generate(..., cache_implementation="static", compile_config=...)`)
-with the tokens of eager decoding over a dynamic cache, and compile the decoding step once, not once per step.
+"""Coconut and SoftCoT decode under `torch.compile` (`generate(..., cache_implementation="static",
+compile_config=...)`) with the tokens of eager decoding over a dynamic cache, and compile the decoding step once,
+not once per step.
 
 The fast tests compile through a counting `aot_eager` backend: dynamo's tracing and AOT autograd's functionalization,
 without inductor's code generation (~1 min per model on a shared 2-core CPU). The inductor test runs with
