@@ -15,11 +15,14 @@ name warns until v6); `enable_activation_checkpointing` calls whichever the mode
 Static caches: for a compileable cache (`cache_implementation="static"`) `generate` replaces the (batch, length)
 padding mask by a 4D mask made with the model's `create_masks_for_generate` (5.24 calls its cache argument `cache`,
 older releases `past_key_values`: both only pass through here). `masks_for_generate` makes it for the language model's
-own config, and `padding_mask_at_prefill` hands the prefill the 2D mask back (see there).
+own config, and `padding_mask_at_prefill` hands the prefill the 2D mask back (see there). Under `torch.compile`
+(`compile_config`), `compiled_decoding_call` runs the decoding steps as the language model's own compiled steps.
 
 Sub-configs: 5.19 introduced `SubConfigSpec` declarations; before it a composite config converted its sub-config
 dicts itself. `sub_config` does that conversion, which every release accepts.
 """
+
+from collections.abc import Callable
 
 import torch
 from transformers import PreTrainedConfig, PreTrainedModel
@@ -107,6 +110,43 @@ def padding_mask_at_prefill(model_inputs: dict, padding_mask: torch.Tensor | Non
     return model_inputs
 
 
+def is_plain_decoding_step(model_inputs: dict, prefill_only: tuple[str, ...] = ()) -> bool:
+    """
+    True for a decoding step of `generate` over a compileable cache: one new token id per row, with the 4D mask
+    `generate` prepared (the prefill always gets the 2D one, see `padding_mask_at_prefill`) and none of the
+    `prefill_only` inputs. Such a step reads no latents or thoughts: it is the language model's own step. Decided on
+    shapes alone: no device sync.
+    """
+    input_ids, mask = model_inputs.get("input_ids"), model_inputs.get("attention_mask")
+    prepared_mask = mask is not None and not (isinstance(mask, torch.Tensor) and mask.ndim == 2)
+    return (
+        input_ids is not None
+        and input_ids.shape[1] == 1
+        and model_inputs.get("inputs_embeds") is None
+        and prepared_mask
+        and all(model_inputs.get(name) is None for name in prefill_only)
+    )
+
+
+def compiled_decoding_call(
+    model: PreTrainedModel, language_model: PreTrainedModel, compile_config, prefill_only: tuple[str, ...] = ()
+) -> Callable:
+    """
+    What `generate` calls for its compiled steps (`model.get_compiled_call`): a plain decoding step (see
+    `is_plain_decoding_step`) runs `language_model`'s compiled call, i.e. the graph a plain `generate` of the
+    language model compiles, without the wrapper's prefill checks, which read the cache's length on the device
+    (a graph break and a sync per step); anything else runs `model` eagerly.
+    """
+    compiled_step = language_model.get_compiled_call(compile_config)
+
+    def call(**model_inputs):
+        if is_plain_decoding_step(model_inputs, prefill_only):
+            return compiled_step(**model_inputs)
+        return model(**model_inputs)
+
+    return call
+
+
 def output_cache(outputs) -> Cache | None:
     """The KV cache of a model output, whatever the installed release calls the field."""
     return outputs.get(CACHE_KWARG)
@@ -131,7 +171,9 @@ def sub_config(value: dict | PreTrainedConfig | None, default_model_type: str) -
 __all__ = [
     "CACHE_KWARG",
     "cached_length",
+    "compiled_decoding_call",
     "enable_activation_checkpointing",
+    "is_plain_decoding_step",
     "is_prefill",
     "masks_for_generate",
     "output_cache",

@@ -15,6 +15,7 @@ from .compat import (
     cached_length,
     check_positions,
     check_token_ids,
+    compiled_decoding_call,
     is_prefill,
     masks_for_generate,
     output_cache,
@@ -372,6 +373,11 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
     def create_masks_for_generate(self, **mask_kwargs):
         """The 4D masks `generate` prepares for decoding steps over a static cache, for the language model's config."""
         return masks_for_generate(self.language_model.config, **mask_kwargs)
+
+    def get_compiled_call(self, compile_config):
+        """`generate`'s compiled decoding steps: a step over one new token is the language model's own step (a
+        generated `<|latent|>` is an ordinary token), so its compiled call runs it (see `compiled_decoding_call`)."""
+        return compiled_decoding_call(self, self.language_model, compile_config)
 
     def generate(
         self,

@@ -16,6 +16,7 @@ from .compat import (
     cached_length,
     check_positions,
     check_token_ids,
+    compiled_decoding_call,
     is_prefill,
     masks_for_generate,
     output_cache,
@@ -499,6 +500,12 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
     def create_masks_for_generate(self, **mask_kwargs):
         """The 4D masks `generate` prepares for decoding steps over a static cache, for the backbone's config."""
         return masks_for_generate(self.backbone.config, **mask_kwargs)
+
+    def get_compiled_call(self, compile_config):
+        """`generate`'s compiled decoding steps: once the cache holds the thoughts, a step over one new token is the
+        backbone's own step, so its compiled call runs it (see `compiled_decoding_call`)."""
+        assistant_inputs = ("assistant_input_ids", "assistant_attention_mask", "assistant_hidden_states")
+        return compiled_decoding_call(self, self.backbone, compile_config, prefill_only=assistant_inputs)
 
 
 SoftCoTForCausalLM.register_for_auto_class("AutoModelForCausalLM")

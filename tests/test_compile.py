@@ -1,6 +1,6 @@
 """Coconut and SoftCoT decode under `torch.compile` (`generate(..., cache_implementation="static",
-compile_config=...)`) with the tokens of eager decoding over a dynamic cache, and compile the decoding step once,
-not once per step.
+compile_config=...)`) with the tokens of eager decoding over a dynamic cache, and compile the decoding step into one
+graph (no graph break), once, not once per step.
 
 The fast tests compile through a counting `aot_eager` backend: dynamo's tracing and AOT autograd's functionalization,
 without inductor's code generation (~1 min per model on a shared 2-core CPU). The inductor test runs with
@@ -66,11 +66,10 @@ def test_compiled_decoding_gives_the_eager_tokens_and_compiles_once(name, pair_d
     compiled = {"cache_implementation": "static", "compile_config": decoding_compile_config(backend=backend)}
 
     assert generate(model, inputs, **compiled) == generate(model, inputs)
-    assert graphs, "generate did not compile the decoding step"
-    graphs_after_first_call = len(graphs)
-    # Same shapes again, sampled this time: the graphs are reused, nothing is traced anew.
+    assert len(graphs) == 1, f"the decoding step compiled into {len(graphs)} graphs, not 1: a graph break"
+    # Same shapes again, sampled this time: the graph is reused, nothing is traced anew.
     assert generate(model, inputs, do_sample=True, **compiled) == generate(model, inputs, do_sample=True)
-    assert len(graphs) == graphs_after_first_call
+    assert len(graphs) == 1
 
 
 @SLOW
