@@ -56,8 +56,8 @@ def same_results(a: Path, b: Path) -> None:
 
 def test_generation_order_is_longest_first_and_stable():
     questions = [row["question"] for row in ROWS] + ["what is 2 plus 4 ?"]
-    assert harness._generation_order(questions, length_buckets=True) == [1, 3, 2, 0, 5, 4]
-    assert harness._generation_order(questions, length_buckets=False) == list(range(6))
+    assert harness.generation_order(questions, length_buckets=True) == [1, 3, 2, 0, 5, 4]
+    assert harness.generation_order(questions, length_buckets=False) == list(range(6))
 
 
 @pytest.mark.parametrize(

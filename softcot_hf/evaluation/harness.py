@@ -77,7 +77,7 @@ def path_seed(seed: int, index: int, sample: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{index}:{sample}".encode()).digest()[:4], "big")
 
 
-def _generation_order(questions: list[str], length_buckets: bool) -> list[int]:
+def generation_order(questions: list[str], length_buckets: bool) -> list[int]:
     """Question indices in the order they are generated: longest first with `length_buckets` (the length in
     characters, a tokenizer-free stand-in for the prompt's tokens; ties keep their order), else as given."""
     if not length_buckets:
@@ -299,7 +299,7 @@ def evaluate(
         "seeds": seeds,
     }
     output_dir = None if args.output_dir is None else Path(args.output_dir)
-    order = _generation_order(questions, args.length_buckets)
+    order = generation_order(questions, args.length_buckets)
     rows = []
     if output_dir is not None:
         identity = _identity(args, {**described, **settings}, questions, golds)
