@@ -96,17 +96,27 @@ def masks_for_generate(text_config: PreTrainedConfig, **mask_kwargs):
     return create_masks_for_generate(config=text_config, **mask_kwargs)
 
 
+def starts_the_sequence(model_inputs: dict, padding_mask: torch.Tensor | None) -> bool:
+    """
+    Whether `generate`'s `model_inputs` (from `GenerationMixin.prepare_inputs_for_generation`) are a prefill, nothing
+    cached before them: their `input_ids` cover the whole (batch, length) `padding_mask`. Decided on shapes alone (no
+    device sync: a static cache keeps its length on the device); without a 2D mask, by the cache's length.
+    """
+    input_ids = model_inputs.get("input_ids")
+    if isinstance(padding_mask, torch.Tensor) and padding_mask.ndim == 2 and input_ids is not None:
+        return input_ids.shape[1] == padding_mask.shape[1]
+    return is_prefill(model_inputs.get(CACHE_KWARG))
+
+
 def padding_mask_at_prefill(model_inputs: dict, padding_mask: torch.Tensor | None) -> dict:
     """
     Give `model_inputs` (from `GenerationMixin.prepare_inputs_for_generation`) the (batch, length) `padding_mask`
-    back when their `input_ids` cover all of it, i.e. at the prefill: with a compileable cache `generate` has replaced
-    it by a 4D mask, but the prefill's latent passes and thought slots read the 2D one. Decoding steps keep the 4D
-    mask, whose fixed shape lets `torch.compile` reuse one graph. Decided on shapes alone: no device sync.
+    back at the prefill (`starts_the_sequence`): with a compileable cache `generate` has replaced it by a 4D mask,
+    but the prefill's latent passes and thought slots read the 2D one. Decoding steps keep the 4D mask, whose fixed
+    shape lets `torch.compile` reuse one graph.
     """
-    input_ids = model_inputs.get("input_ids")
-    if padding_mask is not None and padding_mask.ndim == 2 and input_ids is not None:
-        if input_ids.shape[1] == padding_mask.shape[1]:
-            model_inputs["attention_mask"] = padding_mask
+    if isinstance(padding_mask, torch.Tensor) and starts_the_sequence(model_inputs, padding_mask):
+        model_inputs["attention_mask"] = padding_mask
     return model_inputs
 
 
@@ -180,5 +190,6 @@ __all__ = [
     "padding_mask_at_prefill",
     "pop_cache",
     "position_ids_from_attention_mask",
+    "starts_the_sequence",
     "sub_config",
 ]

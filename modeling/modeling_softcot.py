@@ -23,6 +23,7 @@ from .compat import (
     padding_mask_at_prefill,
     pop_cache,
     position_ids_from_attention_mask,
+    starts_the_sequence,
 )
 from .configuration_softcot import SoftCoTConfig
 from .frozen_models import FrozenModelsCheckpoint, model_and_tokenizer, pinned_revision
@@ -491,8 +492,9 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
         read the thoughts from it. (A first iteration over a non-empty cache keeps them, so `forward` can refuse it.)
         """
         model_inputs = super().prepare_inputs_for_generation(*args, is_first_iteration=is_first_iteration, **kwargs)
-        model_inputs = padding_mask_at_prefill(model_inputs, kwargs.get("attention_mask"))
-        if not is_prefill(model_inputs.get(CACHE_KWARG)) and not is_first_iteration:
+        padding_mask = kwargs.get("attention_mask")
+        model_inputs = padding_mask_at_prefill(model_inputs, padding_mask)
+        if not is_first_iteration and not starts_the_sequence(model_inputs, padding_mask):
             for name in ("assistant_input_ids", "assistant_attention_mask", "assistant_hidden_states"):
                 model_inputs.pop(name, None)
         return model_inputs
