@@ -14,9 +14,9 @@ name warns until v6); `enable_activation_checkpointing` calls whichever the mode
 
 Static caches: for a compileable cache (`cache_implementation="static"`) `generate` replaces the (batch, length)
 padding mask by a 4D mask made with the model's `create_masks_for_generate` (5.24 calls its cache argument `cache`,
-older releases `past_key_values`: both only pass through here). `masks_for_generate` makes it for the language model's
-own config, and `padding_mask_at_prefill` hands the prefill the 2D mask back (see there). Under `torch.compile`
-(`compile_config`), `compiled_decoding_call` runs the decoding steps as the language model's own compiled steps.
+older releases `past_key_values`: both only pass through here). `WrapperGenerationMixin` makes that mask for the
+wrapped language model's own config, hands the prefill the 2D mask back (`padding_mask_at_prefill`), and under
+`torch.compile` (`compile_config`) runs the decoding steps as the wrapped language model's own compiled steps.
 
 Sub-configs: 5.19 introduced `SubConfigSpec` declarations; before it a composite config converted its sub-config
 dicts itself. `sub_config` does that conversion, which every release accepts.
@@ -89,13 +89,6 @@ def position_ids_from_attention_mask(attention_mask: torch.Tensor, query_length:
     return position_ids.clamp(min=0)[:, -query_length:]
 
 
-def masks_for_generate(text_config: PreTrainedConfig, **mask_kwargs):
-    """The attention mask(s) `generate` precomputes for a decoding step over a compileable cache, made for the language
-    model's config `text_config` (its attention implementation, sliding windows), not the wrapper's composite one."""
-    mask_kwargs.pop("config", None)
-    return create_masks_for_generate(config=text_config, **mask_kwargs)
-
-
 def starts_the_sequence(model_inputs: dict, padding_mask: torch.Tensor | None) -> bool:
     """
     Whether `generate`'s `model_inputs` (from `GenerationMixin.prepare_inputs_for_generation`) are a prefill, nothing
@@ -138,23 +131,44 @@ def is_plain_decoding_step(model_inputs: dict, prefill_only: tuple[str, ...] = (
     )
 
 
-def compiled_decoding_call(
-    model: PreTrainedModel, language_model: PreTrainedModel, compile_config, prefill_only: tuple[str, ...] = ()
-) -> Callable:
+class WrapperGenerationMixin:
     """
-    What `generate` calls for its compiled steps (`model.get_compiled_call`): a plain decoding step (see
-    `is_plain_decoding_step`) runs `language_model`'s compiled call, i.e. the graph a plain `generate` of the
-    language model compiles, without the wrapper's prefill checks, which read the cache's length on the device
-    (a graph break and a sync per step); anything else runs `model` eagerly.
+    `generate` with any cache kind and under `torch.compile` for a model that wraps a causal LM and reads extra
+    inputs at its prefill only (latent passes, thought slots). Put it before `GenerationMixin` in the bases; the
+    model names the LM its decoding steps run through (`_decoding_language_model`) and the inputs only a prefill
+    takes (`_prefill_only_inputs`).
+
+    - `prepare_inputs_for_generation`: the prefill gets the 2D padding mask back (`padding_mask_at_prefill`);
+    - `create_masks_for_generate`: decoding steps over a static cache get masks made for the wrapped LM's config;
+    - `get_compiled_call` (what `generate` compiles for decoding steps with a `compile_config`): a plain decoding step
+      (`is_plain_decoding_step`) is the wrapped LM's own step, so it runs the LM's compiled call, the graph a plain
+      `generate` of the LM compiles, without the wrapper's prefill checks (they read a static cache's length on the
+      device: a graph break and a sync per step). Anything else runs the wrapper eagerly. That step does not check
+      `max_position_embeddings` (transformers warns when `max_length` exceeds it); the eager prefill does.
     """
-    compiled_step = language_model.get_compiled_call(compile_config)
 
-    def call(**model_inputs):
-        if is_plain_decoding_step(model_inputs, prefill_only):
-            return compiled_step(**model_inputs)
-        return model(**model_inputs)
+    _prefill_only_inputs: tuple[str, ...] = ()
 
-    return call
+    def _decoding_language_model(self) -> PreTrainedModel:
+        raise NotImplementedError
+
+    def prepare_inputs_for_generation(self, *args, **kwargs) -> dict:
+        model_inputs = super().prepare_inputs_for_generation(*args, **kwargs)
+        return padding_mask_at_prefill(model_inputs, kwargs.get("attention_mask"))
+
+    def create_masks_for_generate(self, **mask_kwargs):
+        mask_kwargs.pop("config", None)
+        return create_masks_for_generate(config=self._decoding_language_model().config, **mask_kwargs)
+
+    def get_compiled_call(self, compile_config) -> Callable:
+        compiled_step = self._decoding_language_model().get_compiled_call(compile_config)
+
+        def call(**model_inputs):
+            if is_plain_decoding_step(model_inputs, self._prefill_only_inputs):
+                return compiled_step(**model_inputs)
+            return self(**model_inputs)
+
+        return call
 
 
 def output_cache(outputs) -> Cache | None:
@@ -181,15 +195,14 @@ def sub_config(value: dict | PreTrainedConfig | None, default_model_type: str) -
 __all__ = [
     "CACHE_KWARG",
     "cached_length",
-    "compiled_decoding_call",
     "enable_activation_checkpointing",
     "is_plain_decoding_step",
     "is_prefill",
-    "masks_for_generate",
     "output_cache",
     "padding_mask_at_prefill",
     "pop_cache",
     "position_ids_from_attention_mask",
     "starts_the_sequence",
     "sub_config",
+    "WrapperGenerationMixin",
 ]

@@ -12,14 +12,12 @@ from transformers.utils.generic import can_return_tuple
 
 from .compat import (
     CACHE_KWARG,
+    WrapperGenerationMixin,
     cached_length,
     check_positions,
     check_token_ids,
-    compiled_decoding_call,
     is_prefill,
-    masks_for_generate,
     output_cache,
-    padding_mask_at_prefill,
     pop_cache,
     position_ids_from_attention_mask,
 )
@@ -92,7 +90,7 @@ class CoconutPreTrainedModel(PreTrainedModel):
     _supports_attention_backend = True
 
 
-class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
+class CoconutForCausalLM(HubPushMixin, WrapperGenerationMixin, CoconutPreTrainedModel, GenerationMixin):
     r"""
     Any causal LM (`language_model`) that reads `<|latent|>` positions as continuous thoughts: the input embedding of
     a latent position is the last hidden state (after the final norm) of the position before it.
@@ -364,20 +362,9 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
             **{CACHE_KWARG: output_cache(outputs)},
         )
 
-    def prepare_inputs_for_generation(self, *args, **kwargs) -> dict:
-        """`GenerationMixin`'s inputs, with the 2D padding mask at the prefill (the latent passes read it) also when a
-        static cache made `generate` prepare a 4D mask for the decoding steps."""
-        model_inputs = super().prepare_inputs_for_generation(*args, **kwargs)
-        return padding_mask_at_prefill(model_inputs, kwargs.get("attention_mask"))
-
-    def create_masks_for_generate(self, **mask_kwargs):
-        """The 4D masks `generate` prepares for decoding steps over a static cache, for the language model's config."""
-        return masks_for_generate(self.language_model.config, **mask_kwargs)
-
-    def get_compiled_call(self, compile_config):
-        """`generate`'s compiled decoding steps: a step over one new token is the language model's own step (a
-        generated `<|latent|>` is an ordinary token), so its compiled call runs it (see `compiled_decoding_call`)."""
-        return compiled_decoding_call(self, self.language_model, compile_config)
+    def _decoding_language_model(self) -> PreTrainedModel:
+        """The LM that runs the decoding steps: a generated `<|latent|>` is an ordinary token there."""
+        return self.language_model
 
     def generate(
         self,

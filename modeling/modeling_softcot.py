@@ -13,14 +13,12 @@ from transformers.utils.generic import can_return_tuple
 
 from .compat import (
     CACHE_KWARG,
+    WrapperGenerationMixin,
     cached_length,
     check_positions,
     check_token_ids,
-    compiled_decoding_call,
     is_prefill,
-    masks_for_generate,
     output_cache,
-    padding_mask_at_prefill,
     pop_cache,
     position_ids_from_attention_mask,
     starts_the_sequence,
@@ -141,7 +139,7 @@ class SoftCoTPreTrainedModel(PreTrainedModel):
             module.reset_parameters()
 
 
-class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
+class SoftCoTForCausalLM(HubPushMixin, WrapperGenerationMixin, SoftCoTPreTrainedModel, GenerationMixin):
     """
     A frozen `assistant` LM reads the question and N placeholders in one forward pass; its last-layer states at the
     placeholders, mapped by the trainable `projection`, replace the embeddings of N slot tokens in the prompt of a
@@ -486,28 +484,22 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
             **{CACHE_KWARG: output_cache(outputs)},
         )
 
+    _prefill_only_inputs = ("assistant_input_ids", "assistant_attention_mask", "assistant_hidden_states")
+
+    def _decoding_language_model(self) -> PreTrainedModel:
+        """The LM that runs the decoding steps: once the cache holds the thoughts, a step is the backbone's own."""
+        return self.backbone
+
     def prepare_inputs_for_generation(self, *args, is_first_iteration: bool | None = False, **kwargs) -> dict:
         """
         The assistant inputs travel only to the prefill: once the backbone's cache holds the prompt, decoding steps
         read the thoughts from it. (A first iteration over a non-empty cache keeps them, so `forward` can refuse it.)
         """
         model_inputs = super().prepare_inputs_for_generation(*args, is_first_iteration=is_first_iteration, **kwargs)
-        padding_mask = kwargs.get("attention_mask")
-        model_inputs = padding_mask_at_prefill(model_inputs, padding_mask)
-        if not is_first_iteration and not starts_the_sequence(model_inputs, padding_mask):
-            for name in ("assistant_input_ids", "assistant_attention_mask", "assistant_hidden_states"):
+        if not is_first_iteration and not starts_the_sequence(model_inputs, kwargs.get("attention_mask")):
+            for name in self._prefill_only_inputs:
                 model_inputs.pop(name, None)
         return model_inputs
-
-    def create_masks_for_generate(self, **mask_kwargs):
-        """The 4D masks `generate` prepares for decoding steps over a static cache, for the backbone's config."""
-        return masks_for_generate(self.backbone.config, **mask_kwargs)
-
-    def get_compiled_call(self, compile_config):
-        """`generate`'s compiled decoding steps: once the cache holds the thoughts, a step over one new token is the
-        backbone's own step, so its compiled call runs it (see `compiled_decoding_call`)."""
-        assistant_inputs = ("assistant_input_ids", "assistant_attention_mask", "assistant_hidden_states")
-        return compiled_decoding_call(self, self.backbone, compile_config, prefill_only=assistant_inputs)
 
 
 SoftCoTForCausalLM.register_for_auto_class("AutoModelForCausalLM")

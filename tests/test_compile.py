@@ -1,4 +1,4 @@
-"""Coconut and SoftCoT decode under `torch.compile` (`generate(..., cache_implementation="static",
+"""Coconut, SoftCoT and CoT-Unk decode under `torch.compile` (`generate(..., cache_implementation="static",
 compile_config=...)`) with the tokens of eager decoding over a dynamic cache, and compile the decoding step into one
 graph (no graph break), once, not once per step.
 
@@ -12,6 +12,7 @@ import os
 import pytest
 import torch
 from conftest import QUESTIONS, build
+from test_static_cache import cot_unk
 from torch._dynamo.backends.registry import lookup_backend
 
 from softcot_hf import CoconutForCausalLM
@@ -53,15 +54,23 @@ def softcot_and_inputs(pair_dirs):
     return model, processor(QUESTIONS)
 
 
+def cot_unk_and_inputs(pair_dirs):
+    model, processor = cot_unk(pair_dirs, "llama_backbone")
+    return model, processor(QUESTIONS)
+
+
 def generate(model, inputs, do_sample: bool = False, **kwargs) -> list[list[int]]:
     torch.manual_seed(0)
     with torch.no_grad():
         return model.generate(**inputs, max_new_tokens=MAX_NEW_TOKENS, do_sample=do_sample, **kwargs).tolist()
 
 
-@pytest.mark.parametrize("name", ["coconut", "softcot"])
+@pytest.mark.parametrize("name", ["coconut", "softcot", "cot_unk"])
 def test_compiled_decoding_gives_the_eager_tokens_and_compiles_once(name, pair_dirs):
-    model, inputs = coconut_and_inputs() if name == "coconut" else softcot_and_inputs(pair_dirs)
+    if name == "coconut":
+        model, inputs = coconut_and_inputs()
+    else:
+        model, inputs = (softcot_and_inputs if name == "softcot" else cot_unk_and_inputs)(pair_dirs)
     graphs, backend = counting_backend()
     compiled = {"cache_implementation": "static", "compile_config": decoding_compile_config(backend=backend)}
 

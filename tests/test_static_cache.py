@@ -1,5 +1,5 @@
-"""Coconut and SoftCoT `generate` over every decoder-only cache kind transformers offers gives the dynamic cache's
-tokens: greedy and seeded sampling, left-padded batches, a sliding-window LM included.
+"""Coconut, SoftCoT and CoT-Unk `generate` over every decoder-only cache kind transformers offers gives the dynamic
+cache's tokens: greedy and seeded sampling, left-padded batches, a sliding-window LM included.
 
 Tiny seeded models, fp32 on CPU. The caches hold the same keys and values, so logits agree to float noise (~1e-6) and
 the generated tokens (greedy, or sampled with the same seed) must match exactly.
@@ -10,9 +10,9 @@ import copy
 import pytest
 import torch
 from conftest import QUESTIONS, build
-from transformers import MistralConfig, MistralForCausalLM
+from transformers import AutoTokenizer, MistralConfig, MistralForCausalLM
 
-from softcot_hf import CoconutForCausalLM
+from softcot_hf import CoconutForCausalLM, CoTUnkForCausalLM, SoftCoTProcessor
 from softcot_hf.generation import encode_prompts
 from softcot_hf.tiny import make_lm, make_tokenizer
 
@@ -96,9 +96,20 @@ def test_coconut_refuses_latents_with_a_prepared_4d_mask(coconut):
         model(input_ids=input_ids, attention_mask=mask_4d)
 
 
-@pytest.fixture(scope="module", params=[("llama_assistant", "llama_backbone"), ("gpt2_assistant", "gpt2_backbone")])
+def cot_unk(pair_dirs, backbone: str):
+    torch.manual_seed(0)
+    model = CoTUnkForCausalLM.from_backbone(pair_dirs[backbone], num_thought_tokens=3)
+    processor = SoftCoTProcessor(None, AutoTokenizer.from_pretrained(pair_dirs[backbone]), num_thought_tokens=3)
+    return model, processor
+
+
+@pytest.fixture(scope="module", params=["softcot-llama", "softcot-gpt2", "cot_unk-llama"])
 def softcot(request, pair_dirs):
-    return build(pair_dirs, *request.param, num_thought_tokens=3)
+    """SoftCoT pairs, and CoT-Unk (SoftCoT's prompt-tuning baseline, the same slots without an assistant)."""
+    if request.param == "cot_unk-llama":
+        return cot_unk(pair_dirs, "llama_backbone")
+    family = request.param.removeprefix("softcot-")
+    return build(pair_dirs, f"{family}_assistant", f"{family}_backbone", num_thought_tokens=3)
 
 
 @pytest.mark.parametrize("sampling", SAMPLING)
