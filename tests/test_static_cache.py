@@ -16,10 +16,12 @@ from softcot_hf import CoconutForCausalLM, CoTUnkForCausalLM, SoftCoTProcessor
 from softcot_hf.generation import encode_prompts
 from softcot_hf.tiny import make_lm, make_tokenizer
 
-# "quantized" needs an optional quantization backend (quanto / hqq); the offloaded kinds move layers between a CUDA
-# device and the CPU, so they run only where there is one.
+# "sliding_window" is the deprecated name of "static" (whose layers follow the config's sliding windows), kept for
+# older code; "quantized" needs an optional quantization backend (quanto / hqq); the offloaded kinds move layers
+# between a CUDA device and the CPU, so they run only where there is one.
 NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="offloaded caches need a CUDA device")
-CACHE_KINDS = ["static", *(pytest.param(kind, marks=NEEDS_CUDA) for kind in ("offloaded_static", "offloaded"))]
+OFFLOADED = [pytest.param(kind, marks=NEEDS_CUDA) for kind in ("offloaded_static", "offloaded")]
+CACHE_KINDS = ["static", "sliding_window", *OFFLOADED]
 MAX_NEW_TOKENS = 6
 SAMPLING = {"greedy": {"do_sample": False}, "sampled": {"do_sample": True, "temperature": 1.5, "top_k": 0}}
 
