@@ -9,10 +9,16 @@ greedy, on ProsQA test questions tokenized with the real GPT-2 tokenizer, with a
 wrapped by `CoconutForCausalLM.from_base`. Reported: answer tokens per second of each, their ratio, whether both give
 the same greedy tokens, and the cost of one latent step relative to one ordinary decoding step.
 
+Then our `generate` under each decoding setup (`--decodings`: eager over a dynamic cache, eager over a static cache,
+static cache with the decoding step compiled), next to the wrapped LM's own `generate` over the same positions (the
+question and the Coconut tokens as ordinary tokens) under the same setups, all interleaved, per batch size; each
+setup must give the eager dynamic tokens. `--reference-questions 0` skips the official loop.
+
     python benchmarks/coconut_generate.py --device cuda --shapes real --batch-sizes 1 32 64
 """
 
 import argparse
+import functools
 import statistics
 import sys
 
@@ -20,9 +26,11 @@ import torch
 from common import (
     SHARED,
     add_common_args,
+    add_decoding_args,
     add_vocab_size_arg,
     build_coconut,
     check_attention,
+    compare_decodings,
     machine_info,
     parse_args,
     profile_table,
@@ -52,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", default=str(SHARED / "data" / "prosqa"))
     parser.add_argument("--tokenizer", default=str(SHARED / "tokenizers" / "gpt2"))
     add_vocab_size_arg(parser)
+    add_decoding_args(parser)
     parser.add_argument("--profile", action="store_true", help="add torch.profiler tables of one call of each side")
     return parser
 
@@ -147,6 +156,29 @@ def step_costs(model: CoconutForCausalLM, ids: torch.Tensor, mask: torch.Tensor,
     }
 
 
+def decoding_comparison(
+    model: CoconutForCausalLM, questions: list[list[int]], pad_id: int, generate_kwargs: dict, args
+) -> dict:
+    """Coconut's `generate` and the wrapped LM's over the same positions, under each decoding setup (interleaved)."""
+    ids, mask = left_pad(questions, pad_id, args.device)
+    config = model.config
+    latents = [config.latent_token_id] * args.num_latents
+    thought_ids = [config.start_latent_token_id, *latents, config.end_latent_token_id]
+    thoughts = torch.tensor(thought_ids, device=ids.device).expand(ids.shape[0], -1)
+    plain_kwargs = {key: value for key, value in generate_kwargs.items() if key != "num_latent_thoughts"}
+    generators = {
+        "coconut": functools.partial(model.generate, input_ids=ids, attention_mask=mask, **generate_kwargs),
+        "plain_lm": functools.partial(
+            model.language_model.generate,
+            input_ids=torch.cat([ids, thoughts], 1),
+            attention_mask=torch.cat([mask, torch.ones_like(thoughts)], 1),
+            **plain_kwargs,
+        ),
+    }
+    tokens = ids.shape[0] * args.new_tokens
+    return compare_decodings(generators, args, tokens, desc=f"coconut decodings, batch {ids.shape[0]}")
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(build_parser(), argv, QUICK)
     machine = machine_info(args.device)
@@ -182,15 +214,18 @@ def main(argv: list[str] | None = None) -> dict:
             official_generate(model, question, k, n)
 
     # Same greedy tokens: ours on a left-padded batch and the official loop, question by question.
-    ids, mask = left_pad(questions[: args.check_questions], pad_id, args.device)
-    with torch.no_grad():
-        batched = model.generate(input_ids=ids, attention_mask=mask, **generate_kwargs)[:, -n:].tolist()
-    reference = [official_generate(model, q, k, n) for q in questions[: args.check_questions]]
-    same_tokens = [a == b for a, b in zip(batched, reference, strict=True)]
-    if not all(same_tokens):
-        print(f"WARNING: greedy tokens differ from the official loop on questions {same_tokens}", file=sys.stderr)
+    same_tokens = []
+    if args.reference_questions:
+        ids, mask = left_pad(questions[: args.check_questions], pad_id, args.device)
+        with torch.no_grad():
+            batched = model.generate(input_ids=ids, attention_mask=mask, **generate_kwargs)[:, -n:].tolist()
+        reference = [official_generate(model, q, k, n) for q in questions[: args.check_questions]]
+        same_tokens = [a == b for a, b in zip(batched, reference, strict=True)]
+        if not all(same_tokens):
+            print(f"WARNING: greedy tokens differ from the official loop on questions {same_tokens}", file=sys.stderr)
 
-    fns = {"official_batch1": official} | {f"ours_batch{b}": ours(b) for b in args.batch_sizes}
+    fns = {"official_batch1": official} if args.reference_questions else {}
+    fns |= {f"ours_batch{b}": ours(b) for b in args.batch_sizes}
     timings = time_interleaved(fns, args.device, args.warmup, args.repeats, desc="coconut generate")
     answers = {"official_batch1": args.reference_questions} | {f"ours_batch{b}": b for b in args.batch_sizes}
     rows = {}
@@ -198,9 +233,11 @@ def main(argv: list[str] | None = None) -> dict:
         tokens_per_s = answers[name] * n / timing["median_s"]
         rows[name] = {**timing, "questions": answers[name], "answer_tokens_per_s": tokens_per_s}
     for name in rows:
-        rows[name]["speedup_over_official"] = ratio(
-            rows[name]["answer_tokens_per_s"], rows["official_batch1"]["answer_tokens_per_s"]
-        )
+        official_speed = rows.get("official_batch1", {}).get("answer_tokens_per_s", float("nan"))
+        rows[name]["speedup_over_official"] = ratio(rows[name]["answer_tokens_per_s"], official_speed)
+    decodings = {
+        f"batch{b}": decoding_comparison(model, questions[:b], pad_id, generate_kwargs, args) for b in args.batch_sizes
+    }
     steps = {
         f"batch{b}": step_costs(model, *left_pad(questions[:b], pad_id, args.device), args)
         for b in sorted({1, max(args.batch_sizes)})
@@ -212,6 +249,7 @@ def main(argv: list[str] | None = None) -> dict:
         "same_greedy_tokens": same_tokens,
         "generate": rows,
         "step_costs": steps,
+        "decodings": decodings,
     }
     if args.profile:
         results["profiles"] = {
@@ -219,9 +257,13 @@ def main(argv: list[str] | None = None) -> dict:
             f"ours_batch{max(args.batch_sizes)}": profile_table(ours(max(args.batch_sizes)), args.device),
         }
     for name, row in rows.items():
-        print(f"{name:>18}: {row['answer_tokens_per_s']:10.1f} answer tokens/s  x{row['speedup_over_official']:.2f}")
+        versus_official = f"  x{row['speedup_over_official']:.2f}" if args.reference_questions else ""
+        print(f"{name:>18}: {row['answer_tokens_per_s']:10.1f} answer tokens/s{versus_official}")
     for name, step in steps.items():
         print(f"{name}: one latent step = {step['latent_over_decoding_step']:.2f} x one decoding step")
+    for batch, comparison in decodings.items():
+        speedups = ", ".join(f"{label} x{row['speedup']:.2f}" for label, row in comparison["timings"].items())
+        print(f"{batch}: {speedups}; same tokens: {all(comparison['same_tokens'].values())}")
     write_results("coconut_generate", args, results, machine)
     return results
 

@@ -5,10 +5,15 @@ scaled-down shapes of `configs/cpu/` (same families, head ratios, tying and rope
 vocabulary / 16) or the toy shapes of `configs/tiny/` used by `--quick`. Timings are medians over `--repeats` runs
 after `--warmup` runs; the runs of the compared variants are interleaved (A, B, A, B, ...) so that a change in the
 machine's load hits both sides alike, and every ratio is computed from the same run.
+
+Decoding setups (`--decodings`): `eager_dynamic` (transformers' default: eager forward, a KV cache grown by
+concatenation), `eager_static` (`cache_implementation="static"`: a preallocated cache written in place) and
+`compiled_static` (the static cache with the decoding step under `torch.compile`; the prefill stays eager).
 """
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -47,11 +52,72 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="toy shapes and sizes: a smoke run, not a measurement")
 
 
+DECODINGS = ("eager_dynamic", "eager_static", "compiled_static")
+
+
+def add_decoding_args(parser: argparse.ArgumentParser) -> None:
+    """Flags of the benchmarks that compare decoding setups (see the module docstring)."""
+    parser.add_argument("--decodings", nargs="+", choices=DECODINGS, default=list(DECODINGS))
+    parser.add_argument("--compile-backend", default="inductor", help="torch.compile backend of compiled_static")
+    parser.add_argument(
+        "--compile-mode", default=None, help="inductor mode (default: reduce-overhead on CUDA, default on CPU)"
+    )
+
+
+def decoding_setups(args: argparse.Namespace) -> dict[str, dict]:
+    """`generate` arguments of each decoding setup in `args.decodings`, eager_dynamic (the reference) first."""
+    from softcot_hf.generation import decoding_compile_config
+
+    mode = None
+    if args.compile_backend == "inductor":
+        mode = args.compile_mode or ("reduce-overhead" if args.device.startswith("cuda") else "default")
+    compiled = decoding_compile_config(backend=args.compile_backend, mode=mode)
+    setups = {
+        "eager_dynamic": {},
+        "eager_static": {"cache_implementation": "static"},
+        "compiled_static": {"cache_implementation": "static", "compile_config": compiled},
+    }
+    return {name: setups[name] for name in DECODINGS if name in args.decodings}
+
+
+def compare_decodings(
+    generators: dict[str, Callable[..., torch.Tensor]], args: argparse.Namespace, tokens_per_call: int, desc: str
+) -> dict:
+    """
+    Each `generators[name](**setup_kwargs)` (a `generate` call returning token ids) under each decoding setup,
+    timed interleaved. One untimed call of each first (it also compiles) checks that every setup gives the tokens of
+    the first one (eager_dynamic). Returns `{"same_tokens", "timings"}`; each timing has the generated tokens per
+    second and `speedup`, the first setup's median time over this one's (of the same generator).
+    """
+    setups = decoding_setups(args)
+    calls, same_tokens, reference_of = {}, {}, {}
+    first = next(iter(setups))
+    for name, generate in generators.items():
+        reference = None
+        for setup, kwargs in setups.items():
+            call = functools.partial(torch.no_grad()(generate), **kwargs)
+            tokens = call().tolist()
+            reference = tokens if reference is None else reference
+            same_tokens[f"{name}_{setup}"] = tokens == reference
+            calls[f"{name}_{setup}"] = call
+            reference_of[f"{name}_{setup}"] = f"{name}_{first}"
+    timings = time_interleaved(calls, args.device, args.warmup, args.repeats, desc=desc)
+    for label, timing in timings.items():
+        timing["tokens_per_s"] = tokens_per_call / timing["median_s"]
+        timing["speedup"] = ratio(timings[reference_of[label]]["median_s"], timing["median_s"])
+    if not all(same_tokens.values()):
+        print(f"WARNING: decoding setups gave different tokens: {same_tokens}", file=sys.stderr)
+    return {"same_tokens": same_tokens, "timings": timings}
+
+
 def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None, quick: dict) -> argparse.Namespace:
     """Parse, apply the `--quick` overrides and the device-dependent defaults."""
     args = parser.parse_args(argv)
     if args.quick:
-        for key, value in {"shapes": "tiny", "warmup": 0, "repeats": 1, **quick}.items():
+        smoke = {"shapes": "tiny", "warmup": 0, "repeats": 1}
+        if hasattr(args, "compile_backend"):  # compile through aot_eager: tracing without inductor's code generation
+            smoke["compile_backend"] = "aot_eager"
+        for key, value in {**smoke, **quick}.items():
             setattr(args, key, value)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -322,9 +388,13 @@ __all__ = [
     "SHARED",
     "SHAPES",
     "TOKENIZERS",
+    "DECODINGS",
     "add_common_args",
+    "add_decoding_args",
     "build_lm",
     "check_attention",
+    "compare_decodings",
+    "decoding_setups",
     "load_config",
     "machine_info",
     "parse_args",

@@ -6,11 +6,17 @@ random weights EOS would stop rows at random points). The official evaluation lo
 ours generates left-padded batches. Tokenization is done beforehand on both sides: only the model time is timed.
 With scaled-down shapes the token ids are folded into the smaller vocabularies (same lengths and padding).
 
+A third variant batches the questions longest first, as the evaluation harness does (`length_buckets`, see
+`softcot_hf.evaluation.harness.generation_order`): batches of similar lengths pad less. Its answers, put back in
+question order, must equal those of the batches in question order; the padding of both is reported. With
+`--batch-size` at least the number of questions there is one batch and nothing to regroup.
+
     python benchmarks/softcot_eval_throughput.py --device cuda --shapes real --new-tokens 256
     python benchmarks/softcot_eval_throughput.py --new-tokens 16      # CPU, scaled shapes
 """
 
 import argparse
+import sys
 
 import torch
 from common import (
@@ -32,9 +38,10 @@ from transformers import AutoTokenizer
 
 from softcot_hf import SoftCoTProcessor
 from softcot_hf.data import get_task
+from softcot_hf.evaluation.harness import generation_order
 from softcot_hf.methods import get_method
 
-QUICK = {"num_questions": 4, "batch_size": 4, "new_tokens": 3}
+QUICK = {"num_questions": 4, "batch_size": 2, "new_tokens": 3}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +66,15 @@ def fold_ids(ids: torch.Tensor, vocab_size: int, special: dict[int, int]) -> tor
     for old, new in special.items():
         folded[ids == old] = new
     return folded
+
+
+def padding_share(batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+    """The share of padded positions in the backbone's and the assistant's prompts over all `batches`."""
+    shares = {}
+    for side, key in (("backbone", "attention_mask"), ("assistant", "assistant_attention_mask")):
+        padded = sum(int((inputs[key] == 0).sum()) for inputs in batches)
+        shares[side] = padded / sum(inputs[key].numel() for inputs in batches)
+    return shares
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -103,6 +119,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     singles = [encode([question]) for question in questions]
     batches = [encode(questions[i : i + args.batch_size]) for i in range(0, len(questions), args.batch_size)]
+    order = generation_order(questions, length_buckets=True)
+    bucket_indices = [order[i : i + args.batch_size] for i in range(0, len(order), args.batch_size)]
+    buckets = [encode([questions[index] for index in indices]) for indices in bucket_indices]
     n = args.new_tokens
     kwargs = dict(max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=0)
 
@@ -113,8 +132,17 @@ def main(argv: list[str] | None = None) -> dict:
 
     @torch.no_grad()
     def batched():
-        for inputs in batches:
-            model.generate(**inputs, **kwargs)
+        return [model.generate(**inputs, **kwargs)[:, inputs["input_ids"].shape[1] :] for inputs in batches]
+
+    @torch.no_grad()
+    def bucketed():
+        """The answers in question order (as the harness writes them back)."""
+        answers = [None] * len(questions)
+        for indices, inputs in zip(bucket_indices, buckets, strict=True):
+            rows = model.generate(**inputs, **kwargs)[:, inputs["input_ids"].shape[1] :]
+            for index, row in zip(indices, rows, strict=True):
+                answers[index] = row
+        return answers
 
     # Same greedy answers either way (left padding must not change them).
     with torch.no_grad():
@@ -123,9 +151,17 @@ def main(argv: list[str] | None = None) -> dict:
         batch_answers = model.generate(**first, **kwargs)[:, width:].tolist()
         single_answers = [model.generate(**s, **kwargs)[0, -n:].tolist() for s in singles[: len(batch_answers)]]
     same = [a == b for a, b in zip(batch_answers, single_answers, strict=True)]
+    in_question_order = [row.tolist() for answers in batched() for row in answers]
+    same_bucketed = [row.tolist() for row in bucketed()] == in_question_order
+    if not same_bucketed:
+        print("WARNING: bucketed batches gave other answers than batches in question order", file=sys.stderr)
 
     timings = time_interleaved(
-        {"one_by_one": one_by_one, "batched": batched}, args.device, args.warmup, args.repeats, desc="softcot eval"
+        {"one_by_one": one_by_one, "batched": batched, "bucketed": bucketed},
+        args.device,
+        args.warmup,
+        args.repeats,
+        desc="softcot eval",
     )
     rows = {name: {**t, "examples_per_s": len(questions) / t["median_s"]} for name, t in timings.items()}
     speedup = ratio(rows["batched"]["examples_per_s"], rows["one_by_one"]["examples_per_s"])
@@ -138,6 +174,9 @@ def main(argv: list[str] | None = None) -> dict:
         "same_greedy_tokens_first_batch": same,
         "timings": rows,
         "speedup_batched_over_one_by_one": speedup,
+        "bucketed_same_answers_as_batched": same_bucketed,
+        "padding_share": {"batched": padding_share(batches), "bucketed": padding_share(buckets)},
+        "speedup_bucketed_over_batched": ratio(rows["bucketed"]["examples_per_s"], rows["batched"]["examples_per_s"]),
     }
     if args.profile:
         results["profiles"] = {
@@ -147,6 +186,10 @@ def main(argv: list[str] | None = None) -> dict:
     print(
         f"{args.pair}: one by one {rows['one_by_one']['examples_per_s']:.2f} ex/s, batched (batch {args.batch_size}) "
         f"{rows['batched']['examples_per_s']:.2f} ex/s: x{speedup:.2f}; same greedy tokens: {all(same)}"
+    )
+    print(
+        f"bucketed {rows['bucketed']['examples_per_s']:.2f} ex/s: x{results['speedup_bucketed_over_batched']:.2f} "
+        f"over batched; padding {results['padding_share']}; same answers: {same_bucketed}"
     )
     write_results("softcot_eval_throughput", args, results, machine)
     return results

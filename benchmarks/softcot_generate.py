@@ -9,6 +9,10 @@ Where the extra time goes is measured in the same run by timing, on the same inp
 the backbone's prefill: the assistant forward (`get_assistant_states`), the projection, and the insertion of the
 thoughts into the prompt embeddings (slot mask, masked_fill and masked_scatter, as `SoftCoTForCausalLM.forward` does).
 
+Then both sides under each decoding setup (`--decodings`: eager over a dynamic cache, eager over a static cache,
+static cache with the decoding step compiled), interleaved; each setup must give the eager dynamic tokens.
+`--decodings eager_dynamic` alone leaves the comparison out.
+
     python benchmarks/softcot_generate.py --device cuda --shapes real          # 256/1024 prompt, 256 new tokens
     python benchmarks/softcot_generate.py --prompt-lengths 64 256 --new-tokens 32   # CPU, scaled shapes
 """
@@ -20,7 +24,9 @@ import torch
 from common import (
     PAIRS,
     add_common_args,
+    add_decoding_args,
     build_softcot,
+    compare_decodings,
     machine_info,
     parse_args,
     profile_table,
@@ -41,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prompt-lengths", type=int, nargs="+", default=[256, 1024])
     parser.add_argument("--new-tokens", type=int, default=256)
     parser.add_argument("--num-thoughts", type=int, default=4, help="N soft thoughts")
+    add_decoding_args(parser)
     parser.add_argument("--profile", action="store_true", help="add torch.profiler tables of one call of each side")
     return parser
 
@@ -139,6 +146,15 @@ def measure(model, inputs: dict[str, torch.Tensor], args) -> dict:
             "softcot": profile_table(softcot, args.device),
             "backbone": profile_table(backbone, args.device),
         }
+    if len(args.decodings) > 1:
+        generators = {
+            "softcot": lambda **setup: model.generate(**softcot_inputs, **kwargs, **setup),
+            "backbone": lambda **setup: model.backbone.generate(
+                input_ids=inputs["plain_ids"], attention_mask=inputs["attention_mask"], **kwargs, **setup
+            ),
+        }
+        tokens = inputs["input_ids"].shape[0] * n
+        result["decodings"] = compare_decodings(generators, args, tokens, desc=f"softcot decodings {shape}")
     return result
 
 
@@ -157,6 +173,10 @@ def main(argv: list[str] | None = None) -> dict:
                 f"{pair} batch {batch_size} prompt {prompt_length}: softcot/backbone "
                 f"x{row['ratio_softcot_over_backbone']:.3f}, overhead {row['overhead_s'] * 1e3:.1f} ms ({parts})"
             )
+            if "decodings" in row:
+                timings, same = row["decodings"]["timings"], row["decodings"]["same_tokens"]
+                speedups = ", ".join(f"{label} x{timing['speedup']:.2f}" for label, timing in timings.items())
+                print(f"  {speedups}; same tokens: {all(same.values())}")
         del model
     write_results("softcot_generate", args, results, machine)
     return results

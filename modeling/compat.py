@@ -12,13 +12,22 @@ padding never shifts them.
 Activation checkpointing: 5.24 renamed `gradient_checkpointing_enable` to `activation_checkpointing_enable` (the old
 name warns until v6); `enable_activation_checkpointing` calls whichever the model has.
 
+Static caches: for a compileable cache (`cache_implementation="static"`) `generate` replaces the (batch, length)
+padding mask by a 4D mask made with the model's `create_masks_for_generate` (5.24 calls its cache argument `cache`,
+older releases `past_key_values`: both only pass through here). `WrapperGenerationMixin` makes that mask for the
+wrapped language model's own config, hands the prefill the 2D mask back (`padding_mask_at_prefill`), and under
+`torch.compile` (`compile_config`) runs the decoding steps as the wrapped language model's own compiled steps.
+
 Sub-configs: 5.19 introduced `SubConfigSpec` declarations; before it a composite config converted its sub-config
 dicts itself. `sub_config` does that conversion, which every release accepts.
 """
 
+from collections.abc import Callable
+
 import torch
 from transformers import PreTrainedConfig, PreTrainedModel
 from transformers.cache_utils import Cache
+from transformers.masking_utils import create_masks_for_generate
 from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
@@ -69,8 +78,97 @@ def check_token_ids(input_ids: torch.LongTensor, vocab_size: int, model: str) ->
 
 def position_ids_from_attention_mask(attention_mask: torch.Tensor, query_length: int) -> torch.LongTensor:
     """(batch, past + query) 0/1 mask -> (batch, query) positions that count attended tokens only (left padding)."""
+    if not isinstance(attention_mask, torch.Tensor) or attention_mask.ndim != 2:
+        is_tensor = isinstance(attention_mask, torch.Tensor)
+        shape = tuple(attention_mask.shape) if is_tensor else type(attention_mask).__name__
+        raise ValueError(
+            f"Positions are counted from a (batch, length) padding mask, but the attention mask is {shape}: pass "
+            "position_ids along with a prepared (4D) attention mask."
+        )
     position_ids = attention_mask.long().cumsum(-1) - 1
     return position_ids.clamp(min=0)[:, -query_length:]
+
+
+def starts_the_sequence(model_inputs: dict, padding_mask: torch.Tensor | None) -> bool:
+    """
+    Whether `generate`'s `model_inputs` (from `GenerationMixin.prepare_inputs_for_generation`) are a prefill, nothing
+    cached before them: their `input_ids` cover the whole (batch, length) `padding_mask`. Decided on shapes alone (no
+    device sync: a static cache keeps its length on the device); without a 2D mask, by the cache's length.
+    """
+    input_ids = model_inputs.get("input_ids")
+    if isinstance(padding_mask, torch.Tensor) and padding_mask.ndim == 2 and input_ids is not None:
+        return input_ids.shape[1] == padding_mask.shape[1]
+    return is_prefill(model_inputs.get(CACHE_KWARG))
+
+
+def padding_mask_at_prefill(model_inputs: dict, padding_mask: torch.Tensor | None) -> dict:
+    """
+    Give `model_inputs` (from `GenerationMixin.prepare_inputs_for_generation`) the (batch, length) `padding_mask`
+    back at the prefill (`starts_the_sequence`): with a compileable cache `generate` has replaced it by a 4D mask,
+    but the prefill's latent passes and thought slots read the 2D one. Decoding steps keep the 4D mask, whose fixed
+    shape lets `torch.compile` reuse one graph.
+    """
+    if isinstance(padding_mask, torch.Tensor) and starts_the_sequence(model_inputs, padding_mask):
+        model_inputs["attention_mask"] = padding_mask
+    return model_inputs
+
+
+def is_plain_decoding_step(model_inputs: dict, prefill_only: tuple[str, ...] = ()) -> bool:
+    """
+    True for a decoding step of `generate` over a compileable cache: one new token id per row, with the 4D mask
+    `generate` prepared (the prefill always gets the 2D one, see `padding_mask_at_prefill`) and none of the
+    `prefill_only` inputs. Such a step reads no latents or thoughts: it is the language model's own step. Decided on
+    shapes alone: no device sync.
+    """
+    input_ids, mask = model_inputs.get("input_ids"), model_inputs.get("attention_mask")
+    prepared_mask = mask is not None and not (isinstance(mask, torch.Tensor) and mask.ndim == 2)
+    return (
+        input_ids is not None
+        and input_ids.shape[1] == 1
+        and model_inputs.get("inputs_embeds") is None
+        and prepared_mask
+        and all(model_inputs.get(name) is None for name in prefill_only)
+    )
+
+
+class WrapperGenerationMixin:
+    """
+    `generate` with any cache kind and under `torch.compile` for a model that wraps a causal LM and reads extra
+    inputs at its prefill only (latent passes, thought slots). Put it before `GenerationMixin` in the bases; the
+    model names the LM its decoding steps run through (`_decoding_language_model`) and the inputs only a prefill
+    takes (`_prefill_only_inputs`).
+
+    - `prepare_inputs_for_generation`: the prefill gets the 2D padding mask back (`padding_mask_at_prefill`);
+    - `create_masks_for_generate`: decoding steps over a static cache get masks made for the wrapped LM's config;
+    - `get_compiled_call` (what `generate` compiles for decoding steps with a `compile_config`): a plain decoding step
+      (`is_plain_decoding_step`) is the wrapped LM's own step, so it runs the LM's compiled call, the graph a plain
+      `generate` of the LM compiles, without the wrapper's prefill checks (they read a static cache's length on the
+      device: a graph break and a sync per step). Anything else runs the wrapper eagerly. That step does not check
+      `max_position_embeddings` (transformers warns when `max_length` exceeds it); the eager prefill does.
+    """
+
+    _prefill_only_inputs: tuple[str, ...] = ()
+
+    def _decoding_language_model(self) -> PreTrainedModel:
+        raise NotImplementedError
+
+    def prepare_inputs_for_generation(self, *args, **kwargs) -> dict:
+        model_inputs = super().prepare_inputs_for_generation(*args, **kwargs)
+        return padding_mask_at_prefill(model_inputs, kwargs.get("attention_mask"))
+
+    def create_masks_for_generate(self, **mask_kwargs):
+        mask_kwargs.pop("config", None)
+        return create_masks_for_generate(config=self._decoding_language_model().config, **mask_kwargs)
+
+    def get_compiled_call(self, compile_config) -> Callable:
+        compiled_step = self._decoding_language_model().get_compiled_call(compile_config)
+
+        def call(**model_inputs):
+            if is_plain_decoding_step(model_inputs, self._prefill_only_inputs):
+                return compiled_step(**model_inputs)
+            return self(**model_inputs)
+
+        return call
 
 
 def output_cache(outputs) -> Cache | None:
@@ -98,9 +196,13 @@ __all__ = [
     "CACHE_KWARG",
     "cached_length",
     "enable_activation_checkpointing",
+    "is_plain_decoding_step",
     "is_prefill",
     "output_cache",
+    "padding_mask_at_prefill",
     "pop_cache",
     "position_ids_from_attention_mask",
+    "starts_the_sequence",
     "sub_config",
+    "WrapperGenerationMixin",
 ]

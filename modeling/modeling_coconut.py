@@ -12,6 +12,7 @@ from transformers.utils.generic import can_return_tuple
 
 from .compat import (
     CACHE_KWARG,
+    WrapperGenerationMixin,
     cached_length,
     check_positions,
     check_token_ids,
@@ -71,6 +72,11 @@ $sections
 """
 
 
+def kept_positions(logits_to_keep: int | torch.Tensor) -> slice | torch.Tensor:
+    """As in transformers' LMs: an int keeps the last `logits_to_keep` positions (0: all), a 1D tensor indexes them."""
+    return slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
+
+
 class CoconutPreTrainedModel(PreTrainedModel):
     config: CoconutConfig
     base_model_prefix = "language_model"
@@ -84,7 +90,7 @@ class CoconutPreTrainedModel(PreTrainedModel):
     _supports_attention_backend = True
 
 
-class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
+class CoconutForCausalLM(HubPushMixin, WrapperGenerationMixin, CoconutPreTrainedModel, GenerationMixin):
     r"""
     Any causal LM (`language_model`) that reads `<|latent|>` positions as continuous thoughts: the input embedding of
     a latent position is the last hidden state (after the final norm) of the position before it.
@@ -192,6 +198,7 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
         position_ids: torch.LongTensor,
         cache: Cache | None,
         use_cache: bool,
+        logits_to_keep: int | torch.Tensor = 0,
         **kwargs: Unpack[TransformersKwargs],
     ) -> BaseModelOutputWithPast:
         r"""
@@ -212,10 +219,13 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
             attention_mask (`torch.Tensor` of shape `(batch_size, seq_len)`): 1 for tokens, 0 for padding.
             position_ids (`torch.LongTensor` of shape `(batch_size, seq_len)`): positions of the tokens.
             cache (`Cache`, *optional*): an empty cache to fill (a new `DynamicCache` if `None`).
+            logits_to_keep (`int` or `torch.Tensor`, *optional*): the positions whose hidden states are gathered, as
+                in `forward` (an int keeps the last ones, 0 all of them; a 1D tensor indexes them).
 
         Returns:
-            [`BaseModelOutputWithPast`] whose `last_hidden_state` has shape `(batch_size, seq_len, hidden_size)`, and
-            whose cache is the one filled here when `use_cache` and it is free of padding slots (else `None`).
+            [`BaseModelOutputWithPast`] whose `last_hidden_state` has shape `(batch_size, kept_len, hidden_size)`
+            (`kept_len = seq_len` for `logits_to_keep=0`), and whose cache is the one filled here when `use_cache` and
+            it is free of padding slots (else `None`).
         """
         previous_is_token = torch.nn.functional.pad(attention_mask[:, :-1].bool(), (1, 0))
         if (latent_mask & ~previous_is_token).any():
@@ -262,7 +272,8 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
             start = end
 
         hidden_states = torch.cat(hidden_states, dim=1)
-        hidden_states = hidden_states.gather(1, slots[..., None].expand(-1, -1, hidden_size).to(hidden_states.device))
+        kept_slots = slots[:, kept_positions(logits_to_keep)].to(hidden_states.device)
+        hidden_states = hidden_states.gather(1, kept_slots[..., None].expand(-1, -1, hidden_size))
         return BaseModelOutputWithPast(
             last_hidden_state=hidden_states, **{CACHE_KWARG: cache if use_cache and num_slots == seq_len else None}
         )
@@ -313,13 +324,19 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
             inputs_embeds = self.get_input_embeddings()(input_ids)
         if has_latents and attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
+        if has_latents and (not isinstance(attention_mask, torch.Tensor) or attention_mask.ndim != 2):
+            raise ValueError(
+                "Inputs with <|latent|> tokens need the (batch, seq_len) padding mask (1 for tokens, 0 for padding) "
+                "to lay out the latent passes, not a prepared 4D attention mask."
+            )
         if position_ids is None and attention_mask is not None:
             position_ids = position_ids_from_attention_mask(attention_mask, inputs_embeds.shape[1])
 
         if has_latents:
             outputs = self._forward_latents(
-                inputs_embeds, latent_mask, attention_mask, position_ids, cache, use_cache, **kwargs
+                inputs_embeds, latent_mask, attention_mask, position_ids, cache, use_cache, logits_to_keep, **kwargs
             )
+            kept_hidden_states = outputs.last_hidden_state  # gathered at the kept positions only
         else:
             outputs = self.language_model.get_decoder()(
                 inputs_embeds=inputs_embeds,
@@ -329,10 +346,9 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
                 **{CACHE_KWARG: cache},
                 **kwargs,
             )
+            kept_hidden_states = outputs.last_hidden_state[:, kept_positions(logits_to_keep)]
 
-        # As in transformers' LMs: an int keeps the last `logits_to_keep` positions (0: all), a tensor indexes them.
-        keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
-        logits = self.get_output_embeddings()(outputs.last_hidden_state[:, keep, :])
+        logits = self.get_output_embeddings()(kept_hidden_states)
         loss = None
         if labels is not None:
             loss = self.loss_function(
@@ -345,6 +361,10 @@ class CoconutForCausalLM(HubPushMixin, CoconutPreTrainedModel, GenerationMixin):
             attentions=outputs.attentions,
             **{CACHE_KWARG: output_cache(outputs)},
         )
+
+    def _decoding_language_model(self) -> PreTrainedModel:
+        """The LM that runs the decoding steps: a generated `<|latent|>` is an ordinary token there."""
+        return self.language_model
 
     def generate(
         self,

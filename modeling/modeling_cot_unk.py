@@ -12,6 +12,7 @@ from transformers.utils.generic import can_return_tuple
 
 from .compat import (
     CACHE_KWARG,
+    WrapperGenerationMixin,
     cached_length,
     check_positions,
     check_token_ids,
@@ -97,7 +98,7 @@ class CoTUnkPreTrainedModel(PreTrainedModel):
             module.weight.copy_(table.mean(0) + table.std(0) * noise)
 
 
-class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
+class CoTUnkForCausalLM(HubPushMixin, WrapperGenerationMixin, CoTUnkPreTrainedModel, GenerationMixin):
     """
     A frozen `backbone` LM reads SoftCoT's prompt in which the N thought slots hold N trainable embeddings
     (`thought_embeddings`, the same for every question): prompt tuning at the slots. Only those are trained and saved.
@@ -305,6 +306,10 @@ class CoTUnkForCausalLM(HubPushMixin, CoTUnkPreTrainedModel, GenerationMixin):
             attentions=outputs.attentions,
             **{CACHE_KWARG: output_cache(outputs)},
         )
+
+    def _decoding_language_model(self) -> PreTrainedModel:
+        """The LM that runs the decoding steps: once the cache holds the slots, a step is the backbone's own."""
+        return self.backbone
 
 
 CoTUnkForCausalLM.register_for_auto_class("AutoModelForCausalLM")

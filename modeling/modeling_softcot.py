@@ -13,6 +13,7 @@ from transformers.utils.generic import can_return_tuple
 
 from .compat import (
     CACHE_KWARG,
+    WrapperGenerationMixin,
     cached_length,
     check_positions,
     check_token_ids,
@@ -20,6 +21,7 @@ from .compat import (
     output_cache,
     pop_cache,
     position_ids_from_attention_mask,
+    starts_the_sequence,
 )
 from .configuration_softcot import SoftCoTConfig
 from .frozen_models import FrozenModelsCheckpoint, model_and_tokenizer, pinned_revision
@@ -143,7 +145,7 @@ class SoftCoTPreTrainedModel(PreTrainedModel):
             module.reset_parameters()
 
 
-class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
+class SoftCoTForCausalLM(HubPushMixin, WrapperGenerationMixin, SoftCoTPreTrainedModel, GenerationMixin):
     """
     A frozen `assistant` LM reads the question and N placeholders in one forward pass; its last-layer states at the
     placeholders, mapped by the trainable `projection`, replace the embeddings of N slot tokens in the prompt of a
@@ -532,15 +534,25 @@ class SoftCoTForCausalLM(HubPushMixin, SoftCoTPreTrainedModel, GenerationMixin):
             **{CACHE_KWARG: output_cache(outputs)},
         )
 
+    _prefill_only_inputs = (
+        "assistant_input_ids",
+        "assistant_attention_mask",
+        "assistant_hidden_states",
+        "thought_set_ids",
+    )
+
+    def _decoding_language_model(self) -> PreTrainedModel:
+        """The LM that runs the decoding steps: once the cache holds the thoughts, a step is the backbone's own."""
+        return self.backbone
+
     def prepare_inputs_for_generation(self, *args, is_first_iteration: bool | None = False, **kwargs) -> dict:
         """
         The assistant inputs travel only to the prefill: once the backbone's cache holds the prompt, decoding steps
         read the thoughts from it. (A first iteration over a non-empty cache keeps them, so `forward` can refuse it.)
         """
         model_inputs = super().prepare_inputs_for_generation(*args, is_first_iteration=is_first_iteration, **kwargs)
-        if not is_prefill(model_inputs.get(CACHE_KWARG)) and not is_first_iteration:
-            prefill_only = ("assistant_input_ids", "assistant_attention_mask", "assistant_hidden_states")
-            for name in (*prefill_only, "thought_set_ids"):
+        if not is_first_iteration and not starts_the_sequence(model_inputs, kwargs.get("attention_mask")):
+            for name in self._prefill_only_inputs:
                 model_inputs.pop(name, None)
         return model_inputs
 

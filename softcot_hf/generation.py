@@ -4,6 +4,7 @@ from collections.abc import Mapping
 
 import torch
 from transformers import (
+    CompileConfig,
     LogitsProcessor,
     LogitsProcessorList,
     PreTrainedModel,
@@ -46,6 +47,18 @@ def encode_prompts(tokenizer: PreTrainedTokenizerBase, prompts: list[str], chat:
         "input_ids": left_pad(rows, pad_token_id(tokenizer)),
         "attention_mask": left_pad([[1] * len(row) for row in rows], 0),
     }
+
+
+def decoding_compile_config(**compile_kwargs) -> CompileConfig:
+    """
+    A `CompileConfig` (`compile_kwargs`: backend, mode, fullgraph, dynamic, options) that makes
+    `generate(..., cache_implementation="static", compile_config=...)` compile the decoding step on any device. By
+    itself transformers compiles only on accelerators (CUDA, XPU, ...); this sets its switch for the CPU too. The
+    prefill stays eager.
+    """
+    config = CompileConfig(**compile_kwargs)
+    config._compile_all_devices = True  # transformers' own (private) switch, read by `generate` in 5.12 to 5.24
+    return config
 
 
 def stop_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list[int]:

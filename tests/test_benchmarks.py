@@ -81,6 +81,8 @@ def test_coconut_generate_quick(tmp_path):
     assert set(results["generate"]) == {"official_batch1", "ours_batch1", "ours_batch4"}
     assert all(row["answer_tokens_per_s"] > 0 for row in results["generate"].values())
     assert set(results["step_costs"]) == {"batch1", "batch4"}
+    for comparison in results["decodings"].values():  # eager dynamic / eager static / compiled static, equal tokens
+        assert len(comparison["timings"]) == 6 and all(comparison["same_tokens"].values())
 
 
 @needs_shared
@@ -96,6 +98,8 @@ def test_softcot_eval_throughput_quick(tmp_path):
     results = run_quick("softcot_eval_throughput", tmp_path)
     assert all(results["same_greedy_tokens_first_batch"])
     assert results["ids_folded_into_scaled_vocab"]
+    assert results["bucketed_same_answers_as_batched"]
+    assert results["padding_share"]["bucketed"]["backbone"] < results["padding_share"]["batched"]["backbone"]
 
 
 def test_softcot_generate_quick(tmp_path):
@@ -103,6 +107,7 @@ def test_softcot_generate_quick(tmp_path):
     assert set(results) == {"llama/batch1/prompt16", "llama/batch2/prompt16"}
     for row in results.values():
         assert set(row["parts_s"]) == {"assistant_forward", "projection", "insertion_beyond_plain_embedding"}
+        assert len(row["decodings"]["timings"]) == 6 and all(row["decodings"]["same_tokens"].values())
 
 
 def test_checkpoint_size_quick(tmp_path):

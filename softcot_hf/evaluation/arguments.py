@@ -42,6 +42,7 @@ class EvaluationArguments:
     num_samples: int = field(default=1, **_help("> 1: self-consistency over that many sampled paths"))
     seeds: list[int] = field(default_factory=lambda: [41], **_help("one run per seed"))
     batch_size: int = field(default=16, **_help("questions per generate call"))
+    length_buckets: bool = field(default=True, **_help("batch questions of similar length (less padding)"))
     max_new_tokens: int = field(default=256, **_help("answer tokens"))
     do_sample: bool | None = field(default=None, **_help("sample a single path too (default: greedy)"))
     temperature: float = field(default=0.7, **_help("sampling temperature"))

@@ -4,6 +4,11 @@ An evaluation with an `output_dir` can be interrupted and rerun: predictions.jso
 batch, eval_run.json records what the rows were made with, and summary.json (written atomically, like eval_run.json)
 appears only once every row is there. A rerun with the same settings keeps the whole batches already written and
 generates the rest; with other settings it starts over (a warning names what changed) and replaces the old rows.
+
+With `length_buckets` (the default) each seed generates its questions longest first, so a batch holds questions of
+similar length and pads less; predictions.jsonl grows in that order while the run goes and is rewritten in question
+order at the end. A path's sampling seed does not depend on its batch (`path_seed`), so the rows are those of a run
+in question order.
 """
 
 import contextlib
@@ -72,28 +77,36 @@ def path_seed(seed: int, index: int, sample: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{index}:{sample}".encode()).digest()[:4], "big")
 
 
+def generation_order(questions: list[str], length_buckets: bool) -> list[int]:
+    """Question indices in the order they are generated: longest first with `length_buckets` (the length in
+    characters, a tokenizer-free stand-in for the prompt's tokens; ties keep their order), else as given."""
+    if not length_buckets:
+        return list(range(len(questions)))
+    return sorted(range(len(questions)), key=lambda index: (-len(questions[index]), index))
+
+
 def _predict(
     runner,
     task: Task,
     questions: list[str],
     golds: list[str],
     seed: int,
-    first: int,
+    order: list[int],
     batch_size: int,
     num_samples: int,
     generation: dict,
     method: Method,
 ) -> Iterator[list[dict]]:
-    """The predictions.jsonl rows of one seed from row `first` on, a batch at a time: `num_samples` paths per question
-    (per thought set, for a SoftCoT++ runner with M sets: M x num_samples paths ordered set, sample), their answers and
-    the vote."""
+    """The predictions.jsonl rows of one seed for the questions `order` (indices), a batch at a time: `num_samples`
+    paths per question (per thought set, for a SoftCoT++ runner with M sets: M x num_samples paths ordered set,
+    sample), their answers and the vote."""
     num_sets = getattr(runner, "num_thought_sets", 1)
     per_question = num_sets * num_samples
-    starts = range(first, len(questions), batch_size)
+    starts = range(0, len(order), batch_size)
     for start in tqdm(starts, desc=f"{task.name} {method.name} seed {seed}", unit="batch"):
-        batch = questions[start : start + batch_size]
-        rows_in_batch = range(len(batch) * per_question)
-        row_seeds = [path_seed(seed, start + row // per_question, row % per_question) for row in rows_in_batch]
+        indices = order[start : start + batch_size]
+        batch = [questions[index] for index in indices]
+        row_seeds = [path_seed(seed, index, path) for index in indices for path in range(per_question)]
         set_seed(seed)
         texts, counts = runner.generate(batch, **per_row_sampling(generation, row_seeds))
         if len(texts) != len(batch) * per_question:
@@ -102,8 +115,8 @@ def _predict(
                 "each: evaluate a model with several thought sets (num_thought_sets in config.json) as softcotpp."
             )
         rows = []
-        for offset, question in enumerate(batch):
-            index, paths = start + offset, slice(offset * per_question, (offset + 1) * per_question)
+        for offset, (index, question) in enumerate(zip(indices, batch, strict=True)):
+            paths = slice(offset * per_question, (offset + 1) * per_question)
             extracted = [task.extract_answer(text) for text in texts[paths]]
             prediction = majority_vote(extracted)
             rows.append(
@@ -137,21 +150,30 @@ def _fingerprint(name_or_path: Any) -> str | None:
     return digest.hexdigest()
 
 
-def _completed_rows(path: Path, seeds: list[int], num_questions: int, batch_size: int) -> list[dict]:
-    """The rows of `path` in the order a run writes them (seed by seed, index by index), up to the first line cut
-    short or out of place, without a batch that was not written whole."""
-    expected = [(seed, index) for seed in seeds for index in range(num_questions)]
-    rows = []
+def _completed_rows(path: Path, seeds: list[int], order: list[int], batch_size: int) -> list[dict]:
+    """The rows of `path` (read up to the first line cut short, foreign or repeated) that make up this run's first
+    whole batches: seed by seed, `batch_size` questions at a time in the generation `order`. The file may hold them
+    in any order: as a run writes them, or in question order once it finished."""
+    expected = {(seed, index) for seed in seeds for index in order}
+    found = {}
     with open(path) as file:
-        for line, key in zip(file, expected, strict=False):
+        for line in file:
             try:
                 row = json.loads(line) if line.endswith("\n") else None
             except ValueError:
                 break
-            if not isinstance(row, dict) or (row.get("seed"), row.get("index")) != key:
+            key = (row.get("seed"), row.get("index")) if isinstance(row, dict) else None
+            if key not in expected or key in found:
                 break
-            rows.append(row)
-    return rows[: len(rows) - len(rows) % num_questions % batch_size]
+            found[key] = row
+    rows = []
+    for seed in seeds:
+        for start in range(0, len(order), batch_size):
+            batch = [found.get((seed, index)) for index in order[start : start + batch_size]]
+            if None in batch:
+                return rows
+            rows.extend(batch)
+    return rows
 
 
 def _identity(args: EvaluationArguments, described: dict, questions: list[str], golds: list[str]) -> dict:
@@ -164,7 +186,7 @@ def _identity(args: EvaluationArguments, described: dict, questions: list[str], 
     return identity
 
 
-def _resume(output_dir: Path, identity: dict, num_questions: int, batch_size: int) -> list[dict]:
+def _resume(output_dir: Path, identity: dict, order: list[int], batch_size: int) -> list[dict]:
     """Make `output_dir` hold this run's files (summary.json removed until the end) and return the rows a previous
     run with the same `identity` completed; rows made with other settings are replaced, with a warning."""
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -177,7 +199,7 @@ def _resume(output_dir: Path, identity: dict, num_questions: int, batch_size: in
         except (OSError, ValueError):
             saved = {}
         if saved == identity:
-            rows = _completed_rows(predictions, identity["seeds"], num_questions, batch_size)
+            rows = _completed_rows(predictions, identity["seeds"], order, batch_size)
         else:
             changed = differences(saved, identity) if saved else f"no readable {RUN_FILE}"
             logger.warning(f"{output_dir} holds predictions made with other settings ({changed}): starting over.")
@@ -293,21 +315,25 @@ def evaluate(
         "seeds": seeds,
     }
     output_dir = None if args.output_dir is None else Path(args.output_dir)
+    order = generation_order(questions, args.length_buckets)
     rows = []
     if output_dir is not None:
         identity = _identity(args, {**described, **settings}, questions, golds)
-        rows = _resume(output_dir, identity, len(questions), args.batch_size)
+        rows = _resume(output_dir, identity, order, args.batch_size)
 
     started = time.perf_counter()
     with open(output_dir / PREDICTIONS, "a") if output_dir else contextlib.nullcontext() as sink:
         for seed in seeds:
-            first = sum(row["seed"] == seed for row in rows)
+            remaining = order[sum(row["seed"] == seed for row in rows) :]
             for batch_rows in _predict(
-                runner, task, questions, golds, seed, first, args.batch_size, args.num_samples, generation, method
+                runner, task, questions, golds, seed, remaining, args.batch_size, args.num_samples, generation, method
             ):
                 _append(sink, batch_rows)
                 rows.extend(batch_rows)
     wall_time = time.perf_counter() - started
+    rows.sort(key=lambda row: (seeds.index(row["seed"]), row["index"]))
+    if output_dir is not None and order != sorted(order):
+        write_atomic(output_dir / PREDICTIONS, "".join(json.dumps(row) + "\n" for row in rows))
 
     registered = task.name in list_tasks() and get_task(task.name) is task
     accuracy_metric = load_metric("answer_accuracy", task.name) if registered else None
