@@ -1,7 +1,7 @@
 """`softcot-hf` as the distributed tests launch it: `torchrun ... tests/distributed_launch.py train METHOD ...` or
 `accelerate launch --config_file recipes/accelerate/X.yaml tests/distributed_launch.py train METHOD ...`.
 
-Two things differ from `python -m softcot_hf.cli`, both for the tests only:
+Three things differ from `python -m softcot_hf.cli`, all for the tests only:
 - Every file this process writes (Python `open` for writing, renames, `torch.save`, safetensors) is recorded in
   `$DISTRIBUTED_WRITES_DIR/rank-<RANK>.txt`, so a test can check that only rank 0 writes the run's files.
 - FSDP on a machine without an accelerator: accelerate (1.7 to 1.15 at least) enables FSDP only for accelerator
@@ -9,6 +9,7 @@ Two things differ from `python -m softcot_hf.cli`, both for the tests only:
   sets from an FSDP config) and no CUDA, this process's `AcceleratorState` is switched to FSDP with the plugin
   accelerate built from the config, after accelerate decided the CPU/gloo setup. Everything after that is the
   unchanged path: `Trainer` -> `Accelerator.prepare` -> `fsdp2_prepare_model` -> `fully_shard` over gloo.
+- `DISTRIBUTED_STOP_AT_STEP=N`: every process exits (status 3) once checkpoint N is written, as a run killed there.
 """
 
 import os
@@ -67,6 +68,23 @@ def fsdp_on_cpu() -> None:
     AcceleratorState.__init__ = init
 
 
+def stop_at_step(step: int) -> None:
+    """Exit every process (status 3) right after checkpoint `step` is written."""
+    import torch.distributed as dist
+    from transformers import Trainer
+
+    original_save = Trainer._save_checkpoint
+
+    def save_then_stop(self, *args, **kwargs):
+        original_save(self, *args, **kwargs)
+        if self.state.global_step == step:
+            if dist.is_initialized():
+                dist.barrier()
+            os._exit(3)
+
+    Trainer._save_checkpoint = save_then_stop
+
+
 def main() -> None:
     if folder := os.environ.get("DISTRIBUTED_WRITES_DIR"):
         record_writes(Path(folder) / f"rank-{os.environ.get('RANK', '0')}.txt")
@@ -74,6 +92,8 @@ def main() -> None:
 
     if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true" and not torch.cuda.is_available():
         fsdp_on_cpu()
+    if step := os.environ.get("DISTRIBUTED_STOP_AT_STEP"):
+        stop_at_step(int(step))
     from softcot_hf.cli import main as cli_main
 
     cli_main(sys.argv[1:])

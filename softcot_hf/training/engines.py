@@ -26,7 +26,7 @@ from contextlib import contextmanager
 import torch
 from safetensors.torch import load_file
 from transformers import Trainer
-from transformers.trainer import SCHEDULER_NAME
+from transformers.trainer import SCHEDULER_NAME, TRAINING_ARGS_NAME
 from transformers.utils import SAFE_WEIGHTS_NAME
 
 
@@ -143,6 +143,7 @@ class TrainablePartTrainer(Trainer):
         if self.args.should_save:
             with own_class(self.accelerator.unwrap_model(self.model)) as model:
                 model.save_pretrained(output_dir, state_dict=state_dict)
+            torch.save(self.args, os.path.join(output_dir, TRAINING_ARGS_NAME))  # as Trainer's own saving does
         self.accelerator.wait_for_everyone()
 
     def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
