@@ -141,7 +141,7 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
         write_run_file(output_dir, run)
     output = trainer.train(resume_from_checkpoint=checkpoint)
     if trainer.shards_model:  # every process gathers the weights, the main one writes them
-        trainer.save_model(str(output_dir))
+        trainer.save_trainable(str(output_dir))
     if trainer.is_world_process_zero():
         save_artifact(trainer.model, tokenizer, output_dir, weights=not trainer.shards_model)
     trainer.accelerator.wait_for_everyone()

@@ -135,16 +135,21 @@ class TrainablePartTrainer(Trainer):
     def shards_model(self) -> bool:
         return self.is_fsdp_enabled or self.is_deepspeed_enabled
 
+    def save_trainable(self, output_dir: str) -> None:
+        """`save_pretrained` of the model's trainable weights, gathered from the shards; call it on every process."""
+        state_dict = trainable_state_dict(self.model)
+        if self.args.should_save:
+            with own_class(self.accelerator.unwrap_model(self.model)) as model:
+                model.save_pretrained(output_dir, state_dict=state_dict)
+        self.accelerator.wait_for_everyone()
+
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         if not self.shards_model:
             return super().save_model(output_dir, _internal_call)
         output_dir = output_dir or self.args.output_dir
-        state_dict = trainable_state_dict(self.model)  # every process takes part
-        if self.args.should_save:
-            with own_class(self.accelerator.unwrap_model(self.model)) as model:
-                model.save_pretrained(output_dir, state_dict=state_dict)
-            torch.save(self.args, os.path.join(output_dir, TRAINING_ARGS_NAME))  # as Trainer's own saving does
-        self.accelerator.wait_for_everyone()
+        self.save_trainable(output_dir)
+        if self.args.should_save:  # as Trainer's own saving does
+            torch.save(self.args, os.path.join(output_dir, TRAINING_ARGS_NAME))
 
     def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
         if self.is_fsdp_enabled:  # the weights went to model.safetensors (save_model): no sharded frozen copy
