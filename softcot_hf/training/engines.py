@@ -29,6 +29,8 @@ from transformers import Trainer
 from transformers.trainer import SCHEDULER_NAME, TRAINING_ARGS_NAME
 from transformers.utils import SAFE_WEIGHTS_NAME
 
+FSDP_OPTIMIZER = "optimizer_0"  # the folder of a checkpoint's sharded optimizer state under FSDP2 (accelerate's name)
+
 
 def _flag(name: str) -> bool:
     return os.environ.get(name, "false").lower() in ("1", "true", "yes")
@@ -123,6 +125,18 @@ def forgive_missing_frozen(module: torch.nn.Module, incompatible_keys) -> None:
     incompatible_keys.missing_keys[:] = [key for key in incompatible_keys.missing_keys if key in trainable]
 
 
+def _restore_on_indexed_cpu(storage, location: str):
+    """`torch.load` restorer for a `map_location` of "cpu:N", which torch does not map (None: not ours)."""
+    return storage.cpu() if location.startswith("cpu:") else None
+
+
+@functools.cache  # registered once per process
+def allow_indexed_cpu_map_location() -> None:
+    """Let `torch.load(..., map_location=torch.device("cpu", N))` load: accelerate 1.7 names the device of a
+    multi-process CPU run "cpu:N", which transformers 5.12 passes as `map_location` when it resumes the optimizer."""
+    torch.serialization.register_package(11, lambda storage: None, _restore_on_indexed_cpu)
+
+
 class TrainablePartTrainer(Trainer):
     """`Trainer` whose checkpoints and saved model hold the trainable parameters only, under every engine (see the
     module docstring)."""
@@ -130,6 +144,8 @@ class TrainablePartTrainer(Trainer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.model.register_load_state_dict_post_hook(forgive_missing_frozen)
+        if self.args.device.type == "cpu" and self.args.device.index is not None:
+            allow_indexed_cpu_map_location()
 
     @property
     def shards_model(self) -> bool:
@@ -153,10 +169,11 @@ class TrainablePartTrainer(Trainer):
 
     def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
         if self.is_fsdp_enabled:  # the weights went to model.safetensors (save_model): no sharded frozen copy
-            from accelerate.utils import save_fsdp_optimizer
+            import torch.distributed.checkpoint as dcp
+            from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
 
-            plugin = self.accelerator.state.fsdp_plugin
-            save_fsdp_optimizer(plugin, self.accelerator, self.optimizer, self.model, output_dir)
+            state = {"optimizer": get_optimizer_state_dict(self.model, self.optimizer)}
+            dcp.save(state, storage_writer=dcp.FileSystemWriter(os.path.join(output_dir, FSDP_OPTIMIZER)))
             if self.args.should_save:
                 torch.save(self.lr_scheduler.state_dict(), os.path.join(output_dir, SCHEDULER_NAME))
         elif self.is_deepspeed_enabled:
@@ -170,6 +187,18 @@ class TrainablePartTrainer(Trainer):
                 del engine.save_checkpoint
         else:
             super()._save_optimizer_and_scheduler(output_dir)
+
+    def _load_optimizer_and_scheduler(self, checkpoint: str | None) -> None:
+        if not (self.is_fsdp_enabled and checkpoint):
+            return super()._load_optimizer_and_scheduler(checkpoint)
+        # Ours, not accelerate's: accelerate 1.7 loads FSDP2 shards into a fresh optimizer's empty state, keeping none.
+        import torch.distributed.checkpoint as dcp
+        from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict, set_optimizer_state_dict
+
+        state = {"optimizer": get_optimizer_state_dict(self.model, self.optimizer)}  # its entries, to be filled
+        dcp.load(state, storage_reader=dcp.FileSystemReader(os.path.join(checkpoint, FSDP_OPTIMIZER)))
+        set_optimizer_state_dict(self.model, self.optimizer, state["optimizer"])
+        self.lr_scheduler.load_state_dict(torch.load(os.path.join(checkpoint, SCHEDULER_NAME), weights_only=True))
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model: torch.nn.Module | None = None) -> None:
         if not self.is_fsdp_enabled:
