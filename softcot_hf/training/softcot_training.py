@@ -22,7 +22,7 @@ models are ordinary `PreTrainedModel`s whose `save_pretrained` writes only the t
   recipes/accelerate/fsdp2.yaml -m softcot_hf.cli train softcot ...`): both shard the frozen weights across devices
   with the unchanged training loop, and `softcot_hf.training.engines.TrainablePartTrainer` keeps checkpoints and the
   artifact to the trainable weights. Under FSDP the model is not moved to the device before sharding, so the
-  assistant-state cache is computed where the model loaded (CPU unless `device_map` says otherwise).
+  assistant-state cache is computed where the model loaded (the CPU).
 """
 
 import dataclasses
