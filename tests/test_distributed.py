@@ -144,8 +144,13 @@ def artifact_files(run: Path) -> set[Path]:
 
 
 def assert_same_artifact(run: Path, reference: Path) -> None:
-    """Same files, same config.json, the same weights within TOLERANCE."""
+    """Same files; the same bytes in the code, config, tokenizer and processor files (what loads it, with or without
+    the package); the same weights within TOLERANCE."""
     assert artifact_files(run) == artifact_files(reference)
+    run_only = {"run.json", "train_results.json"}  # the run's settings (per-process batch size) and its engine
+    for path in artifact_files(reference):
+        if path.suffix in (".py", ".json", ".jinja") and path.parts[0] != "eval" and path.name not in run_only:
+            assert (run / path).read_bytes() == (reference / path).read_bytes(), path
     assert json.loads((run / "config.json").read_text()) == json.loads((reference / "config.json").read_text())
     trained, single = load_file(run / "model.safetensors"), load_file(reference / "model.safetensors")
     assert trained.keys() == single.keys()

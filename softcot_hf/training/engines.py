@@ -221,8 +221,13 @@ def engine_report(trainer: Trainer) -> dict:
 
 
 def check_engine(trainer: Trainer) -> None:
-    """Refuse a run launched for FSDP or DeepSpeed that accelerate set up as something else."""
+    """Refuse a run launched for FSDP or DeepSpeed that accelerate set up as something else, and FSDP1."""
     args = trainer.args
+    if trainer.is_fsdp_enabled and trainer.accelerator.state.fsdp_plugin.fsdp_version != 2:
+        raise ValueError(
+            "FSDP1 is not supported (its flattened parameters defeat the trainable-only checkpoints): set "
+            "`fsdp_version: 2` in the accelerate config, as recipes/accelerate/fsdp2.yaml does."
+        )
     for asked, enabled, name in (
         (fsdp_requested(args), trainer.is_fsdp_enabled, "FSDP"),
         (deepspeed_requested(args), trainer.is_deepspeed_enabled, "DeepSpeed"),
