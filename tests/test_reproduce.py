@@ -14,7 +14,8 @@ from softcot_hf.paper_results import PAPER_RESULTS
 from softcot_hf.reproduce import ReproduceArguments, compare, dry_run, load_recipe, reproduce
 
 ROOT = Path(__file__).resolve().parents[1]
-RECIPES = sorted((ROOT / "recipes").rglob("*.yaml"))
+# recipes/accelerate/ holds launcher configs (accelerate launch --config_file), not recipes.
+RECIPES = sorted(path for path in (ROOT / "recipes").rglob("*.yaml") if path.parent.name != "accelerate")
 TOKENIZERS = ROOT.parent / "shared" / "tokenizers"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 DATA_FOLDERS = {"asdiv_aug": "asdiv", "gsm8k_aug": "gsm8k_aug_icot"}

@@ -16,6 +16,7 @@ from ..data import Task
 from ..data.prompts import FINE_TUNED
 from ..generation import encode_prompts, generate_texts, prompt_ids
 from ..loading import load_lm
+from ..training.engines import TrainablePartTrainer
 
 
 class Runner(Protocol):
@@ -144,7 +145,8 @@ class FrozenModelMethod(Method):
     """A method that trains a small part beside frozen models on the frozen-model pipeline
     (`softcot_hf.training.softcot_training`): SoftCoT, CoT-Unk, LoRA. Its artifact keeps only what trained."""
 
-    trainer_class: ClassVar[type[Trainer]] = Trainer  # a subclass when the method has its own loss (softcotpp)
+    # Trainer saving only the trainable part under every engine; a subclass when the method has its own loss
+    trainer_class: ClassVar[type[Trainer]] = TrainablePartTrainer
 
     def build(self, args, task: Task, dtype: torch.dtype) -> tuple[PreTrainedModel, Any, PreTrainedTokenizerBase]:
         """The model to train (its trainable part initialised from torch's RNG), the processor that builds its inputs

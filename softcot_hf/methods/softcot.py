@@ -130,9 +130,12 @@ class SoftCoT(ThoughtSlotsMethod):
         if not args.assistant_cache:
             return None
         from ..training.assistant_cache import load_or_compute_assistant_states
+        from ..training.engines import gathered
 
         rows = [example["assistant_input_ids"] for example in examples]
-        with args.main_process_first(local=False):  # with a cache dir: rank 0 writes it, the others read it
+        # ZeRO-3 partitions the assistant as it loads: gather it whole (on every process at once) for the while.
+        # With a cache dir: rank 0 writes it, the others read it.
+        with gathered(list(model.assistant.parameters())), args.main_process_first(local=False):
             states, _, _ = load_or_compute_assistant_states(
                 model, rows, collator.assistant_pad_token_id, args.assistant_cache_dir, batch_size=args.eval_batch_size
             )

@@ -16,6 +16,7 @@ from transformers import TrainingArguments
 
 from .. import checks
 from ..data import list_tasks
+from .engines import deepspeed_requested
 
 
 def _help(text: str, *aliases: str) -> dict:
@@ -69,9 +70,11 @@ class MethodTrainingArguments(TrainingArguments):
             checks.positive(self, "num_train_epochs")
         self.save_strategy = "steps" if self.save_steps else "epoch"
         self.data_seed = self.seed if self.data_seed is None else self.data_seed
-        # Without CUDA, say so: several CPU processes then run DDP over gloo (and give one process's weights).
-        self.use_cpu = self.use_cpu or not torch.cuda.is_available()
-        if self.ddp_backend is None and self.use_cpu and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # Without CUDA, say so: several CPU processes then run DDP over gloo (and give one process's weights). Not
+        # under DeepSpeed, which accelerate enables only when the run is not marked CPU-only (it runs on CPU too).
+        on_cpu = not torch.cuda.is_available()
+        self.use_cpu = self.use_cpu or (on_cpu and not deepspeed_requested(self))
+        if self.ddp_backend is None and on_cpu and int(os.environ.get("WORLD_SIZE", "1")) > 1:
             self.ddp_backend = "gloo"
         super().__post_init__()
 

@@ -16,18 +16,13 @@ import dataclasses
 from pathlib import Path
 
 import peft
-from transformers import (
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-    Trainer,
-    TrainerCallback,
-    set_seed,
-)
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback, set_seed
 
 from ..data import get_task
 from ..data.sources import read_coconut_json
 from ..loading import load_lm
 from .coconut_curriculum import CoconutStageCallback, CoconutStageDataset, collate_right_padded
+from .engines import TrainablePartTrainer, check_engine
 from .runs import (
     CHECKPOINTS,
     check_output_dir,
@@ -87,10 +82,15 @@ def build_model(method, args) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]
     return model, tokenizer
 
 
-def save_artifact(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, output_dir: Path) -> None:
+def save_artifact(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, output_dir: Path, weights: bool = True
+) -> None:
     """The trained model and its tokenizer at the top of `output_dir`; a LoRA model is saved merged there, its adapter
     in `output_dir/adapter` (for Coconut it applies to `CoconutForCausalLM.from_base(base, tokenizer)`, not to the
-    bare base LM)."""
+    bare base LM). `weights=False`: the tokenizer only (a sharded engine saved the model, `Trainer.save_model`)."""
+    if not weights:
+        tokenizer.save_pretrained(output_dir)
+        return
     if isinstance(model, peft.PeftModel):
         model.save_pretrained(output_dir / "adapter")
         tokenizer.save_pretrained(output_dir / "adapter")
@@ -122,7 +122,7 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
     model, tokenizer = build_model(method, args)
     dataset = CoconutStageDataset(examples, method.encoder(tokenizer, args))
     stage_callbacks = [CoconutStageCallback(dataset, args.epochs_per_stage)] if method.staged else []
-    trainer = Trainer(
+    trainer = TrainablePartTrainer(
         model=model,
         # Checkpoints go to output_dir/checkpoints; the stage callback changes the dataset in this process.
         args=dataclasses.replace(args, output_dir=str(output_dir / CHECKPOINTS), dataloader_num_workers=0),
@@ -130,11 +130,20 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
         data_collator=lambda features: collate_right_padded(features, tokenizer.pad_token_id),
         callbacks=stage_callbacks + list(callbacks or []),
     )
+    check_engine(trainer)
+    if args.lora and trainer.shards_model:
+        raise ValueError(
+            f"{method.name} with LoRA under FSDP or DeepSpeed is not supported yet (the merged artifact needs the "
+            "whole model on one process): train it with DDP (recipes/accelerate/ddp.yaml or torchrun), or without "
+            "--lora."
+        )
     if trainer.is_world_process_zero():
         write_run_file(output_dir, run)
     output = trainer.train(resume_from_checkpoint=checkpoint)
+    if trainer.shards_model:  # every process gathers the weights, the main one writes them
+        trainer.save_trainable(str(output_dir))
     if trainer.is_world_process_zero():
-        save_artifact(trainer.model, tokenizer, output_dir)
+        save_artifact(trainer.model, tokenizer, output_dir, weights=not trainer.shards_model)
     trainer.accelerator.wait_for_everyone()
     outcome = result(trainer, output, output_dir)
     if outcome["is_main_process"]:

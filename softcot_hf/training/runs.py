@@ -18,6 +18,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.utils import logging
 
 from ..run_files import differences, write_atomic
+from .engines import engine_report, outside_zero3
 
 logger = logging.get_logger(f"transformers.{__name__}")
 
@@ -143,7 +144,7 @@ def finished_run(method, args, output_dir: Path, **load_kwargs) -> dict | None:
 
 def write_train_results(outcome: dict) -> None:
     """Marks the run in `outcome["output_dir"]` finished (call it once the artifact is saved, on the main process)."""
-    fields = ("global_step", "train_loss", "train_metrics")
+    fields = ("global_step", "train_loss", "train_metrics", "engine")
     (Path(outcome["output_dir"]) / TRAIN_RESULTS).write_text(json.dumps({k: outcome[k] for k in fields}, indent=2))
 
 
@@ -158,18 +159,19 @@ def evaluate_artifact(method, args, output_dir: Path, **load_kwargs) -> dict | N
         return None
     from ..evaluation import run_evaluation
 
-    return run_evaluation(
-        args.task,
-        method,
-        str(output_dir),
-        data_dir=args.data_dir,
-        split="test",
-        limit=args.eval_limit,
-        batch_size=args.eval_batch_size,
-        max_new_tokens=args.max_new_tokens,
-        output_dir=output_dir / "eval",
-        **load_kwargs,
-    )
+    with outside_zero3():  # the other processes may have finished: load the artifact whole, here
+        return run_evaluation(
+            args.task,
+            method,
+            str(output_dir),
+            data_dir=args.data_dir,
+            split="test",
+            limit=args.eval_limit,
+            batch_size=args.eval_batch_size,
+            max_new_tokens=args.max_new_tokens,
+            output_dir=output_dir / "eval",
+            **load_kwargs,
+        )
 
 
 def result(trainer: Trainer, output, output_dir: Path) -> dict:
@@ -182,6 +184,7 @@ def result(trainer: Trainer, output, output_dir: Path) -> dict:
         "eval": None,
         "is_main_process": trainer.is_world_process_zero(),
         "already_trained": False,
+        "engine": engine_report(trainer),
     }
 
 

@@ -18,10 +18,11 @@ models are ordinary `PreTrainedModel`s whose `save_pretrained` writes only the t
 - Several processes: the same entry point under `torchrun --nproc_per_node K` or `accelerate launch` runs DDP
   (`--batch-size` is per process: keep batch-size x processes x accumulation fixed to keep the global batch). The
   frozen models are replicated on every device; only the trainable weights are all-reduced. When the frozen models do
-  not fit one device, use FSDP or DeepSpeed ZeRO-3 through accelerate (`accelerate launch --config_file fsdp.yaml
-  -m softcot_hf.cli train softcot ...` with `fsdp_use_orig_params: true`, so frozen and trainable parameters can
-  share a wrapped unit; or a DeepSpeed stage-3 config): both shard the frozen weights across devices and keep the
-  unchanged training loop; checkpoints are then gathered to the trainable weights by `Trainer.save_model`.
+  not fit one device, launch with `recipes/accelerate/fsdp2.yaml` or `zero3.yaml` (`accelerate launch --config_file
+  recipes/accelerate/fsdp2.yaml -m softcot_hf.cli train softcot ...`): both shard the frozen weights across devices
+  with the unchanged training loop, and `softcot_hf.training.engines.TrainablePartTrainer` keeps checkpoints and the
+  artifact to the trainable weights. Under FSDP the model is not moved to the device before sharding, so the
+  assistant-state cache is computed where the model loaded (the CPU).
 """
 
 import dataclasses
@@ -29,16 +30,13 @@ import gc
 from pathlib import Path
 
 import torch
-from transformers import (
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-    set_seed,
-)
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, set_seed
 from transformers.modeling_layers import GradientCheckpointingLayer
 
 from ..data import get_task
 from ..loading import load_lm
 from ..modeling.compat import enable_activation_checkpointing
+from .engines import check_engine, place_model
 from .runs import (
     CHECKPOINTS,
     check_output_dir,
@@ -106,7 +104,7 @@ def train_frozen_model_method(method, args) -> dict:
 
     set_seed(args.seed)  # the trainable part's initialisation
     model, processor, tokenizer = method.build(args, task, dtype)
-    model.to(trainer_args.device)
+    place_model(model, trainer_args)
     if processor is not None:
         examples = tokenize_with_processor(processor, questions, targets)
     else:
@@ -119,6 +117,7 @@ def train_frozen_model_method(method, args) -> dict:
     trainer = method.trainer_class(
         model=model, args=trainer_args, train_dataset=TrainExamples(examples, states), data_collator=collator
     )
+    check_engine(trainer)
     if trainer.is_world_process_zero():
         write_run_file(output_dir, identity)
     output = trainer.train(resume_from_checkpoint=resume)

@@ -18,9 +18,10 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from transformers import PreTrainedModel, Trainer
+from transformers import PreTrainedModel
 
 from ..modeling.thought_sets import expand_for_thought_sets
+from .engines import TrainablePartTrainer
 
 SET_LOSS_REDUCTIONS = ("mean", "sum_over_sets")
 
@@ -114,7 +115,7 @@ def thought_set_losses(
     return ThoughtSetLosses(cross_entropy + contrastive_weight * contrastive, cross_entropy, contrastive)
 
 
-class ThoughtSetTrainer(Trainer):
+class ThoughtSetTrainer(TrainablePartTrainer):
     """`Trainer` with the SoftCoT++ loss (`thought_set_losses`, settings read from the training arguments:
     `contrastive_temperature`, `contrastive_dropout`, `contrastive_weight`, `set_loss_reduction`). Its logs carry
     `cross_entropy` and `contrastive_loss` beside `loss`: their means since the last log, over every process."""

@@ -1,0 +1,279 @@
+"""Training past one process: the engine a run actually uses, and checkpoints that hold the trainable part only.
+
+Both pipelines train with `TrainablePartTrainer`, a `Trainer` whose checkpoints and artifact hold the parameters that
+train (the SoftCoT projection, the CoT-Unk embeddings, a Coconut model) under every engine `accelerate launch` or
+`torchrun` gives it:
+
+- single process / DDP: `Trainer`'s own saving (`save_pretrained` drops the frozen weights by
+  `_keys_to_ignore_on_save`).
+- FSDP2: the trainable parameters are gathered (`DTensor.full_tensor`) and written by `save_pretrained` of the
+  model's own class (not the `FSDP...` class `fully_shard` makes, which would leak into `config.json`'s `auto_map`);
+  the checkpoint adds the sharded optimizer state and the scheduler, never the sharded frozen weights. Resuming loads
+  the trainable weights back into their shards.
+- DeepSpeed ZeRO-2/3: the same gathered artifact (`GatheredParameters` under ZeRO-3); DeepSpeed's own checkpoint
+  (`global_step*/`) is written with `exclude_frozen_parameters=True`, and a load hook lets a strict load of that
+  trainable-only state succeed.
+
+`engine_report` says what ran (engine, processes, whether parameters were sharded); `check_engine` refuses an FSDP or
+DeepSpeed launch that accelerate turned into something else (on CPU accelerate enables FSDP on accelerators only and
+silently runs DDP with whole frozen models on every process).
+"""
+
+import functools
+import os
+from contextlib import contextmanager
+
+import torch
+from safetensors.torch import load_file
+from transformers import Trainer
+from transformers.trainer import SCHEDULER_NAME, TRAINING_ARGS_NAME
+from transformers.utils import SAFE_WEIGHTS_NAME
+
+FSDP_OPTIMIZER = "optimizer_0"  # the folder of a checkpoint's sharded optimizer state under FSDP2 (accelerate's name)
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "false").lower() in ("1", "true", "yes")
+
+
+def fsdp_requested(args) -> bool:
+    """Whether this run was launched for FSDP (`accelerate launch` with an FSDP config, or `--fsdp`)."""
+    return _flag("ACCELERATE_USE_FSDP") or bool(args.fsdp)
+
+
+def deepspeed_requested(args) -> bool:
+    """Whether this run was launched for DeepSpeed (`accelerate launch` with a DeepSpeed config, or `--deepspeed`)."""
+    return _flag("ACCELERATE_USE_DEEPSPEED") or bool(args.deepspeed)
+
+
+def _is_dtensor(tensor: torch.Tensor) -> bool:
+    from torch.distributed.tensor import DTensor
+
+    return isinstance(tensor, DTensor)
+
+
+def is_sharded(parameter: torch.Tensor) -> bool:
+    """Whether `parameter` is a shard: an FSDP2 `DTensor` or a DeepSpeed ZeRO-3 partitioned parameter."""
+    return _is_dtensor(parameter) or hasattr(parameter, "ds_id")
+
+
+@contextmanager
+def gathered(parameters: list[torch.nn.Parameter]):
+    """ZeRO-3 parameters among `parameters` gathered whole on every process for the block (read-only)."""
+    partitioned = [parameter for parameter in parameters if hasattr(parameter, "ds_id")]
+    if not partitioned:
+        yield
+        return
+    import deepspeed
+
+    with deepspeed.zero.GatheredParameters(partitioned, modifier_rank=None):
+        yield
+
+
+def trainable_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The trainable parameters of `model`, whole, on CPU: {name: tensor}. A collective under FSDP2 / ZeRO-3: every
+    process calls it."""
+    named = [(name, parameter) for name, parameter in model.named_parameters() if parameter.requires_grad]
+    with gathered([parameter for _, parameter in named]):
+        return {
+            name: (parameter.full_tensor() if _is_dtensor(parameter) else parameter).detach().cpu().clone()
+            for name, parameter in named
+        }
+
+
+def load_trainable_state_dict(model: torch.nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
+    """Copy whole trainable tensors (`trainable_state_dict`'s) into `model`'s parameters, each process keeping its
+    own FSDP2 shard. Every trainable parameter must be in `state_dict`."""
+    from torch.distributed.tensor import distribute_tensor
+
+    trainable = {name: parameter for name, parameter in model.named_parameters() if parameter.requires_grad}
+    if set(state_dict) != set(trainable):
+        raise ValueError(
+            f"{source} holds {sorted(state_dict)}, but the trainable parameters are {sorted(trainable)}: it is not a "
+            "checkpoint of this run."
+        )
+    with torch.no_grad():
+        for name, parameter in trainable.items():
+            value = state_dict[name].to(parameter.dtype)
+            if _is_dtensor(parameter):  # every process read the whole tensor: cut its own shard, no communication
+                local = distribute_tensor(value, parameter.device_mesh, parameter.placements, src_data_rank=None)
+                parameter.to_local().copy_(local.to_local())
+            else:
+                parameter.copy_(value)
+
+
+@contextmanager
+def own_class(model: torch.nn.Module):
+    """`model` seen as its own class for the block: `fully_shard` swaps in a generated `FSDP<Name>` subclass whose
+    name and module `save_pretrained` would write into `config.json` (`architectures`, `auto_map`) and copy as
+    remote code."""
+    from torch.distributed.fsdp import FSDPModule
+
+    sharded_class = type(model)
+    if isinstance(model, FSDPModule):
+        model.__class__ = next(cls for cls in sharded_class.__mro__ if not issubclass(cls, FSDPModule))
+    try:
+        yield model
+    finally:
+        model.__class__ = sharded_class
+
+
+def forgive_missing_frozen(module: torch.nn.Module, incompatible_keys) -> None:
+    """`load_state_dict` post-hook: a state dict holding the trainable parameters only (what our checkpoints hold)
+    loads strictly; a missing trainable parameter still fails."""
+    trainable = {name for name, parameter in module.named_parameters() if parameter.requires_grad}
+    incompatible_keys.missing_keys[:] = [key for key in incompatible_keys.missing_keys if key in trainable]
+
+
+def _restore_on_indexed_cpu(storage, location: str):
+    """`torch.load` restorer for a `map_location` of "cpu:N", which torch does not map (None: not ours)."""
+    return storage.cpu() if location.startswith("cpu:") else None
+
+
+@functools.cache  # registered once per process
+def allow_indexed_cpu_map_location() -> None:
+    """Let `torch.load(..., map_location=torch.device("cpu", N))` load: accelerate 1.7 names the device of a
+    multi-process CPU run "cpu:N", which transformers 5.12 passes as `map_location` when it resumes the optimizer."""
+    torch.serialization.register_package(11, lambda storage: None, _restore_on_indexed_cpu)
+
+
+class TrainablePartTrainer(Trainer):
+    """`Trainer` whose checkpoints and saved model hold the trainable parameters only, under every engine (see the
+    module docstring)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.model.register_load_state_dict_post_hook(forgive_missing_frozen)
+        if self.args.device.type == "cpu" and self.args.device.index is not None:
+            allow_indexed_cpu_map_location()
+
+    @property
+    def shards_model(self) -> bool:
+        return self.is_fsdp_enabled or self.is_deepspeed_enabled
+
+    def save_trainable(self, output_dir: str) -> None:
+        """`save_pretrained` of the model's trainable weights, gathered from the shards; call it on every process."""
+        state_dict = trainable_state_dict(self.model)
+        if self.args.should_save:
+            with own_class(self.accelerator.unwrap_model(self.model)) as model:
+                model.save_pretrained(output_dir, state_dict=state_dict)
+        self.accelerator.wait_for_everyone()
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        if not self.shards_model:
+            return super().save_model(output_dir, _internal_call)
+        output_dir = output_dir or self.args.output_dir
+        self.save_trainable(output_dir)
+        if self.args.should_save:  # as Trainer's own saving does
+            torch.save(self.args, os.path.join(output_dir, TRAINING_ARGS_NAME))
+
+    def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
+        if self.is_fsdp_enabled:  # the weights went to model.safetensors (save_model): no sharded frozen copy
+            import torch.distributed.checkpoint as dcp
+            from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
+
+            state = {"optimizer": get_optimizer_state_dict(self.model, self.optimizer)}
+            dcp.save(state, storage_writer=dcp.FileSystemWriter(os.path.join(output_dir, FSDP_OPTIMIZER)))
+            if self.args.should_save:
+                torch.save(self.lr_scheduler.state_dict(), os.path.join(output_dir, SCHEDULER_NAME))
+        elif self.is_deepspeed_enabled:
+            engine = self.model_wrapped
+            engine.save_checkpoint = functools.partial(
+                type(engine).save_checkpoint, engine, exclude_frozen_parameters=True
+            )
+            try:
+                super()._save_optimizer_and_scheduler(output_dir)
+            finally:
+                del engine.save_checkpoint
+        else:
+            super()._save_optimizer_and_scheduler(output_dir)
+
+    def _load_optimizer_and_scheduler(self, checkpoint: str | None) -> None:
+        if not (self.is_fsdp_enabled and checkpoint):
+            return super()._load_optimizer_and_scheduler(checkpoint)
+        # Ours, not accelerate's: accelerate 1.7 loads FSDP2 shards into a fresh optimizer's empty state, keeping none.
+        import torch.distributed.checkpoint as dcp
+        from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict, set_optimizer_state_dict
+
+        state = {"optimizer": get_optimizer_state_dict(self.model, self.optimizer)}  # its entries, to be filled
+        dcp.load(state, storage_reader=dcp.FileSystemReader(os.path.join(checkpoint, FSDP_OPTIMIZER)))
+        set_optimizer_state_dict(self.model, self.optimizer, state["optimizer"])
+        self.lr_scheduler.load_state_dict(torch.load(os.path.join(checkpoint, SCHEDULER_NAME), weights_only=True))
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: torch.nn.Module | None = None) -> None:
+        if not self.is_fsdp_enabled:
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        path = os.path.join(resume_from_checkpoint, SAFE_WEIGHTS_NAME)
+        load_trainable_state_dict(model if model is not None else self.model, load_file(path), path)
+
+
+def engine_report(trainer: Trainer) -> dict:
+    """What trained: `engine` (single, ddp, fsdp2, deepspeed-zero2, ...), `processes`, and `sharded` (every parameter
+    of the model was a shard during training)."""
+    if trainer.is_fsdp_enabled:
+        engine = f"fsdp{trainer.accelerator.state.fsdp_plugin.fsdp_version}"
+    elif trainer.is_deepspeed_enabled:
+        engine = f"deepspeed-zero{trainer.accelerator.state.deepspeed_plugin.zero_stage}"
+    else:
+        engine = "ddp" if trainer.args.world_size > 1 else "single"
+    parameters = list(trainer.model.parameters())
+    return {"engine": engine, "processes": trainer.args.world_size, "sharded": all(map(is_sharded, parameters))}
+
+
+def check_engine(trainer: Trainer) -> None:
+    """Refuse a run launched for FSDP or DeepSpeed that accelerate set up as something else, and FSDP1."""
+    args = trainer.args
+    if trainer.is_fsdp_enabled and trainer.accelerator.state.fsdp_plugin.fsdp_version != 2:
+        raise ValueError(
+            "FSDP1 is not supported (its flattened parameters defeat the trainable-only checkpoints): set "
+            "`fsdp_version: 2` in the accelerate config, as recipes/accelerate/fsdp2.yaml does."
+        )
+    for asked, enabled, name in (
+        (fsdp_requested(args), trainer.is_fsdp_enabled, "FSDP"),
+        (deepspeed_requested(args), trainer.is_deepspeed_enabled, "DeepSpeed"),
+    ):
+        if asked and not enabled:
+            raise RuntimeError(
+                f"This run was launched for {name}, but accelerate set up {trainer.accelerator.distributed_type} "
+                f"instead (accelerate enables FSDP only on GPUs and other accelerators: on CPU it falls back to DDP, "
+                "with the whole frozen models on every process). Launch with recipes/accelerate/ddp.yaml (or "
+                "torchrun) on CPU, or run on GPUs."
+            )
+
+
+def place_model(model: torch.nn.Module, args) -> None:
+    """Move `model` to this process's device unless FSDP will shard it (`fully_shard` places each shard itself;
+    moving first would put the whole model on every device)."""
+    if not fsdp_requested(args):
+        model.to(args.device)
+
+
+@contextmanager
+def outside_zero3():
+    """Load models whole for the block, as after training under ZeRO-3 (transformers would otherwise partition them
+    across processes that have already finished)."""
+    from transformers.integrations import deepspeed as hf_deepspeed
+
+    reference = hf_deepspeed._hf_deepspeed_config_weak_ref
+    hf_deepspeed.unset_hf_deepspeed_config()
+    try:
+        yield
+    finally:
+        hf_deepspeed._hf_deepspeed_config_weak_ref = reference
+
+
+__all__ = [
+    "TrainablePartTrainer",
+    "check_engine",
+    "deepspeed_requested",
+    "engine_report",
+    "forgive_missing_frozen",
+    "fsdp_requested",
+    "gathered",
+    "is_sharded",
+    "load_trainable_state_dict",
+    "outside_zero3",
+    "own_class",
+    "place_model",
+    "trainable_state_dict",
+]
