@@ -174,8 +174,9 @@ ROWS = [
 ]
 
 
-def evaluation(pair_dirs, output_dir: Path, **settings) -> dict:
-    arguments = dict(dataset=datasets.Dataset.from_list(ROWS), batch_size=2, num_samples=2, seeds=(41, 42))
+def evaluation(pair_dirs, output_dir: Path, rows: list[dict] = ROWS, **settings) -> dict:
+    """Sampled CoT evaluation of `rows` (2 paths, 2 seeds, batches of 2) on the tiny GPT-2 backbone."""
+    arguments = dict(dataset=datasets.Dataset.from_list(rows), batch_size=2, num_samples=2, seeds=(41, 42))
     arguments.update(max_new_tokens=4, output_dir=output_dir)
     arguments.update(settings)
     return run_evaluation("gsm8k", "cot", pair_dirs["gpt2_backbone"], **arguments)

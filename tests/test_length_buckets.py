@@ -4,10 +4,11 @@ predictions.jsonl and summary (but for timing) as generating them in question or
 import json
 from pathlib import Path
 
-import datasets
 import pytest
+from test_crash_safety import evaluation as crash_safety_evaluation
+from test_crash_safety import same_results
 
-from softcot_hf.evaluation import harness, run_evaluation
+from softcot_hf.evaluation import harness
 from softcot_hf.methods import base
 
 # Lengths 18, 66, 19, 40, 5 characters: in question order, batches of 2 pair short with long ones.
@@ -39,19 +40,7 @@ def record_generate_calls(monkeypatch, fail_after: int | None = None) -> list[di
 
 
 def evaluation(pair_dirs, output_dir: Path, **settings) -> dict:
-    arguments = dict(dataset=datasets.Dataset.from_list(ROWS), batch_size=2, num_samples=2, seeds=(41, 42))
-    arguments.update(max_new_tokens=4, output_dir=output_dir)
-    arguments.update(settings)
-    return run_evaluation("gsm8k", "cot", pair_dirs["gpt2_backbone"], **arguments)
-
-
-def same_results(a: Path, b: Path) -> None:
-    """predictions.jsonl byte for byte, summary.json but for its timing fields."""
-    assert (a / "predictions.jsonl").read_bytes() == (b / "predictions.jsonl").read_bytes()
-    first, second = (json.loads((folder / "summary.json").read_text()) for folder in (a, b))
-    for summary in (first, second):
-        del summary["wall_time_s"], summary["date"]
-    assert first == second
+    return crash_safety_evaluation(pair_dirs, output_dir, ROWS, **settings)
 
 
 def test_generation_order_is_longest_first_and_stable():
