@@ -34,15 +34,16 @@ def train_coconut(backbone: str, output_dir: Path, method: str = "coconut", call
     return train(args, callbacks=callbacks)
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory) -> dict[str, str]:
-    """A tiny GPT-2 with a word-level tokenizer over ProsQA-style words, and a file of 8 training examples."""
-    root = tmp_path_factory.mktemp("coconut_training")
+def save_coconut_base(root: Path, dropout: bool = True) -> dict[str, str]:
+    """A tiny GPT-2 with a word-level tokenizer over ProsQA-style words, saved in `root`, and a file of 8 training
+    examples. `dropout=False` zeroes its dropout (each process of a distributed run would draw other masks)."""
     words = ["Every", "is", "a", "Is", "or", "###"] + [
         name + end for name in PEOPLE + CONCEPTS for end in ("", ".", "?")
     ]
     tokenizer = make_tokenizer("plain", words)
     model = make_lm("plain", len(tokenizer), hidden_size=16, seed=0)
+    if not dropout:
+        model.config.attn_pdrop = model.config.embd_pdrop = model.config.resid_pdrop = 0.0
     for config in (model.config, model.generation_config):
         config.bos_token_id = config.eos_token_id = tokenizer.eos_token_id
     model.save_pretrained(root / "gpt2")
@@ -50,6 +51,11 @@ def base(tmp_path_factory) -> dict[str, str]:
     train_file = root / "train.json"
     train_file.write_text(json.dumps(generate_prosqa_style(8, seed=0, **SMALL)))
     return {"base": str(root / "gpt2"), "train_file": str(train_file)}
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> dict[str, str]:
+    return save_coconut_base(tmp_path_factory.mktemp("coconut_training"))
 
 
 class Record(TrainerCallback):

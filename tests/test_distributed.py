@@ -22,10 +22,8 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from test_coconut_training import save_coconut_base
 from test_softcot_training import write_gsm8k
-
-from softcot_hf.data.prosqa_style import CONCEPTS, PEOPLE, generate_prosqa_style
-from softcot_hf.tiny import make_lm, make_tokenizer
 
 pytestmark = pytest.mark.distributed
 
@@ -46,22 +44,8 @@ STOP_AT = {"softcot": 2, "coconut": 1}  # the checkpoint after which the first a
 
 @pytest.fixture(scope="module")
 def coconut_base(tmp_path_factory) -> dict[str, str]:
-    """A tiny GPT-2 without dropout (dropout would draw other random numbers on each process) and 8 examples."""
-    root = tmp_path_factory.mktemp("coconut_base")
-    words = ["Every", "is", "a", "Is", "or", "###"] + [
-        name + end for name in PEOPLE + CONCEPTS for end in ("", ".", "?")
-    ]
-    tokenizer = make_tokenizer("plain", words)
-    model = make_lm("plain", len(tokenizer), hidden_size=16, seed=0)
-    model.config.attn_pdrop = model.config.embd_pdrop = model.config.resid_pdrop = 0.0
-    for config in (model.config, model.generation_config):
-        config.bos_token_id = config.eos_token_id = tokenizer.eos_token_id
-    model.save_pretrained(root / "gpt2")
-    tokenizer.save_pretrained(root / "gpt2")
-    train_file = root / "train.json"
-    small = dict(min_depth=2, max_depth=2, min_concepts=4, max_concepts=5, max_people=2)
-    train_file.write_text(json.dumps(generate_prosqa_style(8, seed=0, **small)))
-    return {"base": str(root / "gpt2"), "train_file": str(train_file)}
+    """The Coconut training tests' tiny GPT-2 and 8 examples, without dropout: each process would draw other masks."""
+    return save_coconut_base(tmp_path_factory.mktemp("coconut_base"), dropout=False)
 
 
 @pytest.fixture(scope="module")
