@@ -295,7 +295,7 @@ def evaluate(
         "top_k": args.top_k if generation["do_sample"] else None,
         "num_hint_tokens": getattr(runner, "num_hint_tokens", None),
         "num_thought_tokens": getattr(getattr(runner, "processor", None), "num_thought_tokens", None),
-        **({"num_thought_sets": runner.num_thought_sets} if getattr(runner, "num_thought_sets", 1) > 1 else {}),
+        **({"num_thought_sets": num_sets} if (num_sets := getattr(runner, "num_thought_sets", 1)) > 1 else {}),
         "dtype": None if args.dtype is None else str(args.dtype),
     }
     if args.backend == "vllm":  # an evaluation through transformers keeps the identity it always had
