@@ -4,12 +4,13 @@ Self-contained like the models (torch + transformers): `save_pretrained` copies 
 `AutoProcessor.from_pretrained(folder, trust_remote_code=True)` works without this package.
 """
 
-import copy
+import json
 import os
 
 import torch
 from transformers import AutoTokenizer, BatchEncoding, PreTrainedTokenizerBase, ProcessorMixin
-from transformers.utils import PROCESSOR_NAME
+from transformers.dynamic_module_utils import custom_object_save
+from transformers.utils import PROCESSOR_NAME, cached_file
 
 from .frozen_models import check_revision
 from .thought_tokens import select_thought_tokens
@@ -27,6 +28,21 @@ DEFAULT_BACKBONE_TEMPLATE = (
     "Solve the following question step by step, and give the final answer at the end.\n\nQuestion: {question}\n\n"
     "Here are prompts: {thoughts}"
 )
+
+
+# The constructor's settings, as `processor_config.json` stores them.
+SETTINGS = (
+    "num_thought_tokens",
+    "assistant_template",
+    "backbone_template",
+    "use_chat_template",
+    "assistant_response_prefix",
+    "add_generation_prompt",
+)
+# Each tokenizer's subfolder in a saved processor (named after the attribute, as `ProcessorMixin` names them).
+TOKENIZER_FOLDERS = ("assistant_tokenizer", "backbone_tokenizer")
+# `from_pretrained` options that say where files come from; they apply to the config and both tokenizers.
+HUB_KWARGS = ("revision", "token", "cache_dir", "local_files_only", "force_download")
 
 
 def left_pad(rows: list[list[int]], pad_value: int) -> torch.Tensor:
@@ -126,46 +142,64 @@ class SoftCoTProcessor(ProcessorMixin):
         return super().check_argument_for_proper_class(argument_name, argument)
 
     def to_dict(self) -> dict:
-        """As `ProcessorMixin`; records `"assistant_tokenizer": null` when there is none, so loading skips it."""
-        output = super().to_dict()
+        """The settings `processor_config.json` holds: the constructor's options, the class name, the remote-code
+        `auto_map` when there is one, and `"assistant_tokenizer": null` for a processor without an assistant."""
+        output = {name: getattr(self, name) for name in SETTINGS}
+        output["processor_class"] = type(self).__name__
+        if getattr(self, "auto_map", None):
+            output["auto_map"] = dict(self.auto_map)
         if self.assistant_tokenizer is None:
             output["assistant_tokenizer"] = None
         return output
 
-    def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs):
-        """As `ProcessorMixin.save_pretrained`; without an assistant, the backbone tokenizer and the settings only."""
-        if self.assistant_tokenizer is self.backbone_tokenizer:
-            # Saving as remote code adds `auto_map` to each tokenizer's init kwargs, then removes it from each: once
-            # too often for one shared tokenizer. Save through a copy.
-            self.assistant_tokenizer = copy.deepcopy(self.backbone_tokenizer)
-            try:
-                return super().save_pretrained(save_directory, push_to_hub=push_to_hub, **kwargs)
-            finally:
-                self.assistant_tokenizer = self.backbone_tokenizer
-        if self.assistant_tokenizer is not None:
-            return super().save_pretrained(save_directory, push_to_hub=push_to_hub, **kwargs)
-        if push_to_hub:
-            raise ValueError(
-                "A processor without an assistant tokenizer is saved locally only: save_pretrained(folder), then "
-                "upload the folder (huggingface_hub.upload_folder or `softcot-hf push`)."
-            )
+    def save_pretrained(self, save_directory: str | os.PathLike, push_to_hub: bool = False, **kwargs) -> list[str]:
+        """
+        Write `processor_config.json`, each tokenizer in its own subfolder (`assistant_tokenizer/`,
+        `backbone_tokenizer/`; no assistant folder for a model without one) and, for remote code, this file and its
+        relative imports. Built on public APIs only (each tokenizer's `save_pretrained`, `custom_object_save`), so a
+        transformers release that reorganises `ProcessorMixin` does not change what we write. With `push_to_hub`, the
+        folder is then uploaded by `push_to_hub(repo_id, **kwargs)`.
+        """
         os.makedirs(save_directory, exist_ok=True)
-        self.backbone_tokenizer._set_processor_class(self.__class__.__name__)
-        self.backbone_tokenizer.save_pretrained(os.path.join(save_directory, "backbone_tokenizer"))
+        if self._auto_class is not None:
+            custom_object_save(self, save_directory, config=self)
+        for name in TOKENIZER_FOLDERS:
+            tokenizer = getattr(self, name)
+            if tokenizer is not None:
+                tokenizer.save_pretrained(os.path.join(save_directory, name))
         output_file = os.path.join(save_directory, PROCESSOR_NAME)
         self.to_json_file(output_file)
+        if push_to_hub:
+            repo_id = kwargs.pop("repo_id", os.path.basename(os.path.normpath(save_directory)))
+            self.push_to_hub(repo_id, **kwargs)
         return [output_file]
 
     @classmethod
-    def _get_arguments_from_pretrained(cls, pretrained_model_name_or_path, processor_dict=None, **kwargs):
-        """As `ProcessorMixin`; a processor saved without an assistant tokenizer loads the backbone's only."""
-        if processor_dict is None or "assistant_tokenizer" not in processor_dict:
-            return super()._get_arguments_from_pretrained(pretrained_model_name_or_path, processor_dict, **kwargs)
-        subfolder = kwargs.pop("subfolder", "")
-        backbone = cls._load_tokenizer_from_pretrained(
-            "backbone_tokenizer", pretrained_model_name_or_path, subfolder=subfolder, **kwargs
-        )
-        return [None, backbone]
+    def from_pretrained(
+        cls, pretrained_model_name_or_path: str | os.PathLike, subfolder: str = "", **kwargs
+    ) -> "SoftCoTProcessor":
+        """
+        Load a processor that `save_pretrained` wrote (a local folder or a Hub repo): the settings from
+        `processor_config.json`, each tokenizer with `AutoTokenizer.from_pretrained(..., subfolder=...)`. Hub options
+        (`revision`, `token`, `cache_dir`, `local_files_only`, `force_download`) apply to every file; any other keyword
+        that names a setting overrides the saved one (e.g. `num_thought_tokens=32`); the rest are ignored, as
+        `ProcessorMixin` ignores them (`AutoProcessor` and `pipeline` pass model options such as `dtype` along).
+        """
+        hub_kwargs = {key: kwargs.pop(key) for key in HUB_KWARGS if key in kwargs}
+        config_file = cached_file(pretrained_model_name_or_path, PROCESSOR_NAME, subfolder=subfolder, **hub_kwargs)
+        with open(config_file, encoding="utf-8") as file:
+            saved = json.load(file)
+        tokenizers = {
+            name: AutoTokenizer.from_pretrained(
+                pretrained_model_name_or_path, subfolder=f"{subfolder}/{name}" if subfolder else name, **hub_kwargs
+            )
+            for name in TOKENIZER_FOLDERS
+            if not (name in saved and saved[name] is None)
+        }
+        settings = {name: saved[name] for name in SETTINGS if name in saved} | {
+            k: v for k, v in kwargs.items() if k in SETTINGS
+        }
+        return cls(tokenizers.get("assistant_tokenizer"), tokenizers["backbone_tokenizer"], **settings)
 
     @classmethod
     def from_assistant_and_backbone(

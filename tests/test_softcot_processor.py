@@ -134,3 +134,66 @@ def test_gpt2_slot_token_lies_outside_the_embedding_table():
     assert batch["input_ids"].max() == 50257 == backbone.get_input_embeddings().num_embeddings
     out = model.generate(**batch, max_new_tokens=3, do_sample=False)
     assert out.shape[0] == 2
+
+
+SETTINGS = {
+    "num_thought_tokens": 3,
+    "assistant_template": "Think for {num_thought_tokens} tokens about: {question}",
+    "backbone_template": "Q: {question}\nHints: {thoughts}",
+    "use_chat_template": False,
+    "assistant_response_prefix": "Sure.",
+    "add_generation_prompt": False,
+}
+
+
+@pytest.fixture
+def no_private_loaders(monkeypatch):
+    """Make transformers' private processor loaders and the tokenizer's processor-class setter raise: saving and
+    loading must go through public APIs only (transformers 5.25 reorganised exactly these)."""
+    from transformers import PreTrainedTokenizerBase, ProcessorMixin
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a private transformers loader was called")
+
+    for owner, name in (
+        (ProcessorMixin, "_get_arguments_from_pretrained"),
+        (ProcessorMixin, "_load_tokenizer_from_pretrained"),
+        (ProcessorMixin, "_resolve_subprocessors"),
+        (PreTrainedTokenizerBase, "_set_processor_class"),
+    ):
+        if hasattr(owner, name):
+            monkeypatch.setattr(owner, name, refuse)
+
+
+@pytest.mark.parametrize("with_assistant", [True, False], ids=["softcot", "cot_unk"])
+def test_save_and_reload_keep_every_setting_through_public_apis_only(with_assistant, no_private_loaders, tmp_path):
+    from transformers import AutoProcessor
+
+    assistant = make_tokenizer("qwen") if with_assistant else None
+    processor = SoftCoTProcessor(assistant, make_tokenizer("llama"), **SETTINGS)
+    processor.save_pretrained(tmp_path)
+    assert (tmp_path / "assistant_tokenizer").is_dir() == with_assistant
+    reloaded = AutoProcessor.from_pretrained(tmp_path)
+    assert isinstance(reloaded, SoftCoTProcessor)
+    assert {name: getattr(reloaded, name) for name in SETTINGS} == SETTINGS
+    assert (reloaded.assistant_tokenizer is None) == (not with_assistant)
+    expected, again = processor(QUESTIONS, answers=["1", "2", "3"]), reloaded(QUESTIONS, answers=["1", "2", "3"])
+    assert sorted(again) == sorted(expected)
+    for key in expected:
+        assert torch.equal(again[key], expected[key]), key
+
+
+def test_reload_from_a_subfolder_with_a_setting_overridden(tmp_path):
+    processor = SoftCoTProcessor(make_tokenizer("qwen"), make_tokenizer("llama"), **SETTINGS)
+    processor.save_pretrained(tmp_path / "inner")
+    reloaded = SoftCoTProcessor.from_pretrained(tmp_path, subfolder="inner", num_thought_tokens=5, dtype="ignored")
+    assert reloaded.num_thought_tokens == 5 and reloaded.backbone_template == SETTINGS["backbone_template"]
+    assert reloaded(QUESTIONS[:1])["input_ids"].tolist() == SoftCoTProcessor(
+        make_tokenizer("qwen"), make_tokenizer("llama"), **{**SETTINGS, "num_thought_tokens": 5}
+    )(QUESTIONS[:1])["input_ids"].tolist()
+
+
+def test_a_folder_without_a_processor_says_what_is_missing(tmp_path):
+    make_tokenizer("llama").save_pretrained(tmp_path)
+    with pytest.raises(OSError, match="processor_config.json"):
+        SoftCoTProcessor.from_pretrained(tmp_path)

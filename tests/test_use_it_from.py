@@ -15,7 +15,7 @@ from conftest import QUESTIONS, build
 from tiny import make_lm, make_tokenizer
 from transformers import AutoProcessor, Trainer, TrainingArguments, pipeline
 
-from softcot_hf import CoconutForCausalLM, SoftCoTProcessor, SoftCoTTextGenerationPipeline
+from softcot_hf import CoconutForCausalLM, CoTUnkForCausalLM, SoftCoTProcessor, SoftCoTTextGenerationPipeline
 from softcot_hf.data.prompts import WITH_THOUGHTS, build_prompt
 from softcot_hf.processing_softcot import DEFAULT_BACKBONE_TEMPLATE
 from softcot_hf.training.softcot_data import collator_for, tokenize_with_processor
@@ -146,7 +146,7 @@ WITHOUT_PACKAGE = textwrap.dedent(
                 raise ImportError("softcot_hf is not installed in this process")
     sys.meta_path.insert(0, Block())
     from transformers import AutoModelForCausalLM, AutoProcessor, AutoTokenizer, pipeline
-    softcot, coconut, questions = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    softcot, coconut, cot_unk, questions = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
     generate = {"max_new_tokens": 6, "do_sample": False}
     processor = AutoProcessor.from_pretrained(softcot, trust_remote_code=True)
     model = AutoModelForCausalLM.from_pretrained(softcot, trust_remote_code=True)
@@ -158,6 +158,10 @@ WITHOUT_PACKAGE = textwrap.dedent(
     coconut_inputs = coconut_tokenizer(questions, return_tensors="pt", padding=True)
     coconut_output = coconut_model.generate(**coconut_inputs, **generate)
     results = pipe(questions, batch_size=2, return_full_text=False, **generate)
+    cot_unk_processor = AutoProcessor.from_pretrained(cot_unk, trust_remote_code=True)
+    cot_unk_model = AutoModelForCausalLM.from_pretrained(cot_unk, trust_remote_code=True)
+    cot_unk_inputs = cot_unk_processor(questions)
+    cot_unk_output = cot_unk_model.generate(**cot_unk_inputs, **generate)
     print(json.dumps({
         "extras": extras,
         "modules": sorted(name for name in sys.modules if name.startswith("softcot_hf")),
@@ -167,13 +171,25 @@ WITHOUT_PACKAGE = textwrap.dedent(
         "coconut": coconut_tokenizer.batch_decode(
             coconut_output[:, coconut_inputs["input_ids"].shape[1]:], skip_special_tokens=True
         ),
+        "cot_unk_processor": type(cot_unk_processor).__module__,
+        "cot_unk": cot_unk_processor.batch_decode(
+            cot_unk_output[:, cot_unk_inputs["input_ids"].shape[1]:], skip_special_tokens=True
+        ),
     }))
     """
 )
 
 
-def test_model_processor_and_pipeline_load_without_the_package(softcot_dir, coconut_dir, pair_dirs):
+def test_model_processor_and_pipeline_load_without_the_package(softcot_dir, coconut_dir, pair_dirs, tmp_path):
+    """SoftCoT (two tokenizers), CoT-Unk (the backbone's only) and Coconut, each saved by the package and loaded as
+    remote code by a process that cannot import it."""
     model, processor = build(pair_dirs)
+    cot_unk_dir = tmp_path / "cot_unk"
+    torch.manual_seed(0)
+    cot_unk = CoTUnkForCausalLM.from_backbone(pair_dirs["llama_backbone"], num_thought_tokens=4)
+    cot_unk_processor = SoftCoTProcessor.from_assistant_and_backbone(None, pair_dirs["llama_backbone"])
+    cot_unk.save_pretrained(cot_unk_dir)
+    cot_unk_processor.save_pretrained(cot_unk_dir)
     coconut = CoconutForCausalLM.from_pretrained(coconut_dir)
     from transformers import AutoTokenizer
 
@@ -189,6 +205,7 @@ def test_model_processor_and_pipeline_load_without_the_package(softcot_dir, coco
             WITHOUT_PACKAGE,
             str(softcot_dir),
             str(coconut_dir),
+            str(cot_unk_dir),
             json.dumps(QUESTIONS),
         ],
         capture_output=True,
@@ -211,6 +228,8 @@ def test_model_processor_and_pipeline_load_without_the_package(softcot_dir, coco
     assert result["coconut"] == coconut_tokenizer.batch_decode(
         coconut_output[:, prompt_length:], skip_special_tokens=True
     )
+    assert result["cot_unk_processor"].startswith("transformers_modules.")
+    assert result["cot_unk"] == softcot_generate(cot_unk, cot_unk_processor, QUESTIONS)
 
 
 def test_offline_push_fails_at_once_in_one_line(softcot_dir, monkeypatch):
