@@ -24,6 +24,8 @@ from transformers import (
 from transformers.utils import CONFIG_NAME, SAFE_WEIGHTS_NAME, cached_file, logging
 from transformers.utils.hub import extract_commit_hash
 
+from .weights_record import verify_weights
+
 # Under transformers' root logger, so its verbosity settings (`transformers.logging.set_verbosity_info()`,
 # TRANSFORMERS_VERBOSITY) show which frozen repos and revisions a load fetches.
 logger = logging.get_logger(f"transformers.{__name__}")
@@ -124,9 +126,12 @@ class FrozenModelsCheckpoint:
             return config_class.from_pretrained(self.name_or_path, **self.location)
 
     def load_state_dict(self) -> dict[str, torch.Tensor]:
-        """The trained module's tensors, from the checkpoint's safetensors file."""
+        """The trained module's tensors, from the checkpoint's safetensors file, checked against the SHA-256 recorded
+        when it was saved (`weights_record.verify_weights`)."""
         with self._naming_missing(SAFE_WEIGHTS_NAME):
-            return load_file(cached_file(self.name_or_path, SAFE_WEIGHTS_NAME, **self.location))
+            path = cached_file(self.name_or_path, SAFE_WEIGHTS_NAME, **self.location)
+        verify_weights(self.name_or_path, **self.location)
+        return load_file(path)
 
     def load_generation_config(self) -> GenerationConfig | None:
         """The checkpoint's saved generation config, `None` if it has none."""

@@ -24,6 +24,7 @@ from .compat import (
 from .configuration_coconut import CoconutConfig
 from .hub_push import HubPushMixin
 from .thought_tokens import suppress_internal_tokens
+from .weights_record import WeightsRecordMixin
 
 START_LATENT_TOKEN = "<|start-latent|>"
 END_LATENT_TOKEN = "<|end-latent|>"
@@ -90,7 +91,9 @@ class CoconutPreTrainedModel(PreTrainedModel):
     _supports_attention_backend = True
 
 
-class CoconutForCausalLM(HubPushMixin, WrapperGenerationMixin, CoconutPreTrainedModel, GenerationMixin):
+class CoconutForCausalLM(
+    WeightsRecordMixin, HubPushMixin, WrapperGenerationMixin, CoconutPreTrainedModel, GenerationMixin
+):
     r"""
     Any causal LM (`language_model`) that reads `<|latent|>` positions as continuous thoughts: the input embedding of
     a latent position is the last hidden state (after the final norm) of the position before it.

@@ -33,6 +33,7 @@ from .thought_sets import (
     expand_for_thought_sets,
 )
 from .thought_tokens import rows_with_wrong_count, select_thought_tokens, suppress_internal_tokens
+from .weights_record import WeightsRecordMixin
 
 
 @dataclass
@@ -145,7 +146,9 @@ class SoftCoTPreTrainedModel(PreTrainedModel):
             module.reset_parameters()
 
 
-class SoftCoTForCausalLM(HubPushMixin, WrapperGenerationMixin, SoftCoTPreTrainedModel, GenerationMixin):
+class SoftCoTForCausalLM(
+    WeightsRecordMixin, HubPushMixin, WrapperGenerationMixin, SoftCoTPreTrainedModel, GenerationMixin
+):
     """
     A frozen `assistant` LM reads the question and N placeholders in one forward pass; its last-layer states at the
     placeholders, mapped by the trainable `projection`, replace the embeddings of N slot tokens in the prompt of a

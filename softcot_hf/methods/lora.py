@@ -9,6 +9,7 @@ from transformers import AutoTokenizer
 
 from ..data import Task
 from ..data.prompts import ZERO_SHOT
+from ..modeling.weights_record import verify_weights
 from ..training.arguments import FrozenModelTrainingArguments, LoraArguments
 from ..training.softcot_training import load_frozen
 from .base import FrozenModelMethod
@@ -31,6 +32,7 @@ class LoRA(FrozenModelMethod):
     artifact_hint = "a peft LoRA adapter folder or Hub id"
 
     def load_artifact(self, name_or_path, load_kwargs):
+        verify_weights(str(name_or_path), **load_kwargs)  # the adapter's SHA-256 record, written when it was trained
         model = peft.AutoPeftModelForCausalLM.from_pretrained(str(name_or_path), **load_kwargs)
         return model.eval(), AutoTokenizer.from_pretrained(str(name_or_path))
 

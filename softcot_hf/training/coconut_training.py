@@ -21,6 +21,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallba
 from ..data import get_task
 from ..data.sources import read_coconut_json
 from ..loading import load_lm
+from ..modeling.weights_record import record_weights
 from .coconut_curriculum import CoconutStageCallback, CoconutStageDataset, collate_right_padded
 from .engines import TrainablePartTrainer, check_engine
 from .runs import (
@@ -93,6 +94,7 @@ def save_artifact(
         return
     if isinstance(model, peft.PeftModel):
         model.save_pretrained(output_dir / "adapter")
+        record_weights(output_dir / "adapter")  # peft writes no SHA-256 record; our models do (weights_record)
         tokenizer.save_pretrained(output_dir / "adapter")
         model = model.merge_and_unload()
     model.save_pretrained(output_dir)

@@ -29,6 +29,8 @@ from transformers import Trainer
 from transformers.trainer import SCHEDULER_NAME, TRAINING_ARGS_NAME
 from transformers.utils import SAFE_WEIGHTS_NAME
 
+from ..modeling.weights_record import WeightsRecordMixin, forget_weights, record_weights
+
 FSDP_OPTIMIZER = "optimizer_0"  # the folder of a checkpoint's sharded optimizer state under FSDP2 (accelerate's name)
 
 
@@ -160,12 +162,20 @@ class TrainablePartTrainer(Trainer):
         self.accelerator.wait_for_everyone()
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
-        if not self.shards_model:
-            return super().save_model(output_dir, _internal_call)
+        """Trainer's `save_model`, gathering the trainable weights when they are sharded. A peft adapter gets the
+        SHA-256 record our models write themselves (`weights_record`), so loading it checks its weights too."""
         output_dir = output_dir or self.args.output_dir
-        self.save_trainable(output_dir)
-        if self.args.should_save:  # as Trainer's own saving does
-            torch.save(self.args, os.path.join(output_dir, TRAINING_ARGS_NAME))
+        records_itself = isinstance(self.accelerator.unwrap_model(self.model), WeightsRecordMixin)
+        if self.args.should_save and not records_itself:
+            forget_weights(output_dir)
+        if not self.shards_model:
+            super().save_model(output_dir, _internal_call)
+        else:
+            self.save_trainable(output_dir)
+            if self.args.should_save:  # as Trainer's own saving does
+                torch.save(self.args, os.path.join(output_dir, TRAINING_ARGS_NAME))
+        if self.args.should_save and not records_itself:
+            record_weights(output_dir)
 
     def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
         if self.is_fsdp_enabled:  # the weights went to model.safetensors (save_model): no sharded frozen copy
