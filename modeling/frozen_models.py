@@ -74,9 +74,15 @@ def pinned_revision(model: PreTrainedModel, revision: str | None, pin: bool = Tr
     """
     if revision is not None or not pin or not model.name_or_path or os.path.isdir(model.name_or_path):
         return revision
+    return cached_commit(model.name_or_path)
+
+
+def cached_commit(repo_id: str) -> str | None:
+    """The commit of the Hub repo `repo_id` whose config the local cache holds for its main branch (no request made);
+    `None` when nothing is cached."""
     try:
         config_file = cached_file(
-            model.name_or_path, CONFIG_NAME, local_files_only=True, _raise_exceptions_for_missing_entries=False
+            repo_id, CONFIG_NAME, local_files_only=True, _raise_exceptions_for_missing_entries=False
         )
     except OSError:
         return None
@@ -187,4 +193,4 @@ class FrozenModelsCheckpoint:
             ) from error
 
 
-__all__ = ["FrozenModelsCheckpoint", "model_and_tokenizer", "pinned_revision"]
+__all__ = ["FrozenModelsCheckpoint", "cached_commit", "model_and_tokenizer", "pinned_revision"]

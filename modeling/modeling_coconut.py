@@ -14,6 +14,7 @@ from .compat import (
     CACHE_KWARG,
     WrapperGenerationMixin,
     cached_length,
+    check_padding_has_mask,
     check_positions,
     check_token_ids,
     is_prefill,
@@ -107,6 +108,7 @@ class CoconutForCausalLM(
     _hub_tags = ("softcot-hf", "coconut", "latent-reasoning", "chain-of-thought")
     _hub_commit_message = "Upload Coconut model"
     _trained_module = None  # fully fine-tuned: a push uploads every weight
+    _generating = False  # True inside `generate`: see `_refuse_latents_over_cache`
 
     def __init__(self, config: CoconutConfig, language_model: PreTrainedModel | None = None):
         super().__init__(config)
@@ -191,6 +193,20 @@ class CoconutForCausalLM(
                 "The config has no ids for the Coconut tokens. Build the model with "
                 "`CoconutForCausalLM.from_base(model, tokenizer)`: it adds <|start-latent|>, <|end-latent|> and "
                 "<|latent|> to the tokenizer and records their ids in the config."
+            )
+
+    def _refuse_latents_over_cache(self, input_ids: torch.LongTensor, cache: Cache) -> None:
+        """A `<|latent|>` given over a filled cache cannot be a thought (it needs the hidden state of the position
+        before it, from the same forward): refuse it rather than read it as an ordinary token. `generate`'s own
+        decoding steps skip this: a latent token the model generates is an ordinary token there."""
+        if self.config.latent_token_id is not None and (input_ids == self.config.latent_token_id).any():
+            raise ValueError(
+                f"input_ids hold <|latent|> (id {self.config.latent_token_id}) but the KV cache already holds "
+                f"{cached_length(cache)} positions. Continuous thoughts are computed only at prefill, from an empty "
+                "cache: each is the last hidden state of the position before it in the same forward. Pass the "
+                "question and its latents in one forward without a cache, or call `generate` (it runs the thoughts "
+                "itself). To feed a <|latent|> as an ordinary token over a cache, pass "
+                "`inputs_embeds=model.get_input_embeddings()(input_ids)` instead of input_ids."
             )
 
     def _forward_latents(
@@ -321,8 +337,11 @@ class CoconutForCausalLM(
         if input_ids is not None and is_prefill(cache):
             self._check_token_ids()
             check_token_ids(input_ids, self.config.get_text_config().vocab_size, "language model")
+            check_padding_has_mask(input_ids, attention_mask, self.config.get_text_config(), "language model")
             latent_mask = input_ids == self.config.latent_token_id
             has_latents = bool(latent_mask.any())
+        elif input_ids is not None and not self._generating:
+            self._refuse_latents_over_cache(input_ids, cache)
         if inputs_embeds is None:
             inputs_embeds = self.get_input_embeddings()(input_ids)
         if has_latents and attention_mask is None:
@@ -417,7 +436,11 @@ class CoconutForCausalLM(
         input_ids = torch.cat([input_ids, thought_ids], dim=1)
         if attention_mask is not None:
             attention_mask = torch.cat([attention_mask, torch.ones_like(thought_ids)], dim=1)
-        return super().generate(input_ids=input_ids, attention_mask=attention_mask, **generate_kwargs)
+        self._generating = True  # its decoding steps read a generated <|latent|> as an ordinary token
+        try:
+            return super().generate(input_ids=input_ids, attention_mask=attention_mask, **generate_kwargs)
+        finally:
+            self._generating = False
 
 
 CoconutForCausalLM.register_for_auto_class("AutoModelForCausalLM")

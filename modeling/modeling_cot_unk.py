@@ -14,6 +14,7 @@ from .compat import (
     CACHE_KWARG,
     WrapperGenerationMixin,
     cached_length,
+    check_padding_has_mask,
     check_positions,
     check_token_ids,
     is_prefill,
@@ -269,6 +270,7 @@ class CoTUnkForCausalLM(
         check_positions(self.backbone.config, cached_length(cache) + length, "backbone")
 
         if inputs_embeds is None and is_prefill(cache):
+            check_padding_has_mask(input_ids, attention_mask, self.config.text_config, "backbone")
             slot_mask = self.get_slot_mask(input_ids, attention_mask)
             if wrong := rows_with_wrong_count(slot_mask, self.config.num_thought_tokens):
                 raise ValueError(

@@ -3,7 +3,10 @@ folder saved before the record existed still loads. Also: frozen models are fing
 weights (`evaluation.harness`)."""
 
 import json
+import os
+from pathlib import Path
 
+import huggingface_hub
 import peft
 import pytest
 import torch
@@ -15,6 +18,7 @@ from softcot_hf.methods import get_method
 from softcot_hf.modeling.hub_push import files_to_push
 from softcot_hf.modeling.thought_sets import add_thought_sets, random_thought_set_vectors
 from softcot_hf.modeling.weights_record import RECORD_NAME, WeightsIntegrityError, file_sha256
+from softcot_hf.run_files import model_fingerprint
 from softcot_hf.tiny import make_lm, make_tokenizer
 from softcot_hf.training.coconut_training import save_artifact
 from softcot_hf.training.engines import TrainablePartTrainer
@@ -141,3 +145,56 @@ def test_a_trainer_saved_lora_adapter_is_recorded_and_the_lora_method_refuses_a_
     flip_last_byte(folder / "adapter_model.safetensors")
     with pytest.raises(WeightsIntegrityError, match="adapter_model.safetensors"):
         lora.load_artifact(folder, {})
+
+
+def write_sparse_safetensors(path, num_bytes: int) -> None:
+    """A valid safetensors file holding one uint8 tensor of `num_bytes` zeros, sparse on disk (nothing is written)."""
+    header = json.dumps({"weight": {"dtype": "U8", "shape": [num_bytes], "data_offsets": [0, num_bytes]}}).encode()
+    header += b" " * (-len(header) % 8)
+    with open(path, "wb") as file:
+        file.write(len(header).to_bytes(8, "little") + header)
+        file.truncate(8 + len(header) + num_bytes)
+
+
+def bytes_read_by_this_process() -> int:
+    """Bytes this process has read through read() calls so far (Linux: `rchar` of /proc/self/io)."""
+    return int(next(line for line in Path("/proc/self/io").read_text().splitlines() if line.startswith("rchar:"))[7:])
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").is_file(), reason="counts bytes read through /proc/self/io (Linux)")
+def test_a_frozen_model_folder_is_fingerprinted_without_reading_its_weights(tmp_path):
+    """A 1 GiB weights file: the fingerprint reads its header (and the small configs), not its tensors."""
+    (tmp_path / "config.json").write_text('{"model_type": "llama"}')
+    write_sparse_safetensors(tmp_path / "model.safetensors", 1 << 30)
+    before = bytes_read_by_this_process()
+    fingerprint = model_fingerprint(tmp_path)
+    assert bytes_read_by_this_process() - before < 1 << 20
+    assert model_fingerprint(tmp_path) == fingerprint
+
+
+def test_the_fingerprint_changes_with_configs_headers_and_rewritten_weights(tmp_path):
+    (tmp_path / "config.json").write_text('{"model_type": "llama"}')
+    write_sparse_safetensors(tmp_path / "model.safetensors", 64)
+    seen = {model_fingerprint(tmp_path)}
+    (tmp_path / "config.json").write_text('{"model_type": "qwen2"}')
+    seen.add(model_fingerprint(tmp_path))
+    write_sparse_safetensors(tmp_path / "model.safetensors", 72)  # another shape
+    seen.add(model_fingerprint(tmp_path))
+    stat = (tmp_path / "model.safetensors").stat()
+    os.utime(tmp_path / "model.safetensors", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # saved again, same shape
+    seen.add(model_fingerprint(tmp_path))
+    (tmp_path / "README.md").write_text("not part of the model")
+    assert model_fingerprint(tmp_path) in seen and len(seen) == 4
+
+
+def test_a_hub_model_is_fingerprinted_by_its_cached_commit(tmp_path, monkeypatch):
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "models--owner--frozen"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    (repo / "snapshots" / commit / "config.json").write_text('{"model_type": "llama"}')
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    assert model_fingerprint("owner/frozen") == commit
+    assert model_fingerprint("owner/not-downloaded") is None
+    assert model_fingerprint(None) is None

@@ -31,7 +31,7 @@ from .. import __version__
 from ..data import Task, get_task, list_tasks
 from ..generation import per_row_sampling, sampling_settings
 from ..methods import Method, get_method
-from ..run_files import differences, write_atomic
+from ..run_files import differences, model_fingerprint, write_atomic
 from .arguments import EvaluationArguments
 from .metrics import load_metric
 from .voting import majority_vote
@@ -41,9 +41,6 @@ logger = logging.get_logger(f"transformers.{__name__}")
 PREDICTIONS = "predictions.jsonl"
 SUMMARY = "summary.json"
 RUN_FILE = "eval_run.json"
-# Files that make a local model what it is (fingerprinted, so a model saved again into the same folder is noticed).
-MODEL_FILE_SUFFIXES = (".safetensors", ".bin")
-MODEL_CONFIGS = ("config.json", "adapter_config.json")
 
 
 def _dataset(task: Task, dataset, data_dir, split: str, limit: int | None, options: dict) -> datasets.Dataset:
@@ -137,19 +134,6 @@ def _predict(
         yield rows
 
 
-def _fingerprint(name_or_path: Any) -> str | None:
-    """sha256 of a local model folder's weights and configs; None for a Hub id or a loaded model."""
-    if not isinstance(name_or_path, str | Path) or not Path(name_or_path).is_dir():
-        return None
-    digest = hashlib.sha256()
-    for path in sorted(Path(name_or_path).iterdir()):
-        weights = path.suffix in MODEL_FILE_SUFFIXES and path.name != "training_args.bin"
-        if path.is_file() and (weights or path.name in MODEL_CONFIGS):
-            with open(path, "rb") as file:
-                digest.update(path.name.encode() + hashlib.file_digest(file, "sha256").digest())
-    return digest.hexdigest()
-
-
 def _completed_rows(path: Path, seeds: list[int], order: list[int], batch_size: int) -> list[dict]:
     """The rows of `path` (read up to the first line cut short, foreign or repeated) that make up this run's first
     whole batches: seed by seed, `batch_size` questions at a time in the generation `order`. The file may hold them
@@ -178,11 +162,12 @@ def _completed_rows(path: Path, seeds: list[int], order: list[int], batch_size: 
 
 def _identity(args: EvaluationArguments, described: dict, questions: list[str], golds: list[str]) -> dict:
     """What makes two evaluations the same (eval_run.json): the summary's fields and settings, the package version,
-    and fingerprints of the questions and answers and of the local model folders."""
+    and fingerprints of the questions and answers and of the models (`model_fingerprint`: a local folder by its
+    configs and its weights files' headers, sizes and times; a Hub id by its cached commit)."""
     identity = {**described, "softcot_hf_version": __version__}
     identity["questions_and_answers_sha256"] = hashlib.sha256(json.dumps([questions, golds]).encode()).hexdigest()
     for name in ("model", "backbone", "assistant"):
-        identity[f"{name}_files_sha256"] = _fingerprint(getattr(args, name))
+        identity[f"{name}_fingerprint"] = model_fingerprint(getattr(args, name))
     return identity
 
 
