@@ -1,11 +1,12 @@
 """The SHA-256 of every weights file we write, checked when the folder is loaded: altered weights never load silently.
 
 Saving a model of this package (`save_pretrained`, hence also `push_to_hub` and `Trainer` checkpoints) ends by writing
-`weights_sha256.json` next to the weights: `{"sha256": {file name: hex digest}}` for each `.safetensors` file of the
-folder. It is an ordinary JSON file of the model folder, so it travels wherever the folder goes (a push uploads it,
-a Hub download fetches it), and this module needs only the standard library and transformers (remote code).
-Loading a folder that holds the record (`verify_weights`) hashes the files it lists and refuses any that differ; a
-folder without one (saved before the record existed, or by other code) loads unchecked, as before.
+`weights_sha256.json` next to the weights: `{"sha256": {file name: hex digest}}` for each weights file of the folder
+(`model*.safetensors`, a peft `adapter_model*.safetensors`). It is an ordinary JSON file of the model folder, so it
+travels wherever the folder goes (a push uploads it, a Hub download fetches it), and this module needs only the
+standard library and transformers (remote code). Loading a folder that holds the record (`verify_weights`) hashes the
+files it lists and refuses any that differ or are missing; a folder without one (saved before the record existed, or
+by other code) loads unchecked, as before.
 """
 
 import hashlib
@@ -16,7 +17,8 @@ from pathlib import Path
 from transformers.utils import cached_file
 
 RECORD_NAME = "weights_sha256.json"
-WEIGHTS_SUFFIX = ".safetensors"
+# The weights files `save_pretrained` writes: transformers' `model.safetensors` or its shards, peft's adapter.
+WEIGHTS_PATTERNS = ("model*.safetensors", "adapter_model*.safetensors")
 # `from_pretrained` keyword arguments that say where a checkpoint's files come from.
 LOCATION_KWARGS = ("revision", "subfolder", "cache_dir", "force_download", "proxies", "token", "local_files_only")
 _CHUNK = 1 << 20
@@ -42,10 +44,11 @@ def forget_weights(folder: str | os.PathLike) -> None:
 
 
 def record_weights(folder: str | os.PathLike) -> dict[str, str]:
-    """Write `folder/weights_sha256.json` for the `.safetensors` files in `folder` (not its subfolders); returns the
-    `{file name: sha256}` it wrote. Written whole or not at all (a temporary file renamed into place)."""
+    """Write `folder/weights_sha256.json` for the weights files in `folder` (`WEIGHTS_PATTERNS`, not in subfolders);
+    returns the `{file name: sha256}` it wrote. Written whole or not at all (a temporary file renamed into place)."""
     folder = Path(folder)
-    hashes = {path.name: file_sha256(path) for path in sorted(folder.glob(f"*{WEIGHTS_SUFFIX}")) if path.is_file()}
+    paths = sorted({path for pattern in WEIGHTS_PATTERNS for path in folder.glob(pattern) if path.is_file()})
+    hashes = {path.name: file_sha256(path) for path in paths}
     partial = folder / f".{RECORD_NAME}.partial"
     partial.write_text(json.dumps({"sha256": hashes}, indent=2) + "\n")
     os.replace(partial, folder / RECORD_NAME)
@@ -87,7 +90,13 @@ def verify_weights(name_or_path: str | os.PathLike | None, **location) -> dict[s
         return {}
     hashes = _read_record(record, source)
     for name, expected in hashes.items():
-        found = file_sha256(cached_file(source, name, **location))
+        try:
+            found = file_sha256(cached_file(source, name, **location))
+        except OSError as error:
+            raise WeightsIntegrityError(
+                f"{RECORD_NAME} of {source} lists {name}, which could not be read: the folder is incomplete. Copy or "
+                f"download the whole folder again, or save the model again. The reader said: {error}"
+            ) from error
         if found != expected:
             raise WeightsIntegrityError(
                 f"{name} of {source} is not the file that was saved there: its SHA-256 is {found}, but {RECORD_NAME} "

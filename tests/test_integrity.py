@@ -17,7 +17,7 @@ from softcot_hf import CoconutForCausalLM, CoTUnkForCausalLM, SoftCoTForCausalLM
 from softcot_hf.methods import get_method
 from softcot_hf.modeling.hub_push import files_to_push
 from softcot_hf.modeling.thought_sets import add_thought_sets, random_thought_set_vectors
-from softcot_hf.modeling.weights_record import RECORD_NAME, WeightsIntegrityError, file_sha256
+from softcot_hf.modeling.weights_record import RECORD_NAME, WeightsIntegrityError, file_sha256, verify_weights
 from softcot_hf.run_files import model_fingerprint
 from softcot_hf.tiny import make_lm, make_tokenizer
 from softcot_hf.training.coconut_training import save_artifact
@@ -101,6 +101,16 @@ def test_an_unreadable_record_is_a_clear_error(saved):
     (folder / RECORD_NAME).write_text("{not json")
     with pytest.raises(WeightsIntegrityError, match=f"{RECORD_NAME} of .* is unreadable"):
         AutoModelForCausalLM.from_pretrained(folder)
+
+
+def test_a_listed_file_that_is_missing_is_a_clear_error_and_other_safetensors_are_not_listed(pair_dirs, tmp_path):
+    model = coconut(pair_dirs)
+    write_sparse_safetensors(tmp_path / "assistant_states.safetensors", 8)  # e.g. an assistant cache kept there
+    model.save_pretrained(tmp_path)
+    assert list(json.loads((tmp_path / RECORD_NAME).read_text())["sha256"]) == ["model.safetensors"]
+    (tmp_path / "model.safetensors").unlink()
+    with pytest.raises(WeightsIntegrityError, match="lists model.safetensors, which could not be read"):
+        verify_weights(tmp_path)
 
 
 def test_saving_again_replaces_the_record_and_other_processes_write_none(pair_dirs, tmp_path):
