@@ -8,7 +8,7 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
-from test_coconut_training import FAST, Record, layouts, save_coconut_base, train_coconut
+from test_coconut_training import FAST, Interrupt, Record, layouts, save_coconut_base, train_coconut
 from tiny import SHARED
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 
@@ -121,6 +121,24 @@ def test_the_best_validation_epoch_is_kept_not_the_last(base, tmp_path, monkeypa
     assert not same_weights(artifact, weights(checkpoints / "checkpoint-6"))
     assert AutoModelForCausalLM.from_pretrained(run).config.num_latent_thoughts == 2
     assert json.loads((run / "run.json").read_text())["select_checkpoint"] == "best_validation"
+
+
+def test_an_interrupted_selecting_run_resumes_to_the_same_choice(base, tmp_path, monkeypatch):
+    """Accuracy by the epoch's thoughts (0, 1, 2): 0.25, 0.75, 0.5. A run stopped after epoch 2's checkpoint and
+    rerun keeps epoch 2 and records the three epochs, as the run that was not stopped."""
+    by_thoughts = {0: 0.25, 1: 0.75, 2: 0.5}
+    monkeypatch.setattr(checkpoint_selection, "validation_accuracy", lambda *args, **kw: by_thoughts[args[5]])
+    settings = dict(train_file=base["train_file"], max_latent_stage=2, epochs_per_stage=1, num_train_epochs=3)
+    train_coconut(base["base"], tmp_path / "straight", **settings, **SELECTING)
+    with pytest.raises(KeyboardInterrupt):
+        train_coconut(base["base"], tmp_path / "resumed", **settings, **SELECTING, callbacks=[Interrupt(4)])
+    train_coconut(base["base"], tmp_path / "resumed", **settings, **SELECTING)
+    straight, resumed = (
+        json.loads((tmp_path / run / "validation.json").read_text()) for run in ("straight", "resumed")
+    )
+    assert resumed == straight and straight["kept"]["epoch"] == 2
+    for key, value in weights(tmp_path / "straight").items():
+        torch.testing.assert_close(weights(tmp_path / "resumed")[key], value, rtol=0, atol=1e-6, msg=key)
 
 
 class OptimizerState(TrainerCallback):
