@@ -10,6 +10,8 @@ Artifacts in `output_dir` (see `softcot_hf.training.runs` for `run.json`, `check
 - coconut / no_thoughts: a `CoconutForCausalLM` folder and its tokenizer (`no_thoughts` generates with 0 thoughts);
   with LoRA the merged model at the top level and the adapter in `adapter/`.
 - cot / no_cot: the plain causal LM and its tokenizer.
+- with `select_checkpoint="best_validation"`: the weights of the epoch with the best validation accuracy, and
+  `validation.json` (every epoch's accuracy, the one kept; `softcot_hf.training.checkpoint_selection`).
 """
 
 import dataclasses
@@ -164,7 +166,7 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
         if asked and trainer.shards_model:
             raise ValueError(
                 f"{method.name} with {what} under FSDP or DeepSpeed is not supported yet (it needs the whole model on "
-                "one process): train it with DDP (recipes/accelerate/ddp.yaml or torchrun)."
+                f"one process): train it with DDP (recipes/accelerate/ddp.yaml or torchrun), or without {what}."
             )
     if trainer.is_world_process_zero():
         write_run_file(output_dir, run)
