@@ -24,7 +24,7 @@ from .compat import (
 )
 from .configuration_coconut import CoconutConfig
 from .hub_push import HubPushMixin
-from .thought_tokens import suppress_internal_tokens
+from .thought_tokens import _single_token_id, suppress_internal_tokens
 from .weights_record import WeightsRecordMixin
 
 START_LATENT_TOKEN = "<|start-latent|>"
@@ -72,6 +72,18 @@ $sections
 }
 ```
 """
+
+
+def _vocabulary_id(tokenizer: PreTrainedTokenizerBase, token: str) -> int:
+    """The id of `token`, an entry of `tokenizer`'s vocabulary (not a text that tokenizes to several ids)."""
+    token_id = _single_token_id(tokenizer, token)
+    if token_id is None:
+        raise ValueError(
+            f"new_token_init={token!r}: the tokenizer has no token {token!r} in its vocabulary, so the Coconut tokens "
+            'cannot copy its embedding. Pass new_token_init="mean" (the mean of the existing rows) or a token the '
+            "vocabulary holds as one entry."
+        )
+    return token_id
 
 
 def kept_positions(logits_to_keep: int | torch.Tensor) -> slice | torch.Tensor:
@@ -131,7 +143,11 @@ class CoconutForCausalLM(
 
     @classmethod
     def from_base(
-        cls, model_or_id: PreTrainedModel | str, tokenizer: PreTrainedTokenizerBase, **config_kwargs
+        cls,
+        model_or_id: PreTrainedModel | str,
+        tokenizer: PreTrainedTokenizerBase,
+        new_token_init: str = "mean",
+        **config_kwargs,
     ) -> "CoconutForCausalLM":
         r"""
         Wraps a causal LM (a loaded model, or a Hub id / path loaded with `AutoModelForCausalLM`) for Coconut training.
@@ -139,15 +155,23 @@ class CoconutForCausalLM(
         Sets `tokenizer`'s pad token to its EOS token when it has none (in place), for batched use. Adds
         `<|start-latent|>`, `<|end-latent|>` and `<|latent|>` to `tokenizer` (in place) as special tokens, so
         `decode(..., skip_special_tokens=True)` hides them, and grows the embedding matrix if it has no rows for them.
-        The rows of tokens new to the tokenizer are set to the mean of the rows of the tokens it already had, in the
-        input embeddings and in an untied output layer: a new token then starts as the "average" token (Hewitt, 2021),
-        so the LM's outputs are not disturbed and no new token starts with an outsized logit. The model's generation
-        config never emits the three tokens (`suppress_internal_tokens`). `config_kwargs` go to [`CoconutConfig`]
-        (`c_thought`, `max_latent_stage`, `num_latent_thoughts`).
+        The rows of tokens new to the tokenizer, in the input embeddings and in an untied output layer, start as
+        `new_token_init` says:
+
+        - `"mean"`: the mean of the rows of the tokens the tokenizer already had, the "average" token (Hewitt, 2021),
+          so the LM's outputs are not disturbed and no new token starts with an outsized logit. Works with any
+          tokenizer.
+        - a token of the tokenizer's vocabulary, e.g. `"<<"` (what the official Coconut code does, copying GPT-2's
+          `<<` row; facebookresearch/coconut#41): a copy of that token's rows. A token the vocabulary does not hold
+          as one entry raises a `ValueError` (pass `"mean"` or another token).
+
+        The model's generation config never emits the three tokens (`suppress_internal_tokens`). `config_kwargs` go
+        to [`CoconutConfig`] (`c_thought`, `max_latent_stage`, `num_latent_thoughts`).
         """
         language_model = (
             AutoModelForCausalLM.from_pretrained(model_or_id) if isinstance(model_or_id, str) else model_or_id
         )
+        source_id = None if new_token_init == "mean" else _vocabulary_id(tokenizer, new_token_init)
         if tokenizer.pad_token is None:  # LLaMA-3 and GPT-2 have none; batched generation and collators need one
             tokenizer.pad_token = tokenizer.eos_token
         num_known_tokens = len(tokenizer)
@@ -163,7 +187,8 @@ class CoconutForCausalLM(
         new_ids = [token_id for token_id in token_ids if token_id >= num_known_tokens]
         with torch.no_grad():
             for embeddings in (language_model.get_input_embeddings(), language_model.get_output_embeddings()):
-                embeddings.weight[new_ids] = embeddings.weight[:num_known_tokens].mean(0)
+                known = embeddings.weight[:num_known_tokens]
+                embeddings.weight[new_ids] = known.mean(0) if source_id is None else known[source_id].clone()
 
         config = CoconutConfig(
             text_config=language_model.config,

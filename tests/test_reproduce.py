@@ -50,10 +50,9 @@ def test_recipes_cover_the_papers_tables():
 @pytest.mark.parametrize("path", RECIPES, ids=lambda path: str(path.relative_to(ROOT / "recipes")))
 def test_every_recipe_dry_runs(path, tmp_path):
     recipe = load_recipe(path)
-    sections = [recipe.train or {}, recipe.eval]
     tokenizers = {}
     for side in ("backbone", "assistant"):
-        if (name := next((section[side] for section in sections if section.get(side)), None)) is not None:
+        if (name := recipe.model_name(side)) is not None:
             tokenizers[side] = _tokenizer(name)
     shared = SHARED_DATA / DATA_FOLDERS.get(recipe.task, recipe.task)
     data_dir = str(shared) if shared.is_dir() else None  # the generated tasks need no data

@@ -15,7 +15,7 @@ import torch
 from transformers import TrainingArguments
 
 from .. import checks
-from ..data import list_tasks
+from ..data import get_task, list_tasks
 from .engines import deepspeed_requested
 
 
@@ -136,8 +136,28 @@ class CurriculumTrainingArguments(MethodTrainingArguments, LoraArguments):
     weight_decay: float = field(default=0.01, **_help("AdamW weight decay (paper: 0.01)"))
     lr_scheduler_type: str = field(default="constant", **_help("learning-rate schedule (paper: constant)"))
     max_grad_norm: float = field(default=0.0, **_help("gradient clipping; 0: none, as in the paper"))
+    select_checkpoint: Literal["last", "best_validation"] = field(
+        default="last",
+        **_help(
+            "the artifact: the last epoch's weights, or those of the epoch with the best greedy answer accuracy on "
+            "the task's validation split, evaluated after every epoch (the official runs)"
+        ),
+    )
+    validation_limit: int | None = field(default=None, **_help("best_validation: the first N validation questions"))
 
     def __post_init__(self):
+        if self.select_checkpoint == "best_validation":  # Trainer evaluates, keeps and reloads the best epoch
+            checks.require(self, "save_steps", self.save_steps is None, "unset with best_validation (every epoch)")
+            if self.task in list_tasks() and "validation" not in (splits := get_task(self.task).splits):
+                raise ValueError(
+                    f"--select_checkpoint best_validation scores the validation split after every epoch, but "
+                    f"{self.task} has none (splits: {', '.join(splits)}). Keep the last epoch: --select_checkpoint "
+                    "last."
+                )
+            self.eval_strategy = "epoch"
+            self.load_best_model_at_end = True
+            self.metric_for_best_model = "accuracy"
+            self.greater_is_better = True
         for name in ("c_thought", "epochs_per_stage"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
@@ -145,6 +165,7 @@ class CurriculumTrainingArguments(MethodTrainingArguments, LoraArguments):
             raise ValueError(f"max_latent_stage must be 0 or more, got {self.max_latent_stage}.")
         checks.require(self, "uniform_prob", 0 <= self.uniform_prob <= 1, "a probability, between 0 and 1")
         checks.existing_path(self, "train_file")
+        checks.positive(self, "validation_limit")
         if self.lora:
             self.check_lora()
         super().__post_init__()

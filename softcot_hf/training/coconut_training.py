@@ -10,6 +10,8 @@ Artifacts in `output_dir` (see `softcot_hf.training.runs` for `run.json`, `check
 - coconut / no_thoughts: a `CoconutForCausalLM` folder and its tokenizer (`no_thoughts` generates with 0 thoughts);
   with LoRA the merged model at the top level and the adapter in `adapter/`.
 - cot / no_cot: the plain causal LM and its tokenizer.
+- with `select_checkpoint="best_validation"`: the weights of the epoch with the best validation accuracy, and
+  `validation.json` (every epoch's accuracy, the one kept; `softcot_hf.training.checkpoint_selection`).
 """
 
 import dataclasses
@@ -22,6 +24,7 @@ from ..data import get_task
 from ..data.sources import read_coconut_json
 from ..loading import load_lm
 from ..modeling.weights_record import record_weights
+from .checkpoint_selection import SelectionTrainer, write_selection_record
 from .coconut_curriculum import CoconutStageCallback, CoconutStageDataset, collate_right_padded
 from .engines import TrainablePartTrainer, check_engine
 from .runs import (
@@ -47,6 +50,13 @@ def load_examples(
     return rows[:limit] if limit is not None else rows
 
 
+def load_validation(args):
+    """The validation questions that `select_checkpoint="best_validation"` scores after every epoch: the task's
+    validation split (its first `validation_limit`)."""
+    rows = get_task(args.task).load("validation", args.data_dir, **(args.data_options or {}))
+    return rows.select(range(min(args.validation_limit, len(rows)))) if args.validation_limit else rows
+
+
 def identity(method, args) -> dict:
     """What makes two curriculum runs the same: a run in `output_dir` with other settings is refused."""
     fields = ("backbone", "task", "data_dir", "train_file", "c_thought", "max_latent_stage", "epochs_per_stage")
@@ -60,6 +70,13 @@ def identity(method, args) -> dict:
         settings["lora_r"] = settings["lora_alpha"] = None
     if args.data_options:  # other training data (recorded only when set, so earlier run folders still resume)
         settings["data_options"] = args.data_options
+    # Likewise the official-pipeline options, recorded only away from their defaults.
+    if args.select_checkpoint != "last":
+        settings.update(select_checkpoint=args.select_checkpoint, validation_limit=args.validation_limit)
+        settings["max_new_tokens"] = args.max_new_tokens  # the validation answers' length changes what is kept
+    for name, default in (("new_token_init", "mean"), ("start_stage", 0), ("optimizer_reset", "stage")):
+        if getattr(args, name, default) != default:
+            settings[name] = getattr(args, name)
     return {"method": method.name, **settings}
 
 
@@ -113,6 +130,8 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
     checkpoint = check_output_dir(output_dir, run, args.resume)
     if args.resume and (finished := finished_run(method, args, output_dir)) is not None:
         return finished
+    selecting = args.select_checkpoint == "best_validation"
+    validation = load_validation(args) if selecting else None  # before the training data: fail fast
     examples = load_examples(args.task, args.data_dir, args.train_file, args.limit, args.data_options)
     if method.staged and not any(example["steps"] for example in examples):
         raise ValueError(
@@ -123,22 +142,34 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
     set_seed(args.seed)
     model, tokenizer = build_model(method, args)
     dataset = CoconutStageDataset(examples, method.encoder(tokenizer, args))
-    stage_callbacks = [CoconutStageCallback(dataset, args.epochs_per_stage)] if method.staged else []
-    trainer = TrainablePartTrainer(
+    stage_callbacks = []
+    if method.staged:
+        stage_callbacks.append(
+            CoconutStageCallback(dataset, args.epochs_per_stage, args.start_stage, args.optimizer_reset == "epoch")
+        )
+    trainer_class, selection = TrainablePartTrainer, {}
+    if selecting:
+        trainer_class = SelectionTrainer
+        thoughts = (lambda: method.thoughts_at_stage(args, dataset.stage)) if method.staged else (lambda: None)
+        generation = {"batch_size": args.eval_batch_size, "max_new_tokens": args.max_new_tokens}
+        selection = dict(method=method, task=get_task(args.task), tokenizer=tokenizer, generation=generation)
+        selection.update(num_latent_thoughts=thoughts, eval_dataset=validation)
+    trainer = trainer_class(
         model=model,
         # Checkpoints go to output_dir/checkpoints; the stage callback changes the dataset in this process.
         args=dataclasses.replace(args, output_dir=str(output_dir / CHECKPOINTS), dataloader_num_workers=0),
         train_dataset=dataset,
         data_collator=lambda features: collate_right_padded(features, tokenizer.pad_token_id),
         callbacks=stage_callbacks + list(callbacks or []),
+        **selection,
     )
     check_engine(trainer)
-    if args.lora and trainer.shards_model:
-        raise ValueError(
-            f"{method.name} with LoRA under FSDP or DeepSpeed is not supported yet (the merged artifact needs the "
-            "whole model on one process): train it with DDP (recipes/accelerate/ddp.yaml or torchrun), or without "
-            "--lora."
-        )
+    for asked, what in ((args.lora, "LoRA"), (selecting, "select_checkpoint best_validation")):
+        if asked and trainer.shards_model:
+            raise ValueError(
+                f"{method.name} with {what} under FSDP or DeepSpeed is not supported yet (it needs the whole model on "
+                f"one process): train it with DDP (recipes/accelerate/ddp.yaml or torchrun), or without {what}."
+            )
     if trainer.is_world_process_zero():
         write_run_file(output_dir, run)
     output = trainer.train(resume_from_checkpoint=checkpoint)
@@ -146,6 +177,8 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
         trainer.save_trainable(str(output_dir))
     if trainer.is_world_process_zero():
         save_artifact(trainer.model, tokenizer, output_dir, weights=not trainer.shards_model)
+        if selecting:
+            write_selection_record(output_dir, trainer.state, len(validation))
     trainer.accelerator.wait_for_everyone()
     outcome = result(trainer, output, output_dir)
     if outcome["is_main_process"]:
