@@ -21,6 +21,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallba
 from ..data import get_task
 from ..data.sources import read_coconut_json
 from ..loading import load_lm
+from ..run_files import training_identity
 from .coconut_curriculum import CoconutStageCallback, CoconutStageDataset, collate_right_padded
 from .engines import TrainablePartTrainer, check_engine
 from .runs import (
@@ -28,6 +29,7 @@ from .runs import (
     check_output_dir,
     evaluate_artifact,
     finished_run,
+    no_folders_left_on_refusal,
     result,
     write_run_file,
     write_train_results,
@@ -46,22 +48,6 @@ def load_examples(
     return rows[:limit] if limit is not None else rows
 
 
-def identity(method, args) -> dict:
-    """What makes two curriculum runs the same: a run in `output_dir` with other settings is refused."""
-    fields = ("backbone", "task", "data_dir", "train_file", "c_thought", "max_latent_stage", "epochs_per_stage")
-    fields += ("num_train_epochs", "pad_latent_to_max", "uniform_prob", "lora", "lora_r", "lora_alpha")
-    fields += ("learning_rate", "weight_decay", "per_device_train_batch_size", "gradient_accumulation_steps")
-    fields += ("limit", "seed", "bf16")
-    settings = {name: getattr(args, name) for name in fields}
-    for name in ("data_dir", "train_file"):
-        settings[name] = str(Path(settings[name]).resolve()) if settings[name] else None
-    if not args.lora:
-        settings["lora_r"] = settings["lora_alpha"] = None
-    if args.data_options:  # other training data (recorded only when set, so earlier run folders still resume)
-        settings["data_options"] = args.data_options
-    return {"method": method.name, **settings}
-
-
 def build_model(method, args) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """The model to train (`method.build` on the base LM) and its tokenizer; wrapped in a peft LoRA adapter on every
     linear layer when `args.lora` (with the method's trainable token rows, e.g. Coconut's three tokens)."""
@@ -71,14 +57,7 @@ def build_model(method, args) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]
     model = method.build(base, tokenizer, args)
     if args.lora:
         model.name_or_path = args.backbone  # recorded as the adapter's base_model_name_or_path
-        config = peft.LoraConfig(
-            r=args.lora_r,
-            lora_alpha=args.lora_alpha,
-            target_modules="all-linear",
-            task_type="CAUSAL_LM",
-            trainable_token_indices=method.trainable_token_ids(model),
-        )
-        model = peft.get_peft_model(model, config)
+        model = args.wrap_in_lora(model, trainable_token_indices=method.trainable_token_ids(model))
     return model, tokenizer
 
 
@@ -107,9 +86,9 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
     `output_dir/eval`. `callbacks`: more `TrainerCallback`s. Returns `softcot_hf.training.runs.result(...)`.
     """
     output_dir = Path(args.output_dir).resolve()
-    run = identity(method, args)
-    checkpoint = check_output_dir(output_dir, run, args.resume)
-    if args.resume and (finished := finished_run(method, args, output_dir)) is not None:
+    run = training_identity(method.name, args)
+    checkpoint = check_output_dir(output_dir, run, args.resume, args.overwrite)
+    if args.resume and not args.overwrite and (finished := finished_run(method, args, output_dir)) is not None:
         return finished
     examples = load_examples(args.task, args.data_dir, args.train_file, args.limit, args.data_options)
     if method.staged and not any(example["steps"] for example in examples):
@@ -122,21 +101,22 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
     model, tokenizer = build_model(method, args)
     dataset = CoconutStageDataset(examples, method.encoder(tokenizer, args))
     stage_callbacks = [CoconutStageCallback(dataset, args.epochs_per_stage)] if method.staged else []
-    trainer = TrainablePartTrainer(
-        model=model,
-        # Checkpoints go to output_dir/checkpoints; the stage callback changes the dataset in this process.
-        args=dataclasses.replace(args, output_dir=str(output_dir / CHECKPOINTS), dataloader_num_workers=0),
-        train_dataset=dataset,
-        data_collator=lambda features: collate_right_padded(features, tokenizer.pad_token_id),
-        callbacks=stage_callbacks + list(callbacks or []),
-    )
-    check_engine(trainer)
-    if args.lora and trainer.shards_model:
-        raise ValueError(
-            f"{method.name} with LoRA under FSDP or DeepSpeed is not supported yet (the merged artifact needs the "
-            "whole model on one process): train it with DDP (recipes/accelerate/ddp.yaml or torchrun), or without "
-            "--lora."
+    with no_folders_left_on_refusal(output_dir / CHECKPOINTS):
+        trainer = TrainablePartTrainer(
+            model=model,
+            # Checkpoints go to output_dir/checkpoints; the stage callback changes the dataset in this process.
+            args=dataclasses.replace(args, output_dir=str(output_dir / CHECKPOINTS), dataloader_num_workers=0),
+            train_dataset=dataset,
+            data_collator=lambda features: collate_right_padded(features, tokenizer.pad_token_id),
+            callbacks=stage_callbacks + list(callbacks or []),
         )
+        check_engine(trainer)
+        if args.lora and trainer.shards_model:
+            raise ValueError(
+                f"{method.name} with LoRA under FSDP or DeepSpeed is not supported yet (the merged artifact needs the "
+                "whole model on one process): train it with DDP (recipes/accelerate/ddp.yaml or torchrun), or without "
+                "--lora."
+            )
     if trainer.is_world_process_zero():
         write_run_file(output_dir, run)
     output = trainer.train(resume_from_checkpoint=checkpoint)
