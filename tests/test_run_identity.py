@@ -213,3 +213,17 @@ def test_a_cut_short_run_file_is_another_run(tmp_path):
     (tmp_path / "run.json").write_text('{"meth')
     with pytest.raises(DifferentRunError):
         check_output_dir(tmp_path, {"method": "softcot"})
+
+
+def test_the_final_evaluation_has_its_own_identity(pair_dirs, tmp_path, capsys):
+    """A finished run rerun with other evaluation settings evaluates again without training; with the same ones it
+    returns the saved evaluation and changes no file."""
+    data_dir = write_gsm8k(tmp_path / "data")
+    settings = dict(max_steps=1, evaluate=True, eval_limit=1, max_new_tokens=2)
+    first = run(pair_dirs, data_dir, tmp_path / "run", **settings)
+    before = folder_bytes(tmp_path / "run")
+    again = run(pair_dirs, data_dir, tmp_path / "run", **settings)
+    assert again["already_trained"] and again["eval"] == first["eval"] and folder_bytes(tmp_path / "run") == before
+    longer = run(pair_dirs, data_dir, tmp_path / "run", **{**settings, "eval_limit": 2})
+    assert longer["already_trained"] and longer["eval"]["num_examples"] == 2
+    assert (tmp_path / "run" / "model.safetensors").read_bytes() == before["model.safetensors"]

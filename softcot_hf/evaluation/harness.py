@@ -207,7 +207,7 @@ def _resume(output_dir: Path, identity: dict, order: list[int], batch_size: int,
     """The finished evaluation in `output_dir` if it has this `identity` (its summary, as saved); else make the folder
     hold this run's files (summary.json removed until the end) and return the rows a previous run with the same
     identity completed. Raises `DifferentRunError` when the folder holds an evaluation of another identity (or of a
-    model passed in memory), unless `overwrite`: its rows are then replaced."""
+    model passed in memory), unless `overwrite`: its files are then replaced."""
     predictions, run_file, summary = output_dir / PREDICTIONS, output_dir / RUN_FILE, output_dir / SUMMARY
     saved = None
     if predictions.is_file() or run_file.is_file():
@@ -215,18 +215,16 @@ def _resume(output_dir: Path, identity: dict, order: list[int], batch_size: int,
             saved = json.loads(run_file.read_text())
         except (OSError, ValueError):
             saved = {}
-    if saved is not None and not overwrite:
-        if saved != identity or identity.get("model_in_memory"):
-            in_memory = "model_in_memory: a model passed in memory cannot be told from another"
-            reason = in_memory if saved == identity else None
-            raise DifferentRunError(output_dir, "an evaluation", saved, identity, "evaluate", reason)
-        if summary.is_file() and predictions.is_file():
-            return json.loads(summary.read_text())
+    ours = saved == identity and not identity.get("model_in_memory")
+    if saved is not None and not ours and not overwrite:
+        in_memory = "model_in_memory: a model passed in memory cannot be told from another"
+        reason = in_memory if saved == identity else None
+        raise DifferentRunError(output_dir, "an evaluation", saved, identity, "evaluate", reason)
+    if ours and summary.is_file() and predictions.is_file():
+        return json.loads(summary.read_text())
     output_dir.mkdir(parents=True, exist_ok=True)
     summary.unlink(missing_ok=True)
-    rows = []
-    if saved == identity and not overwrite:
-        rows = _completed_rows(predictions, identity["seeds"], order, batch_size)
+    rows = _completed_rows(predictions, identity["seeds"], order, batch_size) if ours else []
     # The rows first, then what they were made with: a crash in between leaves rows no rerun takes for its own.
     write_atomic(predictions, "".join(json.dumps(row) + "\n" for row in rows))
     write_atomic(run_file, json.dumps(identity, indent=2) + "\n")
