@@ -227,3 +227,15 @@ def test_the_final_evaluation_has_its_own_identity(pair_dirs, tmp_path, capsys):
     longer = run(pair_dirs, data_dir, tmp_path / "run", **{**settings, "eval_limit": 2})
     assert longer["already_trained"] and longer["eval"]["num_examples"] == 2
     assert (tmp_path / "run" / "model.safetensors").read_bytes() == before["model.safetensors"]
+
+
+def test_overwrite_never_deletes_outside_the_run(tmp_path):
+    run_dir, outside = tmp_path / "run", tmp_path / "outside.txt"
+    (run_dir / "adapter").mkdir(parents=True)
+    for path in (outside, run_dir / "model.safetensors", run_dir / "adapter" / "a.safetensors", run_dir / "notes"):
+        path.write_text("x")
+    artifact = {"../outside.txt": 1, "model.safetensors": 1, "adapter/a.safetensors": 1}
+    (run_dir / "train_results.json").write_text(json.dumps({"artifact": artifact}))
+    (run_dir / "run.json").write_text("{}")
+    assert check_output_dir(run_dir, {"method": "softcot"}, overwrite=True) is None
+    assert sorted(path.name for path in run_dir.iterdir()) == ["notes"] and outside.is_file()

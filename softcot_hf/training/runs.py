@@ -77,13 +77,12 @@ def _left_before_run_file(path: Path) -> bool:
 def remove_run(output_dir: Path) -> None:
     """Delete what a run wrote in `output_dir`: run.json, checkpoints/, eval/, train_results.json and the artifact
     files it lists (folders they leave empty too). Anything else in the folder stays."""
-    artifact = _read_train_results(output_dir).get("artifact") or {}
-    for name in artifact:
-        path = output_dir / name
-        if path.is_relative_to(output_dir) and path.is_file():
-            path.unlink()
-    for name in {str(Path(name).parent) for name in artifact} - {"."}:
-        folder = output_dir / name
+    root = output_dir.resolve()
+    artifact = [root / name for name in _read_train_results(output_dir).get("artifact") or {}]
+    artifact = [path for path in artifact if path.resolve().is_relative_to(root)]  # never a file outside it
+    for path in artifact:
+        path.unlink(missing_ok=True)
+    for folder in {path.parent for path in artifact} - {root}:
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
     for name in (CHECKPOINTS, EVAL):
