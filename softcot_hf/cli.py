@@ -183,12 +183,13 @@ def main(argv: list[str] | None = None) -> None:
         command, prog = commands[name], f"softcot-hf {name}"
     args = parse(command, argv, prog)
     from .hub import HUB_TRANSPORT_ERRORS
+    from .run_files import DifferentRunError
 
     try:
         command.run(args)
     except (ConnectionError, *HUB_TRANSPORT_ERRORS) as error:  # the network: one line that says what to do
         raise SystemExit(f"{prog}: error: {error} {OFFLINE_HINT}") from None
-    except OSError as error:  # a missing file or model: its message names it
+    except (OSError, DifferentRunError) as error:  # a missing file or model, another run's folder: the message says
         raise SystemExit(f"{prog}: error: {error}") from None
 
 

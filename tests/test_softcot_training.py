@@ -256,9 +256,9 @@ def test_unloadable_id_names_it_and_says_how_to_fix(pair_dirs, data_dir, tmp_pat
 
 def test_output_dir_with_another_models_checkpoint_is_refused(pair_dirs, data_dir, tmp_path):
     run(pair_dirs, data_dir, tmp_path / "out", method="cot_unk", max_steps=2)
-    with pytest.raises(ValueError, match=r"another cot_unk run \(assistant: None there, '.*' now, method: 'cot_unk'"):
+    with pytest.raises(ValueError, match=r"a cot_unk run of other settings \(assistant: None -> '.*method: 'cot_unk'"):
         run(pair_dirs, data_dir, tmp_path / "out", method="softcot", max_steps=2)
-    with pytest.raises(ValueError, match="another cot_unk run .num_thought_tokens: 4 there, 2 now"):
+    with pytest.raises(ValueError, match=r"a cot_unk run of other settings \(num_thought_tokens: 4 -> 2\)"):
         run(pair_dirs, data_dir, tmp_path / "out", method="cot_unk", max_steps=2, num_thought_tokens=2)
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("mine")

@@ -57,6 +57,9 @@ class EvaluationArguments:
     )
     dtype: str | None = field(default=None, **_help("e.g. bfloat16 or auto (default: float32)"))
     output_dir: str | None = field(default=None, **_help("predictions.jsonl and summary.json go here"))
+    overwrite: bool = field(
+        default=False, **_help("replace an evaluation of other settings in output_dir (only the files it wrote)")
+    )
     backend: str = field(
         default="transformers",
         **_help("transformers (model.generate) or vllm (softcot: the backbone in a vLLM engine, softcot_hf.serving)"),

@@ -153,14 +153,6 @@ class FrozenModelMethod(Method):
         (`None`: prompts rendered with `build_prompt` and the chat template), and the backbone tokenizer."""
         raise NotImplementedError
 
-    def identity(self, args) -> dict:
-        """What makes two runs the same model: a run in `output_dir` with another identity is refused. Loader options
-        count when set (other training data)."""
-        identity = {"method": self.name, "backbone": args.backbone}
-        if args.data_options:
-            identity["data_options"] = args.data_options
-        return identity
-
     def answer_template(self, args, task: Task) -> str | None:
         """How training targets write the final answer, with `{answer}`; None: the task's own sentence."""
         return None

@@ -44,6 +44,3 @@ class CoTUnk(ThoughtSlotsMethod):
 
     def example_prompts(self, task, question, tokenizers, args=None):
         return {"backbone": self.processor(tokenizers["backbone"], task, args).backbone_prompt_ids(question)}
-
-    def identity(self, args: CoTUnkTrainingArguments) -> dict:
-        return {**super().identity(args), "num_thought_tokens": args.num_thought_tokens}

@@ -39,10 +39,7 @@ class LoRA(FrozenModelMethod):
     def build(self, args: LoRATrainingArguments, task: Task, dtype: torch.dtype):
         backbone, tokenizer = load_frozen("backbone", args.backbone, dtype)
         backbone.config.use_cache = False
-        config = peft.LoraConfig(
-            r=args.lora_r, lora_alpha=args.lora_alpha, target_modules="all-linear", task_type="CAUSAL_LM"
-        )
-        return peft.get_peft_model(backbone, config), None, tokenizer
+        return args.wrap_in_lora(backbone), None, tokenizer
 
     def frozen_model(self, model):
         return model.get_base_model()

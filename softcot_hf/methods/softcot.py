@@ -113,18 +113,6 @@ class SoftCoT(ThoughtSlotsMethod):
             "backbone": processor.backbone_prompt_ids(question),
         }
 
-    def identity(self, args: SoftCoTTrainingArguments) -> dict:
-        identity = {
-            **super().identity(args),
-            "assistant": args.assistant,
-            "num_thought_tokens": args.num_thought_tokens,
-        }
-        if args.prompt_preset is not None:  # a run with other prompts is another model
-            identity["prompt_preset"] = args.prompt_preset
-        if args.projection_dtype != "fp32":
-            identity["projection_dtype"] = args.projection_dtype
-        return identity
-
     def precompute(self, model: PreTrainedModel, examples: list[dict], collator, args) -> torch.Tensor | None:
         """The assistant's states at the placeholders, computed once (it is frozen): (num_examples, N, d_assistant)."""
         if not args.assistant_cache:

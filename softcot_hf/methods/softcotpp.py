@@ -98,19 +98,6 @@ class SoftCoTPP(SoftCoT):
             add_thought_sets(model, vectors, trainable=args.train_thought_sets)
         return model, processor, tokenizer
 
-    def identity(self, args: SoftCoTPPTrainingArguments) -> dict:
-        settings = (
-            "num_thought_sets",
-            "thought_set_init",
-            "thought_set_token_ids",
-            "train_thought_sets",
-            "contrastive_weight",
-            "contrastive_temperature",
-            "contrastive_dropout",
-            "set_loss_reduction",
-        )
-        return {**super().identity(args), **{name: getattr(args, name) for name in settings}}
-
     def precompute(self, model: PreTrainedModel, examples: list[dict], collator, args) -> torch.Tensor | None:
         """Each example's assistant states for each set, computed once: (num_examples, M, N, d_assistant); none when
         the set vectors train (the states then change every step)."""

@@ -37,6 +37,9 @@ class MethodTrainingArguments(TrainingArguments):
     )
     limit: int | None = field(default=None, **_help("train on the first LIMIT examples only"))
     resume: bool = field(default=True, **_help("resume from the last checkpoint of the same run in output_dir"))
+    overwrite: bool = field(
+        default=False, **_help("delete the run in output_dir (only the files it wrote) and train from scratch")
+    )
     evaluate: bool = field(default=True, **_help("evaluate the artifact on the task's test split after training"))
     eval_limit: int | None = field(default=None, **_help("evaluate on the first EVAL_LIMIT test examples"))
     eval_batch_size: int = field(default=16, **_help("questions per generate call in the final evaluation"))
@@ -88,6 +91,19 @@ class LoraArguments:
 
     def check_lora(self) -> None:
         checks.positive(self, "lora_r", "lora_alpha")
+
+    def wrap_in_lora(self, model, **settings):
+        """`model` as a peft LoRA model with this adapter (`settings`: more `LoraConfig` fields). The target modules
+        peft found are kept sorted, so adapter_config.json is the same bytes from run to run (peft keeps a set)."""
+        import peft
+
+        config = peft.LoraConfig(
+            r=self.lora_r, lora_alpha=self.lora_alpha, target_modules="all-linear", task_type="CAUSAL_LM", **settings
+        )
+        model = peft.get_peft_model(model, config)
+        for adapter in model.peft_config.values():
+            adapter.target_modules = sorted(adapter.target_modules)
+        return model
 
 
 @dataclass

@@ -24,6 +24,7 @@ from ..data import get_task
 from ..data.sources import read_coconut_json
 from ..loading import load_lm
 from ..modeling.weights_record import record_weights
+from ..run_files import training_identity
 from .checkpoint_selection import SelectionTrainer, write_selection_record
 from .coconut_curriculum import CoconutStageCallback, CoconutStageDataset, collate_right_padded
 from .engines import TrainablePartTrainer, check_engine
@@ -32,6 +33,7 @@ from .runs import (
     check_output_dir,
     evaluate_artifact,
     finished_run,
+    no_folders_left_on_refusal,
     result,
     write_run_file,
     write_train_results,
@@ -57,29 +59,6 @@ def load_validation(args):
     return rows.select(range(min(args.validation_limit, len(rows)))) if args.validation_limit else rows
 
 
-def identity(method, args) -> dict:
-    """What makes two curriculum runs the same: a run in `output_dir` with other settings is refused."""
-    fields = ("backbone", "task", "data_dir", "train_file", "c_thought", "max_latent_stage", "epochs_per_stage")
-    fields += ("num_train_epochs", "pad_latent_to_max", "uniform_prob", "lora", "lora_r", "lora_alpha")
-    fields += ("learning_rate", "weight_decay", "per_device_train_batch_size", "gradient_accumulation_steps")
-    fields += ("limit", "seed", "bf16")
-    settings = {name: getattr(args, name) for name in fields}
-    for name in ("data_dir", "train_file"):
-        settings[name] = str(Path(settings[name]).resolve()) if settings[name] else None
-    if not args.lora:
-        settings["lora_r"] = settings["lora_alpha"] = None
-    if args.data_options:  # other training data (recorded only when set, so earlier run folders still resume)
-        settings["data_options"] = args.data_options
-    # Likewise the official-pipeline options, recorded only away from their defaults.
-    if args.select_checkpoint != "last":
-        settings.update(select_checkpoint=args.select_checkpoint, validation_limit=args.validation_limit)
-        settings["max_new_tokens"] = args.max_new_tokens  # the validation answers' length changes what is kept
-    for name, default in (("new_token_init", "mean"), ("start_stage", 0), ("optimizer_reset", "stage")):
-        if getattr(args, name, default) != default:
-            settings[name] = getattr(args, name)
-    return {"method": method.name, **settings}
-
-
 def build_model(method, args) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """The model to train (`method.build` on the base LM) and its tokenizer; wrapped in a peft LoRA adapter on every
     linear layer when `args.lora` (with the method's trainable token rows, e.g. Coconut's three tokens)."""
@@ -89,14 +68,7 @@ def build_model(method, args) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]
     model = method.build(base, tokenizer, args)
     if args.lora:
         model.name_or_path = args.backbone  # recorded as the adapter's base_model_name_or_path
-        config = peft.LoraConfig(
-            r=args.lora_r,
-            lora_alpha=args.lora_alpha,
-            target_modules="all-linear",
-            task_type="CAUSAL_LM",
-            trainable_token_indices=method.trainable_token_ids(model),
-        )
-        model = peft.get_peft_model(model, config)
+        model = args.wrap_in_lora(model, trainable_token_indices=method.trainable_token_ids(model))
     return model, tokenizer
 
 
@@ -126,11 +98,14 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
     `output_dir/eval`. `callbacks`: more `TrainerCallback`s. Returns `softcot_hf.training.runs.result(...)`.
     """
     output_dir = Path(args.output_dir).resolve()
-    run = identity(method, args)
-    checkpoint = check_output_dir(output_dir, run, args.resume)
-    if args.resume and (finished := finished_run(method, args, output_dir)) is not None:
-        return finished
     selecting = args.select_checkpoint == "best_validation"
+    # The validation answers' length decides which checkpoint is kept (max_new_tokens is otherwise the final
+    # evaluation's, outside the identity).
+    derived = {"selection_max_new_tokens": args.max_new_tokens} if selecting else {}
+    run = training_identity(method.name, args, **derived)
+    checkpoint = check_output_dir(output_dir, run, args.resume, args.overwrite)
+    if args.resume and not args.overwrite and (finished := finished_run(method, args, output_dir)) is not None:
+        return finished
     validation = load_validation(args) if selecting else None  # before the training data: fail fast
     examples = load_examples(args.task, args.data_dir, args.train_file, args.limit, args.data_options)
     if method.staged and not any(example["steps"] for example in examples):
@@ -154,22 +129,24 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
         generation = {"batch_size": args.eval_batch_size, "max_new_tokens": args.max_new_tokens}
         selection = dict(method=method, task=get_task(args.task), tokenizer=tokenizer, generation=generation)
         selection.update(num_latent_thoughts=thoughts, eval_dataset=validation)
-    trainer = trainer_class(
-        model=model,
-        # Checkpoints go to output_dir/checkpoints; the stage callback changes the dataset in this process.
-        args=dataclasses.replace(args, output_dir=str(output_dir / CHECKPOINTS), dataloader_num_workers=0),
-        train_dataset=dataset,
-        data_collator=lambda features: collate_right_padded(features, tokenizer.pad_token_id),
-        callbacks=stage_callbacks + list(callbacks or []),
-        **selection,
-    )
-    check_engine(trainer)
-    for asked, what in ((args.lora, "LoRA"), (selecting, "select_checkpoint best_validation")):
-        if asked and trainer.shards_model:
-            raise ValueError(
-                f"{method.name} with {what} under FSDP or DeepSpeed is not supported yet (it needs the whole model on "
-                f"one process): train it with DDP (recipes/accelerate/ddp.yaml or torchrun), or without {what}."
-            )
+    with no_folders_left_on_refusal(output_dir / CHECKPOINTS):
+        trainer = trainer_class(
+            model=model,
+            # Checkpoints go to output_dir/checkpoints; the stage callback changes the dataset in this process.
+            args=dataclasses.replace(args, output_dir=str(output_dir / CHECKPOINTS), dataloader_num_workers=0),
+            train_dataset=dataset,
+            data_collator=lambda features: collate_right_padded(features, tokenizer.pad_token_id),
+            callbacks=stage_callbacks + list(callbacks or []),
+            **selection,
+        )
+        check_engine(trainer)
+        for asked, what in ((args.lora, "LoRA"), (selecting, "select_checkpoint best_validation")):
+            if asked and trainer.shards_model:
+                raise ValueError(
+                    f"{method.name} with {what} under FSDP or DeepSpeed is not supported yet (it needs the whole "
+                    "model on one process): train it with DDP (recipes/accelerate/ddp.yaml or torchrun), or without "
+                    f"{what}."
+                )
     if trainer.is_world_process_zero():
         write_run_file(output_dir, run)
     output = trainer.train(resume_from_checkpoint=checkpoint)
