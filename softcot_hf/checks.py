@@ -107,14 +107,14 @@ def existing_path(args, *names: str, folder: bool = False) -> None:
             )
 
 
+def is_model_location(value: str | Path) -> bool:
+    """Whether `value` is an existing path or has the shape of a Hub id ("name" or "org/name")."""
+    return Path(value).expanduser().exists() or bool(_HUB_ID.fullmatch(str(value)))
+
+
 def model_location(args, *names: str) -> None:
     """Each of `names`, when set, is an existing folder or has the shape of a Hub id ("org/name")."""
     for name in names:
         value = getattr(args, name)
-        if isinstance(value, str | Path) and not Path(value).expanduser().exists():
-            require(
-                args,
-                name,
-                bool(_HUB_ID.fullmatch(str(value))),
-                "a local model folder that exists or a Hub id (org/name)",
-            )
+        if isinstance(value, str | Path):
+            require(args, name, is_model_location(value), "a local model folder that exists or a Hub id (org/name)")

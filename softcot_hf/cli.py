@@ -121,7 +121,7 @@ def parse_arguments(
         values[passthrough] = rest
     try:
         return arguments(**values)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, OSError) as error:  # a value the dataclass refuses, a file it cannot read
         parser.error(str(error))
 
 

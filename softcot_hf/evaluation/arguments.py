@@ -120,6 +120,8 @@ class EvaluationArguments:
         checks.require(self, "dtype", known_dtype, "auto or a torch dtype name (bfloat16, float16, float32)")
         checks.existing_path(self, "data_dir", folder=True)
         checks.model_location(self, "model", "backbone", "assistant")
+        if isinstance(self.model, str):
+            get_method(self.method).check_artifact(self.model)
         checks.output_folder(self, "output_dir")
 
 

@@ -67,6 +67,7 @@ class SoftCoT(ThoughtSlotsMethod):
     prompt_template = WITH_THOUGHTS
     arguments = SoftCoTTrainingArguments
     artifact_hint = "a SoftCoT folder or Hub id (the projection and its processor)"
+    artifact_model_type = "softcot"
     thoughts_at_load = True  # N may change after training: the projection maps each thought on its own
 
     def load_artifact(self, name_or_path, load_kwargs):
