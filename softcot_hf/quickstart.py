@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoProcessor, AutoTokenizer, TrainerCallback
 
+from . import checks
 from .cli import Command
 from .data import get_task
 from .evaluation import run_evaluation
@@ -599,6 +600,9 @@ class QuickstartArguments:
     overwrite: bool = field(
         default=False, metadata={"help": "replace the quickstart's folders in a non-empty OUTPUT_DIR it did not make"}
     )
+
+    def __post_init__(self):
+        checks.output_folder(self, "output_dir")
 
 
 COMMANDS = [

@@ -1,6 +1,7 @@
 """The small files that describe a run (training's run.json, evaluation's eval_run.json and summary.json): written
 atomically, and compared with the settings of a rerun."""
 
+import json
 import os
 from pathlib import Path
 
@@ -16,6 +17,23 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
+def read_run_file(path: Path) -> dict:
+    """A run file written by `write_atomic` (a JSON mapping); a damaged or foreign one is a `ValueError` that names it
+    and says how to start over."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        problem = f"not JSON: {error}"
+    else:
+        problem = None if isinstance(saved, dict) else f"a {type(saved).__name__}, not a mapping"
+    if problem:
+        raise ValueError(
+            f"{path} is damaged or not ours ({problem}). Pass a new --output-dir, or delete {path.parent} to start "
+            "over."
+        )
+    return saved
+
+
 def differences(saved: dict, now: dict) -> str:
     """The settings that differ between a saved run and this one: "name: <saved> there, <now> now, ..."."""
     return ", ".join(
@@ -25,4 +43,4 @@ def differences(saved: dict, now: dict) -> str:
     )
 
 
-__all__ = ["differences", "write_atomic"]
+__all__ = ["differences", "read_run_file", "write_atomic"]

@@ -17,7 +17,7 @@ from transformers import Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.utils import logging
 
-from ..run_files import differences, write_atomic
+from ..run_files import differences, read_run_file, write_atomic
 from .engines import engine_report, outside_zero3
 
 logger = logging.get_logger(f"transformers.{__name__}")
@@ -36,7 +36,7 @@ def check_output_dir(output_dir: Path, identity: dict, resume: bool = True) -> s
     """The checkpoint to resume from (None: start afresh). Raises if `output_dir` holds another run or other files."""
     run_file = output_dir / RUN_FILE
     if run_file.is_file():
-        saved = json.loads(run_file.read_text())
+        saved = read_run_file(run_file)
         if saved != identity:
             raise ValueError(
                 f"{output_dir} holds another {saved.get('method', '')} run ({differences(saved, identity)}). Pass a "
