@@ -832,6 +832,13 @@ CASES = [
         V,
         "--output_dir must be a folder that can be made, but",
     ),
+    Case(
+        "train assistant_cache_dir a file",
+        "unclear",
+        lambda: softcot_args(assistant_cache_dir=str(a_file())),
+        V,
+        "--assistant_cache_dir must be a folder, not a file",
+    ),
     Case("eval output_dir a file", "unclear", lambda: eval_args(output_dir=str(a_file())), V, "must be a folder"),
     Case(
         "cli eval --output-dir a file",

@@ -53,6 +53,7 @@ class SoftCoTTrainingArguments(ThoughtSlotsTrainingArguments):
         if not self.assistant:
             raise ValueError("softcot needs --assistant (assistant=): the Hub id or path of the small frozen LM.")
         checks.model_location(self, "assistant")
+        checks.output_folder(self, "assistant_cache_dir")
         check_template(checks.flag(self, "assistant_template"), self.assistant_template, ASSISTANT_TEMPLATE_FIELDS)
         need = "a prompt with {question} (and optionally {num_thought_tokens})"
         checks.require(self, "assistant_template", "{question}" in self.assistant_template, need)
