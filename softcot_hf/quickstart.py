@@ -34,6 +34,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoProcessor, AutoTokenizer, TrainerCallback
 
+from . import checks
 from .cli import Command
 from .data import get_task
 from .evaluation import run_evaluation
@@ -668,6 +669,9 @@ class QuickstartArguments:
     overwrite: bool = field(
         default=False, metadata={"help": "run again from scratch, replacing the quickstart's files in OUTPUT_DIR"}
     )
+
+    def __post_init__(self):
+        checks.output_folder(self, "output_dir")
 
 
 COMMANDS = [

@@ -24,14 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from transformers import AutoTokenizer, TrainingArguments
 
+from . import checks
 from .cli import Command
 from .data import get_task
 from .evaluation.arguments import EvaluationArguments
 from .methods import Method, get_method
 from .paper_results import PAPER_RESULTS, PaperResult
+from .settings_files import check_keys, read_config
 
 _RECIPE_KEYS = {"method", "task", "paper_result", "init_from_recipe", "train", "eval"}
 INIT_DIR = "init"  # where a recipe's init_from_recipe trains, in its run folder
@@ -80,10 +81,8 @@ def load_recipe(path: str | Path) -> Recipe:
     """A recipe file, checked: known keys, a known method and task, a `train` section exactly when the method
     trains, a paper row that exists."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No recipe at {path}.")
-    values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(values, dict) or "method" not in values or "task" not in values:
+    values = read_config(path, "recipe")
+    if "method" not in values or "task" not in values:
         raise ValueError(f"{path} is not a recipe: a mapping with method, task, eval and (when it trains) train.")
     if unknown := sorted(set(values) - _RECIPE_KEYS):
         raise ValueError(f"{path} has unknown keys {unknown}; a recipe takes {sorted(_RECIPE_KEYS)}.")
@@ -93,6 +92,17 @@ def load_recipe(path: str | Path) -> Recipe:
     if (method.arguments is None) != (train is None):
         need = "no train section (it trains nothing)" if method.arguments is None else "a train section"
         raise ValueError(f"{path}: method {method.name} takes {need}.")
+    for name, section, arguments in (
+        ("train", train, method.arguments),
+        ("eval", values.get("eval"), EvaluationArguments),
+    ):
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            raise ValueError(
+                f"{path}: {name} must be a mapping of option names to values, not {type(section).__name__}."
+            )
+        check_keys(f"{path}: {name}", section, (item.name for item in dataclasses.fields(arguments)))
     key = values.get("paper_result")
     if key is not None and key not in PAPER_RESULTS:
         raise ValueError(f"{path}: paper_result {key!r} is not in softcot_hf.paper_results.PAPER_RESULTS.")
@@ -191,9 +201,9 @@ def dry_run(recipe: Recipe, output_dir: Path, data_dir: str | None = None, token
     if train_args is not None:
         lines.append(f"training ({type(train_args).__name__}):")
         lines += [f"  {name}: {value!r}" for name, value in _settings(train_args, recipe.train).items()]
-    eval_args = recipe.evaluation_arguments(
-        str(output_dir / "train") if train_args else None, output_dir / "eval", data_dir
-    )
+    eval_args = recipe.evaluation_arguments(None, output_dir / "eval", data_dir)
+    if train_args is not None:  # the artifact training would write (set after the checks: it does not exist yet)
+        eval_args.model = train_args.output_dir
     lines.append("evaluation (EvaluationArguments):")
     lines += [f"  {name}: {value!r}" for name, value in _settings(eval_args, recipe.eval).items()]
     task = get_task(recipe.task)
@@ -224,6 +234,16 @@ class ReproduceArguments:
     def __post_init__(self):
         if not self.recipe:
             raise ValueError("Pass the recipe file: softcot-hf reproduce recipes/softcot/gsm8k-llama.yaml.")
+        checks.output_folder(self, "output_dir")
+        # Build the recipe's arguments now, so that a wrong value in it is a usage error before any work.
+        recipe = load_recipe(self.recipe)
+        output_dir = Path(self.output_dir or Path("runs") / recipe.name)
+        try:
+            if recipe.train is not None:
+                recipe.training_arguments(output_dir / "train", self.data_dir)
+            recipe.evaluation_arguments(None, output_dir / "eval", self.data_dir)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{self.recipe}: {error}") from None
 
 
 def reproduce(args: ReproduceArguments) -> dict | str:

@@ -163,6 +163,23 @@ def model_fingerprint(name_or_path: Any) -> str | None:
     return digest.hexdigest()
 
 
+def read_run_file(path: Path) -> dict:
+    """A run file written by `write_atomic` (a JSON mapping); a damaged or foreign one is a `ValueError` that names it
+    and says how to start over."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        problem = f"not JSON: {error}"
+    else:
+        problem = None if isinstance(saved, dict) else f"a {type(saved).__name__}, not a mapping"
+    if problem:
+        raise ValueError(
+            f"{path} is damaged or not ours ({problem}). Pass a new --output-dir, or delete {path.parent} to start "
+            "over."
+        )
+    return saved
+
+
 def differences(saved: dict, now: dict, prefix: str = "") -> str:
     """The settings that differ between a saved run and this one: "name: <saved> -> <now>, ..." (nested settings
     as "name.key")."""
@@ -199,6 +216,7 @@ __all__ = [
     "in_identity",
     "local_path",
     "model_fingerprint",
+    "read_run_file",
     "run_identity",
     "safetensors_header",
     "training_identity",

@@ -164,6 +164,9 @@ def test_cache_fingerprint_changes_with_n_template_and_assistant(pair_dirs, tmp_
     assert not hit and path.exists() and states.shape == (2, 2, model.config.assistant_config.hidden_size)
     again, same_path, hit = load_or_compute_assistant_states(model, rows(processor), pad, tmp_path)
     assert hit and same_path == path and torch.equal(again, states)
+    path.write_bytes(path.read_bytes()[:40])  # a damaged file is computed again and replaced, never read
+    again, same_path, hit = load_or_compute_assistant_states(model, rows(processor), pad, tmp_path)
+    assert not hit and same_path == path and torch.equal(load_file(path)["assistant_states"], states)
     _, new_path, hit = load_or_compute_assistant_states(model, rows(templated), pad, tmp_path)
     assert not hit and new_path != path
 

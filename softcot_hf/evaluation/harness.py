@@ -144,13 +144,23 @@ def _predict(
 def _completed_rows(path: Path, seeds: list[int], order: list[int], batch_size: int) -> list[dict]:
     """The rows of `path` (read up to the first line cut short, foreign or repeated) that make up this run's first
     whole batches: seed by seed, `batch_size` questions at a time in the generation `order`. The file may hold them
-    in any order: as a run writes them, or in question order once it finished."""
+    in any order: as a run writes them, or in question order once it finished. A whole line that is not text is a
+    `ValueError` naming the file and the line (a crash cuts the last line short; it never writes bytes that are not
+    text)."""
     expected = {(seed, index) for seed in seeds for index in order}
     found = {}
-    with open(path) as file:
-        for line in file:
+    with open(path, "rb") as file:
+        for number, raw in enumerate(file, start=1):
             try:
+                line = raw.decode("utf-8")
                 row = json.loads(line) if line.endswith("\n") else None
+            except UnicodeDecodeError:
+                if not raw.endswith(b"\n"):
+                    break
+                raise ValueError(
+                    f"{path}, line {number} is not text: the file is damaged. Delete it (or pass another "
+                    "--output-dir) to start this evaluation over."
+                ) from None
             except ValueError:
                 break
             key = (row.get("seed"), row.get("index")) if isinstance(row, dict) else None

@@ -46,6 +46,8 @@ class Coconut(CurriculumMethod):
     name = "coconut"
     title = "Coconut"
     arguments = CoconutTrainingArguments
+    artifact_hint = "a Coconut folder or Hub id (the fine-tuned model and its tokenizer)"
+    artifact_model_type = "coconut"
     write_latents = True  # False: the "w/o thoughts" ablation (no_thoughts)
 
     def build(self, base, tokenizer, args):

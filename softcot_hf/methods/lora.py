@@ -20,8 +20,8 @@ class LoRATrainingArguments(FrozenModelTrainingArguments, LoraArguments):
     """LoRA training: SoftCoT's data and optimisation, an adapter on every linear layer of the backbone."""
 
     def __post_init__(self):
-        self.check_lora()
         super().__post_init__()
+        self.check_lora()
 
 
 class LoRA(FrozenModelMethod):

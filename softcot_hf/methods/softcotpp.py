@@ -25,6 +25,9 @@ from ..processing_softcot import left_pad
 from ..training.thought_set_loss import ThoughtSetTrainer
 from .softcot import SoftCoT, SoftCoTTrainingArguments
 
+# More thought sets than this is a typo, not an experiment: M sets make M assistant rows per question.
+MAX_THOUGHT_SETS = 64
+
 
 @dataclass
 class SoftCoTPPTrainingArguments(SoftCoTTrainingArguments):
@@ -61,7 +64,15 @@ class SoftCoTPPTrainingArguments(SoftCoTTrainingArguments):
     )
 
     def __post_init__(self):
-        checks.positive(self, "num_thought_sets", "contrastive_temperature")
+        super().__post_init__()  # first: it checks the types of every number and flag
+        checks.require(
+            self,
+            "num_thought_sets",
+            1 <= self.num_thought_sets <= MAX_THOUGHT_SETS,
+            f"between 1 and {MAX_THOUGHT_SETS} (each set is one more assistant row per question in training and "
+            "evaluation, and one more path to vote on; recipes/softcot/softcotpp-* use 10)",
+        )
+        checks.positive(self, "contrastive_temperature")
         checks.require(self, "contrastive_weight", self.contrastive_weight >= 0, "0 or more")
         checks.require(self, "contrastive_dropout", 0 <= self.contrastive_dropout < 1, "in [0, 1)")
         if self.thought_set_init == "tokens":
@@ -76,7 +87,6 @@ class SoftCoTPPTrainingArguments(SoftCoTTrainingArguments):
                 "softcotpp keeps its per-set assistant states in memory only: drop --assistant-cache-dir "
                 "(--assistant-cache computes them once per run)."
             )
-        super().__post_init__()
 
 
 class SoftCoTPP(SoftCoT):

@@ -6,7 +6,6 @@ paper's defaults, like TRL's configs. `softcot-hf train METHOD` parses the metho
 fields from YAML or JSON; the Python API takes the same dataclass: `softcot_hf.train(SoftCoTTrainingArguments(...))`.
 """
 
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Literal
@@ -60,8 +59,12 @@ class MethodTrainingArguments(TrainingArguments):
             raise ValueError("Pass --backbone (backbone=): the Hub id or local path of the LM to start from.")
         if self.task not in list_tasks():
             raise ValueError(f"Unknown task {self.task!r}; choose one of {', '.join(list_tasks())}.")
-        self.data_options = json.loads(self.data_options) if isinstance(self.data_options, str) else self.data_options
+        checks.numbers(self)
+        checks.json_object(self, "data_options", '{"socratic": true}')
+        flag = checks.flag(self, "data_options")
+        get_task(self.task).check_options(self.data_options or {}, local=self.data_dir is not None, name=flag)
         checks.choices(self)
+        checks.output_folder(self, "output_dir")
         checks.model_location(self, "backbone")
         checks.existing_path(self, "data_dir", folder=True)
         checks.positive(self, "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps")
@@ -125,9 +128,9 @@ class ThoughtSlotsTrainingArguments(FrozenModelTrainingArguments):
     num_thought_tokens: int = field(default=4, **_help("N, thought slots per question (paper: 4)"))
 
     def __post_init__(self):
+        super().__post_init__()  # first: it checks the types of every number and flag
         if self.num_thought_tokens < 1:
             raise ValueError(f"num_thought_tokens must be at least 1, got {self.num_thought_tokens}.")
-        super().__post_init__()
 
 
 @dataclass
@@ -170,10 +173,12 @@ class CurriculumTrainingArguments(MethodTrainingArguments, LoraArguments):
                     f"{self.task} has none (splits: {', '.join(splits)}). Keep the last epoch: --select_checkpoint "
                     "last."
                 )
+            # Set before TrainingArguments' own checks, which read (and convert) them.
             self.eval_strategy = "epoch"
             self.load_best_model_at_end = True
             self.metric_for_best_model = "accuracy"
             self.greater_is_better = True
+        super().__post_init__()  # it checks the types of every number and flag
         for name in ("c_thought", "epochs_per_stage"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
@@ -184,7 +189,6 @@ class CurriculumTrainingArguments(MethodTrainingArguments, LoraArguments):
         checks.positive(self, "validation_limit")
         if self.lora:
             self.check_lora()
-        super().__post_init__()
 
 
 __all__ = [

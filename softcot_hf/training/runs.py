@@ -22,7 +22,7 @@ from transformers import Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.utils import logging
 
-from ..run_files import DifferentRunError, write_atomic
+from ..run_files import DifferentRunError, read_run_file, write_atomic
 from .engines import engine_report, outside_zero3
 
 logger = logging.get_logger(f"transformers.{__name__}")
@@ -52,10 +52,7 @@ def check_output_dir(output_dir: Path, identity: dict, resume: bool = True, over
             if PartialState().is_main_process:  # the others start afresh too, without touching the folder
                 remove_run(output_dir)
             return None
-        try:
-            saved = json.loads(run_file.read_text())
-        except ValueError:
-            saved = {}
+        saved = read_run_file(run_file)
         if saved != identity:
             raise DifferentRunError(output_dir, f"a {saved.get('method', 'training')} run", saved, identity, "train")
     elif output_dir.is_dir() and not all(map(_left_before_run_file, output_dir.iterdir())):
