@@ -239,8 +239,8 @@ class ReproduceArguments:
         recipe = load_recipe(self.recipe)
         output_dir = Path(self.output_dir or Path("runs") / recipe.name)
         try:
-            if recipe.train is not None:
-                recipe.training_arguments(output_dir / "train", self.data_dir)
+            if recipe.train is not None:  # a chained recipe starts from its init recipe's backbone (trained later)
+                recipe.training_arguments(output_dir / "train", self.data_dir, recipe.model_name("backbone"))
             recipe.evaluation_arguments(None, output_dir / "eval", self.data_dir)
         except (ValueError, TypeError) as error:
             raise ValueError(f"{self.recipe}: {error}") from None
