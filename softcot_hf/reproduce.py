@@ -46,12 +46,15 @@ class Recipe:
     train: dict[str, Any] | None
     eval: dict[str, Any]
 
-    def training_arguments(self, output_dir: Path, data_dir: str | None = None):
+    def training_arguments(self, output_dir: Path, data_dir: str | None = None, train_data_dir: str | None = None):
         """The method's training arguments for this recipe, training into `output_dir` (no final evaluation: the
-        recipe's own follows)."""
+        recipe's own follows). `data_dir` is the evaluated task's folder: training reads it only when it trains on
+        that task; a recipe that trains on another task (DU trains on GSM8K) reads `train_data_dir`, else the
+        training task's usual source."""
         options = {"task": self.task, **self.train, "output_dir": str(output_dir), "evaluate": False}
-        if data_dir is not None:
-            options["data_dir"] = data_dir
+        folder = train_data_dir if options["task"] != self.task else data_dir
+        if folder is not None:
+            options["data_dir"] = folder
         return self.method.arguments(**options)
 
     def evaluation_arguments(self, model: str | None, output_dir: Path, data_dir: str | None = None):
@@ -138,14 +141,20 @@ def _tokenizers(recipe: Recipe, overrides: dict[str, str | None]) -> dict:
     return tokenizers
 
 
-def dry_run(recipe: Recipe, output_dir: Path, data_dir: str | None = None, tokenizers: dict | None = None) -> str:
+def dry_run(
+    recipe: Recipe,
+    output_dir: Path,
+    data_dir: str | None = None,
+    tokenizers: dict | None = None,
+    train_data_dir: str | None = None,
+) -> str:
     """The recipe's settings and one test question's prompts on each side (text and ids), as text."""
     lines = [f"recipe {recipe.name}: {recipe.method.name} on {recipe.task}"]
     paper = recipe.paper_result
     lines.append("paper: -" if paper is None else f"paper: {paper.accuracy:.2f} % ({paper.paper}, {paper.setting})")
     train_args = None
     if recipe.train is not None:
-        train_args = recipe.training_arguments(output_dir / "train", data_dir)
+        train_args = recipe.training_arguments(output_dir / "train", data_dir, train_data_dir)
         lines.append(f"training ({type(train_args).__name__}):")
         lines += [f"  {name}: {value!r}" for name, value in _settings(train_args, recipe.train).items()]
     eval_args = recipe.evaluation_arguments(
@@ -175,6 +184,10 @@ class ReproduceArguments:
     dry_run: bool = field(default=False, metadata={"help": "print the settings and prompts; train nothing"})
     output_dir: str | None = field(default=None, metadata={"help": "run folder (default: runs/RECIPE_NAME)"})
     data_dir: str | None = field(default=None, metadata={"help": "a local copy of the task in its original layout"})
+    train_data_dir: str | None = field(
+        default=None,
+        metadata={"help": "a local copy of the training task, when it is another task (DU trains on GSM8K)"},
+    )
     backbone_tokenizer: str | None = field(default=None, metadata={"help": "dry run: read the backbone's from here"})
     assistant_tokenizer: str | None = field(default=None, metadata={"help": "dry run: read the assistant's from here"})
 
@@ -190,12 +203,14 @@ def reproduce(args: ReproduceArguments) -> dict | str:
     output_dir = Path(args.output_dir or Path("runs") / recipe.name)
     if args.dry_run:
         overrides = {"backbone": args.backbone_tokenizer, "assistant": args.assistant_tokenizer}
-        text = dry_run(recipe, output_dir, args.data_dir, _tokenizers(recipe, overrides))
+        text = dry_run(recipe, output_dir, args.data_dir, _tokenizers(recipe, overrides), args.train_data_dir)
         print(text)
         return text
     model = None
     if recipe.train is not None:
-        outcome = recipe.method.train(recipe.training_arguments(output_dir / "train", args.data_dir))
+        outcome = recipe.method.train(
+            recipe.training_arguments(output_dir / "train", args.data_dir, args.train_data_dir)
+        )
         if not outcome["is_main_process"]:
             return outcome
         model = outcome["output_dir"]
