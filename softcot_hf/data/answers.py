@@ -162,14 +162,14 @@ _TRUTH = r"(yes|no|true|false)"
 
 
 def extract_boolean(text: str) -> bool | None:
-    """yes/true -> True, no/false -> False: the last one after an answer marker ("the answer is", "###"); else the
-    text's first word when it is one ("No, sharks are fish, and yes, ..."); else the last one used as an answer, that
-    is followed by punctuation or the end ("so, yes." but not "there is no record")."""
+    """yes/true -> True, no/false -> False: the last one after an answer marker ("the answer is", "###", a box);
+    else the text's first word when it is one ("No, sharks are fish, and yes, ..."); else the last one used as an
+    answer, that is followed by punctuation or the end ("so, yes." but not "there is no record")."""
     text = strip_special_tokens(text)
     found = (
-        _last(rf"(?:{_ANSWER_IS}|{_HASHES_MARK})[\s:*\"'`(]*{_TRUTH}\b", text)
+        _last(rf"(?:{_ANSWER_IS}|{_HASHES_MARK}|{_BOXED})[\s:*\"'`($]*(?:\\boxed\{{)?(?:\\text\{{)?{_TRUTH}\b", text)
         or _last(rf"\A[\s*#>\"'`]*{_TRUTH}\b(?!\s+one\b)", text)
-        or _last(rf"\b{_TRUTH}(?=[\s*\"'`]*(?:$|[.,;:!?)]))", text)
+        or _last(rf"\b{_TRUTH}(?=[\s*\"'`]*(?:$|[.,;:!?)}}]))", text)
     )
     return None if found is None else _BOOLEANS[found.lower()]
 
