@@ -1,18 +1,25 @@
 """`softcot-hf reproduce RECIPE`: one row of a paper's table from one recipe file, trained (or resumed), evaluated
 with the recipe's seeds and printed next to the paper's number (`softcot_hf.paper_results`).
 
-A recipe (`recipes/`) is YAML with the method, the task, the paper's row and two sections of option names:
+A recipe (`recipes/`) is YAML with the method, the task, the paper's row, the `paper` flavour's two sections of
+option names, the changes of the `recommended` flavour and the fidelity table (`softcot_hf.fidelity`):
 
     method: softcot
     task: gsm8k
     paper_result: softcot/llama/softcot/gsm8k   # a key of PAPER_RESULTS (optional)
     train: {backbone: ..., assistant: ..., learning_rate: 2.0e-5, ...}   # the method's training arguments
     eval: {seeds: [41, 42, 43, 44, 45], sampling_preset: softcot_official, max_new_tokens: 1024, ...}
+    recommended: {train: {projection_dtype: fp32}, eval: {...}}          # ours: changes to train and eval
+    fidelity: {table: softcot, official: {...}, deviations: {paper: {...}, recommended: {...}}}
 
 `train` holds fields of the method's training arguments (`softcot-hf train METHOD --help`); a method that trains
 nothing has none and its `eval` names the models. `eval` holds `EvaluationArguments` fields (`softcot-hf eval --help`).
-Relative model paths are read from the working directory. `--dry-run` checks the recipe, prints the settings and
-the exact prompts (text and token ids) of one test question on each side, and trains nothing.
+Relative model paths are read from the working directory. `paper` (the default flavour) runs the official code's
+settings wherever they move the number; `recommended` runs ours, each change declared as a deviation with its reason.
+Both refuse to run while a setting differs from the official one without a declared reason. `--dry-run` checks the
+recipe, prints the settings, the fidelity table (setting | official | this run | equal) and the exact prompts (text and
+token ids) of one test question on each side, and trains nothing. It reads the tokenizers and the backbone's
+`generation_config.json` (the sampling defaults the official evaluation inherits), never the weights.
 """
 
 import dataclasses
@@ -22,15 +29,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from transformers import AutoTokenizer, TrainingArguments
+from transformers import AutoTokenizer, GenerationConfig, TrainingArguments
 
 from .cli import Command
 from .data import get_task
 from .evaluation.arguments import EvaluationArguments
+from .fidelity import FLAVOURS, Fidelity, Row, RunSettings, check, format_rows, load_fidelity
+from .generation import resolve_sampling, sampling_settings
 from .methods import Method, get_method
 from .paper_results import PAPER_RESULTS, PaperResult
 
-_RECIPE_KEYS = {"method", "task", "paper_result", "train", "eval"}
+_RECIPE_KEYS = {"method", "task", "paper_result", "train", "eval", "recommended", "fidelity"}
 _STAND_IN_QUESTION = "A baker made 24 rolls and sold 9 of them. How many rolls are left?"
 
 
@@ -45,17 +54,34 @@ class Recipe:
     paper_result: PaperResult | None
     train: dict[str, Any] | None
     eval: dict[str, Any]
+    recommended: dict[str, dict[str, Any]] = field(default_factory=dict)  # "train"/"eval": the flavour's changes
+    fidelity: Fidelity | None = None
 
-    def training_arguments(self, output_dir: Path, data_dir: str | None = None):
+    def sections(self, flavour: str = "paper") -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """The `train` (None: nothing to train) and `eval` options of `flavour`."""
+        if flavour not in FLAVOURS:
+            raise ValueError(f"Unknown flavour {flavour!r}; choose one of {', '.join(FLAVOURS)}.")
+        changes = self.recommended if flavour == "recommended" else {}
+        train = None if self.train is None else {**self.train, **changes.get("train", {})}
+        return train, {**self.eval, **changes.get("eval", {})}
+
+    def training_arguments(self, output_dir: Path, data_dir: str | None = None, flavour: str = "paper"):
         """The method's training arguments for this recipe, training into `output_dir` (no final evaluation: the
         recipe's own follows)."""
-        options = {"task": self.task, **self.train, "output_dir": str(output_dir), "evaluate": False}
+        options = {"task": self.task, **self.sections(flavour)[0], "output_dir": str(output_dir), "evaluate": False}
         if data_dir is not None:
             options["data_dir"] = data_dir
         return self.method.arguments(**options)
 
-    def evaluation_arguments(self, model: str | None, output_dir: Path, data_dir: str | None = None):
-        options = {**self.eval, "task": self.task, "method": self.method.name, "output_dir": str(output_dir)}
+    def evaluation_arguments(
+        self, model: str | None, output_dir: Path, data_dir: str | None = None, flavour: str = "paper"
+    ):
+        options = {
+            **self.sections(flavour)[1],
+            "task": self.task,
+            "method": self.method.name,
+            "output_dir": str(output_dir),
+        }
         if model is not None:
             options["model"] = model
         if data_dir is not None:
@@ -80,6 +106,11 @@ def load_recipe(path: str | Path) -> Recipe:
     if (method.arguments is None) != (train is None):
         need = "no train section (it trains nothing)" if method.arguments is None else "a train section"
         raise ValueError(f"{path}: method {method.name} takes {need}.")
+    recommended = values.get("recommended") or {}
+    if not isinstance(recommended, dict) or not set(recommended) <= {"train", "eval"}:
+        raise ValueError(f"{path}: recommended holds the flavour's changes, as train: and eval: mappings.")
+    if "train" in recommended and train is None:
+        raise ValueError(f"{path}: recommended changes training, but method {method.name} trains nothing.")
     key = values.get("paper_result")
     if key is not None and key not in PAPER_RESULTS:
         raise ValueError(f"{path}: paper_result {key!r} is not in softcot_hf.paper_results.PAPER_RESULTS.")
@@ -91,6 +122,8 @@ def load_recipe(path: str | Path) -> Recipe:
         paper_result=None if key is None else PAPER_RESULTS[key],
         train=train,
         eval=dict(values.get("eval") or {}),
+        recommended={section: dict(changes or {}) for section, changes in recommended.items()},
+        fidelity=None if "fidelity" not in values else load_fidelity(values["fidelity"], path),
     )
 
 
@@ -121,50 +154,136 @@ def _settings(arguments, given: dict) -> dict:
     return shown
 
 
-def _tokenizers(recipe: Recipe, overrides: dict[str, str | None]) -> dict:
+def _locations(recipe: Recipe, overrides: dict[str, str | None]) -> dict[str, str]:
+    """Where each side's tokenizer (and the backbone's generation config) is read: the override, else the model."""
     sections = [recipe.train or {}, recipe.eval]
-    tokenizers = {}
+    locations = {}
     for side in ("backbone", "assistant"):
         name = overrides.get(side) or next((s[side] for s in sections if s.get(side)), None)
-        if name is None:
-            continue
+        if name is not None:
+            locations[side] = str(name)
+    return locations
+
+
+def _tokenizers(locations: dict[str, str]) -> dict:
+    tokenizers = {}
+    for side, name in locations.items():
         try:
-            tokenizers[side] = AutoTokenizer.from_pretrained(str(name))
+            tokenizers[side] = AutoTokenizer.from_pretrained(name)
         except OSError as error:
             raise OSError(
                 f"Could not load the {side} tokenizer {name!r} ({error}). Offline, pass --{side}-tokenizer with a "
-                "local folder holding the same tokenizer."
+                "local folder holding the same tokenizer (and the backbone's generation_config.json)."
             ) from error
     return tokenizers
 
 
-def dry_run(recipe: Recipe, output_dir: Path, data_dir: str | None = None, tokenizers: dict | None = None) -> str:
-    """The recipe's settings and one test question's prompts on each side (text and ids), as text."""
-    lines = [f"recipe {recipe.name}: {recipe.method.name} on {recipe.task}"]
-    paper = recipe.paper_result
-    lines.append("paper: -" if paper is None else f"paper: {paper.accuracy:.2f} % ({paper.paper}, {paper.setting})")
+def backbone_generation_config(location: str | None) -> tuple[GenerationConfig, str]:
+    """The backbone's generation config (the sampling defaults `generate` falls back on) and where it came from;
+    transformers' defaults when the backbone ships none."""
+    if location is None:
+        return GenerationConfig(), "none (no backbone)"
+    try:
+        return GenerationConfig.from_pretrained(location), f"{location}/generation_config.json"
+    except OSError:
+        return GenerationConfig(), f"none at {location} (transformers' defaults)"
+
+
+def _sampling(eval_args: EvaluationArguments, generation_config: GenerationConfig) -> dict:
+    """What the backbone will sample with: the evaluation's settings, the rest from its generation config."""
+    settings = sampling_settings(
+        eval_args.num_samples,
+        eval_args.do_sample,
+        eval_args.temperature,
+        eval_args.top_p,
+        eval_args.top_k,
+        eval_args.repetition_penalty,
+    )
+    return resolve_sampling(settings, generation_config)
+
+
+@dataclass
+class Plan:
+    """One flavour of a recipe, ready to run: its arguments, what the backbone samples with, its fidelity rows."""
+
+    train: Any | None
+    eval: EvaluationArguments
+    sampling: dict
+    generation_config_source: str
+    rows: list[Row]
+
+
+def plan(
+    recipe: Recipe,
+    output_dir: Path,
+    data_dir: str | None = None,
+    tokenizers: dict | None = None,
+    flavour: str = "paper",
+    generation_config: tuple[GenerationConfig, str] | None = None,
+) -> Plan:
+    """The arguments `flavour` of `recipe` will run with and its fidelity rows, computed from them (`tokenizers` by
+    side build the prompts; `generation_config`: the backbone's and its source)."""
     train_args = None
     if recipe.train is not None:
-        train_args = recipe.training_arguments(output_dir / "train", data_dir)
+        train_args = recipe.training_arguments(output_dir / "train", data_dir, flavour)
+    model = str(output_dir / "train") if train_args else None
+    eval_args = recipe.evaluation_arguments(model, output_dir / "eval", data_dir, flavour)
+    config, source = generation_config or (GenerationConfig(), "transformers' defaults")
+    sampling = _sampling(eval_args, config)
+    rows = []
+    if recipe.fidelity is not None:
+        task = get_task(recipe.task)
+        processor = recipe.method.example_processor(task, tokenizers or {}, train_args) if train_args else None
+        run = RunSettings(recipe.method, task, train_args, eval_args, sampling, processor)
+        rows = recipe.fidelity.rows(run, flavour)
+    return Plan(train_args, eval_args, sampling, source, rows)
+
+
+def dry_run(
+    recipe: Recipe,
+    output_dir: Path,
+    data_dir: str | None = None,
+    tokenizers: dict | None = None,
+    flavour: str = "paper",
+    generation_config: tuple[GenerationConfig, str] | None = None,
+) -> str:
+    """The recipe's settings, its fidelity table and one test question's prompts on each side (text and ids), as
+    text. Raises after the text is built (it is in the error) when the table has an undeclared deviation."""
+    lines = [f"recipe {recipe.name} ({flavour} flavour): {recipe.method.name} on {recipe.task}"]
+    paper = recipe.paper_result
+    lines.append("paper: -" if paper is None else f"paper: {paper.accuracy:.2f} % ({paper.paper}, {paper.setting})")
+    planned = plan(recipe, output_dir, data_dir, tokenizers, flavour, generation_config)
+    train_args, eval_args = planned.train, planned.eval
+    if train_args is not None:
         lines.append(f"training ({type(train_args).__name__}):")
-        lines += [f"  {name}: {value!r}" for name, value in _settings(train_args, recipe.train).items()]
-    eval_args = recipe.evaluation_arguments(
-        str(output_dir / "train") if train_args else None, output_dir / "eval", data_dir
-    )
+        lines += [f"  {name}: {value!r}" for name, value in _settings(train_args, recipe.sections(flavour)[0]).items()]
     lines.append("evaluation (EvaluationArguments):")
-    lines += [f"  {name}: {value!r}" for name, value in _settings(eval_args, recipe.eval).items()]
+    lines += [f"  {name}: {value!r}" for name, value in _settings(eval_args, recipe.sections(flavour)[1]).items()]
+    lines.append(f"sampling as the backbone sees it (generation config: {planned.generation_config_source}):")
+    lines += [f"  {name}: {value!r}" for name, value in planned.sampling.items()]
+    if recipe.fidelity is not None:
+        lines.append("fidelity:")
+        lines.append(format_rows(planned.rows))
     task = get_task(recipe.task)
     try:
         rows = task.load(eval_args.split, data_dir=eval_args.data_dir, **(eval_args.data_options or {}))
         question = rows[0]["question"]
-        lines.append(f"prompts of the first {eval_args.split} question:")
+        lines.append(f"evaluation prompts of the first {eval_args.split} question:")
     except (OSError, ValueError) as error:
         question = _STAND_IN_QUESTION
-        lines.append(f"prompts of a stand-in question (the {recipe.task} data did not load: {error}):")
-    for side, ids in recipe.method.example_prompts(task, question, tokenizers or {}, train_args).items():
+        lines.append(f"evaluation prompts of a stand-in question (the {recipe.task} data did not load: {error}):")
+    prompt_args = train_args  # the prompts as the evaluation builds them (SoftCoT may evaluate at another N)
+    if getattr(train_args, "num_thought_tokens", None) and eval_args.num_thought_tokens:
+        prompt_args = dataclasses.replace(train_args, num_thought_tokens=eval_args.num_thought_tokens)
+    for side, ids in recipe.method.example_prompts(task, question, tokenizers or {}, prompt_args).items():
         text = tokenizers[side].decode(ids)
         lines += [f"  {side} ({len(ids)} tokens):", f"    text: {json.dumps(text)}", f"    ids: {ids}"]
-    return "\n".join(lines)
+    text = "\n".join(lines)
+    try:
+        check(planned.rows, f"{recipe.name} ({flavour})")
+    except ValueError as error:
+        raise ValueError(f"{text}\n\n{error}") from None
+    return text
 
 
 @dataclass
@@ -172,40 +291,57 @@ class ReproduceArguments:
     """One paper-table row from a recipe file: train (or resume), evaluate with the recipe's seeds, compare."""
 
     recipe: str | None = field(default=None, metadata={"help": "the recipe file (recipes/...)"})
+    flavour: str = field(
+        default="paper",
+        metadata={"help": "paper: the official settings wherever they move the number; recommended: ours"},
+    )
     dry_run: bool = field(default=False, metadata={"help": "print the settings and prompts; train nothing"})
-    output_dir: str | None = field(default=None, metadata={"help": "run folder (default: runs/RECIPE_NAME)"})
+    output_dir: str | None = field(
+        default=None, metadata={"help": "run folder (default: runs/RECIPE_NAME, runs/RECIPE_NAME-recommended)"}
+    )
     data_dir: str | None = field(default=None, metadata={"help": "a local copy of the task in its original layout"})
-    backbone_tokenizer: str | None = field(default=None, metadata={"help": "dry run: read the backbone's from here"})
-    assistant_tokenizer: str | None = field(default=None, metadata={"help": "dry run: read the assistant's from here"})
+    backbone_tokenizer: str | None = field(
+        default=None, metadata={"help": "read the backbone's tokenizer and generation_config.json from here"}
+    )
+    assistant_tokenizer: str | None = field(default=None, metadata={"help": "read the assistant tokenizer from here"})
 
     def __post_init__(self):
         if not self.recipe:
             raise ValueError("Pass the recipe file: softcot-hf reproduce recipes/softcot/gsm8k-llama.yaml.")
+        if self.flavour not in FLAVOURS:
+            raise ValueError(f"--flavour must be one of {', '.join(FLAVOURS)}, got {self.flavour!r}.")
 
 
 def reproduce(args: ReproduceArguments) -> dict | str:
-    """Runs (or, with `dry_run`, describes) the recipe; returns the evaluation summary with `paper` and
-    `comparison` added, also written to `OUTPUT_DIR/reproduce.json` (the dry-run text with `dry_run`)."""
+    """Runs (or, with `dry_run`, describes) the recipe's flavour; returns the evaluation summary with `paper` and
+    `comparison` added, also written to `OUTPUT_DIR/reproduce.json` (the dry-run text with `dry_run`). A flavour
+    whose fidelity table has an undeclared deviation is refused before anything trains."""
     recipe = load_recipe(args.recipe)
-    output_dir = Path(args.output_dir or Path("runs") / recipe.name)
+    suffix = "" if args.flavour == "paper" else f"-{args.flavour}"
+    output_dir = Path(args.output_dir or Path("runs") / f"{recipe.name}{suffix}")
+    locations = _locations(recipe, {"backbone": args.backbone_tokenizer, "assistant": args.assistant_tokenizer})
+    tokenizers = _tokenizers(locations)
+    generation_config = backbone_generation_config(locations.get("backbone"))
     if args.dry_run:
-        overrides = {"backbone": args.backbone_tokenizer, "assistant": args.assistant_tokenizer}
-        text = dry_run(recipe, output_dir, args.data_dir, _tokenizers(recipe, overrides))
+        text = dry_run(recipe, output_dir, args.data_dir, tokenizers, args.flavour, generation_config)
         print(text)
         return text
+    planned = plan(recipe, output_dir, args.data_dir, tokenizers, args.flavour, generation_config)
+    check(planned.rows, f"{recipe.name} ({args.flavour})")
     model = None
-    if recipe.train is not None:
-        outcome = recipe.method.train(recipe.training_arguments(output_dir / "train", args.data_dir))
+    if planned.train is not None:
+        outcome = recipe.method.train(planned.train)
         if not outcome["is_main_process"]:
             return outcome
         model = outcome["output_dir"]
     from .evaluation.harness import evaluate
 
-    summary = evaluate(recipe.evaluation_arguments(model, output_dir / "eval", args.data_dir))
+    summary = evaluate(recipe.evaluation_arguments(model, output_dir / "eval", args.data_dir, args.flavour))
+    summary["flavour"] = args.flavour
     summary["paper"] = None if recipe.paper_result is None else dataclasses.asdict(recipe.paper_result)
     summary["comparison"] = compare(summary, recipe.paper_result)
     (output_dir / "reproduce.json").write_text(json.dumps({"recipe": recipe.name, **summary}, indent=2) + "\n")
-    print(f"{recipe.name}: {summary['comparison']}")
+    print(f"{recipe.name} ({args.flavour}): {summary['comparison']}")
     return summary
 
 
@@ -219,4 +355,4 @@ COMMANDS = [
     ),
 ]
 
-__all__ = ["Recipe", "ReproduceArguments", "compare", "dry_run", "load_recipe", "reproduce"]
+__all__ = ["Plan", "Recipe", "ReproduceArguments", "compare", "dry_run", "load_recipe", "plan", "reproduce"]

@@ -10,25 +10,41 @@ from transformers import AutoTokenizer
 
 from softcot_hf.cli import main
 from softcot_hf.evaluation.arguments import EvaluationArguments
+from softcot_hf.fidelity import FLAVOURS
 from softcot_hf.paper_results import PAPER_RESULTS
-from softcot_hf.reproduce import ReproduceArguments, compare, dry_run, load_recipe, reproduce
+from softcot_hf.reproduce import (
+    ReproduceArguments,
+    backbone_generation_config,
+    compare,
+    dry_run,
+    load_recipe,
+    reproduce,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-# recipes/accelerate/ holds launcher configs (accelerate launch --config_file), not recipes.
-RECIPES = sorted(path for path in (ROOT / "recipes").rglob("*.yaml") if path.parent.name != "accelerate")
+# recipes/accelerate/ holds launcher configs (accelerate launch --config_file) and recipes/official/ the official
+# settings the recipes compare with (softcot_hf.fidelity): neither is a recipe.
+RECIPES = sorted(
+    path for path in (ROOT / "recipes").rglob("*.yaml") if path.parent.name not in ("accelerate", "official")
+)
 TOKENIZERS = ROOT.parent / "shared" / "tokenizers"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 DATA_FOLDERS = {"asdiv_aug": "asdiv", "gsm8k_aug": "gsm8k_aug_icot"}
 needs_tokenizers = pytest.mark.skipif(not TOKENIZERS.is_dir(), reason=f"real tokenizers not found at {TOKENIZERS}")
 
 
+def _folder(name: str) -> str:
+    """Where a recipe's model files are read offline: a local folder, or the shared copy of its Hub id's family
+    (tokenizer and, for LLaMA-3 and Qwen2.5, the real checkpoints' generation_config.json)."""
+    if Path(name).exists():
+        return name
+    family = "llama3" if "llama" in name.lower() else "qwen2.5" if "qwen" in name.lower() else "gpt2"
+    return str(TOKENIZERS / family)
+
+
 @cache
 def _tokenizer(name: str):
-    """A recipe's tokenizer: a local folder, or the shared copy of its Hub id's family (LLaMA-3, Qwen2.5, GPT-2)."""
-    if Path(name).exists():
-        return AutoTokenizer.from_pretrained(name)
-    family = "llama3" if "llama" in name.lower() else "qwen2.5" if "qwen" in name.lower() else "gpt2"
-    return AutoTokenizer.from_pretrained(str(TOKENIZERS / family))
+    return AutoTokenizer.from_pretrained(_folder(name))
 
 
 def test_recipes_cover_the_papers_tables():
@@ -51,13 +67,16 @@ def test_recipes_cover_the_papers_tables():
 def test_every_recipe_dry_runs(path, tmp_path):
     recipe = load_recipe(path)
     sections = [recipe.train or {}, recipe.eval]
-    tokenizers = {}
+    tokenizers, names = {}, {}
     for side in ("backbone", "assistant"):
         if (name := next((section[side] for section in sections if section.get(side)), None)) is not None:
-            tokenizers[side] = _tokenizer(name)
+            tokenizers[side], names[side] = _tokenizer(name), name
     shared = SHARED_DATA / DATA_FOLDERS.get(recipe.task, recipe.task)
     data_dir = str(shared) if shared.is_dir() else None  # the generated tasks need no data
-    text = dry_run(recipe, tmp_path, data_dir, tokenizers)
+    generation_config = backbone_generation_config(_folder(names["backbone"]))
+    for flavour in FLAVOURS:  # each flavour: its table has no undeclared deviation (dry_run raises on one)
+        text = dry_run(recipe, tmp_path, data_dir, tokenizers, flavour, generation_config)
+        assert recipe.fidelity is None or "setting | official | this run | equal" in text
     assert f"{recipe.method.name} on {recipe.task}" in text
     assert "backbone (" in text and "ids: [" in text
     assert ("assistant (" in text) == (recipe.method.name in ("softcot", "softcotpp", "assist_cot"))

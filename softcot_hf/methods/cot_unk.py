@@ -42,8 +42,11 @@ class CoTUnk(ThoughtSlotsMethod):
             backbone_template=self.build_prompt(task, "{question}"),
         )
 
+    def example_processor(self, task, tokenizers, args=None):
+        return self.processor(tokenizers["backbone"], task, args)
+
     def example_prompts(self, task, question, tokenizers, args=None):
-        return {"backbone": self.processor(tokenizers["backbone"], task, args).backbone_prompt_ids(question)}
+        return {"backbone": self.example_processor(task, tokenizers, args).backbone_prompt_ids(question)}
 
     def identity(self, args: CoTUnkTrainingArguments) -> dict:
         return {**super().identity(args), "num_thought_tokens": args.num_thought_tokens}
