@@ -101,6 +101,80 @@ def test_dry_run_command_prints_the_exact_prompts(capsys, tmp_path):
     assert not (tmp_path / "train").exists()
 
 
+@needs_tokenizers
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_qwen_dry_run_shows_the_sampling_the_backbone_inherits(capsys, tmp_path, flavour):
+    qwen = str(TOKENIZERS / "qwen2.5")  # holds the real Qwen2.5-7B-Instruct generation_config.json
+    main(
+        ["reproduce", str(ROOT / "recipes/softcot/gsm8k-qwen.yaml"), "--dry-run", "--output-dir", str(tmp_path)]
+        + ["--backbone-tokenizer", qwen, "--assistant-tokenizer", qwen, "--flavour", flavour]
+    )
+    out = capsys.readouterr().out
+    sampling = out.split("sampling as the backbone sees it")[1].split("fidelity:")[0]
+    assert "top_k: 20" in sampling and "repetition_penalty: 1.05" in sampling and "temperature: 1.0" in sampling
+    assert "top_k | 20 | 20 | yes" in out and "repetition_penalty | 1.05 | 1.05 | yes" in out
+    # N = 32 in training, 4 at evaluation; the backbone's prompt ends with the user turn
+    assert "num_thought_tokens_train | 32 | 32 | yes" in out and "num_thought_tokens_eval | 4 | 4 | yes" in out
+    assert "backbone_prompt_end | user turn (no generation prompt) | user turn (no generation prompt) | yes" in out
+    projection = (
+        "projection_dtype | bf16 | bf16 | yes" if flavour == "paper" else "projection_dtype | bf16 | fp32 | DEVIATION"
+    )
+    assert projection in out
+
+
+def _recipe_copy(tmp_path, edit) -> Path:
+    """recipes/softcot/gsm8k-llama.yaml with `edit` applied to its text, under a recipes/ folder of its own (the
+    official tables copied beside it)."""
+    folder = tmp_path / "recipes"
+    (folder / "softcot").mkdir(parents=True)
+    for table in (ROOT / "recipes" / "official").glob("*.yaml"):
+        (folder / "official").mkdir(exist_ok=True)
+        (folder / "official" / table.name).write_text(table.read_text())
+    path = folder / "softcot" / "gsm8k-llama.yaml"
+    path.write_text(edit((ROOT / "recipes/softcot/gsm8k-llama.yaml").read_text()))
+    return path
+
+
+@needs_tokenizers
+def test_a_wrong_recipe_is_caught(tmp_path):
+    """ "this run" is read from the arguments the run will use: a recipe that trains at another learning rate or
+    evaluates with the generation prompt is refused, and so is a deviation declared where the values agree."""
+    llama = _tokenizer("meta-llama/Llama-3.1-8B-Instruct")
+    tokenizers = {"backbone": llama, "assistant": llama}
+    config = backbone_generation_config(str(TOKENIZERS / "llama3"))
+
+    def refused(edit, message):
+        recipe = load_recipe(_recipe_copy(tmp_path / message[:8].replace(" ", "_"), edit))
+        with pytest.raises(ValueError, match=message):
+            dry_run(recipe, tmp_path, None, tokenizers, "paper", config)
+
+    refused(lambda text: text.replace("learning_rate: 2.0e-5", "learning_rate: 1.0e-4"), r"undeclared.*learning_rate")
+    refused(lambda text: text.replace("  num_thought_tokens: 4\n", ""), r"undeclared.*num_thought_tokens_eval")
+    refused(lambda text: text.replace("prompt_preset: official", "prompt_preset: null"), r"undeclared.*instruction")
+    refused(lambda text: text.replace("  batch_size: 16", "  batch_size: 1"), r"agree with the official.*eval_batch")
+    # the same check guards a real run before anything trains
+    args = ReproduceArguments(recipe=str(_recipe_copy(tmp_path / "run", lambda t: t.replace("seed: 42", "seed: 41"))))
+    args.backbone_tokenizer = args.assistant_tokenizer = str(TOKENIZERS / "llama3")
+    with pytest.raises(ValueError, match=r"undeclared deviations \['seed'\]"):
+        reproduce(args)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_fidelity_tables_name_known_settings_and_sources(tmp_path):
+    bad = _recipe_copy(
+        tmp_path, lambda text: text.replace("  official:\n", "  official:\n    lr: {value: 1, source: x}\n")
+    )
+    with pytest.raises(ValueError, match="unknown setting 'lr'"):
+        load_recipe(bad)
+    bad.write_text(bad.read_text().replace("    lr: {value: 1, source: x}\n", "    seed: 42\n"))
+    with pytest.raises(ValueError, match="needs exactly"):
+        load_recipe(bad)
+    for path in RECIPES:
+        table = load_recipe(path).fidelity
+        assert table is not None and table.official, f"{path} has no fidelity table"
+        assert all(row.source for row in table.official.values())
+
+
 def test_compare_prints_the_difference_in_standard_deviations():
     paper = PAPER_RESULTS["softcot/llama/softcot/gsm8k"]
     summary = {"accuracy": 0.8203, "accuracy_std": 0.005, "seeds": [41, 42, 43, 44, 45], "num_examples": 1319}
