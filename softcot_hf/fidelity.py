@@ -98,6 +98,11 @@ def _assistant(run: RunSettings) -> str | None:
     return None if value is None else str(value)
 
 
+def _all(limit: int | None) -> int | str:
+    """A limit on the number of examples, or "all"."""
+    return "all" if limit is None else limit
+
+
 def _train_batch(run: RunSettings) -> int | None:
     """Examples per optimizer step on one process (the official scripts' batch; scale-out keeps the global batch)."""
     if run.train is None:
@@ -177,7 +182,7 @@ MEASURES: dict[str, Callable[[RunSettings], Any]] = {
     "assistant": _assistant,
     "train_task": _training("task"),
     "train_data_options": _training("data_options"),
-    "train_limit": _training("limit"),
+    "train_limit": lambda run: None if run.train is None else _all(run.train.limit),
     "num_thought_tokens_train": _training("num_thought_tokens"),
     "num_thought_tokens_eval": _eval_thoughts,
     "learning_rate": _training("learning_rate"),
@@ -209,7 +214,7 @@ MEASURES: dict[str, Callable[[RunSettings], Any]] = {
     "training_target": _training_target,
     "eval_task": lambda run: run.task.name,
     "eval_split": lambda run: run.eval.split,
-    "eval_limit": lambda run: run.eval.limit,
+    "eval_limit": lambda run: _all(run.eval.limit),
     "eval_seeds": lambda run: list(run.eval.seeds),
     "seeding": lambda run: run.eval.seeding,
     "eval_batch_size": lambda run: run.eval.batch_size,
