@@ -66,6 +66,11 @@ def _pad_id_avoiding(tokenizer: PreTrainedTokenizerBase, avoid: int) -> int:
     return next(i for i in candidates if i is not None and i != avoid)
 
 
+def _uses_chat(tokenizer: PreTrainedTokenizerBase, use_chat_template: bool | None) -> bool:
+    """Whether prompts go through the chat template: `use_chat_template`, by default whether the tokenizer has one."""
+    return tokenizer.chat_template is not None if use_chat_template is None else use_chat_template
+
+
 def render_prompt_ids(
     tokenizer: PreTrainedTokenizerBase,
     text: str,
@@ -77,8 +82,7 @@ def render_prompt_ids(
     not `add_generation_prompt`) when `use_chat_template` (default: whether the tokenizer has one), else the plain
     text with its special tokens.
     """
-    use_chat = tokenizer.chat_template is not None if use_chat_template is None else use_chat_template
-    if use_chat:
+    if _uses_chat(tokenizer, use_chat_template):
         rendered = tokenizer.apply_chat_template(
             [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=add_generation_prompt
         )
@@ -247,15 +251,12 @@ class SoftCoTProcessor(ProcessorMixin):
         )
         return cls(assistant_tokenizer, AutoTokenizer.from_pretrained(backbone, revision=backbone_revision), **kwargs)
 
-    def _uses_chat(self, tokenizer: PreTrainedTokenizerBase) -> bool:
-        return tokenizer.chat_template is not None if self.use_chat_template is None else self.use_chat_template
-
     def assistant_prompt_ids(self, question: str) -> list[int]:
         """The assistant's prompt for one question, then `assistant_response_prefix` and its N placeholders (then the
         end of its turn with `close_assistant_turn`)."""
         tokenizer, tokens = self.assistant_tokenizer, self.thought_tokens
         text = self.assistant_template.format(question=question, num_thought_tokens=self.num_thought_tokens)
-        if self.close_assistant_turn and self._uses_chat(tokenizer):
+        if self.close_assistant_turn and _uses_chat(tokenizer, self.use_chat_template):
             reply = self.assistant_response_prefix + tokens.assistant_placeholder * self.num_thought_tokens
             ids = tokenizer(_render_turns(tokenizer, text, reply), add_special_tokens=False)["input_ids"]
             if (count := ids.count(tokens.assistant_placeholder_id)) != self.num_thought_tokens:
@@ -291,7 +292,7 @@ class SoftCoTProcessor(ProcessorMixin):
         """The training target after the backbone's prompt: the answer and the backbone's EOS; when the prompt ends
         with the user turn (no generation prompt, chat template), the assistant's whole turn holding the answer."""
         tokenizer = self.backbone_tokenizer
-        if not self.add_generation_prompt and self._uses_chat(tokenizer):
+        if not self.add_generation_prompt and _uses_chat(tokenizer, self.use_chat_template):
             return reply_turn_ids(tokenizer, self._backbone_text(question), answer)
         return tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
 
