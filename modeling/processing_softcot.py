@@ -41,6 +41,7 @@ SETTINGS = (
     "use_chat_template",
     "assistant_response_prefix",
     "add_generation_prompt",
+    "close_assistant_turn",
 )
 # Each tokenizer's subfolder in a saved processor (named after the attribute, as `ProcessorMixin` names them).
 TOKENIZER_FOLDERS = ("assistant_tokenizer", "backbone_tokenizer")
@@ -99,6 +100,11 @@ def _pad_id_avoiding(tokenizer: PreTrainedTokenizerBase, avoid: int) -> int:
     return next(i for i in candidates if i is not None and i != avoid)
 
 
+def _uses_chat(tokenizer: PreTrainedTokenizerBase, use_chat_template: bool | None) -> bool:
+    """Whether prompts go through the chat template: `use_chat_template`, by default whether the tokenizer has one."""
+    return tokenizer.chat_template is not None if use_chat_template is None else use_chat_template
+
+
 def render_prompt_ids(
     tokenizer: PreTrainedTokenizerBase,
     text: str,
@@ -110,13 +116,29 @@ def render_prompt_ids(
     not `add_generation_prompt`) when `use_chat_template` (default: whether the tokenizer has one), else the plain
     text with its special tokens.
     """
-    use_chat = tokenizer.chat_template is not None if use_chat_template is None else use_chat_template
-    if use_chat:
+    if _uses_chat(tokenizer, use_chat_template):
         rendered = tokenizer.apply_chat_template(
             [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=add_generation_prompt
         )
         return tokenizer(rendered, add_special_tokens=False)["input_ids"]
     return tokenizer(text)["input_ids"]
+
+
+def _render_turns(tokenizer: PreTrainedTokenizerBase, user: str, reply: str | None = None) -> str:
+    """The chat template's text of a user turn, and of the assistant's whole `reply` turn when one is given."""
+    messages = [{"role": "user", "content": user}]
+    if reply is not None:
+        messages.append({"role": "assistant", "content": reply})
+    return tokenizer.apply_chat_template(messages, tokenize=False)
+
+
+def reply_turn_ids(tokenizer: PreTrainedTokenizerBase, user: str, reply: str) -> list[int]:
+    """Token ids of the assistant's whole turn answering `user` as the chat template writes it after the user turn
+    (header, `reply`, end of turn): a training target that starts where a prompt without generation prompt ends."""
+    prompt, whole = _render_turns(tokenizer, user), _render_turns(tokenizer, user, reply)
+    if not whole.startswith(prompt):
+        raise ValueError("The chat template writes the user turn differently once a reply follows it.")
+    return tokenizer(whole[len(prompt) :], add_special_tokens=False)["input_ids"]
 
 
 class SoftCoTProcessor(ProcessorMixin):
@@ -139,7 +161,11 @@ class SoftCoTProcessor(ProcessorMixin):
         assistant_response_prefix (`str`, defaults to `""`): text that opens the assistant's reply (after the
             generation prompt), before the N placeholders, so the placeholders sit inside the reply after a lead-in.
         add_generation_prompt (`bool`, defaults to `True`): end the backbone's prompt with the chat template's
-            generation prompt. The presets of `softcot_hf.data.prompts` (`prompt_preset`) set all four.
+            generation prompt. Without it the prompt ends with the user turn and training targets are the assistant's
+            whole turn (header, answer, end of turn), as in the official SoftCoT code.
+        close_assistant_turn (`bool`, defaults to `False`): write the assistant's reply (lead-in and placeholders) as a
+            whole turn of its chat template, closed by its end of turn, as the official code does; the placeholders'
+            states do not change (the assistant is causal). The presets of `softcot_hf.data.prompts` set all five.
     """
 
     def __init__(
@@ -152,6 +178,7 @@ class SoftCoTProcessor(ProcessorMixin):
         use_chat_template: bool | None = None,
         assistant_response_prefix: str = "",
         add_generation_prompt: bool = True,
+        close_assistant_turn: bool = False,
         **kwargs,
     ):
         check_template("assistant_template", assistant_template, ASSISTANT_TEMPLATE_FIELDS)
@@ -167,6 +194,7 @@ class SoftCoTProcessor(ProcessorMixin):
         self.use_chat_template = use_chat_template
         self.assistant_response_prefix = assistant_response_prefix
         self.add_generation_prompt = add_generation_prompt
+        self.close_assistant_turn = close_assistant_turn
         super().__init__(assistant_tokenizer, backbone_tokenizer, **kwargs)
         # Without an assistant only the backbone side of the rule matters (the placeholder found is never used).
         self.thought_tokens = select_thought_tokens(assistant_tokenizer or backbone_tokenizer, backbone_tokenizer)
@@ -260,20 +288,34 @@ class SoftCoTProcessor(ProcessorMixin):
         return cls(assistant_tokenizer, AutoTokenizer.from_pretrained(backbone, revision=backbone_revision), **kwargs)
 
     def assistant_prompt_ids(self, question: str) -> list[int]:
-        """The assistant's prompt for one question, then `assistant_response_prefix` and its N placeholders."""
-        tokenizer = self.assistant_tokenizer
+        """The assistant's prompt for one question, then `assistant_response_prefix` and its N placeholders (then the
+        end of its turn with `close_assistant_turn`)."""
+        tokenizer, tokens = self.assistant_tokenizer, self.thought_tokens
         text = self.assistant_template.format(question=question, num_thought_tokens=self.num_thought_tokens)
+        if self.close_assistant_turn and _uses_chat(tokenizer, self.use_chat_template):
+            reply = self.assistant_response_prefix + tokens.assistant_placeholder * self.num_thought_tokens
+            ids = tokenizer(_render_turns(tokenizer, text, reply), add_special_tokens=False)["input_ids"]
+            if (count := ids.count(tokens.assistant_placeholder_id)) != self.num_thought_tokens:
+                raise ValueError(
+                    f"The assistant prompt holds {count} placeholders instead of {self.num_thought_tokens}: the "
+                    "template or the question itself contains the placeholder token. Check assistant_template."
+                )
+            return ids
         ids = render_prompt_ids(tokenizer, text, self.use_chat_template)
         if self.assistant_response_prefix:
             ids += tokenizer(self.assistant_response_prefix, add_special_tokens=False)["input_ids"]
-        return ids + [self.thought_tokens.assistant_placeholder_id] * self.num_thought_tokens
+        return ids + [tokens.assistant_placeholder_id] * self.num_thought_tokens
+
+    def _backbone_text(self, question: str) -> str:
+        tokens = self.thought_tokens
+        thoughts = (tokens.backbone_start or "") + tokens.backbone_slot * self.num_thought_tokens
+        thoughts += tokens.backbone_end or ""
+        return self.backbone_template.format(question=question, thoughts=thoughts)
 
     def backbone_prompt_ids(self, question: str) -> list[int]:
         """The backbone's prompt for one question, with start marker, N slots and end marker at `{thoughts}`."""
         tokens = self.thought_tokens
-        thoughts = (tokens.backbone_start or "") + tokens.backbone_slot * self.num_thought_tokens
-        thoughts += tokens.backbone_end or ""
-        text = self.backbone_template.format(question=question, thoughts=thoughts)
+        text = self._backbone_text(question)
         ids = render_prompt_ids(self.backbone_tokenizer, text, self.use_chat_template, self.add_generation_prompt)
         if (count := ids.count(tokens.backbone_slot_id)) != self.num_thought_tokens:
             raise ValueError(
@@ -303,6 +345,14 @@ class SoftCoTProcessor(ProcessorMixin):
                         f"`text.replace({token!r}, '')`)."
                     )
 
+    def target_ids(self, question: str, answer: str) -> list[int]:
+        """The training target after the backbone's prompt: the answer and the backbone's EOS; when the prompt ends
+        with the user turn (no generation prompt, chat template), the assistant's whole turn holding the answer."""
+        tokenizer = self.backbone_tokenizer
+        if not self.add_generation_prompt and _uses_chat(tokenizer, self.use_chat_template):
+            return reply_turn_ids(tokenizer, self._backbone_text(question), answer)
+        return tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+
     @property
     def backbone_pad_token_id(self) -> int:
         """The id backbone rows are padded with: never the slot token, so padding never looks like a thought."""
@@ -324,7 +374,7 @@ class SoftCoTProcessor(ProcessorMixin):
         """
         Returns `input_ids`, `attention_mask` (batch, length), `assistant_input_ids`, `assistant_attention_mask`
         (batch, assistant_length; left out without an assistant tokenizer) and, when `answers` are given, `labels`
-        (batch, length): the answer tokens and the backbone's EOS after the prompt, -100 elsewhere. Answers are
+        (batch, length): the target after the prompt (`target_ids`), -100 elsewhere. Answers are
         appended for training; leave them out to generate.
         `return_tensors`: `"pt"` (torch tensors), `"np"` (numpy arrays) or `None` (lists of ints).
         """
@@ -344,8 +394,7 @@ class SoftCoTProcessor(ProcessorMixin):
         backbone_rows = [self.backbone_prompt_ids(question) for question in questions]
         label_rows = None
         if answers is not None:
-            eos = self.backbone_tokenizer.eos_token_id
-            targets = [self.backbone_tokenizer(a, add_special_tokens=False)["input_ids"] + [eos] for a in answers]
+            targets = [self.target_ids(question, answer) for question, answer in zip(questions, answers, strict=True)]
             label_rows = [[-100] * len(prompt) + target for prompt, target in zip(backbone_rows, targets, strict=True)]
             backbone_rows = [prompt + target for prompt, target in zip(backbone_rows, targets, strict=True)]
 

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 import torch
 from transformers import (
     CompileConfig,
+    GenerationConfig,
     LogitsProcessor,
     LogitsProcessorList,
     PreTrainedModel,
@@ -71,12 +72,18 @@ def stop_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -
 
 
 def sampling_settings(
-    num_samples: int, do_sample: bool | None, temperature: float, top_p: float, top_k: int = 0
+    num_samples: int,
+    do_sample: bool | None,
+    temperature: float,
+    top_p: float,
+    top_k: int | None = 0,
+    repetition_penalty: float | None = None,
 ) -> dict:
     """
     `generate` arguments for `num_samples` paths per question: greedy search for one path unless `do_sample`,
     sampling at `temperature`/`top_p`/`top_k` (0: no limit) otherwise (self-consistency needs different paths, so
-    it always samples).
+    it always samples). `None` for `top_k` or `repetition_penalty`: the backbone's `generation_config` decides
+    (`resolve_sampling`), as it does in a plain `generate` call.
     """
     if num_samples < 1:
         raise ValueError(f"num_samples must be at least 1, got {num_samples}.")
@@ -84,21 +91,47 @@ def sampling_settings(
     if num_samples > 1 and not do_sample:
         raise ValueError("Self-consistency (num_samples > 1) needs sampled paths: leave do_sample unset or True.")
     settings = {"do_sample": do_sample, "num_return_sequences": num_samples}
+    if repetition_penalty is not None:
+        settings["repetition_penalty"] = repetition_penalty
     if do_sample:
         settings.update(temperature=temperature, top_p=top_p, top_k=top_k)
     return settings
 
 
+# What `generate` uses for a value neither the call nor the model's generation_config sets (transformers 4.x had them
+# as GenerationConfig defaults; 5.x applies them inside generate).
+UNSET_SAMPLING_DEFAULTS = {"top_k": 50, "repetition_penalty": 1.0}
+
+
+def resolve_sampling(settings: dict, generation_config: GenerationConfig) -> dict:
+    """
+    `settings` (from `sampling_settings`) with every value left to the model (`top_k` None when sampling, a missing
+    or None `repetition_penalty`) read from `generation_config` (the backbone's, as `generate` would): what the
+    backbone really sees. A value the config does not set is transformers' default (top-k 50, repetition penalty 1).
+    """
+    resolved = dict(settings)
+    for name, default in UNSET_SAMPLING_DEFAULTS.items():
+        if resolved.get(name) is None and (name != "top_k" or resolved.get("do_sample")):
+            value = getattr(generation_config, name, None)
+            resolved[name] = default if value is None else value
+    return resolved
+
+
 class PerRowSampler(LogitsProcessor):
     """
-    Samples each row's next token with the row's own `torch.Generator` (after temperature, top-k and top-p, in
-    `generate`'s order), then leaves only that token possible, so `generate`'s own sampling picks it. A row's sampled
-    path then depends on its seed alone: not on the other rows of its batch (size, order) nor on where a run stopped.
-    Pass it with `generate`'s own warpers turned off (`per_row_sampling` does both).
+    Samples the next token of each group of `rows_per_seed` consecutive rows with the group's own `torch.Generator`
+    (after temperature, top-k and top-p, in `generate`'s order), then leaves only that token possible, so `generate`'s
+    own sampling picks it. With one row per seed a row's sampled path depends on its seed alone: not on the other rows
+    of its batch (size, order) nor on where a run stopped. With a question's paths as one group seeded by the run's
+    seed, every question draws its paths from the same fresh stream, as the official SoftCoT evaluation does by
+    reseeding before each question. Pass it with `generate`'s own warpers turned off (`per_row_sampling` does both).
     """
 
-    def __init__(self, seeds: list[int], temperature: float = 1.0, top_p: float = 1.0, top_k: int = 0):
+    def __init__(
+        self, seeds: list[int], temperature: float = 1.0, top_p: float = 1.0, top_k: int = 0, rows_per_seed: int = 1
+    ):
         self.seeds = seeds
+        self.rows_per_seed = rows_per_seed
         self.generators: list[torch.Generator] | None = None  # made on the scores' device at the first step
         self.warpers = LogitsProcessorList()
         if temperature != 1.0:
@@ -110,23 +143,22 @@ class PerRowSampler(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         """(batch, vocab) scores -> (batch, vocab) with 0 at each row's drawn token and -inf elsewhere."""
-        if len(self.seeds) != scores.shape[0]:
-            raise ValueError(f"{len(self.seeds)} row seeds for {scores.shape[0]} rows.")
+        if len(self.seeds) * self.rows_per_seed != scores.shape[0]:
+            raise ValueError(f"{len(self.seeds)} seeds of {self.rows_per_seed} rows each for {scores.shape[0]} rows.")
         if self.generators is None:
             self.generators = [torch.Generator(scores.device).manual_seed(seed) for seed in self.seeds]
         probabilities = self.warpers(input_ids, scores).float().softmax(-1)
-        drawn = [
-            torch.multinomial(row, 1, generator=gen) for row, gen in zip(probabilities, self.generators, strict=True)
-        ]
-        return torch.full_like(scores, -float("inf")).scatter(1, torch.stack(drawn), 0.0)
+        groups = probabilities.split(self.rows_per_seed)
+        drawn = [torch.multinomial(rows, 1, generator=gen) for rows, gen in zip(groups, self.generators, strict=True)]
+        return torch.full_like(scores, -float("inf")).scatter(1, torch.cat(drawn), 0.0)
 
 
-def per_row_sampling(settings: dict, row_seeds: list[int]) -> dict:
-    """`generate` arguments (from `sampling_settings`) that sample row `i` with seed `row_seeds[i]` (see
-    `PerRowSampler`); greedy settings are returned as they are."""
+def per_row_sampling(settings: dict, seeds: list[int], rows_per_seed: int = 1) -> dict:
+    """`generate` arguments (from `sampling_settings`, resolved by `resolve_sampling`) that sample each group of
+    `rows_per_seed` rows with its seed in `seeds` (see `PerRowSampler`); greedy settings are returned as they are."""
     if not settings.get("do_sample"):
         return settings
-    sampler = PerRowSampler(row_seeds, settings["temperature"], settings["top_p"], settings["top_k"])
+    sampler = PerRowSampler(seeds, settings["temperature"], settings["top_p"], settings["top_k"], rows_per_seed)
     return {
         **settings,
         "temperature": 1.0,

@@ -1,21 +1,28 @@
 """`softcot-hf reproduce RECIPE`: one row of a paper's table from one recipe file, trained (or resumed), evaluated
 with the recipe's seeds and printed next to the paper's number (`softcot_hf.paper_results`).
 
-A recipe (`recipes/`) is YAML with the method, the task, the paper's row and two sections of option names:
+A recipe (`recipes/`) is YAML with the method, the task, the paper's row, the `paper` flavour's two sections of
+option names, the changes of the `recommended` flavour and the fidelity table (`softcot_hf.fidelity`):
 
     method: softcot
     task: gsm8k
     paper_result: softcot/llama/softcot/gsm8k   # a key of PAPER_RESULTS (optional)
     train: {backbone: ..., assistant: ..., learning_rate: 2.0e-5, ...}   # the method's training arguments
     eval: {seeds: [41, 42, 43, 44, 45], sampling_preset: softcot_official, max_new_tokens: 1024, ...}
+    recommended: {train: {projection_dtype: fp32}, eval: {...}}          # ours: changes to train and eval
+    fidelity: {table: softcot, official: {...}, deviations: {paper: {...}, recommended: {...}}}
 
 `train` holds fields of the method's training arguments (`softcot-hf train METHOD --help`); a method that trains
 nothing has none and its `eval` names the models. `eval` holds `EvaluationArguments` fields (`softcot-hf eval --help`).
 Relative model paths are read from the working directory. A recipe that starts from another recipe's model names it
 (`init_from_recipe: coconut-baselines/cot/gsm8k_aug`, a path under `recipes/`): that recipe is trained first into
 `OUTPUT_DIR/init` (or resumed), and its artifact is this recipe's `backbone`, as the official Coconut GSM8k run starts
-from its CoT run's best checkpoint. `--dry-run` checks the recipe, prints the settings and
-the exact prompts (text and token ids) of one test question on each side, and trains nothing.
+from its CoT run's best checkpoint. `paper` (the default flavour) runs the official code's
+settings wherever they move the number; `recommended` runs ours, each change declared as a deviation with its reason.
+Both refuse to run while a setting differs from the official one without a declared reason. `--dry-run` checks the
+recipe, prints the settings, the fidelity table (setting | official | this run | equal) and the exact prompts (text and
+token ids) of one test question on each side, and trains nothing. It reads the tokenizers and the backbone's
+`generation_config.json` (the sampling defaults the official evaluation inherits), never the weights.
 """
 
 import dataclasses
@@ -24,17 +31,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from transformers import AutoTokenizer, TrainingArguments
+from transformers import AutoTokenizer, GenerationConfig, TrainingArguments
 
 from . import checks
 from .cli import Command
 from .data import get_task
 from .evaluation.arguments import EvaluationArguments
+from .fidelity import FLAVOURS, Fidelity, Row, RunSettings, check, format_rows, load_fidelity
+from .generation import resolve_sampling, sampling_settings
 from .methods import Method, get_method
 from .paper_results import PAPER_RESULTS, PaperResult
 from .settings_files import check_keys, read_config
 
-_RECIPE_KEYS = {"method", "task", "paper_result", "init_from_recipe", "train", "eval"}
+_RECIPE_KEYS = {"method", "task", "paper_result", "init_from_recipe", "train", "eval", "recommended", "fidelity"}
 INIT_DIR = "init"  # where a recipe's init_from_recipe trains, in its run folder
 _STAND_IN_QUESTION = "A baker made 24 rolls and sold 9 of them. How many rolls are left?"
 
@@ -50,7 +59,17 @@ class Recipe:
     paper_result: PaperResult | None
     train: dict[str, Any] | None
     eval: dict[str, Any]
+    recommended: dict[str, dict[str, Any]] = field(default_factory=dict)  # "train"/"eval": the flavour's changes
+    fidelity: Fidelity | None = None
     init: "Recipe | None" = None  # the recipe whose artifact is this one's backbone (init_from_recipe)
+
+    def sections(self, flavour: str = "paper") -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """The `train` (None: nothing to train) and `eval` options of `flavour`."""
+        if flavour not in FLAVOURS:
+            raise ValueError(f"Unknown flavour {flavour!r}; choose one of {', '.join(FLAVOURS)}.")
+        changes = self.recommended if flavour == "recommended" else {}
+        train = None if self.train is None else {**self.train, **changes.get("train", {})}
+        return train, {**self.eval, **changes.get("eval", {})}
 
     def training_arguments(
         self,
@@ -58,13 +77,14 @@ class Recipe:
         data_dir: str | None = None,
         train_data_dir: str | None = None,
         backbone: str | None = None,
+        flavour: str = "paper",
     ):
         """The method's training arguments for this recipe, training into `output_dir` (no final evaluation: the
         recipe's own follows). `data_dir` is the evaluated task's folder: training reads it only when it trains on
         that task; a recipe that trains on another task (DU trains on GSM8K) reads `train_data_dir`, else the
         training task's usual source. `backbone`: the model to start from when the recipe names none (`init`'s
         artifact)."""
-        options = {"task": self.task, **self.train, "output_dir": str(output_dir), "evaluate": False}
+        options = {"task": self.task, **self.sections(flavour)[0], "output_dir": str(output_dir), "evaluate": False}
         if backbone is not None:
             options["backbone"] = backbone
         folder = train_data_dir if options["task"] != self.task else data_dir
@@ -78,8 +98,15 @@ class Recipe:
         sections = [self.train or {}, self.eval, (self.init.train if self.init else None) or {}]
         return next((section[side] for section in sections if section.get(side)), None)
 
-    def evaluation_arguments(self, model: str | None, output_dir: Path, data_dir: str | None = None):
-        options = {**self.eval, "task": self.task, "method": self.method.name, "output_dir": str(output_dir)}
+    def evaluation_arguments(
+        self, model: str | None, output_dir: Path, data_dir: str | None = None, flavour: str = "paper"
+    ):
+        options = {
+            **self.sections(flavour)[1],
+            "task": self.task,
+            "method": self.method.name,
+            "output_dir": str(output_dir),
+        }
         if model is not None:
             options["model"] = model
         if data_dir is not None:
@@ -102,9 +129,16 @@ def load_recipe(path: str | Path) -> Recipe:
     if (method.arguments is None) != (train is None):
         need = "no train section (it trains nothing)" if method.arguments is None else "a train section"
         raise ValueError(f"{path}: method {method.name} takes {need}.")
+    recommended = values.get("recommended") or {}
+    if not isinstance(recommended, dict) or not set(recommended) <= {"train", "eval"}:
+        raise ValueError(f"{path}: recommended holds the flavour's changes, as train: and eval: mappings.")
+    if "train" in recommended and train is None:
+        raise ValueError(f"{path}: recommended changes training, but method {method.name} trains nothing.")
     for name, section, arguments in (
         ("train", train, method.arguments),
         ("eval", values.get("eval"), EvaluationArguments),
+        ("recommended: train", recommended.get("train"), method.arguments),
+        ("recommended: eval", recommended.get("eval"), EvaluationArguments),
     ):
         if section is None:
             continue
@@ -127,6 +161,8 @@ def load_recipe(path: str | Path) -> Recipe:
         paper_result=None if key is None else PAPER_RESULTS[key],
         train=train,
         eval=dict(values.get("eval") or {}),
+        recommended={section: dict(changes or {}) for section, changes in recommended.items()},
+        fidelity=None if "fidelity" not in values else load_fidelity(values["fidelity"], path),
         init=init,
     )
 
@@ -177,20 +213,112 @@ def _settings(arguments, given: dict) -> dict:
     return shown
 
 
-def _tokenizers(recipe: Recipe, overrides: dict[str, str | None]) -> dict:
-    tokenizers = {}
+def _locations(recipe: Recipe, overrides: dict[str, str | None]) -> dict[str, str]:
+    """Where each side's tokenizer (and the backbone's generation config) is read: the override, else the model."""
+    locations = {}
     for side in ("backbone", "assistant"):
         name = overrides.get(side) or recipe.model_name(side)
-        if name is None:
-            continue
+        if name is not None:
+            locations[side] = str(name)
+    return locations
+
+
+def _tokenizers(locations: dict[str, str]) -> dict:
+    tokenizers = {}
+    for side, name in locations.items():
         try:
-            tokenizers[side] = AutoTokenizer.from_pretrained(str(name))
+            tokenizers[side] = AutoTokenizer.from_pretrained(name)
         except OSError as error:
             raise OSError(
                 f"Could not load the {side} tokenizer {name!r} ({error}). Offline, pass --{side}-tokenizer with a "
-                "local folder holding the same tokenizer."
+                "local folder holding the same tokenizer (and the backbone's generation_config.json)."
             ) from error
     return tokenizers
+
+
+def backbone_generation_config(location: str | None) -> tuple[GenerationConfig, str]:
+    """The backbone's generation config (the sampling defaults `generate` falls back on) and where it came from;
+    transformers' defaults when the backbone ships none."""
+    if location is None:
+        return GenerationConfig(), "none (no backbone)"
+    try:
+        return GenerationConfig.from_pretrained(location), f"{location}/generation_config.json"
+    except OSError:
+        return GenerationConfig(), f"none at {location} (transformers' defaults)"
+
+
+def _sampling(eval_args: EvaluationArguments, generation_config: GenerationConfig) -> dict:
+    """What the backbone will sample with: the evaluation's settings, the rest from its generation config."""
+    settings = sampling_settings(
+        eval_args.num_samples,
+        eval_args.do_sample,
+        eval_args.temperature,
+        eval_args.top_p,
+        eval_args.top_k,
+        eval_args.repetition_penalty,
+    )
+    return resolve_sampling(settings, generation_config)
+
+
+def build_arguments(
+    recipe: Recipe,
+    output_dir: Path,
+    data_dir: str | None = None,
+    train_data_dir: str | None = None,
+    flavour: str = "paper",
+) -> tuple[Any | None, Any | None, EvaluationArguments]:
+    """The arguments `flavour` of `recipe` runs with: the training arguments of the recipe it starts from (None: it
+    starts from a model), its own (None: it trains nothing) and its evaluation arguments. Models that training will
+    write are set after the checks (they do not exist yet)."""
+    init_args = train_args = None
+    if recipe.init is not None:
+        init_args = recipe.init.training_arguments(output_dir / INIT_DIR, data_dir, train_data_dir, flavour=flavour)
+        train_args = recipe.training_arguments(
+            output_dir / "train", data_dir, train_data_dir, init_args.backbone, flavour
+        )
+        train_args.backbone = str(output_dir / INIT_DIR)
+    elif recipe.train is not None:
+        train_args = recipe.training_arguments(output_dir / "train", data_dir, train_data_dir, flavour=flavour)
+    eval_args = recipe.evaluation_arguments(None, output_dir / "eval", data_dir, flavour)
+    if train_args is not None:
+        eval_args.model = train_args.output_dir
+    return init_args, train_args, eval_args
+
+
+@dataclass
+class Plan:
+    """One flavour of a recipe, ready to run: its arguments, what the backbone samples with, its fidelity rows."""
+
+    train: Any | None
+    eval: EvaluationArguments
+    sampling: dict
+    init: Any | None  # the training arguments of the recipe it starts from (init_from_recipe), trained first
+    generation_config_source: str
+    rows: list[Row]
+
+
+def plan(
+    recipe: Recipe,
+    output_dir: Path,
+    data_dir: str | None = None,
+    tokenizers: dict | None = None,
+    flavour: str = "paper",
+    generation_config: tuple[GenerationConfig, str] | None = None,
+    train_data_dir: str | None = None,
+) -> Plan:
+    """The arguments `flavour` of `recipe` will run with and its fidelity rows, computed from them (`tokenizers` by
+    side build the prompts; `generation_config`: the backbone's and its source)."""
+    init_args, train_args, eval_args = build_arguments(recipe, output_dir, data_dir, train_data_dir, flavour)
+    config, source = generation_config or (GenerationConfig(), "transformers' defaults")
+    sampling = _sampling(eval_args, config)
+    rows = []
+    if recipe.fidelity is not None:
+        task = get_task(recipe.task)
+        processor = recipe.method.example_processor(task, tokenizers or {}, train_args) if train_args else None
+        init = None if recipe.init is None else recipe.init.name
+        run = RunSettings(recipe.method, task, train_args, eval_args, sampling, processor, init)
+        rows = recipe.fidelity.rows(run, flavour)
+    return Plan(train_args, eval_args, sampling, init_args, source, rows)
 
 
 def dry_run(
@@ -198,44 +326,51 @@ def dry_run(
     output_dir: Path,
     data_dir: str | None = None,
     tokenizers: dict | None = None,
+    flavour: str = "paper",
+    generation_config: tuple[GenerationConfig, str] | None = None,
     train_data_dir: str | None = None,
 ) -> str:
-    """The recipe's settings and one test question's prompts on each side (text and ids), as text."""
-    lines = [f"recipe {recipe.name}: {recipe.method.name} on {recipe.task}"]
+    """The recipe's settings, its fidelity table and one test question's prompts on each side (text and ids), as
+    text. Raises after the text is built (it is in the error) when the table has an undeclared deviation."""
+    lines = [f"recipe {recipe.name} ({flavour} flavour): {recipe.method.name} on {recipe.task}"]
     paper = recipe.paper_result
     lines.append("paper: -" if paper is None else f"paper: {paper.accuracy:.2f} % ({paper.paper}, {paper.setting})")
-    train_args = None
-    if recipe.init is not None:
-        init_args = recipe.init.training_arguments(output_dir / INIT_DIR, data_dir, train_data_dir)
+    planned = plan(recipe, output_dir, data_dir, tokenizers, flavour, generation_config, train_data_dir)
+    train_args, eval_args = planned.train, planned.eval
+    if planned.init is not None:
         lines.append(f"starts from: recipe {recipe.init.name}, trained first into {output_dir / INIT_DIR}:")
-        lines += [f"  {name}: {value!r}" for name, value in _settings(init_args, recipe.init.train).items()]
-        # Its artifact does not exist yet: check the options with the model it starts from, show where it will be.
-        train_args = recipe.training_arguments(
-            output_dir / "train", data_dir, train_data_dir, backbone=init_args.backbone
-        )
-        train_args.backbone = str(output_dir / INIT_DIR)
-    elif recipe.train is not None:
-        train_args = recipe.training_arguments(output_dir / "train", data_dir, train_data_dir)
+        init_given = recipe.init.sections(flavour)[0]
+        lines += [f"  {name}: {value!r}" for name, value in _settings(planned.init, init_given).items()]
     if train_args is not None:
         lines.append(f"training ({type(train_args).__name__}):")
-        lines += [f"  {name}: {value!r}" for name, value in _settings(train_args, recipe.train).items()]
-    eval_args = recipe.evaluation_arguments(None, output_dir / "eval", data_dir)
-    if train_args is not None:  # the artifact training would write (set after the checks: it does not exist yet)
-        eval_args.model = train_args.output_dir
+        lines += [f"  {name}: {value!r}" for name, value in _settings(train_args, recipe.sections(flavour)[0]).items()]
     lines.append("evaluation (EvaluationArguments):")
-    lines += [f"  {name}: {value!r}" for name, value in _settings(eval_args, recipe.eval).items()]
+    lines += [f"  {name}: {value!r}" for name, value in _settings(eval_args, recipe.sections(flavour)[1]).items()]
+    lines.append(f"sampling as the backbone sees it (generation config: {planned.generation_config_source}):")
+    lines += [f"  {name}: {value!r}" for name, value in planned.sampling.items()]
+    if recipe.fidelity is not None:
+        lines.append("fidelity:")
+        lines.append(format_rows(planned.rows))
     task = get_task(recipe.task)
     try:
         rows = task.load(eval_args.split, data_dir=eval_args.data_dir, **(eval_args.data_options or {}))
         question = rows[0]["question"]
-        lines.append(f"prompts of the first {eval_args.split} question:")
+        lines.append(f"evaluation prompts of the first {eval_args.split} question:")
     except (OSError, ValueError) as error:
         question = _STAND_IN_QUESTION
-        lines.append(f"prompts of a stand-in question (the {recipe.task} data did not load: {error}):")
-    for side, ids in recipe.method.example_prompts(task, question, tokenizers or {}, train_args).items():
+        lines.append(f"evaluation prompts of a stand-in question (the {recipe.task} data did not load: {error}):")
+    prompt_args = train_args  # the prompts as the evaluation builds them (SoftCoT may evaluate at another N)
+    if getattr(train_args, "num_thought_tokens", None) and eval_args.num_thought_tokens:
+        prompt_args = dataclasses.replace(train_args, num_thought_tokens=eval_args.num_thought_tokens)
+    for side, ids in recipe.method.example_prompts(task, question, tokenizers or {}, prompt_args).items():
         text = tokenizers[side].decode(ids)
         lines += [f"  {side} ({len(ids)} tokens):", f"    text: {json.dumps(text)}", f"    ids: {ids}"]
-    return "\n".join(lines)
+    text = "\n".join(lines)
+    try:
+        check(planned.rows, f"{recipe.name} ({flavour})")
+    except ValueError as error:
+        raise ValueError(f"{text}\n\n{error}") from None
+    return text
 
 
 @dataclass
@@ -243,63 +378,77 @@ class ReproduceArguments:
     """One paper-table row from a recipe file: train (or resume), evaluate with the recipe's seeds, compare."""
 
     recipe: str | None = field(default=None, metadata={"help": "the recipe file (recipes/...)"})
+    flavour: str = field(
+        default="paper",
+        metadata={"help": "paper: the official settings wherever they move the number; recommended: ours"},
+    )
     dry_run: bool = field(default=False, metadata={"help": "print the settings and prompts; train nothing"})
-    output_dir: str | None = field(default=None, metadata={"help": "run folder (default: runs/RECIPE_NAME)"})
+    output_dir: str | None = field(
+        default=None, metadata={"help": "run folder (default: runs/RECIPE_NAME, runs/RECIPE_NAME-recommended)"}
+    )
     data_dir: str | None = field(default=None, metadata={"help": "a local copy of the task in its original layout"})
     train_data_dir: str | None = field(
         default=None,
         metadata={"help": "a local copy of the training task, when it is another task (DU trains on GSM8K)"},
     )
-    backbone_tokenizer: str | None = field(default=None, metadata={"help": "dry run: read the backbone's from here"})
-    assistant_tokenizer: str | None = field(default=None, metadata={"help": "dry run: read the assistant's from here"})
+    backbone_tokenizer: str | None = field(
+        default=None, metadata={"help": "read the backbone's tokenizer and generation_config.json from here"}
+    )
+    assistant_tokenizer: str | None = field(default=None, metadata={"help": "read the assistant tokenizer from here"})
 
     def __post_init__(self):
         if not self.recipe:
             raise ValueError("Pass the recipe file: softcot-hf reproduce recipes/softcot/gsm8k-llama.yaml.")
+        if self.flavour not in FLAVOURS:
+            raise ValueError(f"--flavour must be one of {', '.join(FLAVOURS)}, got {self.flavour!r}.")
         checks.output_folder(self, "output_dir")
         # Build the recipe's arguments now, so that a wrong value in it is a usage error before any work.
-        recipe = load_recipe(self.recipe)
-        output_dir = Path(self.output_dir or Path("runs") / recipe.name)
         try:
-            if recipe.train is not None:  # a chained recipe starts from its init recipe's backbone (trained later)
-                backbone = recipe.model_name("backbone")
-                recipe.training_arguments(output_dir / "train", self.data_dir, self.train_data_dir, backbone=backbone)
-            recipe.evaluation_arguments(None, output_dir / "eval", self.data_dir)
+            build_arguments(
+                load_recipe(self.recipe),
+                Path(self.output_dir or "runs"),
+                self.data_dir,
+                self.train_data_dir,
+                self.flavour,
+            )
         except (ValueError, TypeError) as error:
             raise ValueError(f"{self.recipe}: {error}") from None
 
 
 def reproduce(args: ReproduceArguments) -> dict | str:
-    """Runs (or, with `dry_run`, describes) the recipe; returns the evaluation summary with `paper` and
-    `comparison` added, also written to `OUTPUT_DIR/reproduce.json` (the dry-run text with `dry_run`)."""
+    """Runs (or, with `dry_run`, describes) the recipe's flavour; returns the evaluation summary with `paper` and
+    `comparison` added, also written to `OUTPUT_DIR/reproduce.json` (the dry-run text with `dry_run`). A flavour
+    whose fidelity table has an undeclared deviation is refused before anything trains."""
     recipe = load_recipe(args.recipe)
-    output_dir = Path(args.output_dir or Path("runs") / recipe.name)
+    suffix = "" if args.flavour == "paper" else f"-{args.flavour}"
+    output_dir = Path(args.output_dir or Path("runs") / f"{recipe.name}{suffix}")
+    locations = _locations(recipe, {"backbone": args.backbone_tokenizer, "assistant": args.assistant_tokenizer})
+    tokenizers = _tokenizers(locations)
+    generation_config = backbone_generation_config(locations.get("backbone"))
     if args.dry_run:
-        overrides = {"backbone": args.backbone_tokenizer, "assistant": args.assistant_tokenizer}
-        text = dry_run(recipe, output_dir, args.data_dir, _tokenizers(recipe, overrides), args.train_data_dir)
+        text = dry_run(
+            recipe, output_dir, args.data_dir, tokenizers, args.flavour, generation_config, args.train_data_dir
+        )
         print(text)
         return text
+    planned = plan(recipe, output_dir, args.data_dir, tokenizers, args.flavour, generation_config, args.train_data_dir)
+    check(planned.rows, f"{recipe.name} ({args.flavour})")
     model = None
-    backbone = None
-    if recipe.init is not None:  # every process trains it, then goes on to this recipe's training
-        recipe.init.method.train(
-            recipe.init.training_arguments(output_dir / INIT_DIR, args.data_dir, args.train_data_dir)
-        )
-        backbone = str(output_dir / INIT_DIR)
-    if recipe.train is not None:
-        outcome = recipe.method.train(
-            recipe.training_arguments(output_dir / "train", args.data_dir, args.train_data_dir, backbone)
-        )
+    if planned.init is not None:  # every process trains it, then goes on to this recipe's training
+        recipe.init.method.train(planned.init)
+    if planned.train is not None:
+        outcome = recipe.method.train(planned.train)
         if not outcome["is_main_process"]:
             return outcome
         model = outcome["output_dir"]
     from .evaluation.harness import evaluate
 
-    summary = evaluate(recipe.evaluation_arguments(model, output_dir / "eval", args.data_dir))
+    summary = evaluate(recipe.evaluation_arguments(model, output_dir / "eval", args.data_dir, args.flavour))
+    summary["flavour"] = args.flavour
     summary["paper"] = None if recipe.paper_result is None else dataclasses.asdict(recipe.paper_result)
     summary["comparison"] = compare(summary, recipe.paper_result)
     (output_dir / "reproduce.json").write_text(json.dumps({"recipe": recipe.name, **summary}, indent=2) + "\n")
-    print(f"{recipe.name}: {summary['comparison']}")
+    print(f"{recipe.name} ({args.flavour}): {summary['comparison']}")
     return summary
 
 
@@ -313,4 +462,14 @@ COMMANDS = [
     ),
 ]
 
-__all__ = ["Recipe", "ReproduceArguments", "compare", "dry_run", "load_recipe", "reproduce"]
+__all__ = [
+    "Plan",
+    "Recipe",
+    "ReproduceArguments",
+    "build_arguments",
+    "compare",
+    "dry_run",
+    "load_recipe",
+    "plan",
+    "reproduce",
+]

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
-from .generation import PerRowSampler, stop_token_ids
+from .generation import PerRowSampler, resolve_sampling, stop_token_ids
 
 VLLM_INSTALL_HINT = (
     'Serving SoftCoT with vLLM needs the `vllm` package: `pip install "softcot-hf[vllm]"` on a CUDA machine, or '
@@ -332,6 +332,8 @@ class VLLMRunner:
         samplers = [processor for processor in logits_processor or [] if isinstance(processor, PerRowSampler)]
         if len(samplers) != 1:
             raise ValueError("Sampling through vLLM takes the per-path seeds of one PerRowSampler (per_row_sampling).")
+        if samplers[0].rows_per_seed != 1:
+            raise ValueError("vLLM seeds each path on its own: evaluate with seeding per_path, or with transformers.")
         return self.generator.generate_texts(
             repeated,
             max_new_tokens,
@@ -350,7 +352,8 @@ def vllm_runner(runner: Any, args: Any) -> VLLMRunner:
     if not hasattr(model, "embed_prompt") or processor is None:
         raise ValueError("--backend vllm serves SoftCoT (method softcot) only; evaluate others with transformers.")
     generator = SoftCoTVLLM.from_model(model, processor, **(args.vllm_engine_args or {}))
-    return VLLMRunner(generator, args.temperature, args.top_p, args.top_k)
+    top_k = resolve_sampling({"top_k": args.top_k}, model.generation_config)["top_k"]  # None: the backbone's
+    return VLLMRunner(generator, args.temperature, args.top_p, top_k)
 
 
 __all__ = [

@@ -10,26 +10,42 @@ from transformers import AutoTokenizer
 
 from softcot_hf.cli import main
 from softcot_hf.evaluation.arguments import EvaluationArguments
+from softcot_hf.fidelity import FLAVOURS
 from softcot_hf.paper_results import PAPER_RESULTS
-from softcot_hf.reproduce import ReproduceArguments, compare, dry_run, load_recipe, reproduce
+from softcot_hf.reproduce import (
+    ReproduceArguments,
+    backbone_generation_config,
+    compare,
+    dry_run,
+    load_recipe,
+    reproduce,
+)
 from softcot_hf.run_files import training_identity
 
 ROOT = Path(__file__).resolve().parents[1]
-# recipes/accelerate/ holds launcher configs (accelerate launch --config_file), not recipes.
-RECIPES = sorted(path for path in (ROOT / "recipes").rglob("*.yaml") if path.parent.name != "accelerate")
+# recipes/accelerate/ holds launcher configs (accelerate launch --config_file) and recipes/official/ the official
+# settings the recipes compare with (softcot_hf.fidelity): neither is a recipe.
+RECIPES = sorted(
+    path for path in (ROOT / "recipes").rglob("*.yaml") if path.parent.name not in ("accelerate", "official")
+)
 TOKENIZERS = ROOT.parent / "shared" / "tokenizers"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 DATA_FOLDERS = {"asdiv_aug": "asdiv", "gsm8k_aug": "gsm8k_aug_icot"}
 needs_tokenizers = pytest.mark.skipif(not TOKENIZERS.is_dir(), reason=f"real tokenizers not found at {TOKENIZERS}")
 
 
+def _folder(name: str) -> str:
+    """Where a recipe's model files are read offline: a local folder, or the shared copy of its Hub id's family
+    (tokenizer and, for LLaMA-3 and Qwen2.5, the real checkpoints' generation_config.json)."""
+    if Path(name).exists():
+        return name
+    family = "llama3" if "llama" in name.lower() else "qwen2.5" if "qwen" in name.lower() else "gpt2"
+    return str(TOKENIZERS / family)
+
+
 @cache
 def _tokenizer(name: str):
-    """A recipe's tokenizer: a local folder, or the shared copy of its Hub id's family (LLaMA-3, Qwen2.5, GPT-2)."""
-    if Path(name).exists():
-        return AutoTokenizer.from_pretrained(name)
-    family = "llama3" if "llama" in name.lower() else "qwen2.5" if "qwen" in name.lower() else "gpt2"
-    return AutoTokenizer.from_pretrained(str(TOKENIZERS / family))
+    return AutoTokenizer.from_pretrained(_folder(name))
 
 
 def test_recipes_cover_the_papers_tables():
@@ -51,13 +67,16 @@ def test_recipes_cover_the_papers_tables():
 @pytest.mark.parametrize("path", RECIPES, ids=lambda path: str(path.relative_to(ROOT / "recipes")))
 def test_every_recipe_dry_runs(path, tmp_path):
     recipe = load_recipe(path)
-    tokenizers = {}
+    tokenizers, names = {}, {}
     for side in ("backbone", "assistant"):
         if (name := recipe.model_name(side)) is not None:
-            tokenizers[side] = _tokenizer(name)
+            tokenizers[side], names[side] = _tokenizer(name), name
     shared = SHARED_DATA / DATA_FOLDERS.get(recipe.task, recipe.task)
     data_dir = str(shared) if shared.is_dir() else None  # the generated tasks need no data
-    text = dry_run(recipe, tmp_path, data_dir, tokenizers)
+    generation_config = backbone_generation_config(_folder(names["backbone"]))
+    for flavour in FLAVOURS:  # each flavour: its table has no undeclared deviation (dry_run raises on one)
+        text = dry_run(recipe, tmp_path, data_dir, tokenizers, flavour, generation_config)
+        assert recipe.fidelity is None or "setting | official | this run | equal" in text
     assert f"{recipe.method.name} on {recipe.task}" in text
     assert "backbone (" in text and "ids: [" in text
     assert ("assistant (" in text) == (recipe.method.name in ("softcot", "softcotpp", "assist_cot"))
@@ -80,6 +99,80 @@ def test_dry_run_command_prints_the_exact_prompts(capsys, tmp_path):
     assert "<|end_of_text|><|end_of_text|><|end_of_text|><|end_of_text|>" in out
     assert "128002, 128005, 128005, 128005, 128005, 128003" in out
     assert not (tmp_path / "train").exists()
+
+
+@needs_tokenizers
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_qwen_dry_run_shows_the_sampling_the_backbone_inherits(capsys, tmp_path, flavour):
+    qwen = str(TOKENIZERS / "qwen2.5")  # holds the real Qwen2.5-7B-Instruct generation_config.json
+    main(
+        ["reproduce", str(ROOT / "recipes/softcot/gsm8k-qwen.yaml"), "--dry-run", "--output-dir", str(tmp_path)]
+        + ["--backbone-tokenizer", qwen, "--assistant-tokenizer", qwen, "--flavour", flavour]
+    )
+    out = capsys.readouterr().out
+    sampling = out.split("sampling as the backbone sees it")[1].split("fidelity:")[0]
+    assert "top_k: 20" in sampling and "repetition_penalty: 1.05" in sampling and "temperature: 1.0" in sampling
+    assert "top_k | 20 | 20 | yes" in out and "repetition_penalty | 1.05 | 1.05 | yes" in out
+    # N = 32 in training, 4 at evaluation; the backbone's prompt ends with the user turn
+    assert "num_thought_tokens_train | 32 | 32 | yes" in out and "num_thought_tokens_eval | 4 | 4 | yes" in out
+    assert "backbone_prompt_end | user turn (no generation prompt) | user turn (no generation prompt) | yes" in out
+    projection = (
+        "projection_dtype | bf16 | bf16 | yes" if flavour == "paper" else "projection_dtype | bf16 | fp32 | DEVIATION"
+    )
+    assert projection in out
+
+
+def _recipe_copy(tmp_path, edit) -> Path:
+    """recipes/softcot/gsm8k-llama.yaml with `edit` applied to its text, under a recipes/ folder of its own (the
+    official tables copied beside it)."""
+    folder = tmp_path / "recipes"
+    (folder / "softcot").mkdir(parents=True)
+    for table in (ROOT / "recipes" / "official").glob("*.yaml"):
+        (folder / "official").mkdir(exist_ok=True)
+        (folder / "official" / table.name).write_text(table.read_text())
+    path = folder / "softcot" / "gsm8k-llama.yaml"
+    path.write_text(edit((ROOT / "recipes/softcot/gsm8k-llama.yaml").read_text()))
+    return path
+
+
+@needs_tokenizers
+def test_a_wrong_recipe_is_caught(tmp_path):
+    """ "this run" is read from the arguments the run will use: a recipe that trains at another learning rate or
+    evaluates with the generation prompt is refused, and so is a deviation declared where the values agree."""
+    llama = _tokenizer("meta-llama/Llama-3.1-8B-Instruct")
+    tokenizers = {"backbone": llama, "assistant": llama}
+    config = backbone_generation_config(str(TOKENIZERS / "llama3"))
+
+    def refused(edit, message):
+        recipe = load_recipe(_recipe_copy(tmp_path / str(len(list(tmp_path.iterdir()))), edit))
+        with pytest.raises(ValueError, match=message):
+            dry_run(recipe, tmp_path, None, tokenizers, "paper", config)
+
+    refused(lambda text: text.replace("learning_rate: 2.0e-5", "learning_rate: 1.0e-4"), r"undeclared.*learning_rate")
+    refused(lambda text: text.replace("  num_thought_tokens: 4\n", ""), r"undeclared.*num_thought_tokens_eval")
+    refused(lambda text: text.replace("prompt_preset: official", "prompt_preset: null"), r"undeclared.*instruction")
+    refused(lambda text: text.replace("  batch_size: 16", "  batch_size: 1"), r"\['eval_batch_size'\] that agree")
+    # the same check guards a real run before anything trains
+    args = ReproduceArguments(recipe=str(_recipe_copy(tmp_path / "run", lambda t: t.replace("seed: 42", "seed: 41"))))
+    args.backbone_tokenizer = args.assistant_tokenizer = str(TOKENIZERS / "llama3")
+    with pytest.raises(ValueError, match=r"undeclared deviations \['seed'\]"):
+        reproduce(args)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_fidelity_tables_name_known_settings_and_sources(tmp_path):
+    bad = _recipe_copy(
+        tmp_path, lambda text: text.replace("  official:\n", "  official:\n    lr: {value: 1, source: x}\n")
+    )
+    with pytest.raises(ValueError, match="unknown setting 'lr'"):
+        load_recipe(bad)
+    bad.write_text(bad.read_text().replace("    lr: {value: 1, source: x}\n", "    seed: 42\n"))
+    with pytest.raises(ValueError, match="needs exactly"):
+        load_recipe(bad)
+    for path in RECIPES:
+        table = load_recipe(path).fidelity
+        assert table is not None and table.official, f"{path} has no fidelity table"
+        assert all(row.source for row in table.official.values())
 
 
 def test_compare_prints_the_difference_in_standard_deviations():

@@ -44,53 +44,84 @@ def build_prompt(
 @dataclass(frozen=True)
 class PromptPreset:
     """
-    Both prompts of a SoftCoT model, as `SoftCoTProcessor` takes them.
+    Both prompts of a SoftCoT model, as `SoftCoTProcessor` takes them, and how its training targets are written.
 
     Args:
         assistant_template: the assistant's user turn, with `{question}` and `{num_thought_tokens}`.
         backbone_template: the backbone's user turn, with `{question}` and `{thoughts}` (markers and slots).
         assistant_response_prefix: text that opens the assistant's reply, before its N placeholders ("" puts them
             right after the generation prompt).
-        add_generation_prompt: end the backbone's prompt with the chat template's generation prompt.
+        add_generation_prompt: end the backbone's prompt with the chat template's generation prompt (False: the user
+            turn ends it, and training targets are the assistant's whole turn).
+        close_assistant_turn: close the assistant's reply with its end of turn after the placeholders.
         answer_template: how training targets write the final answer, with `{answer}` (None: the task's own
             "The answer is ..." sentence).
+        step_template: how training targets write rationale step `k`, with `{k}` and `{step}` (None: as it is).
     """
 
     assistant_template: str
     backbone_template: str
     assistant_response_prefix: str = ""
     add_generation_prompt: bool = True
+    close_assistant_turn: bool = False
     answer_template: str | None = None
+    step_template: str | None = None
 
     def processor_kwargs(self) -> dict:
         """The fields `SoftCoTProcessor` takes."""
-        return {key: value for key, value in asdict(self).items() if key != "answer_template"}
+        targets = ("answer_template", "step_template")
+        return {key: value for key, value in asdict(self).items() if key not in targets}
 
 
-# The official SoftCoT prompts' structure in our words: a task-family instruction on each side, the assistant's
-# placeholders inside its reply after a lead-in, the backbone asked for numbered steps and a boxed answer (training
-# targets end with one too), and no generation prompt after the backbone's turn (the official test prompt has none).
+# The official SoftCoT prompts' structure (xuyige/SoftCoT@fa7f537 utils.py: pre_process_gsm8k: math; pre_process_aqua
+# and pre_process_du: multiple choice; pre_process_strategy_qa: yes/no), in our own words: a task-family
+# instruction on each side; the assistant's placeholders inside a whole reply turn, after a lead-in and before its end
+# of turn; the backbone's user turn ends the prompt (no generation prompt), so training targets are the assistant's
+# whole turn: "## Step k: ..." lines, then the final answer (boxed for math and choice). The official wording is not
+# reproduced here (its licence is non-commercial): a user who has it can pass it as a preset file (`prompt_preset`).
 # Templates are filled with `str.format`: literal braces are doubled.
-_OFFICIAL_FAMILIES = {  # family: (what the assistant is told the problem is, what the backbone is asked to box)
-    "math": ("a math word problem", 'the final number as "The answer is \\boxed{{N}}."'),
-    "choice": ("a multiple-choice problem", 'the letter of the right option as "The answer is \\boxed{{X}}."'),
-    "yes_no": ("a yes-or-no question", '"The answer is \\boxed{{yes}}." or "The answer is \\boxed{{no}}."'),
-}
-OFFICIAL_PRESETS = {
-    family: PromptPreset(
+_STEPS = 'Keep a short problem short; for a longer one write one step per line, as "## Step 1: ...", "## Step 2: ...".'
+_HELPER_NOTE = "A smaller helper model left some hints below; use them if they help and ignore them if they do not."
+_BOXED_ANSWER = "The answer is \\boxed{{{answer}}}."
+
+
+def _official(problem: str, backbone_template: str, answer_template: str) -> PromptPreset:
+    return PromptPreset(
         assistant_template=(
-            f"You help a larger language model with {problem}. Do not solve it yourself: write "
-            "{num_thought_tokens} tokens of hints it can use.\n\nProblem: {question}"
+            f"Another language model will solve {problem}. Do not solve it yourself: give it {{num_thought_tokens}} "
+            "tokens of the most useful facts, quantities and operations, most important first, without full "
+            "sentences.\n\nThe problem: {question}"
         ),
-        backbone_template=(
-            f'Work through the problem step by step, one step per line as "Step k: ...", and end with {answer}'
-            "\n\nProblem: {question}\n\nHints from a helper model: {thoughts}"
-        ),
-        assistant_response_prefix="Hints for the solver:",
+        backbone_template=backbone_template,
+        assistant_response_prefix="Useful tokens for the solver: ",
         add_generation_prompt=False,
-        answer_template="The answer is \\boxed{{{answer}}}.",
+        close_assistant_turn=True,
+        answer_template=answer_template,
+        step_template="## Step {k}: {step}",
     )
-    for family, (problem, answer) in _OFFICIAL_FAMILIES.items()
+
+
+OFFICIAL_PRESETS = {
+    "math": _official(
+        "a math word problem",
+        f"Work out the math problem below. {_STEPS} Close with the sentence "
+        '"The answer is \\boxed{{N}}." where N is only the final number.\n\n'
+        f"Problem: {{question}}\n\n{_HELPER_NOTE}\nHints: {{thoughts}}",
+        _BOXED_ANSWER,
+    ),
+    "choice": _official(
+        "a multiple-choice problem",
+        "Work out the multiple-choice problem below; exactly one of its lettered options is right. "
+        f"{_STEPS} "
+        'Close with the sentence "The answer is \\boxed{{X}}." where X is only the letter of that option.'
+        f"\n\nProblem: {{question}}\n\n{_HELPER_NOTE}\nHints: {{thoughts}}",
+        _BOXED_ANSWER,
+    ),
+    "yes_no": _official(
+        "a yes-or-no question",
+        "Answer this question with yes or no: {question}\n\nHints that may help: {thoughts}\n\nSo, yes or no?",
+        "So the answer is {answer}.",
+    ),
 }
 
 

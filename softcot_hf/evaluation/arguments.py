@@ -14,12 +14,28 @@ def _help(text: str) -> dict:
 # How the generation runs: transformers' `generate`, or a vLLM engine for the backbone (softcot_hf.serving).
 BACKENDS = ("transformers", "vllm")
 
-# Named sampling settings. "softcot_official": the official SoftCoT evaluation (always samples, transformers' own
-# defaults: temperature 1.0, top-p 1.0, top-k 50; the official code also allows 1,024 new tokens, a recipe setting).
+# Named sampling settings. "softcot_official": the official SoftCoT evaluation, which forces sampling at temperature
+# 1.0 and top-p 1.0 and leaves everything else to the backbone's generation_config (Qwen2.5-7B-Instruct: top-k 20,
+# repetition penalty 1.05; LLaMA-3.1-8B-Instruct: no top-k, so transformers' 50) (xuyige/SoftCoT@fa7f537,
+# evaluate_softcot.py:121-129, 197-205). The official code also allows 1,024 new tokens, a recipe setting.
 SAMPLING_PRESETS = {
-    "softcot_official": {"do_sample": True, "temperature": 1.0, "top_p": 1.0, "top_k": 50},
+    "softcot_official": {
+        "do_sample": True,
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "top_k": None,
+        "repetition_penalty": None,
+    },
     "greedy": {"do_sample": False},
 }
+# How answers are read (softcot_hf.data.answers): "ours" (lenient) or "official" (the official scripts' rules).
+SCORING_MODES = ("ours", "official")
+# How a question's paths are voted (softcot_hf.evaluation.voting): "ours" or "official" (the official loop's rule).
+VOTES = ("ours", "official")
+# How sampled paths are seeded: "per_path" (each path its own generator, seeded from the seed, question and path) or
+# "official" (every question's paths drawn together from a generator seeded with the run's seed, as the official
+# evaluation reseeds before each question).
+SEEDINGS = ("per_path", "official")
 
 
 @dataclass
@@ -46,10 +62,20 @@ class EvaluationArguments:
     do_sample: bool | None = field(default=None, **_help("sample a single path too (default: greedy)"))
     temperature: float = field(default=0.7, **_help("sampling temperature"))
     top_p: float = field(default=0.95, **_help("nucleus sampling threshold"))
-    top_k: int = field(default=0, **_help("sample among the TOP_K likeliest tokens; 0: no limit"))
-    sampling_preset: str | None = field(
-        default=None, **_help(f"set do_sample, temperature, top_p and top_k as: {', '.join(SAMPLING_PRESETS)}")
+    top_k: int | None = field(
+        default=0,
+        **_help("sample among the TOP_K likeliest tokens; 0: no limit; None: the backbone's generation config"),
     )
+    repetition_penalty: float | None = field(
+        default=None, **_help("repetition penalty (1.0: none); None: the backbone's generation_config decides")
+    )
+    sampling_preset: str | None = field(
+        default=None,
+        **_help(f"set do_sample, temperature, top_p, top_k, repetition_penalty as: {', '.join(SAMPLING_PRESETS)}"),
+    )
+    scoring: str = field(default="ours", **_help(f"answer scoring rules: {', '.join(SCORING_MODES)}"))
+    vote: str = field(default="ours", **_help(f"self-consistency vote: {', '.join(VOTES)}"))
+    seeding: str = field(default="per_path", **_help(f"how sampled paths are seeded: {', '.join(SEEDINGS)}"))
     num_hint_tokens: int = field(default=32, **_help("assist_cot: hint length"))
     num_thought_tokens: int | None = field(
         default=None, **_help("softcot: N at evaluation (default: the trained N, from the model's config)")
@@ -91,8 +117,13 @@ class EvaluationArguments:
             if self.num_thought_tokens < 1:
                 raise ValueError(f"num_thought_tokens must be at least 1, got {self.num_thought_tokens}.")
         checks.numbers(self)
-        if self.top_k < 0:
-            raise ValueError(f"top_k must be 0 (no limit) or more, got {self.top_k}.")
+        if self.top_k is not None and self.top_k < 0:
+            raise ValueError(f"top_k must be 0 (no limit), more, or None (the backbone's), got {self.top_k}.")
+        if self.repetition_penalty is not None:
+            checks.positive(self, "repetition_penalty")
+        checks.require(self, "scoring", self.scoring in SCORING_MODES, f"one of {', '.join(SCORING_MODES)}")
+        checks.require(self, "vote", self.vote in VOTES, f"one of {', '.join(VOTES)}")
+        checks.require(self, "seeding", self.seeding in SEEDINGS, f"one of {', '.join(SEEDINGS)}")
         checks.json_object(self, "data_options", '{"bigbench_369": true}')
         checks.require(self, "backend", self.backend in BACKENDS, f"one of {', '.join(BACKENDS)}")
         if self.backend == "vllm" and get_method(self.method).name != "softcot":
@@ -128,4 +159,4 @@ class EvaluationArguments:
         checks.output_folder(self, "output_dir")
 
 
-__all__ = ["BACKENDS", "SAMPLING_PRESETS", "EvaluationArguments"]
+__all__ = ["BACKENDS", "SAMPLING_PRESETS", "SCORING_MODES", "SEEDINGS", "VOTES", "EvaluationArguments"]

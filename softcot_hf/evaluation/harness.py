@@ -28,17 +28,17 @@ from typing import Any, TextIO
 
 import datasets
 from tqdm.auto import tqdm
-from transformers import PreTrainedModel, set_seed
+from transformers import GenerationConfig, PreTrainedModel, set_seed
 from transformers.utils import logging
 
 from .. import __version__
 from ..data import Task, get_task, list_tasks
-from ..generation import per_row_sampling, sampling_settings
+from ..generation import per_row_sampling, resolve_sampling, sampling_settings
 from ..methods import Method, get_method
 from ..run_files import DifferentRunError, local_path, model_fingerprint, run_identity, write_atomic
 from .arguments import EvaluationArguments
 from .metrics import load_metric
-from .voting import majority_vote
+from .voting import VOTE_RULES
 
 logger = logging.get_logger(f"transformers.{__name__}")
 
@@ -75,6 +75,13 @@ def _model_name(model: Any, backbone) -> str | None:
     return getattr(model, "name_or_path", None) or type(model).__name__
 
 
+def backbone_generation_config(runner) -> GenerationConfig:
+    """The generation config `generate` falls back on for the backbone that writes the answers: the runner's model's
+    (SoftCoT's and CoT-Unk's copy their backbone's) or Assist-CoT's backbone's; transformers' defaults otherwise."""
+    model = getattr(runner, "model", None) or getattr(getattr(runner, "backbone", None), "model", None)
+    return getattr(model, "generation_config", None) or GenerationConfig()
+
+
 def path_seed(seed: int, index: int, sample: int) -> int:
     """The seed of sampled path `sample` of question `index` in the run of `seed`: a path depends on nothing else
     (not the batch size or order, not where a run was interrupted and rerun)."""
@@ -100,6 +107,7 @@ def _predict(
     num_samples: int,
     generation: dict,
     method: Method,
+    args: EvaluationArguments,
 ) -> Iterator[list[dict]]:
     """The predictions.jsonl rows of one seed for the questions `order` (indices), a batch at a time: `num_samples`
     paths per question (per thought set, for a SoftCoT++ runner with M sets: M x num_samples paths ordered set,
@@ -110,9 +118,14 @@ def _predict(
     for start in tqdm(starts, desc=f"{task.name} {method.name} seed {seed}", unit="batch"):
         indices = order[start : start + batch_size]
         batch = [questions[index] for index in indices]
-        row_seeds = [path_seed(seed, index, path) for index in indices for path in range(per_question)]
+        if args.seeding == "official":  # each question's paths from one stream seeded with the run's seed
+            sampling = per_row_sampling(generation, [seed] * len(indices), per_question)
+        else:
+            sampling = per_row_sampling(
+                generation, [path_seed(seed, index, path) for index in indices for path in range(per_question)]
+            )
         set_seed(seed)
-        texts, counts = runner.generate(batch, **per_row_sampling(generation, row_seeds))
+        texts, counts = runner.generate(batch, **sampling)
         if len(texts) != len(batch) * per_question:
             raise ValueError(
                 f"{method.name} generated {len(texts)} paths for {len(batch)} questions, expected {per_question} "
@@ -121,8 +134,8 @@ def _predict(
         rows = []
         for offset, (index, question) in enumerate(zip(indices, batch, strict=True)):
             paths = slice(offset * per_question, (offset + 1) * per_question)
-            extracted = [task.extract_answer(text) for text in texts[paths]]
-            prediction = majority_vote(extracted)
+            extracted = [task.extract_answer(text, args.scoring) for text in texts[paths]]
+            prediction = VOTE_RULES[args.vote](extracted)
             rows.append(
                 {
                     "seed": seed,
@@ -132,7 +145,7 @@ def _predict(
                     "extracted": extracted,
                     "prediction": prediction,
                     "gold": golds[index],
-                    "correct": prediction is not None and task.score(prediction, golds[index]),
+                    "correct": prediction is not None and task.score(prediction, golds[index], args.scoring),
                     "generated_tokens": counts[paths],
                 }
             )
@@ -279,7 +292,9 @@ def evaluate(
     task = get_task(args.task) if isinstance(args.task, str) else args.task
     method = get_method(args.method)
     generation = {
-        **sampling_settings(args.num_samples, args.do_sample, args.temperature, args.top_p, args.top_k),
+        **sampling_settings(
+            args.num_samples, args.do_sample, args.temperature, args.top_p, args.top_k, args.repetition_penalty
+        ),
         "max_new_tokens": args.max_new_tokens,
     }
     dataset_given = dataset is not None
@@ -299,6 +314,7 @@ def evaluate(
         **load_kwargs,
     )
 
+    generation = resolve_sampling(generation, backbone_generation_config(runner))
     settings = {
         "backbone": None if args.backbone is None else str(args.backbone),
         "assistant": None if args.assistant is None else str(args.assistant),
@@ -311,12 +327,18 @@ def evaluate(
         "do_sample": generation["do_sample"],
         "temperature": args.temperature if generation["do_sample"] else None,
         "top_p": args.top_p if generation["do_sample"] else None,
-        "top_k": args.top_k if generation["do_sample"] else None,
+        "top_k": generation["top_k"] if generation["do_sample"] else None,
         "num_hint_tokens": getattr(runner, "num_hint_tokens", None),
         "num_thought_tokens": getattr(getattr(runner, "processor", None), "num_thought_tokens", None),
         **({"num_thought_sets": num_sets} if (num_sets := getattr(runner, "num_thought_sets", 1)) > 1 else {}),
         "dtype": None if args.dtype is None else str(args.dtype),
     }
+    # New settings join the identity only when they change something, so earlier runs still resume.
+    if generation["repetition_penalty"] != 1.0:
+        settings["repetition_penalty"] = generation["repetition_penalty"]
+    settings.update({name: getattr(args, name) for name in ("scoring", "vote") if getattr(args, name) != "ours"})
+    if args.seeding != "per_path":
+        settings["seeding"] = args.seeding
     if args.backend == "vllm":  # an evaluation through transformers keeps the identity it always had
         from ..serving import vllm_runner
 
@@ -347,7 +369,17 @@ def evaluate(
         for seed in seeds:
             remaining = order[sum(row["seed"] == seed for row in rows) :]
             for batch_rows in _predict(
-                runner, task, questions, golds, seed, remaining, args.batch_size, args.num_samples, generation, method
+                runner,
+                task,
+                questions,
+                golds,
+                seed,
+                remaining,
+                args.batch_size,
+                args.num_samples,
+                generation,
+                method,
+                args,
             ):
                 _append(sink, batch_rows)
                 rows.extend(batch_rows)

@@ -17,3 +17,25 @@ def majority_vote(answers: list[str | None]) -> str | None:
         return None
     best = max(counts.values())
     return next(answer for answer in answers if answer is not None and counts[answer] == best)
+
+
+def official_vote(answers: list[str | None]) -> str | None:
+    """
+    The official SoftCoT evaluation's vote (xuyige/SoftCoT@fa7f537, evaluate_softcot.py:266-278): answers are counted
+    in order, but a path with no answer (`None`) resets its count to 1 instead of adding to it; the first answer to
+    reach the highest count wins. So `None` can win: alone, or when it comes first and no answer is seen twice.
+
+    >>> official_vote([None, "3", "5"]), official_vote(["3", None, "5", "5"])
+    (None, '5')
+    """
+    counts: dict[str | None, int] = {}
+    for answer in answers:
+        counts[answer] = counts[answer] + 1 if answer in counts and answer is not None else 1
+    best, best_count = None, 0
+    for answer, count in counts.items():
+        if count > best_count:
+            best, best_count = answer, count
+    return best
+
+
+VOTE_RULES = {"ours": majority_vote, "official": official_vote}

@@ -104,6 +104,11 @@ class Method:
         arguments of a trained method (None for an evaluated one)."""
         return {"backbone": prompt_ids(tokenizers["backbone"], self.build_prompt(task, question), self.chat)}
 
+    def example_processor(self, task: Task, tokenizers: dict, args: Any = None) -> Any | None:
+        """The `SoftCoTProcessor` a run with training arguments `args` builds its inputs with (None: the method
+        prompts its LM with `build_prompt` and the chat template)."""
+        return None
+
     def load_runner(
         self,
         task: Task,
@@ -171,9 +176,10 @@ class FrozenModelMethod(Method):
         (`None`: prompts rendered with `build_prompt` and the chat template), and the backbone tokenizer."""
         raise NotImplementedError
 
-    def answer_template(self, args, task: Task) -> str | None:
-        """How training targets write the final answer, with `{answer}`; None: the task's own sentence."""
-        return None
+    def target_format(self, args, task: Task) -> tuple[str | None, str | None]:
+        """How training targets write the final answer (with `{answer}`; None: the task's own sentence) and each
+        rationale step (with `{k}` and `{step}`; None: as it is)."""
+        return None, None
 
     def frozen_model(self, model: PreTrainedModel) -> PreTrainedModel:
         """The frozen LM whose layers gradient checkpointing covers."""

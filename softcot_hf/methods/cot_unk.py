@@ -43,5 +43,9 @@ class CoTUnk(ThoughtSlotsMethod):
             backbone_template=self.build_prompt(task, "{question}"),
         )
 
+    def example_processor(self, task, tokenizers, args=None):
+        return self.processor(tokenizers["backbone"], task, args)
+
     def example_prompts(self, task, question, tokenizers, args=None):
-        return {"backbone": self.processor(tokenizers["backbone"], task, args).backbone_prompt_ids(question)}
+        return {"backbone": self.example_processor(task, tokenizers, args).backbone_prompt_ids(question)}
+

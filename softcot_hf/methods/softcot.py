@@ -107,13 +107,17 @@ class SoftCoT(ThoughtSlotsMethod):
             assistant_tokenizer, backbone_tokenizer, num_thought_tokens=args.num_thought_tokens, **prompts
         )
 
-    def answer_template(self, args: SoftCoTTrainingArguments, task: Task) -> str | None:
+    def target_format(self, args: SoftCoTTrainingArguments, task: Task) -> tuple[str | None, str | None]:
         if args.prompt_preset is None:
-            return None
-        return prompt_preset(args.prompt_preset, task.answer.family).answer_template
+            return None, None
+        preset = prompt_preset(args.prompt_preset, task.answer.family)
+        return preset.answer_template, preset.step_template
+
+    def example_processor(self, task, tokenizers, args=None):
+        return self.processor(tokenizers["assistant"], tokenizers["backbone"], task, args)
 
     def example_prompts(self, task, question, tokenizers, args=None):
-        processor = self.processor(tokenizers["assistant"], tokenizers["backbone"], task, args)
+        processor = self.example_processor(task, tokenizers, args)
         return {
             "assistant": processor.assistant_prompt_ids(question),
             "backbone": processor.backbone_prompt_ids(question),

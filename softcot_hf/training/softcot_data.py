@@ -31,10 +31,15 @@ def answer_sentence(task: Task, answer: str) -> str:
     raise TypeError(f"No answer sentence for the answer format {type(fmt).__name__} of task {task.name!r}.")
 
 
-def training_target(task: Task, steps: list[str], answer: str, answer_template: str | None = None) -> str:
-    """Rationale steps, one per line, then the answer sentence (`answer_template` with `{answer}`, else the task's).
-    Checked: the task's extractor reads `answer` back."""
+def training_target(
+    task: Task, steps: list[str], answer: str, answer_template: str | None = None, step_template: str | None = None
+) -> str:
+    """Rationale steps, one per line (each written by `step_template` with `{k}` counting from 1 and `{step}`, else as
+    it is), then the answer sentence (`answer_template` with `{answer}`, else the task's). Checked: the task's
+    extractor reads `answer` back."""
     final = answer_sentence(task, answer) if answer_template is None else answer_template.format(answer=answer)
+    if step_template is not None:
+        steps = [step_template.format(k=k, step=step) for k, step in enumerate(steps, 1)]
     target = "\n".join([*steps, final])
     if not task.score(target, answer):
         raise ValueError(
@@ -45,7 +50,11 @@ def training_target(task: Task, steps: list[str], answer: str, answer_template: 
 
 
 def training_rows(
-    task: Task, split_data: datasets.Dataset, limit: int | None = None, answer_template: str | None = None
+    task: Task,
+    split_data: datasets.Dataset,
+    limit: int | None = None,
+    answer_template: str | None = None,
+    step_template: str | None = None,
 ) -> tuple[list[str], list[str]]:
     """(questions, targets) of the first `limit` rows (see `training_target`). Every row needs rationale steps: these
     methods learn to reason in text after the thoughts, as in the SoftCoT paper."""
@@ -59,7 +68,7 @@ def training_rows(
             "has rationales (e.g. gsm8k, asdiv_aug, aqua), or add steps to the data."
         )
     targets = [
-        training_target(task, steps, answer, answer_template)
+        training_target(task, steps, answer, answer_template, step_template)
         for steps, answer in zip(split_data["steps"], split_data["answer"], strict=True)
     ]
     return list(split_data["question"]), targets

@@ -102,7 +102,8 @@ def train_frozen_model_method(method, args) -> dict:
     trainer_args = dataclasses.replace(args, output_dir=str(output_dir / CHECKPOINTS), gradient_checkpointing=False)
     task = get_task(args.task)
     rows = task.load("train", args.data_dir, **(args.data_options or {}))
-    questions, targets = training_rows(task, rows, args.limit, method.answer_template(args, task))
+    answer_template, step_template = method.target_format(args, task)
+    questions, targets = training_rows(task, rows, args.limit, answer_template, step_template)
 
     set_seed(args.seed)  # the trainable part's initialisation
     model, processor, tokenizer = method.build(args, task, dtype)
