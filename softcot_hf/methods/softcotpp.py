@@ -30,6 +30,7 @@ from ..modeling.thought_sets import (
     thought_set_vectors_from_tokens,
 )
 from ..processing_softcot import left_pad
+from ..training.engines import gathered
 from ..training.thought_set_loss import ThoughtSetLossSettings, ThoughtSetTrainer
 from .softcot import SoftCoT, SoftCoTTrainingArguments
 
@@ -131,13 +132,14 @@ class SoftCoTPP(SoftCoT):
         model, processor, tokenizer = super().build(args, task, dtype)
         if args.num_thought_sets > 1:
             table = model.assistant.get_input_embeddings().weight
-            if args.thought_set_init == "tokens":
-                vectors = thought_set_vectors_from_tokens(table, args.thought_set_token_ids)
-            elif args.thought_set_init == "official":
-                vectors = official_thought_set_vectors(table, model.config.assistant_config, args.num_thought_sets)
-            else:
-                generator = torch.Generator().manual_seed(args.seed)
-                vectors = random_thought_set_vectors(table, args.num_thought_sets, generator)
+            with gathered([table]):  # ZeRO-3 partitions the assistant as it loads
+                if args.thought_set_init == "tokens":
+                    vectors = thought_set_vectors_from_tokens(table, args.thought_set_token_ids)
+                elif args.thought_set_init == "official":
+                    vectors = official_thought_set_vectors(table, model.config.assistant_config, args.num_thought_sets)
+                else:
+                    generator = torch.Generator().manual_seed(args.seed)
+                    vectors = random_thought_set_vectors(table, args.num_thought_sets, generator)
             add_thought_sets(model, vectors, trainable=args.train_thought_sets)
         return model, processor, tokenizer
 
@@ -164,14 +166,16 @@ class SoftCoTPP(SoftCoT):
         num_sets = model.config.num_thought_sets
         device = model.assistant.get_input_embeddings().weight.device
         states = []
-        for start in range(0, len(examples), args.eval_batch_size):
-            rows = [example["assistant_input_ids"] for example in examples[start : start + args.eval_batch_size]]
-            input_ids = left_pad(rows, collator.assistant_pad_token_id).repeat_interleave(num_sets, 0).to(device)
-            attention_mask = left_pad([[1] * len(row) for row in rows], 0).repeat_interleave(num_sets, 0).to(device)
-            set_ids = torch.arange(num_sets, device=device).repeat(len(rows)) if num_sets > 1 else None
-            with torch.no_grad():
-                batch_states = model.get_assistant_states(input_ids, attention_mask, set_ids)
-            states.append(batch_states.view(len(rows), num_sets, *batch_states.shape[1:]).cpu())
+        with gathered(list(model.assistant.parameters())):  # ZeRO-3: the assistant whole, on every process at once
+            for start in range(0, len(examples), args.eval_batch_size):
+                rows = [example["assistant_input_ids"] for example in examples[start : start + args.eval_batch_size]]
+                input_ids = left_pad(rows, collator.assistant_pad_token_id).repeat_interleave(num_sets, 0)
+                attention_mask = left_pad([[1] * len(row) for row in rows], 0).repeat_interleave(num_sets, 0)
+                input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
+                set_ids = torch.arange(num_sets, device=device).repeat(len(rows)) if num_sets > 1 else None
+                with torch.no_grad():
+                    batch_states = model.get_assistant_states(input_ids, attention_mask, set_ids)
+                states.append(batch_states.view(len(rows), num_sets, *batch_states.shape[1:]).cpu())
         return torch.cat(states) if num_sets > 1 else torch.cat(states).squeeze(1)
 
 
