@@ -92,13 +92,13 @@ def assistant_needs_grad(model) -> bool:
     return thought_sets is not None and thought_sets.trainable and torch.is_grad_enabled()
 
 
-def dropout_copy(states: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """`states` with each element zeroed with probability `p` and the rest scaled by 1 / (1 - p): the mask is
-    `torch.rand(states.shape, generator=generator) >= p` on the states' device (the global RNG without a generator).
-    SoftCoT++'s contrastive positives are such copies."""
+def dropout_copy(states: torch.Tensor, p: float) -> torch.Tensor:
+    """`states` with each element zeroed with probability `p` and the rest scaled by 1 / (1 - p); the mask is
+    `torch.rand(states.shape) >= p` from the global RNG, on the states' device. SoftCoT++'s contrastive positives are
+    such copies."""
     if p == 0:
         return states
-    keep = torch.rand(states.shape, generator=generator, device=states.device) >= p
+    keep = torch.rand(states.shape, device=states.device) >= p
     return states * keep / (1 - p)
 
 
