@@ -76,6 +76,44 @@ def check_token_ids(input_ids: torch.LongTensor, vocab_size: int, model: str) ->
         )
 
 
+def _token_ids(value: int | list[int] | None) -> set[int]:
+    return set() if value is None else {value} if isinstance(value, int) else set(value)
+
+
+def check_padding_has_mask(
+    input_ids: torch.LongTensor,
+    attention_mask: torch.Tensor | None,
+    config: PreTrainedConfig,
+    model: str,
+    ids_name: str = "input_ids",
+    mask_name: str = "attention_mask",
+) -> None:
+    """
+    Refuse a left-padded batch given without its padding mask: the padding would be read as tokens and change every
+    result of the padded rows, silently. `ids_name` / `mask_name` name the inputs in the error. A batch looks
+    left-padded when some row starts with a pad or EOS id of `config` that is not its BOS id, or when rows start
+    differently and one starts with a pad, EOS or BOS id (the ids tokenizers pad with: Qwen pads with its BOS id, GPT-2
+    with its EOS, which is also its BOS). One look at the first column, at prefill only.
+    """
+    if attention_mask is not None or input_ids.shape[1] == 0:
+        return
+    bos = _token_ids(config.bos_token_id)
+    padding = _token_ids(config.pad_token_id) | _token_ids(config.eos_token_id)
+    first = input_ids[:, 0].tolist()
+    padded = [row for row, token in enumerate(first) if token in padding - bos]
+    if not padded and len(set(first)) > 1:
+        padded = [row for row, token in enumerate(first) if token in padding | bos]
+    if padded:
+        row = padded[0]
+        raise ValueError(
+            f"{ids_name} look left-padded (row {row} starts with token {first[row]}, a pad, EOS or BOS id of the "
+            f"{model}) but no {mask_name} was given: the padding would be read "
+            f"as text and change the results. Pass the {mask_name} that came with these ids (the processor or "
+            f"tokenizer returns it: `model(**processor(questions))`), or an all-ones {mask_name} if the rows hold no "
+            "padding."
+        )
+
+
 def position_ids_from_attention_mask(attention_mask: torch.Tensor, query_length: int) -> torch.LongTensor:
     """(batch, past + query) 0/1 mask -> (batch, query) positions that count attended tokens only (left padding)."""
     if not isinstance(attention_mask, torch.Tensor) or attention_mask.ndim != 2:
@@ -138,6 +176,7 @@ class WrapperGenerationMixin:
     model names the LM its decoding steps run through (`_decoding_language_model`) and the inputs only a prefill
     takes (`_prefill_only_inputs`).
 
+    - `generate`: a left-padded batch of prompts needs its attention mask (`check_padding_has_mask`);
     - `prepare_inputs_for_generation`: the prefill gets the 2D padding mask back (`padding_mask_at_prefill`);
     - `create_masks_for_generate`: decoding steps over a static cache get masks made for the wrapped LM's config;
     - `get_compiled_call` (what `generate` compiles for decoding steps with a `compile_config`): a plain decoding step
@@ -155,6 +194,14 @@ class WrapperGenerationMixin:
     def prepare_inputs_for_generation(self, *args, **kwargs) -> dict:
         model_inputs = super().prepare_inputs_for_generation(*args, **kwargs)
         return padding_mask_at_prefill(model_inputs, kwargs.get("attention_mask"))
+
+    def generate(self, inputs: torch.Tensor | None = None, *args, **kwargs):
+        """`GenerationMixin.generate`, refusing a left-padded batch of prompts without its attention mask
+        (`check_padding_has_mask`): `generate` would make an all-ones mask whenever the pad id equals EOS."""
+        input_ids = kwargs.get("input_ids", inputs)
+        if isinstance(input_ids, torch.Tensor) and input_ids.ndim == 2 and kwargs.get("attention_mask") is None:
+            check_padding_has_mask(input_ids, None, self._decoding_language_model().config, "language model")
+        return super().generate(inputs, *args, **kwargs)
 
     def create_masks_for_generate(self, **mask_kwargs):
         mask_kwargs.pop("config", None)
@@ -195,6 +242,7 @@ def sub_config(value: dict | PreTrainedConfig | None, default_model_type: str) -
 __all__ = [
     "CACHE_KWARG",
     "cached_length",
+    "check_padding_has_mask",
     "enable_activation_checkpointing",
     "is_plain_decoding_step",
     "is_prefill",

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+from huggingface_hub import constants
+from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
 from safetensors.torch import load_file
 from transformers import (
     AutoModelForCausalLM,
@@ -24,12 +26,37 @@ from transformers import (
 from transformers.utils import CONFIG_NAME, SAFE_WEIGHTS_NAME, cached_file, logging
 from transformers.utils.hub import extract_commit_hash
 
+from .weights_record import verify_weights
+
 # Under transformers' root logger, so its verbosity settings (`transformers.logging.set_verbosity_info()`,
 # TRANSFORMERS_VERBOSITY) show which frozen repos and revisions a load fetches.
 logger = logging.get_logger(f"transformers.{__name__}")
 
 # Keyword arguments of `from_pretrained` that locate files; they apply to the checkpoint and to the frozen models.
 HUB_KWARGS = ("cache_dir", "force_download", "proxies", "token", "local_files_only")
+
+
+def hub_failure(error: BaseException, name_or_path: str, revision: str | None = None) -> str:
+    """Why `name_or_path` (at `revision`) could not be fetched, naming the Hub endpoint in use (transformers' messages
+    point at huggingface.co even when HF_ENDPOINT names another)."""
+    endpoint, cause = constants.ENDPOINT, error
+    while cause is not None and not isinstance(cause, RepositoryNotFoundError | RevisionNotFoundError):
+        cause = cause.__cause__ or cause.__context__
+    page = f"{endpoint}/{name_or_path}"
+    if isinstance(cause, RevisionNotFoundError):
+        return (
+            f"{name_or_path} has no revision {revision!r} on the Hub at {endpoint}: pass a branch, tag or commit "
+            f"that exists there (see {page})."
+        )
+    if isinstance(cause, GatedRepoError):
+        return f"{name_or_path} is a gated repo: ask for access at {page}, then log in (`hf auth login` or HF_TOKEN)."
+    if isinstance(cause, RepositoryNotFoundError):
+        return (
+            f"{name_or_path} is not a local folder, and the Hub at {endpoint} has no model repo of that id that you "
+            "may read: check the id (a local path must exist), or log in (`hf auth login` or HF_TOKEN) for a private "
+            "repo."
+        )
+    return str(error).replace(f"https://huggingface.co/{name_or_path}", page)
 
 
 def check_revision(side: str, name_or_path: str, revision: str | None) -> None:
@@ -72,9 +99,15 @@ def pinned_revision(model: PreTrainedModel, revision: str | None, pin: bool = Tr
     """
     if revision is not None or not pin or not model.name_or_path or os.path.isdir(model.name_or_path):
         return revision
+    return cached_commit(model.name_or_path)
+
+
+def cached_commit(repo_id: str) -> str | None:
+    """The commit of the Hub repo `repo_id` whose config the local cache holds for its main branch (no request made);
+    `None` when nothing is cached."""
     try:
         config_file = cached_file(
-            model.name_or_path, CONFIG_NAME, local_files_only=True, _raise_exceptions_for_missing_entries=False
+            repo_id, CONFIG_NAME, local_files_only=True, _raise_exceptions_for_missing_entries=False
         )
     except OSError:
         return None
@@ -116,7 +149,7 @@ class FrozenModelsCheckpoint:
                 f"Could not get {filename} of the {self.kind} checkpoint {self.source!r}. Offline or with "
                 f"local_files_only=True it must already be in the cache: download it once (`hf download "
                 f"{self.source}`) or pass a local folder. Otherwise check the id, the revision and your access to it. "
-                f"The loader said: {error}"
+                f"The loader said: {hub_failure(error, self.source, self.location['revision'])}"
             ) from error
 
     def load_config(self, config_class: type[PreTrainedConfig]) -> PreTrainedConfig:
@@ -124,9 +157,12 @@ class FrozenModelsCheckpoint:
             return config_class.from_pretrained(self.name_or_path, **self.location)
 
     def load_state_dict(self) -> dict[str, torch.Tensor]:
-        """The trained module's tensors, from the checkpoint's safetensors file."""
+        """The trained module's tensors, from the checkpoint's safetensors file, checked against the SHA-256 recorded
+        when it was saved (`weights_record.verify_weights`)."""
         with self._naming_missing(SAFE_WEIGHTS_NAME):
-            return load_file(cached_file(self.name_or_path, SAFE_WEIGHTS_NAME, **self.location))
+            path = cached_file(self.name_or_path, SAFE_WEIGHTS_NAME, **self.location)
+        verify_weights(self.name_or_path, **self.location)
+        return load_file(path)
 
     def load_generation_config(self) -> GenerationConfig | None:
         """The checkpoint's saved generation config, `None` if it has none."""
@@ -178,8 +214,9 @@ class FrozenModelsCheckpoint:
                 f"({name}_model_name_or_path in its config.json). A {self.kind} checkpoint holds only its trained "
                 f"weights; the {name} comes from its own repo. Offline or with local_files_only=True it must already "
                 f"be in the cache: download it once (`hf download {name_or_path}`), or pass `{name}=` a loaded model. "
-                f"Otherwise check the id and your access to it. The loader said: {error}"
+                f"Otherwise check the id and your access to it. The loader said: "
+                f"{hub_failure(error, name_or_path, revision)}"
             ) from error
 
 
-__all__ = ["FrozenModelsCheckpoint", "model_and_tokenizer", "pinned_revision"]
+__all__ = ["FrozenModelsCheckpoint", "cached_commit", "hub_failure", "model_and_tokenizer", "pinned_revision"]

@@ -12,7 +12,8 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from string import Template
@@ -23,9 +24,11 @@ from huggingface_hub import (
     CommitOperationDelete,
     HfApi,
     ModelCardData,
+    constants,
+    get_token,
     hf_hub_download,
 )
-from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 from safetensors import safe_open
 
 # The model card: metadata, title, then the model class's `_hub_card`, whose `$sections` receives `SECTIONS`.
@@ -78,6 +81,33 @@ def refuse_other_model_type(
             f"to another repo id, or pass force=True (CLI: --force) to replace the repo's files."
         )
     return True
+
+
+LOGIN_HINT = "log in with `hf auth login`, or set HF_TOKEN (or pass token=) to a token with write access"
+
+
+def check_token(token: bool | str | None) -> None:
+    """Refuse a push that has no token to send (none given, none saved by `hf auth login`, no HF_TOKEN), before any
+    request: the Hub would answer a bare 401."""
+    if token is False or (token in (None, True) and get_token() is None):
+        raise PermissionError(
+            f"Pushing to the Hub at {constants.ENDPOINT} needs a token, and none is set: {LOGIN_HINT}."
+        )
+
+
+@contextmanager
+def naming_refusals(repo_id: str) -> Iterator[None]:
+    """Re-raise the Hub's refusal of a token (HTTP 401 or 403) as a `PermissionError` that says how to fix it."""
+    try:
+        yield
+    except HfHubHTTPError as error:
+        status = getattr(error.response, "status_code", None)
+        if status not in (401, 403):
+            raise
+        raise PermissionError(
+            f"The Hub at {constants.ENDPOINT} refused to let this token write to {repo_id} (HTTP {status}): the token "
+            f"is invalid, read-only, or not allowed in that namespace. Check the repo id, then {LOGIN_HINT}."
+        ) from error
 
 
 def files_to_push(folder: str | Path) -> list[str]:
@@ -294,27 +324,31 @@ def push_model_folder(
         )
     contents[CARD_FILE] = model_card.encode()
     refuse_local_paths(contents, local_paths | {os.path.realpath(folder)})
+    check_token(token)
 
     api = HfApi(token=token)
-    replace = refuse_other_model_type(repo_id, config["model_type"], revision, token, force)
-    repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
-    if revision is not None and not create_pr:
-        api.create_branch(repo_id, branch=revision, exist_ok=True)
-    if keep_card and not replace and api.file_exists(repo_id, CARD_FILE, revision=revision):
-        del contents[CARD_FILE]
-    operations = [CommitOperationAdd(path_in_repo=path, path_or_fileobj=content) for path, content in contents.items()]
-    if replace:
-        keep = {*contents, CARD_FILE, ".gitattributes"}
-        stale = [path for path in api.list_repo_files(repo_id, revision=revision) if path not in keep]
-        operations += [CommitOperationDelete(path_in_repo=path) for path in stale]
-    return api.create_commit(
-        repo_id,
-        operations,
-        commit_message=commit_message or model_class._hub_commit_message,
-        commit_description=commit_description,
-        revision=revision,
-        create_pr=create_pr,
-    )
+    with naming_refusals(repo_id):
+        replace = refuse_other_model_type(repo_id, config["model_type"], revision, token, force)
+        repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+        if revision is not None and not create_pr:
+            api.create_branch(repo_id, branch=revision, exist_ok=True)
+        if keep_card and not replace and api.file_exists(repo_id, CARD_FILE, revision=revision):
+            del contents[CARD_FILE]
+        operations = [
+            CommitOperationAdd(path_in_repo=path, path_or_fileobj=content) for path, content in contents.items()
+        ]
+        if replace:
+            keep = {*contents, CARD_FILE, ".gitattributes"}
+            stale = [path for path in api.list_repo_files(repo_id, revision=revision) if path not in keep]
+            operations += [CommitOperationDelete(path_in_repo=path) for path in stale]
+        return api.create_commit(
+            repo_id,
+            operations,
+            commit_message=commit_message or model_class._hub_commit_message,
+            commit_description=commit_description,
+            revision=revision,
+            create_pr=create_pr,
+        )
 
 
 class HubPushMixin:
@@ -395,6 +429,7 @@ class HubPushMixin:
 __all__ = [
     "HubPushMixin",
     "LocalPathError",
+    "check_token",
     "check_weights",
     "files_to_push",
     "hub_model_type",

@@ -14,6 +14,7 @@ from .compat import (
     CACHE_KWARG,
     WrapperGenerationMixin,
     cached_length,
+    check_padding_has_mask,
     check_positions,
     check_token_ids,
     is_prefill,
@@ -23,7 +24,8 @@ from .compat import (
 )
 from .configuration_coconut import CoconutConfig
 from .hub_push import HubPushMixin
-from .thought_tokens import suppress_internal_tokens
+from .thought_tokens import _single_token_id, suppress_internal_tokens
+from .weights_record import WeightsRecordMixin
 
 START_LATENT_TOKEN = "<|start-latent|>"
 END_LATENT_TOKEN = "<|end-latent|>"
@@ -72,6 +74,18 @@ $sections
 """
 
 
+def _vocabulary_id(tokenizer: PreTrainedTokenizerBase, token: str) -> int:
+    """The id of `token`, an entry of `tokenizer`'s vocabulary (not a text that tokenizes to several ids)."""
+    token_id = _single_token_id(tokenizer, token)
+    if token_id is None:
+        raise ValueError(
+            f"new_token_init={token!r}: the tokenizer has no token {token!r} in its vocabulary, so the Coconut tokens "
+            'cannot copy its embedding. Pass new_token_init="mean" (the mean of the existing rows) or a token the '
+            "vocabulary holds as one entry."
+        )
+    return token_id
+
+
 def kept_positions(logits_to_keep: int | torch.Tensor) -> slice | torch.Tensor:
     """As in transformers' LMs: an int keeps the last `logits_to_keep` positions (0: all), a 1D tensor indexes them."""
     return slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
@@ -90,7 +104,9 @@ class CoconutPreTrainedModel(PreTrainedModel):
     _supports_attention_backend = True
 
 
-class CoconutForCausalLM(HubPushMixin, WrapperGenerationMixin, CoconutPreTrainedModel, GenerationMixin):
+class CoconutForCausalLM(
+    WeightsRecordMixin, HubPushMixin, WrapperGenerationMixin, CoconutPreTrainedModel, GenerationMixin
+):
     r"""
     Any causal LM (`language_model`) that reads `<|latent|>` positions as continuous thoughts: the input embedding of
     a latent position is the last hidden state (after the final norm) of the position before it.
@@ -104,6 +120,7 @@ class CoconutForCausalLM(HubPushMixin, WrapperGenerationMixin, CoconutPreTrained
     _hub_tags = ("softcot-hf", "coconut", "latent-reasoning", "chain-of-thought")
     _hub_commit_message = "Upload Coconut model"
     _trained_module = None  # fully fine-tuned: a push uploads every weight
+    _generating = False  # True inside `generate`: see `_refuse_latents_over_cache`
 
     def __init__(self, config: CoconutConfig, language_model: PreTrainedModel | None = None):
         super().__init__(config)
@@ -126,7 +143,11 @@ class CoconutForCausalLM(HubPushMixin, WrapperGenerationMixin, CoconutPreTrained
 
     @classmethod
     def from_base(
-        cls, model_or_id: PreTrainedModel | str, tokenizer: PreTrainedTokenizerBase, **config_kwargs
+        cls,
+        model_or_id: PreTrainedModel | str,
+        tokenizer: PreTrainedTokenizerBase,
+        new_token_init: str = "mean",
+        **config_kwargs,
     ) -> "CoconutForCausalLM":
         r"""
         Wraps a causal LM (a loaded model, or a Hub id / path loaded with `AutoModelForCausalLM`) for Coconut training.
@@ -134,15 +155,23 @@ class CoconutForCausalLM(HubPushMixin, WrapperGenerationMixin, CoconutPreTrained
         Sets `tokenizer`'s pad token to its EOS token when it has none (in place), for batched use. Adds
         `<|start-latent|>`, `<|end-latent|>` and `<|latent|>` to `tokenizer` (in place) as special tokens, so
         `decode(..., skip_special_tokens=True)` hides them, and grows the embedding matrix if it has no rows for them.
-        The rows of tokens new to the tokenizer are set to the mean of the rows of the tokens it already had, in the
-        input embeddings and in an untied output layer: a new token then starts as the "average" token (Hewitt, 2021),
-        so the LM's outputs are not disturbed and no new token starts with an outsized logit. The model's generation
-        config never emits the three tokens (`suppress_internal_tokens`). `config_kwargs` go to [`CoconutConfig`]
-        (`c_thought`, `max_latent_stage`, `num_latent_thoughts`).
+        The rows of tokens new to the tokenizer, in the input embeddings and in an untied output layer, start as
+        `new_token_init` says:
+
+        - `"mean"`: the mean of the rows of the tokens the tokenizer already had, the "average" token (Hewitt, 2021),
+          so the LM's outputs are not disturbed and no new token starts with an outsized logit. Works with any
+          tokenizer.
+        - a token of the tokenizer's vocabulary, e.g. `"<<"` (what the official Coconut code does, copying GPT-2's
+          `<<` row; facebookresearch/coconut#41): a copy of that token's rows. A token the vocabulary does not hold
+          as one entry raises a `ValueError` (pass `"mean"` or another token).
+
+        The model's generation config never emits the three tokens (`suppress_internal_tokens`). `config_kwargs` go
+        to [`CoconutConfig`] (`c_thought`, `max_latent_stage`, `num_latent_thoughts`).
         """
         language_model = (
             AutoModelForCausalLM.from_pretrained(model_or_id) if isinstance(model_or_id, str) else model_or_id
         )
+        source_id = None if new_token_init == "mean" else _vocabulary_id(tokenizer, new_token_init)
         if tokenizer.pad_token is None:  # LLaMA-3 and GPT-2 have none; batched generation and collators need one
             tokenizer.pad_token = tokenizer.eos_token
         num_known_tokens = len(tokenizer)
@@ -158,7 +187,8 @@ class CoconutForCausalLM(HubPushMixin, WrapperGenerationMixin, CoconutPreTrained
         new_ids = [token_id for token_id in token_ids if token_id >= num_known_tokens]
         with torch.no_grad():
             for embeddings in (language_model.get_input_embeddings(), language_model.get_output_embeddings()):
-                embeddings.weight[new_ids] = embeddings.weight[:num_known_tokens].mean(0)
+                known = embeddings.weight[:num_known_tokens]
+                embeddings.weight[new_ids] = known.mean(0) if source_id is None else known[source_id].clone()
 
         config = CoconutConfig(
             text_config=language_model.config,
@@ -188,6 +218,20 @@ class CoconutForCausalLM(HubPushMixin, WrapperGenerationMixin, CoconutPreTrained
                 "The config has no ids for the Coconut tokens. Build the model with "
                 "`CoconutForCausalLM.from_base(model, tokenizer)`: it adds <|start-latent|>, <|end-latent|> and "
                 "<|latent|> to the tokenizer and records their ids in the config."
+            )
+
+    def _refuse_latents_over_cache(self, input_ids: torch.LongTensor, cache: Cache) -> None:
+        """A `<|latent|>` given over a filled cache cannot be a thought (it needs the hidden state of the position
+        before it, from the same forward): refuse it rather than read it as an ordinary token. `generate`'s own
+        decoding steps skip this: a latent token the model generates is an ordinary token there."""
+        if self.config.latent_token_id is not None and (input_ids == self.config.latent_token_id).any():
+            raise ValueError(
+                f"input_ids hold <|latent|> (id {self.config.latent_token_id}) but the KV cache already holds "
+                f"{cached_length(cache)} positions. Continuous thoughts are computed only at prefill, from an empty "
+                "cache: each is the last hidden state of the position before it in the same forward. Pass the "
+                "question and its latents in one forward without a cache, or call `generate` (it runs the thoughts "
+                "itself). To feed a <|latent|> as an ordinary token over a cache, pass "
+                "`inputs_embeds=model.get_input_embeddings()(input_ids)` instead of input_ids."
             )
 
     def _forward_latents(
@@ -318,8 +362,11 @@ class CoconutForCausalLM(HubPushMixin, WrapperGenerationMixin, CoconutPreTrained
         if input_ids is not None and is_prefill(cache):
             self._check_token_ids()
             check_token_ids(input_ids, self.config.get_text_config().vocab_size, "language model")
+            check_padding_has_mask(input_ids, attention_mask, self.config.get_text_config(), "language model")
             latent_mask = input_ids == self.config.latent_token_id
             has_latents = bool(latent_mask.any())
+        elif input_ids is not None and not self._generating:
+            self._refuse_latents_over_cache(input_ids, cache)
         if inputs_embeds is None:
             inputs_embeds = self.get_input_embeddings()(input_ids)
         if has_latents and attention_mask is None:
@@ -414,7 +461,11 @@ class CoconutForCausalLM(HubPushMixin, WrapperGenerationMixin, CoconutPreTrained
         input_ids = torch.cat([input_ids, thought_ids], dim=1)
         if attention_mask is not None:
             attention_mask = torch.cat([attention_mask, torch.ones_like(thought_ids)], dim=1)
-        return super().generate(input_ids=input_ids, attention_mask=attention_mask, **generate_kwargs)
+        self._generating = True  # its decoding steps read a generated <|latent|> as an ordinary token
+        try:
+            return super().generate(input_ids=input_ids, attention_mask=attention_mask, **generate_kwargs)
+        finally:
+            self._generating = False
 
 
 CoconutForCausalLM.register_for_auto_class("AutoModelForCausalLM")

@@ -14,6 +14,7 @@ from .compat import (
     CACHE_KWARG,
     WrapperGenerationMixin,
     cached_length,
+    check_padding_has_mask,
     check_positions,
     check_token_ids,
     is_prefill,
@@ -25,6 +26,7 @@ from .configuration_cot_unk import CoTUnkConfig
 from .frozen_models import FrozenModelsCheckpoint, model_and_tokenizer, pinned_revision
 from .hub_push import HubPushMixin
 from .thought_tokens import rows_with_wrong_count, select_thought_tokens, suppress_internal_tokens
+from .weights_record import WeightsRecordMixin
 
 _CARD = """\
 Zero-Shot CoT-Unk, the prompt-tuning baseline of the SoftCoT paper (Xu et al., ACL 2025): $num_thought_tokens
@@ -98,7 +100,9 @@ class CoTUnkPreTrainedModel(PreTrainedModel):
             module.weight.copy_(table.mean(0) + table.std(0) * noise)
 
 
-class CoTUnkForCausalLM(HubPushMixin, WrapperGenerationMixin, CoTUnkPreTrainedModel, GenerationMixin):
+class CoTUnkForCausalLM(
+    WeightsRecordMixin, HubPushMixin, WrapperGenerationMixin, CoTUnkPreTrainedModel, GenerationMixin
+):
     """
     A frozen `backbone` LM reads SoftCoT's prompt in which the N thought slots hold N trainable embeddings
     (`thought_embeddings`, the same for every question): prompt tuning at the slots. Only those are trained and saved.
@@ -266,6 +270,7 @@ class CoTUnkForCausalLM(HubPushMixin, WrapperGenerationMixin, CoTUnkPreTrainedMo
         check_positions(self.backbone.config, cached_length(cache) + length, "backbone")
 
         if inputs_embeds is None and is_prefill(cache):
+            check_padding_has_mask(input_ids, attention_mask, self.config.text_config, "backbone")
             slot_mask = self.get_slot_mask(input_ids, attention_mask)
             if wrong := rows_with_wrong_count(slot_mask, self.config.num_thought_tokens):
                 raise ValueError(

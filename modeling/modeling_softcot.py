@@ -15,6 +15,7 @@ from .compat import (
     CACHE_KWARG,
     WrapperGenerationMixin,
     cached_length,
+    check_padding_has_mask,
     check_positions,
     check_token_ids,
     is_prefill,
@@ -34,6 +35,7 @@ from .thought_sets import (
     expand_for_thought_sets,
 )
 from .thought_tokens import rows_with_wrong_count, select_thought_tokens, suppress_internal_tokens
+from .weights_record import WeightsRecordMixin
 
 
 @dataclass
@@ -150,7 +152,9 @@ class SoftCoTPreTrainedModel(PreTrainedModel):
             module.reset_parameters()
 
 
-class SoftCoTForCausalLM(HubPushMixin, WrapperGenerationMixin, SoftCoTPreTrainedModel, GenerationMixin):
+class SoftCoTForCausalLM(
+    WeightsRecordMixin, HubPushMixin, WrapperGenerationMixin, SoftCoTPreTrainedModel, GenerationMixin
+):
     """
     A frozen `assistant` LM reads the question and N placeholders in one forward pass; its last-layer states at the
     placeholders, mapped by the trainable `projection`, replace the embeddings of N slot tokens in the prompt of a
@@ -350,6 +354,14 @@ class SoftCoTForCausalLM(HubPushMixin, WrapperGenerationMixin, SoftCoTPreTrained
             )
         check_positions(self.assistant.config, assistant_input_ids.shape[1], "assistant")
         check_token_ids(assistant_input_ids, self.config.assistant_config.vocab_size, "assistant")
+        check_padding_has_mask(
+            assistant_input_ids,
+            assistant_attention_mask,
+            self.config.assistant_config,
+            "assistant",
+            "assistant_input_ids",
+            "assistant_attention_mask",
+        )
         if assistant_attention_mask is None:
             assistant_attention_mask = torch.ones_like(assistant_input_ids)
         with torch.set_grad_enabled(assistant_needs_grad(self)):
@@ -404,6 +416,7 @@ class SoftCoTForCausalLM(HubPushMixin, WrapperGenerationMixin, SoftCoTPreTrained
         """
         has_assistant_inputs = assistant_input_ids is not None or assistant_hidden_states is not None
         soft_thoughts = None
+        check_padding_has_mask(input_ids, attention_mask, self.config.text_config, "backbone")
         slot_mask = self.get_slot_mask(input_ids, attention_mask)
         if not slot_mask.any() and not has_assistant_inputs:
             raise ValueError(

@@ -29,6 +29,9 @@ DEFAULT_BACKBONE_TEMPLATE = (
     "Here are prompts: {thoughts}"
 )
 
+# The fields each template may use.
+ASSISTANT_TEMPLATE_FIELDS = ("question", "num_thought_tokens")
+BACKBONE_TEMPLATE_FIELDS = ("question", "thoughts")
 
 # The constructor's settings, as `processor_config.json` stores them.
 SETTINGS = (
@@ -51,12 +54,43 @@ def left_pad(rows: list[list[int]], pad_value: int) -> torch.Tensor:
     return torch.tensor([[pad_value] * (width - len(row)) + row for row in rows], dtype=torch.long)
 
 
+def _as_texts(name: str, texts) -> list:
+    """`texts` as a list: a string is one text; anything else must be a list or tuple of them."""
+    if isinstance(texts, str):
+        return [texts]
+    if not isinstance(texts, list | tuple):
+        raise TypeError(
+            f"{name} must be a string or a list of strings, got {type(texts).__name__}: e.g. processor(['What is 2 "
+            "plus 3?'])."
+        )
+    return list(texts)
+
+
 def _check_texts(name: str, texts: list) -> None:
     """A `TypeError` naming the first of `texts` that is not a string (`None` would be rendered as "None")."""
     for index, text in enumerate(texts):
         if not isinstance(text, str):
             kind = "None" if text is None else type(text).__name__
             raise TypeError(f"{name} {index} is {kind}: pass each {name} as a string.")
+
+
+def check_template(name: str, template: str, fields: tuple[str, ...]) -> None:
+    """A `ValueError` naming `name` unless `template` is a `str.format` text whose fields are among `fields`."""
+    allowed = ", ".join(f"{{{field}}}" for field in fields)
+    if not isinstance(template, str):
+        raise TypeError(f"{name} must be a string with the fields {allowed}, got {type(template).__name__}.")
+    try:
+        template.format(**dict.fromkeys(fields, ""))
+    except KeyError as error:
+        raise ValueError(
+            f"{name} has the unknown field {{{error.args[0]}}}; it may use {allowed} only. Write a literal brace "
+            "as {{ or }}."
+        ) from None
+    except (IndexError, ValueError) as error:
+        raise ValueError(
+            f"{name} is not a valid template ({error}); it may use the fields {allowed}, and a literal brace is "
+            "written {{ or }}."
+        ) from None
 
 
 def _pad_id_avoiding(tokenizer: PreTrainedTokenizerBase, avoid: int) -> int:
@@ -120,6 +154,8 @@ class SoftCoTProcessor(ProcessorMixin):
         add_generation_prompt: bool = True,
         **kwargs,
     ):
+        check_template("assistant_template", assistant_template, ASSISTANT_TEMPLATE_FIELDS)
+        check_template("backbone_template", backbone_template, BACKBONE_TEMPLATE_FIELDS)
         if "{thoughts}" not in backbone_template:
             raise ValueError(
                 "backbone_template must contain '{thoughts}', where the N thought slots go, e.g. "
@@ -241,10 +277,31 @@ class SoftCoTProcessor(ProcessorMixin):
         ids = render_prompt_ids(self.backbone_tokenizer, text, self.use_chat_template, self.add_generation_prompt)
         if (count := ids.count(tokens.backbone_slot_id)) != self.num_thought_tokens:
             raise ValueError(
-                f"The backbone prompt holds {count} thought slots instead of {self.num_thought_tokens}: the template "
-                "or the question itself changes how the slot token is tokenized. Check backbone_template."
+                f"The backbone prompt holds {count} thought slots instead of {self.num_thought_tokens}: "
+                f"backbone_template holds the slot token's text ({tokens.backbone_slot!r}) or changes how it is "
+                "tokenized. Write {thoughts} once, with spaces or words around it, and no slot token text."
             )
         return ids
+
+    def check_reserved_tokens(self, name: str, texts: list[str]) -> None:
+        """A `ValueError` naming the first of `texts` that holds the text of a token reserved for the soft thoughts
+        (the tokenizer would read it as that token, adding a placeholder, a slot or a marker)."""
+        tokens = self.thought_tokens
+        reserved = {
+            tokens.backbone_slot: "the backbone's thought slot",
+            tokens.backbone_start: "the marker before the thought slots",
+            tokens.backbone_end: "the marker after the thought slots",
+        }
+        if self.assistant_tokenizer is not None:
+            reserved[tokens.assistant_placeholder] = "the assistant's thought placeholder"
+        for index, text in enumerate(texts):
+            for token, role in reserved.items():
+                if token and token in text:
+                    raise ValueError(
+                        f"{name} {index} contains {token!r}, {role}: the tokenizer reads that text as the token, "
+                        f"which is reserved for the soft thoughts. Remove it from the {name} first (e.g. "
+                        f"`text.replace({token!r}, '')`)."
+                    )
 
     @property
     def backbone_pad_token_id(self) -> int:
@@ -273,15 +330,17 @@ class SoftCoTProcessor(ProcessorMixin):
         """
         if return_tensors not in ("pt", "np", None):
             raise ValueError(f"return_tensors={return_tensors!r} is not supported: use 'pt', 'np' or None (lists).")
-        questions = [questions] if isinstance(questions, str) else list(questions)
+        questions = _as_texts("questions", questions)
         if not questions:
             raise ValueError("Pass at least one question.")
         _check_texts("question", questions)
+        self.check_reserved_tokens("question", questions)
         if answers is not None:
-            answers = [answers] if isinstance(answers, str) else list(answers)
+            answers = _as_texts("answers", answers)
             if len(answers) != len(questions):
                 raise ValueError(f"Got {len(questions)} questions but {len(answers)} answers: pass one answer each.")
             _check_texts("answer", answers)
+            self.check_reserved_tokens("answer", answers)
         backbone_rows = [self.backbone_prompt_ids(question) for question in questions]
         label_rows = None
         if answers is not None:
@@ -324,9 +383,12 @@ class SoftCoTProcessor(ProcessorMixin):
 SoftCoTProcessor.register_for_auto_class("AutoProcessor")
 
 __all__ = [
+    "ASSISTANT_TEMPLATE_FIELDS",
+    "BACKBONE_TEMPLATE_FIELDS",
     "DEFAULT_ASSISTANT_TEMPLATE",
     "DEFAULT_BACKBONE_TEMPLATE",
     "SoftCoTProcessor",
+    "check_template",
     "left_pad",
     "render_prompt_ids",
 ]

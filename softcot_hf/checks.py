@@ -5,7 +5,10 @@ error and the Python API raises the same `ValueError`.
 """
 
 import dataclasses
+import json
+import os
 import re
+import types
 import typing
 from pathlib import Path
 
@@ -40,6 +43,56 @@ def choices(args) -> None:
             require(args, field.name, getattr(args, field.name) in allowed, f"one of {', '.join(map(repr, allowed))}")
 
 
+def _number_kinds(annotation) -> set[type] | None:
+    """The kinds among bool, int and float a field annotated `annotation` takes (None: it takes something else)."""
+    arms = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
+    kinds = set(arms or (annotation,)) - {type(None)}
+    return kinds if kinds and kinds <= {bool, int, float} else None
+
+
+def numbers(args) -> None:
+    """Every field declared a number or a boolean holds one (a config file or the Python API may pass text, e.g.
+    `"2e-5"`; the command line converts its flags itself)."""
+    for field in dataclasses.fields(args):
+        kinds, value = _number_kinds(field.type), getattr(args, field.name)
+        if kinds is None or value is None or value == field.default:  # a few library defaults break their own type
+            continue
+        if bool in kinds:
+            require(args, field.name, isinstance(value, bool), "true or false")
+            continue
+        whole = float not in kinds
+        ok = isinstance(value, int if whole else int | float) and not isinstance(value, bool)
+        need = "a whole number" if whole else "a number"
+        if isinstance(value, str):
+            need += f", not text (drop the quotes: {value} rather than {value!r})"
+        require(args, field.name, ok, need)
+
+
+def json_object(args, name: str, example: str) -> None:
+    """`name`, when given as text (a flag), is parsed as JSON; it must then be a mapping (`example` shows one)."""
+    value = getattr(args, name)
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
+            require(args, name, False, f"a JSON object such as {example} ({error})")
+        setattr(args, name, value)
+    require(args, name, value is None or isinstance(value, dict), f"a JSON object such as {example}")
+
+
+def output_folder(args, *names: str) -> None:
+    """Each of `names`, when set, is a folder that exists or can be made (checked here, made by the run)."""
+    for name in names:
+        value = getattr(args, name)
+        if value is None:
+            continue
+        path = Path(value).expanduser().absolute()
+        require(args, name, path.is_dir() or not path.exists(), "a folder, not a file: pass a folder's path")
+        existing = next(parent for parent in path.parents if parent.exists())
+        require(args, name, existing.is_dir(), f"a folder that can be made, but {existing} is a file")
+        require(args, name, os.access(existing, os.W_OK | os.X_OK), f"a folder you may write, but {existing} is not")
+
+
 def existing_path(args, *names: str, folder: bool = False) -> None:
     """Each of `names`, when set, is an existing file (a folder with `folder`)."""
     for name in names:
@@ -54,11 +107,14 @@ def existing_path(args, *names: str, folder: bool = False) -> None:
             )
 
 
+def is_model_location(value: str | Path) -> bool:
+    """Whether `value` is an existing path or has the shape of a Hub id ("name" or "org/name")."""
+    return Path(value).expanduser().exists() or bool(_HUB_ID.fullmatch(str(value)))
+
+
 def model_location(args, *names: str) -> None:
     """Each of `names`, when set, is an existing folder or has the shape of a Hub id ("org/name")."""
     for name in names:
         value = getattr(args, name)
-        if value is not None and not Path(value).expanduser().exists():
-            require(
-                args, name, bool(_HUB_ID.fullmatch(value)), "a local model folder that exists or a Hub id (org/name)"
-            )
+        if isinstance(value, str | Path):
+            require(args, name, is_model_location(value), "a local model folder that exists or a Hub id (org/name)")

@@ -10,16 +10,14 @@ API takes the same dataclass. `--config FILE` (YAML or JSON, keyed by field name
 import argparse
 import dataclasses
 import importlib
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-import yaml
 from transformers import HfArgumentParser
 
 from . import __version__
+from .settings_files import check_keys, read_config
 
 OFFLINE_HINT = (
     "Offline? Set HF_HUB_OFFLINE=1 so that Hub lookups fail at once, pass local folders instead of Hub ids, and "
@@ -65,21 +63,6 @@ def _train_commands() -> dict[str, Command]:
         for name, method in METHODS.items()
         if method.arguments is not None
     }
-
-
-def read_config(path: str | Path) -> dict:
-    """The fields in a YAML or JSON config file (a mapping of field names to values)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No config file at {path}.")
-    text = path.read_text(encoding="utf-8")
-    try:
-        values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
-        raise ValueError(f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {error}") from None
-    if not isinstance(values, dict):
-        raise ValueError(f"{path} must hold a mapping of option names to values, not {type(values).__name__}.")
-    return values
 
 
 def _first_bare_word(parser: argparse.ArgumentParser, argv: list[str]) -> int | None:
@@ -128,11 +111,9 @@ def parse_arguments(
     if known.config:
         try:
             config = read_config(known.config)
-        except ValueError as error:
+            check_keys(known.config, config, (field.name for field in dataclasses.fields(arguments)))
+        except (OSError, ValueError) as error:
             parser.error(str(error))
-        names = {field.name for field in dataclasses.fields(arguments)}
-        if unknown := sorted(set(config) - names):
-            parser.error(f"{known.config} sets unknown options {unknown}; {prog} takes {sorted(names)}.")
         parser.set_defaults(**config)
     values = vars(parser.parse_args(argv))
     values.pop("config")
@@ -140,7 +121,7 @@ def parse_arguments(
         values[passthrough] = rest
     try:
         return arguments(**values)
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, OSError) as error:  # a value the dataclass refuses, a file it cannot read
         parser.error(str(error))
 
 
@@ -183,12 +164,13 @@ def main(argv: list[str] | None = None) -> None:
         command, prog = commands[name], f"softcot-hf {name}"
     args = parse(command, argv, prog)
     from .hub import HUB_TRANSPORT_ERRORS
+    from .run_files import DifferentRunError
 
     try:
         command.run(args)
     except (ConnectionError, *HUB_TRANSPORT_ERRORS) as error:  # the network: one line that says what to do
         raise SystemExit(f"{prog}: error: {error} {OFFLINE_HINT}") from None
-    except OSError as error:  # a missing file or model: its message names it
+    except (OSError, DifferentRunError) as error:  # a missing file or model, another run's folder: the message says
         raise SystemExit(f"{prog}: error: {error}") from None
 
 

@@ -19,7 +19,9 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
 from .cli import Command
 from .data import get_task
+from .evaluation.report import load_summaries
 from .modeling.hub_push import HubPushMixin, is_hub_id, push_model_folder
+from .settings_files import read_config
 
 # Repeated flags add up (`--summary a --summary b`), as do several values after one flag.
 _EXTEND = {"action": "extend"}
@@ -215,6 +217,11 @@ class PushArguments:
         if not self.folder or not self.repo_id:
             raise ValueError("Pass the model folder and --repo-id USER/NAME.")
         self.base_model_ids = dict(_base_model_id(mapping) for mapping in self.base_model_id)
+        # Read now, so that a wrong file is a usage error before anything is uploaded.
+        default_summary = Path(self.folder) / "eval" / "summary.json"
+        paths = self.summary or ([default_summary] if default_summary.is_file() else [])
+        self.summaries = load_summaries(paths)
+        self.training_settings = read_config(self.training, "training settings file") if self.training else None
 
 
 def check_hub_reachable(timeout: float = 5.0) -> None:
@@ -233,16 +240,11 @@ def check_hub_reachable(timeout: float = 5.0) -> None:
 
 def run_push(args: PushArguments) -> CommitInfo:
     check_hub_reachable()
-    summaries = [json.loads(Path(path).read_text()) for path in args.summary]
-    default_summary = Path(args.folder) / "eval" / "summary.json"
-    if not summaries and default_summary.is_file():
-        summaries = [json.loads(default_summary.read_text())]
-    training = json.loads(Path(args.training).read_text()) if args.training else None
     commit = push_folder(
         args.folder,
         args.repo_id,
-        summaries=summaries,
-        training=training,
+        summaries=args.summaries,
+        training=args.training_settings,
         license=args.license,
         base_model_ids=args.base_model_ids,
         private=args.private or None,

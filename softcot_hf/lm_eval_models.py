@@ -13,6 +13,7 @@ loglikelihood of a fixed continuation is not what these models are for (the thou
 rationale), so `loglikelihood` requests fail with that message.
 """
 
+import inspect
 import sys
 from collections.abc import Mapping
 
@@ -22,9 +23,11 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs
 from tqdm import tqdm
-from transformers import AutoModelForCausalLM, AutoProcessor, AutoTokenizer, BatchEncoding
+from transformers import AutoConfig, AutoModelForCausalLM, AutoProcessor, AutoTokenizer, BatchEncoding
 
 import softcot_hf  # noqa: F401  (registers SoftCoT and Coconut with the Auto classes)
+
+from .checks import is_model_location
 
 
 class LatentThoughtLM(LM):
@@ -36,9 +39,12 @@ class LatentThoughtLM(LM):
     and `--device` as for lm-eval's `hf` model.
     """
 
+    model_type: str  # the `model_type` of the folders this model type loads
+    lm_eval_name: str  # the `--model` name it is registered under
+
     def __init__(
         self,
-        pretrained: str,
+        pretrained: str | None = None,
         batch_size: int | str = 8,
         device: str | None = None,
         dtype: str | None = None,
@@ -48,13 +54,35 @@ class LatentThoughtLM(LM):
     ):
         super().__init__()
         if kwargs:
-            raise ValueError(f"Unknown --model_args for a {type(self).__name__}: {sorted(kwargs)}.")
+            raise ValueError(
+                f"Unknown --model_args {sorted(kwargs)} for --model {self.lm_eval_name}; it takes "
+                f"{', '.join(self.model_args())} (e.g. --model_args pretrained=runs/x,dtype=bfloat16)."
+            )
+        if not pretrained:
+            raise ValueError(f"Pass --model_args pretrained=FOLDER (or a Hub id): the {self.model_type} model to run.")
+        if not is_model_location(pretrained):
+            raise FileNotFoundError(
+                f"pretrained={pretrained!r} is neither an existing folder nor a Hub id (org/name)."
+            )
         self.device_name = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.batch_size = 8 if str(batch_size).startswith("auto") else int(batch_size)
-        self.max_gen_toks = int(max_gen_toks)
+        self.batch_size = 8 if str(batch_size).startswith("auto") else _whole_number("batch_size", batch_size)
+        self.max_gen_toks = _whole_number("max_gen_toks", max_gen_toks)
+        found = AutoConfig.from_pretrained(pretrained, revision=revision).model_type
+        if found != self.model_type:
+            fix = found if found in ("softcot", "coconut") else "hf (lm-eval's own)"
+            raise ValueError(f"{pretrained} holds a {found!r} model, not a {self.model_type} one: use --model {fix}.")
         self.model = AutoModelForCausalLM.from_pretrained(pretrained, revision=revision, dtype=dtype or "auto")
         self.model.to(self.device_name).eval()
         self.pretrained = pretrained
+
+    @classmethod
+    def model_args(cls) -> list[str]:
+        """The `--model_args` names this model type takes."""
+        names = set()
+        for klass in cls.__mro__:
+            if "__init__" in vars(klass) and issubclass(klass, LatentThoughtLM):
+                names.update(inspect.signature(klass.__init__).parameters)
+        return sorted(names - {"self", "kwargs"})
 
     @property
     def tokenizer(self):
@@ -109,6 +137,13 @@ class LatentThoughtLM(LM):
     loglikelihood_rolling = loglikelihood
 
 
+def _whole_number(name: str, value: int | str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {value!r}.") from None
+
+
 def cut_at_stop(text: str, until: list[str]) -> str:
     """`text` up to the first occurrence of any stop sequence."""
     for stop in until:
@@ -121,7 +156,9 @@ def cut_at_stop(text: str, until: list[str]) -> str:
 class SoftCoTLM(LatentThoughtLM):
     """A saved SoftCoT model (projection + config naming the frozen pair) and its processor."""
 
-    def __init__(self, pretrained: str, revision: str | None = None, **kwargs):
+    model_type = lm_eval_name = "softcot"
+
+    def __init__(self, pretrained: str | None = None, revision: str | None = None, **kwargs):
         super().__init__(pretrained, revision=revision, **kwargs)
         self.processor = AutoProcessor.from_pretrained(pretrained, revision=revision)
 
@@ -137,10 +174,20 @@ class SoftCoTLM(LatentThoughtLM):
 class CoconutLM(LatentThoughtLM):
     """A saved Coconut model; `num_latent_thoughts` (`--model_args`) overrides the config's default."""
 
-    def __init__(self, pretrained: str, revision: str | None = None, num_latent_thoughts: int | None = None, **kwargs):
+    model_type = lm_eval_name = "coconut"
+
+    def __init__(
+        self,
+        pretrained: str | None = None,
+        revision: str | None = None,
+        num_latent_thoughts: int | None = None,
+        **kwargs,
+    ):
         super().__init__(pretrained, revision=revision, **kwargs)
         self._tokenizer = AutoTokenizer.from_pretrained(pretrained, revision=revision, padding_side="left")
-        self.num_latent_thoughts = None if num_latent_thoughts is None else int(num_latent_thoughts)
+        self.num_latent_thoughts = (
+            None if num_latent_thoughts is None else _whole_number("num_latent_thoughts", num_latent_thoughts)
+        )
 
     @property
     def tokenizer(self):

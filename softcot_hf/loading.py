@@ -4,6 +4,8 @@ from pathlib import Path
 
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from .modeling.frozen_models import hub_failure
+
 
 def load_lm(
     name_or_path: str | Path, role: str = "model", **from_pretrained_kwargs
@@ -15,8 +17,9 @@ def load_lm(
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)
         model = AutoModelForCausalLM.from_pretrained(name_or_path, **from_pretrained_kwargs)
     except (OSError, ValueError) as error:
+        said = hub_failure(error, name_or_path, from_pretrained_kwargs.get("revision"))
         raise OSError(
-            f"Could not load the {role} {name_or_path!r} ({type(error).__name__}: {error}). If it is a Hub id and "
+            f"Could not load the {role} {name_or_path!r} ({type(error).__name__}: {said}). If it is a Hub id and "
             f"this machine is offline, download it first where there is network (`hf download {name_or_path}`) into "
             "the Hub cache, or pass the local path of a folder holding the model and its tokenizer."
         ) from error

@@ -16,8 +16,10 @@ the tables give mean ± std over seeds and generated tokens per answer, the figu
 seed-0 SoftCoT and Coconut checkpoints are then reloaded with `AutoModelForCausalLM.from_pretrained` to answer a
 question, and with `--push-to-hub USER/NAME` published with their results.
 
-Everything lands in `./softcot-quickstart/`. `--tiny` runs the same code path with a handful of examples and steps
-(for the test suite); its numbers mean nothing.
+Everything lands in `./softcot-quickstart/`, whose marker file records the run's identity (settings, seeds, the
+shipped models' fingerprints, the package version). Rerunning a finished quickstart of the same settings returns its
+results; one of other settings is refused, and `--overwrite` replaces the quickstart's files (nothing else). `--tiny`
+runs the same code path with a handful of examples and steps (for the test suite); its numbers mean nothing.
 """
 
 import json
@@ -32,6 +34,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoProcessor, AutoTokenizer, TrainerCallback
 
+from . import checks
 from .cli import Command
 from .data import get_task
 from .evaluation import run_evaluation
@@ -39,6 +42,8 @@ from .evaluation.plots import plot_methods
 from .evaluation.significance import in_words, mcnemar_exact, paired_bootstrap
 from .generation import encode_prompts, generate_texts
 from .methods import get_method
+from .run_files import DifferentRunError, run_identity, write_atomic
+from .training.runs import artifact_problem
 
 TASK = "synthetic_arithmetic"
 # The second task: ProsQA-style graphs (softcot_hf/data/prosqa_style.py), smaller than the paper's (2-3 hops
@@ -63,8 +68,9 @@ PROSQA_METHODS = (
 COMPARISONS = {TASK: (("softcot", "zero_shot_cot"),), PROSQA_TASK: (("coconut", "cot"),)}
 # Folders the quickstart writes (and clears before a new run) inside its output directory.
 OWNED_FOLDERS = ("backbone", "assistant", "prosqa_backbone", TASK, PROSQA_TASK)
-# The file that marks an output directory as the quickstart's own: only there are its folders cleared unasked.
+# The file that marks an output directory as the quickstart's own and records the run's identity (JSON).
 MARKER = ".softcot-quickstart"
+RESULTS = ("results.json", "results.md")  # written last: a quickstart whose models are there too is finished
 
 
 @dataclass(frozen=True)
@@ -144,19 +150,64 @@ def shipped_models() -> Path:
     return Path(str(resources.files("softcot_hf") / "assets" / "quickstart"))
 
 
-def _prepare(output_dir: Path, overwrite: bool = False) -> dict[str, str]:
-    """Clear the quickstart's folders in `output_dir` and copy the shipped models there; returns {name: path}. A
-    non-empty `output_dir` that an earlier quickstart did not make is refused unless `overwrite`."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    if not (output_dir / MARKER).is_file() and any(output_dir.iterdir()) and not overwrite:
+def quickstart_identity(settings: QuickstartSettings, seeds: tuple[int, ...]) -> dict:
+    """What makes two quickstarts the same (`run_identity`): the settings, seeds, task options and shipped models."""
+    return run_identity(
+        {"settings": asdict(settings), "seeds": list(seeds), "prosqa_options": PROSQA_OPTIONS}, [shipped_models()]
+    )
+
+
+def _owned_files(output_dir: Path) -> list[Path]:
+    """What the quickstart writes in `output_dir`: its folders, results, figures and marker."""
+    figures = [output_dir / f"{task}.png" for task in (TASK, PROSQA_TASK)]
+    return [*(output_dir / name for name in (*OWNED_FOLDERS, *RESULTS)), *figures, output_dir / MARKER]
+
+
+def _trained_folders(output_dir: Path, seeds: tuple[int, ...]) -> list[Path]:
+    """Every run folder the quickstart trains in `output_dir`."""
+    return [
+        output_dir / task / f"seed-{seed}" / folder
+        for task, methods in ((TASK, METHODS), (PROSQA_TASK, PROSQA_METHODS))
+        for seed in seeds
+        for _, _, folder in methods
+        if folder is not None
+    ]
+
+
+def _saved_identity(output_dir: Path) -> dict | None:
+    """The identity in `output_dir`'s marker; None: no marker ({}: one that an earlier version wrote in words)."""
+    try:
+        saved = json.loads((output_dir / MARKER).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}
+    return saved if isinstance(saved, dict) else {}
+
+
+def _finished(output_dir: Path, seeds: tuple[int, ...]) -> dict | None:
+    """The results of the finished quickstart in `output_dir` (its results and every trained model are there)."""
+    try:
+        result = json.loads((output_dir / RESULTS[0]).read_text())
+    except (OSError, ValueError):
+        return None
+    finished = all(artifact_problem(folder) is None for folder in _trained_folders(output_dir, seeds))
+    return result if finished else None
+
+
+def _prepare(output_dir: Path, identity: dict, overwrite: bool = False) -> dict[str, str]:
+    """Clear the quickstart's files in `output_dir`, record `identity` and copy the shipped models there; returns
+    {name: path}. A non-empty `output_dir` that a quickstart did not make, or one of other settings, is refused unless
+    `overwrite`."""
+    saved = _saved_identity(output_dir)
+    if saved is not None and saved != identity and not overwrite:
+        raise DifferentRunError(output_dir, "a quickstart", saved, identity, "run it")
+    if saved is None and output_dir.is_dir() and any(output_dir.iterdir()) and not overwrite:
         raise ValueError(
             f"{output_dir} is not empty and was not made by the quickstart, which replaces its "
             f"{', '.join(OWNED_FOLDERS)} folders there. Pass a new or empty --output-dir, or --overwrite to replace "
             "them (nothing else in the folder is touched)."
         )
-    (output_dir / MARKER).write_text("made by `softcot-hf quickstart`: its folders here are replaced on each run\n")
-    for name in OWNED_FOLDERS:
-        shutil.rmtree(output_dir / name, ignore_errors=True)
     source = shipped_models()
     models = ("backbone", "assistant", "prosqa_backbone")
     missing = [name for name in models if not (source / name / "config.json").is_file()]
@@ -165,6 +216,13 @@ def _prepare(output_dir: Path, overwrite: bool = False) -> dict[str, str]:
             f"The quickstart's models ({', '.join(missing)}) are missing from {source}. Reinstall the package "
             "(`pip install -e .` ships them), or make them with `python scripts/make_quickstart_models.py`."
         )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for path in _owned_files(output_dir):
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    write_atomic(output_dir / MARKER, json.dumps(identity, indent=2) + "\n")
     paths = {}
     for name in models:
         shutil.copytree(source / name, output_dir / name)
@@ -504,6 +562,17 @@ def push_results(output_dir: Path, trained_dir: Path, repo_id: str) -> list[str]
     return [*hub_ids.values(), softcot.repo_url.repo_id, coconut.repo_url.repo_id]
 
 
+def _push(output_dir: Path, trained_dir: Path, repo_id: str) -> list[str]:
+    """`push_results`, saying what was pushed or why not; returns the repo ids (none when it failed)."""
+    try:
+        pushed = push_results(output_dir, trained_dir, repo_id)
+    except ConnectionError as error:
+        print(f"Not pushed: {error}")
+        return []
+    print(f"pushed to the Hub: {', '.join(pushed)}")
+    return pushed
+
+
 def set_cpu_threads() -> int:
     """One CPU thread for the quickstart's tiny models unless `OMP_NUM_THREADS` is set: their matrices are too small
     to share between threads, and on a busy machine extra threads mostly wait (see the README). Returns the count."""
@@ -522,15 +591,22 @@ def run_quickstart(
     """Train, evaluate, compare, plot, save, reload (and push) as the module docstring says. Returns what it printed,
     as data: {"settings", "seeds", "tasks": {task: {"rows", "table", "comparisons", "sentences", "plot",
     ["stage_curve", "stage_curve_table"]}}, "table", "example", "pushed", "total_time_s"}; also written to
-    `results.json` (and the tables to `results.md`). `output_dir` must be new, empty or an earlier quickstart's;
-    `overwrite` replaces the quickstart's folders in it."""
+    `results.json` (and the tables to `results.md`). `output_dir` must be new, empty or an earlier quickstart's of
+    the same settings (finished: its results are returned); `overwrite` replaces the quickstart's files in it."""
     settings = TINY if tiny else FULL
     seeds = tuple(seeds)
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"Pass one or more distinct training seeds, got {list(seeds)}.")
     output_dir = Path(output_dir)
     started = time.perf_counter()
-    models = _prepare(output_dir, overwrite)  # a refusal changes nothing, threads included
+    identity = quickstart_identity(settings, seeds)
+    if not overwrite and _saved_identity(output_dir) == identity and (result := _finished(output_dir, seeds)):
+        print(f"{output_dir} holds a finished quickstart of the same settings: its results follow (--overwrite runs "
+              f"it again).\n\n{result['table']}")  # fmt: skip
+        if push_to_hub is not None:
+            result["pushed"] = _push(output_dir, output_dir / TASK / f"seed-{seeds[0]}", push_to_hub)
+        return result
+    models = _prepare(output_dir, identity, overwrite)  # a refusal changes nothing, threads included
     print(f"CPU threads: {set_cpu_threads()} (set OMP_NUM_THREADS to choose); training seeds {list(seeds)}")
     print(f"{TASK}: {settings.train_examples} training and {settings.test_examples} test questions")
     print(f"{PROSQA_TASK} {PROSQA_OPTIONS}: {settings.prosqa_train_examples} training and "
@@ -549,13 +625,7 @@ def run_quickstart(
     for name, text in answers.items():
         print(f"{name} (reloaded from {first / name}): {text}")
 
-    pushed = []
-    if push_to_hub is not None:
-        try:
-            pushed = push_results(output_dir, first, push_to_hub)
-            print(f"pushed to the Hub: {', '.join(pushed)}")
-        except ConnectionError as error:
-            print(f"Not pushed: {error}")
+    pushed = [] if push_to_hub is None else _push(output_dir, first, push_to_hub)
     result = {
         "settings": asdict(settings),
         "seeds": list(seeds),
@@ -566,8 +636,8 @@ def run_quickstart(
         "pushed": pushed,
         "total_time_s": time.perf_counter() - started,
     }
-    (output_dir / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    (output_dir / "results.md").write_text(table)
+    (output_dir / RESULTS[1]).write_text(table)
+    write_atomic(output_dir / RESULTS[0], json.dumps(result, indent=2) + "\n")
     print(f"done in {result['total_time_s']:.0f} s; results in {output_dir / 'results.md'}")
     return result
 
@@ -597,8 +667,11 @@ class QuickstartArguments:
         default_factory=lambda: list(SEEDS), metadata={"help": "training seeds; every method is trained once per seed"}
     )
     overwrite: bool = field(
-        default=False, metadata={"help": "replace the quickstart's folders in a non-empty OUTPUT_DIR it did not make"}
+        default=False, metadata={"help": "run again from scratch, replacing the quickstart's files in OUTPUT_DIR"}
     )
+
+    def __post_init__(self):
+        checks.output_folder(self, "output_dir")
 
 
 COMMANDS = [

@@ -11,7 +11,10 @@ A recipe (`recipes/`) is YAML with the method, the task, the paper's row and two
 
 `train` holds fields of the method's training arguments (`softcot-hf train METHOD --help`); a method that trains
 nothing has none and its `eval` names the models. `eval` holds `EvaluationArguments` fields (`softcot-hf eval --help`).
-Relative model paths are read from the working directory. `--dry-run` checks the recipe, prints the settings and
+Relative model paths are read from the working directory. A recipe that starts from another recipe's model names it
+(`init_from_recipe: coconut-baselines/cot/gsm8k_aug`, a path under `recipes/`): that recipe is trained first into
+`OUTPUT_DIR/init` (or resumed), and its artifact is this recipe's `backbone`, as the official Coconut GSM8k run starts
+from its CoT run's best checkpoint. `--dry-run` checks the recipe, prints the settings and
 the exact prompts (text and token ids) of one test question on each side, and trains nothing.
 """
 
@@ -21,16 +24,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from transformers import AutoTokenizer, TrainingArguments
 
+from . import checks
 from .cli import Command
 from .data import get_task
 from .evaluation.arguments import EvaluationArguments
 from .methods import Method, get_method
 from .paper_results import PAPER_RESULTS, PaperResult
+from .settings_files import check_keys, read_config
 
-_RECIPE_KEYS = {"method", "task", "paper_result", "train", "eval"}
+_RECIPE_KEYS = {"method", "task", "paper_result", "init_from_recipe", "train", "eval"}
+INIT_DIR = "init"  # where a recipe's init_from_recipe trains, in its run folder
 _STAND_IN_QUESTION = "A baker made 24 rolls and sold 9 of them. How many rolls are left?"
 
 
@@ -45,14 +50,23 @@ class Recipe:
     paper_result: PaperResult | None
     train: dict[str, Any] | None
     eval: dict[str, Any]
+    init: "Recipe | None" = None  # the recipe whose artifact is this one's backbone (init_from_recipe)
 
-    def training_arguments(self, output_dir: Path, data_dir: str | None = None):
+    def training_arguments(self, output_dir: Path, data_dir: str | None = None, backbone: str | None = None):
         """The method's training arguments for this recipe, training into `output_dir` (no final evaluation: the
-        recipe's own follows)."""
+        recipe's own follows); `backbone`: the model to start from when the recipe names none (`init`'s artifact)."""
         options = {"task": self.task, **self.train, "output_dir": str(output_dir), "evaluate": False}
+        if backbone is not None:
+            options["backbone"] = backbone
         if data_dir is not None:
             options["data_dir"] = data_dir
         return self.method.arguments(**options)
+
+    def model_name(self, side: str) -> str | None:
+        """The "backbone" or "assistant" model the recipe names (for a chained recipe, the one `init` starts from:
+        its artifact keeps that tokenizer)."""
+        sections = [self.train or {}, self.eval, (self.init.train if self.init else None) or {}]
+        return next((section[side] for section in sections if section.get(side)), None)
 
     def evaluation_arguments(self, model: str | None, output_dir: Path, data_dir: str | None = None):
         options = {**self.eval, "task": self.task, "method": self.method.name, "output_dir": str(output_dir)}
@@ -67,10 +81,8 @@ def load_recipe(path: str | Path) -> Recipe:
     """A recipe file, checked: known keys, a known method and task, a `train` section exactly when the method
     trains, a paper row that exists."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No recipe at {path}.")
-    values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(values, dict) or "method" not in values or "task" not in values:
+    values = read_config(path, "recipe")
+    if "method" not in values or "task" not in values:
         raise ValueError(f"{path} is not a recipe: a mapping with method, task, eval and (when it trains) train.")
     if unknown := sorted(set(values) - _RECIPE_KEYS):
         raise ValueError(f"{path} has unknown keys {unknown}; a recipe takes {sorted(_RECIPE_KEYS)}.")
@@ -80,10 +92,24 @@ def load_recipe(path: str | Path) -> Recipe:
     if (method.arguments is None) != (train is None):
         need = "no train section (it trains nothing)" if method.arguments is None else "a train section"
         raise ValueError(f"{path}: method {method.name} takes {need}.")
+    for name, section, arguments in (
+        ("train", train, method.arguments),
+        ("eval", values.get("eval"), EvaluationArguments),
+    ):
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            raise ValueError(
+                f"{path}: {name} must be a mapping of option names to values, not {type(section).__name__}."
+            )
+        check_keys(f"{path}: {name}", section, (item.name for item in dataclasses.fields(arguments)))
     key = values.get("paper_result")
     if key is not None and key not in PAPER_RESULTS:
         raise ValueError(f"{path}: paper_result {key!r} is not in softcot_hf.paper_results.PAPER_RESULTS.")
     parts = path.resolve().with_suffix("").parts
+    init = None
+    if (init_name := values.get("init_from_recipe")) is not None:
+        init = _load_init_recipe(path, init_name, train)
     return Recipe(
         name="/".join(parts[parts.index("recipes") + 1 :]) if "recipes" in parts else path.stem,
         method=method,
@@ -91,7 +117,27 @@ def load_recipe(path: str | Path) -> Recipe:
         paper_result=None if key is None else PAPER_RESULTS[key],
         train=train,
         eval=dict(values.get("eval") or {}),
+        init=init,
     )
+
+
+def _load_init_recipe(path: Path, name: str, train: dict | None) -> Recipe:
+    """The recipe `path` starts from (`init_from_recipe: name`, a path under the same `recipes/` folder), checked."""
+    parts = path.resolve().parts
+    if "recipes" not in parts:
+        raise ValueError(f"{path}: init_from_recipe names a recipe under recipes/, but {path} is not in one.")
+    init_path = Path(*parts[: len(parts) - parts[::-1].index("recipes")]) / f"{name}.yaml"
+    if not init_path.is_file():
+        raise ValueError(f"{path}: init_from_recipe {name!r}: no recipe at {init_path}.")
+    if train is None or "backbone" in train:
+        raise ValueError(
+            f"{path}: a recipe with init_from_recipe trains from that recipe's artifact: give it a train section "
+            "without backbone (the model comes from the init recipe's own train.backbone)."
+        )
+    init = load_recipe(init_path)
+    if init.train is None or init.init is not None:
+        raise ValueError(f"{path}: init_from_recipe {name!r} must train, from a backbone of its own (not chained).")
+    return init
 
 
 def compare(summary: dict, paper: PaperResult | None) -> str:
@@ -122,10 +168,9 @@ def _settings(arguments, given: dict) -> dict:
 
 
 def _tokenizers(recipe: Recipe, overrides: dict[str, str | None]) -> dict:
-    sections = [recipe.train or {}, recipe.eval]
     tokenizers = {}
     for side in ("backbone", "assistant"):
-        name = overrides.get(side) or next((s[side] for s in sections if s.get(side)), None)
+        name = overrides.get(side) or recipe.model_name(side)
         if name is None:
             continue
         try:
@@ -144,13 +189,21 @@ def dry_run(recipe: Recipe, output_dir: Path, data_dir: str | None = None, token
     paper = recipe.paper_result
     lines.append("paper: -" if paper is None else f"paper: {paper.accuracy:.2f} % ({paper.paper}, {paper.setting})")
     train_args = None
-    if recipe.train is not None:
+    if recipe.init is not None:
+        init_args = recipe.init.training_arguments(output_dir / INIT_DIR, data_dir)
+        lines.append(f"starts from: recipe {recipe.init.name}, trained first into {output_dir / INIT_DIR}:")
+        lines += [f"  {name}: {value!r}" for name, value in _settings(init_args, recipe.init.train).items()]
+        # Its artifact does not exist yet: check the options with the model it starts from, show where it will be.
+        train_args = recipe.training_arguments(output_dir / "train", data_dir, backbone=init_args.backbone)
+        train_args.backbone = str(output_dir / INIT_DIR)
+    elif recipe.train is not None:
         train_args = recipe.training_arguments(output_dir / "train", data_dir)
+    if train_args is not None:
         lines.append(f"training ({type(train_args).__name__}):")
         lines += [f"  {name}: {value!r}" for name, value in _settings(train_args, recipe.train).items()]
-    eval_args = recipe.evaluation_arguments(
-        str(output_dir / "train") if train_args else None, output_dir / "eval", data_dir
-    )
+    eval_args = recipe.evaluation_arguments(None, output_dir / "eval", data_dir)
+    if train_args is not None:  # the artifact training would write (set after the checks: it does not exist yet)
+        eval_args.model = train_args.output_dir
     lines.append("evaluation (EvaluationArguments):")
     lines += [f"  {name}: {value!r}" for name, value in _settings(eval_args, recipe.eval).items()]
     task = get_task(recipe.task)
@@ -181,6 +234,16 @@ class ReproduceArguments:
     def __post_init__(self):
         if not self.recipe:
             raise ValueError("Pass the recipe file: softcot-hf reproduce recipes/softcot/gsm8k-llama.yaml.")
+        checks.output_folder(self, "output_dir")
+        # Build the recipe's arguments now, so that a wrong value in it is a usage error before any work.
+        recipe = load_recipe(self.recipe)
+        output_dir = Path(self.output_dir or Path("runs") / recipe.name)
+        try:
+            if recipe.train is not None:
+                recipe.training_arguments(output_dir / "train", self.data_dir)
+            recipe.evaluation_arguments(None, output_dir / "eval", self.data_dir)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{self.recipe}: {error}") from None
 
 
 def reproduce(args: ReproduceArguments) -> dict | str:
@@ -194,8 +257,12 @@ def reproduce(args: ReproduceArguments) -> dict | str:
         print(text)
         return text
     model = None
+    backbone = None
+    if recipe.init is not None:  # every process trains it, then goes on to this recipe's training
+        recipe.init.method.train(recipe.init.training_arguments(output_dir / INIT_DIR, args.data_dir))
+        backbone = str(output_dir / INIT_DIR)
     if recipe.train is not None:
-        outcome = recipe.method.train(recipe.training_arguments(output_dir / "train", args.data_dir))
+        outcome = recipe.method.train(recipe.training_arguments(output_dir / "train", args.data_dir, backbone))
         if not outcome["is_main_process"]:
             return outcome
         model = outcome["output_dir"]

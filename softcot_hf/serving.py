@@ -16,7 +16,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -130,16 +130,70 @@ class VLLMServerClient:
     Generation through vLLM's OpenAI-compatible server, started on the backbone with prompt embeddings enabled:
     `vllm serve BACKBONE --enable-prompt-embeds` (only for trusted clients: the server deserialises the tensors it is
     sent). `base_url` is the server's root, e.g. "http://127.0.0.1:8000"; `model` the name it serves.
+
+    Before its first completions request the client asks the server for its models (`GET /v1/models`), waiting at
+    most `connect_timeout` seconds, so an unreachable or silent server is reported at once; a completions request (a
+    whole batch generated) may take up to `timeout` seconds.
     """
 
     base_url: str
     model: str
     api_key: str | None = None
     timeout: float = 600.0
+    connect_timeout: float = 10.0
+    _answered: bool = field(default=False, init=False, repr=False)
+
+    def __post_init__(self):
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must be the server's URL, e.g. http://127.0.0.1:8000, got {self.base_url!r}.")
+
+    def _request(self, path: str, body: dict | None, timeout: float) -> Any:
+        """The JSON answer to `GET path` (`POST` with `body`); every failure is a `ConnectionError` or a
+        `RuntimeError` that names the server and says what to check."""
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        url = f"{self.base_url.rstrip('/')}{path}"
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data, headers, method="GET" if body is None else "POST")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                text = response.read()
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode(errors="replace")[:1000]
+            raise RuntimeError(
+                f"The vLLM server at {self.base_url} refused the request (HTTP {error.code}): {detail}\nIt must serve "
+                f"the backbone as {self.model!r} and have been started with --enable-prompt-embeds."
+            ) from error
+        except OSError as error:  # urllib's URLError, or a timeout while waiting for the answer
+            reason = getattr(error, "reason", error)
+            if isinstance(reason, TimeoutError):
+                fix = (
+                    "Is it still loading the model? Wait until its /health answers, or raise connect_timeout."
+                    if body is None
+                    else "Raise timeout= for long generations, or send fewer questions at a time."
+                )
+                raise ConnectionError(
+                    f"The vLLM server at {self.base_url} did not answer {path} within {timeout:g} s. {fix}"
+                ) from error
+            raise ConnectionError(
+                f"Cannot reach the vLLM server at {self.base_url} ({reason}). Start it on the backbone with `vllm "
+                "serve BACKBONE --enable-prompt-embeds`, and check base_url (scheme, host and port)."
+            ) from error
+        try:
+            return json.loads(text)
+        except ValueError as error:
+            raise RuntimeError(
+                f"{url} answered with something that is not JSON ({text[:200]!r}): base_url must be the root of "
+                "vLLM's OpenAI-compatible server."
+            ) from error
 
     def complete(self, embeds: Sequence[torch.Tensor], fields: dict[str, Any]) -> list[list[int]]:
         """One completions request for prompts that share `fields` (see `sampling_fields`): their generated token
         ids, in the order of `embeds`."""
+        if not self._answered:  # a dead or silent server is found in seconds, not after `timeout`
+            self._request("/v1/models", None, self.connect_timeout)
+            self._answered = True
         body = {
             "model": self.model,
             "prompt_embeds": [tensor_to_base64(embed) for embed in embeds],
@@ -147,22 +201,14 @@ class VLLMServerClient:
             "skip_special_tokens": True,
             **fields,
         }
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(
-            f"{self.base_url.rstrip('/')}/v1/completions", json.dumps(body).encode(), headers, method="POST"
-        )
+        answer = self._request("/v1/completions", body, self.timeout)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                choices = json.loads(response.read())["choices"]
-        except urllib.error.HTTPError as error:
-            detail = error.read().decode(errors="replace")[:1000]
+            return [choice["token_ids"] for choice in sorted(answer["choices"], key=lambda choice: choice["index"])]
+        except (KeyError, TypeError) as error:
             raise RuntimeError(
-                f"The vLLM server at {self.base_url} refused the request (HTTP {error.code}): {detail}\nIt must serve "
-                f"the backbone as {self.model!r} and have been started with --enable-prompt-embeds."
+                f"The vLLM server at {self.base_url} answered without token ids ({str(answer)[:200]}): it must be a "
+                "vLLM release that returns them (return_token_ids)."
             ) from error
-        return [choice["token_ids"] for choice in sorted(choices, key=lambda choice: choice["index"])]
 
 
 def _cut_at_stop(tokens: Sequence[int], stop_ids: list[int]) -> tuple[list[int], int]:

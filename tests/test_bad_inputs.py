@@ -2,17 +2,26 @@
 
 One row per input a user plausibly gets wrong through the Python API or the command line: arguments (the dataclasses'
 `__post_init__`, so the CLI shows a usage error naming the flag), data files (the file, the line and the expected
-layout), generators, processor inputs and model inputs (the model boundary). `before` records what the input did on
-the code this catalogue was written against (`clear`, `unclear`: a traceback from deep inside with no fix, `silent`:
-no error at all, `hang`); every case is guarded by a timer so a hang fails instead of hanging CI.
-`python tests/test_bad_inputs.py` prints the counts by kind, before and now.
+layout), generators, processor inputs and model inputs (the model boundary), and the surfaces around them: settings
+files (`--config`, recipes, prompt presets), resume and run files, evaluation summaries, the Hub (a local one,
+tests/hub_server.py), the vLLM server client (local sockets) and the lm-eval model types. `before` records what the
+input did on the code its case was written against (`clear`, `unclear`: a traceback from deep inside or a message with
+no fix, `silent`: no error at all, `hang`); every case is guarded by a timer (`timeout_s`) so a hang fails instead of
+hanging CI. `python tests/test_bad_inputs.py` prints the counts by kind, before and now.
 """
 
+import atexit
+import builtins
 import contextlib
 import io
 import json
+import os
 import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,20 +30,27 @@ from pathlib import Path
 
 import pytest
 import torch
+from datasets import Dataset
 
 from softcot_hf import CoconutConfig, CoconutForCausalLM, CoTUnkForCausalLM, SoftCoTForCausalLM, SoftCoTProcessor, cli
 from softcot_hf.data import get_task
 from softcot_hf.data.generated import distinct_rows
 from softcot_hf.data.prosqa_style import generate_prosqa_style
 from softcot_hf.data.synthetic_arithmetic import generate_arithmetic_chains
+from softcot_hf.data.task import FEATURES
+from softcot_hf.evaluation import run_evaluation
 from softcot_hf.evaluation.arguments import EvaluationArguments
 from softcot_hf.methods.coconut import CoconutTrainingArguments
 from softcot_hf.methods.cot_unk import CoTUnkTrainingArguments
 from softcot_hf.methods.lora import LoRATrainingArguments
 from softcot_hf.methods.softcot import SoftCoTTrainingArguments
+from softcot_hf.methods.softcotpp import SoftCoTPPTrainingArguments
+from softcot_hf.reproduce import ReproduceArguments, load_recipe
+from softcot_hf.serving import VLLMServerClient
 from softcot_hf.tiny import make_lm, make_tokenizer
 from softcot_hf.training import CoconutStageCallback, CurriculumSettings
 from softcot_hf.training.coconut_training import load_examples
+from softcot_hf.training.runs import check_output_dir
 
 TIMEOUT_S = 5.0
 
@@ -46,6 +62,7 @@ class Case:
     run: Callable[[], object]
     error: type[BaseException]
     fragment: str
+    timeout_s: float = TIMEOUT_S  # longer for the cases that start a process or import lm-eval
 
 
 @cache
@@ -179,6 +196,179 @@ def gsm8k_jsonl(text: str):
 
 def constant_row(rng):
     return {"question": "always the same", "steps": [], "answer": "1"}
+
+
+# ---- files, folders and servers of the newer surfaces ---------------------------------------------------------------
+@cache
+def a_file() -> Path:
+    path = _tmp() / "a-file"
+    path.write_text("not a folder")
+    return path
+
+
+@cache
+def saved_coconut() -> Path:
+    """A Coconut folder (model and tokenizer), as `softcot-hf train coconut` leaves one."""
+    model, tokenizer = coconut()
+    folder = _tmp() / "coconut-model"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def pair_tokenizers():
+    processor = softcot()[1]
+    return processor.assistant_tokenizer, processor.backbone_tokenizer
+
+
+def binary_file(name: str) -> Path:
+    path = _tmp() / name
+    path.write_bytes(b"\xff\xfe\x00\x81 task: gsm8k\n")
+    return path
+
+
+def eval_cli(*argv: str) -> None:
+    run_cli("eval", "--task", "synthetic_arithmetic", "--method", "cot", "--model", "gpt2", *argv)
+
+
+def recipe(text: str, name: str = "recipe.yaml") -> Path:
+    return _write(name, text) / name
+
+
+SOFTCOT_RECIPE = (
+    "method: softcot\ntask: synthetic_arithmetic\ntrain: {backbone: gpt2, assistant: gpt2, %s}\neval: {%s}\n"
+)
+
+
+def reproduce_args(train: str = "", eval_: str = "") -> ReproduceArguments:
+    path = recipe(SOFTCOT_RECIPE % (train, eval_), "reproduce.yaml")
+    return ReproduceArguments(recipe=str(path), output_dir=str(_tmp() / "reproduce"))
+
+
+@cache
+def finished_evaluation() -> dict:
+    """The settings of a finished one-question evaluation with an output folder (a tiny plain LM, one new token)."""
+    tokenizer = make_tokenizer("plain")
+    settings = {
+        "task": "synthetic_arithmetic",
+        "method": "cot",
+        "model": make_lm("plain", len(tokenizer), 16, seed=5),
+        "tokenizer": tokenizer,
+        "dataset": Dataset.from_list([ROW], features=FEATURES),
+        "max_new_tokens": 1,
+        "device": "cpu",
+        "output_dir": str(_tmp() / "evaluation"),
+    }
+    run_evaluation(**settings)
+    return settings
+
+
+def resume_evaluation(predictions: bytes) -> None:
+    """Rerun the finished evaluation over a predictions.jsonl holding `predictions`."""
+    settings = finished_evaluation()
+    (Path(settings["output_dir"]) / "predictions.jsonl").write_bytes(predictions)
+    run_evaluation(**settings)
+
+
+def run_folder_with(run_file: str) -> None:
+    folder = _write("run.json", run_file)
+    check_output_dir(folder, {"method": "softcot"})
+
+
+def lm_eval_model(name: str, **model_args):
+    from softcot_hf.lm_eval_models import CoconutLM, SoftCoTLM
+
+    return {"softcot": SoftCoTLM, "coconut": CoconutLM}[name](**model_args)
+
+
+@cache
+def silent_server() -> str:
+    """A 127.0.0.1 socket that accepts connections and never answers."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    atexit.register(listener.close)
+    return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def closed_port() -> str:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@cache
+def html_server() -> str:
+    """A 127.0.0.1 HTTP server that answers every request with an HTML page."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<html>a web page</html>")
+
+        def log_message(self, format, *args):  # noqa: A002 - keep test output quiet
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    atexit.register(server.shutdown)
+    return f"http://127.0.0.1:{server.server_port}"
+
+
+def complete_on(base_url: str, **client):
+    return VLLMServerClient(base_url, "backbone", **client).complete([torch.zeros(2, 4)], {"max_tokens": 1})
+
+
+# What a client of the local Hub runs with no token (each snippet in one process, which starts with the first case
+# that needs it): huggingface_hub reads HF_ENDPOINT when it is imported.
+HUB_SNIPPETS = {
+    "push": "cli.main(['push', COCONUT, '--repo-id', 'me/coconut'])",
+    "refused": "with naming_refusals('me/x'):\n    HfApi(token=False).create_repo('me/x')",
+    "revision": "SoftCoTForCausalLM.from_pretrained('me/published', revision='no-such-branch')",
+    "repo": "load_lm('me/no-such-model')",
+}
+HUB_CLIENT = """
+import json, sys
+from huggingface_hub import HfApi
+from softcot_hf import SoftCoTForCausalLM, cli
+from softcot_hf.loading import load_lm
+from softcot_hf.modeling.hub_push import naming_refusals
+COCONUT, snippets, outcomes = sys.argv[1], json.loads(sys.argv[2]), {}
+HfApi(token="hf_dummy").create_repo("me/published")
+HfApi(token="hf_dummy").upload_folder(repo_id="me/published", folder_path=COCONUT)
+for name, snippet in snippets.items():
+    try:
+        exec(snippet)
+        outcomes[name] = None
+    except BaseException as error:
+        outcomes[name] = [type(error).__name__, str(error)]
+print(json.dumps(outcomes))
+"""
+
+
+@cache
+def hub_outcomes() -> dict:
+    """{snippet name: None or [error type, message]} from one client process of a local Hub."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from hub_server import HubServer
+
+    server = HubServer().start()
+    try:
+        env = {**os.environ, "HF_ENDPOINT": server.url, "HF_HOME": str(_tmp() / "hf-home"), "HF_HUB_DISABLE_XET": "1"}
+        for name in ("HF_TOKEN", "HF_HUB_OFFLINE"):
+            env.pop(name, None)
+        command = [sys.executable, "-c", HUB_CLIENT, str(saved_coconut()), json.dumps(HUB_SNIPPETS)]
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=170)
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def hub_client(name: str) -> None:
+    """Raise what snippet `name` raised in the client of the local Hub (its type, where that is a builtin)."""
+    if (outcome := hub_outcomes()[name]) is not None:
+        kind, message = outcome
+        raise getattr(builtins, kind, RuntimeError)(message)
 
 
 ROW = {"question": "what is 1 plus 1 ?", "steps": ["1 + 1 = 2"], "answer": "2"}
@@ -533,8 +723,8 @@ CASES = [
         "cli config missing",
         "clear",
         lambda: run_cli("eval", "--config", "nowhere.yaml"),
-        FileNotFoundError,
-        "nowhere.yaml",
+        SystemExit,
+        "softcot-hf eval: error: No config file at nowhere.yaml",
     ),
     Case("data file missing", "clear", lambda: load("synthetic_arithmetic", _tmp()), FileNotFoundError, "test.jsonl"),
     Case("prosqa min_depth 0", "clear", lambda: generate_prosqa_style(3, min_depth=0), V, "min_depth"),
@@ -559,6 +749,426 @@ CASES = [
         V,
         "Coconut tokens",
     ),
+    # ---- issue 28: the inputs that still failed from deep inside, and their kin -------------------------------------
+    # gold answers
+    Case(
+        "gsm8k gold answer not a number",
+        "unclear",
+        lambda: gsm8k_jsonl('{"question": "q ?", "answer": "#### twelve"}\n'),
+        V,
+        "test.jsonl, line 1: the answer after '####' must be a number",
+    ),
+    Case(
+        "gsm8k gold answer empty",
+        "silent",
+        lambda: gsm8k_jsonl('{"question": "q ?", "answer": "3 + 4 = 7\\n#### "}\n'),
+        V,
+        "line 1: the answer after '####' must be a number",
+    ),
+    Case(
+        "data gold answer not a number",
+        "silent",
+        lambda: arithmetic_jsonl(json.dumps({**ROW, "answer": "twelve"})),
+        V,
+        "example 0: its answer 'twelve' is not a synthetic_arithmetic answer",
+    ),
+    # the processor
+    Case("processor(42)", "unclear", lambda: softcot()[1](42), TypeError, "questions must be a string or a list"),
+    Case(
+        "processor answers a number",
+        "unclear",
+        lambda: softcot()[1]("q ?", answers=7),
+        TypeError,
+        "answers must be a string or a list",
+    ),
+    Case(
+        "processor template unknown field",
+        "unclear",
+        lambda: SoftCoTProcessor(*pair_tokenizers(), assistant_template="{question} {steps}"),
+        V,
+        "assistant_template has the unknown field {steps}; it may use {question}, {num_thought_tokens} only",
+    ),
+    Case(
+        "processor backbone template unknown field",
+        "unclear",
+        lambda: SoftCoTProcessor(*pair_tokenizers(), backbone_template="{question} {hints} {thoughts}"),
+        V,
+        "backbone_template has the unknown field {hints}",
+    ),
+    Case(
+        "processor template lone brace",
+        "unclear",
+        lambda: SoftCoTProcessor(*pair_tokenizers(), assistant_template="{question} in {braces"),
+        V,
+        "assistant_template is not a valid template",
+    ),
+    Case(
+        "question holds the slot token",
+        "unclear",
+        lambda: softcot()[1](["what is <|reserved_special_token_2|> plus 1 ?"]),
+        V,
+        "question 0 contains '<|reserved_special_token_2|>', the backbone's thought slot",
+    ),
+    Case(
+        "question holds the assistant placeholder",
+        "unclear",
+        lambda: softcot_forward("what is <|end_of_text|> plus 1 ?"),
+        V,
+        "question 0 contains '<|end_of_text|>', the assistant's thought placeholder",
+    ),
+    Case(
+        "answer holds a slot marker",
+        "silent",
+        lambda: softcot()[1](["q ?"], answers=["<|reserved_special_token_0|> 5"]),
+        V,
+        "answer 0 contains '<|reserved_special_token_0|>'",
+    ),
+    # output folders
+    Case("train output_dir a file", "silent", lambda: softcot_args(output_dir=str(a_file())), V, "must be a folder"),
+    Case(
+        "train output_dir under a file",
+        "unclear",
+        lambda: coconut_args(output_dir=str(a_file() / "run")),
+        V,
+        "--output_dir must be a folder that can be made, but",
+    ),
+    Case(
+        "train assistant_cache_dir a file",
+        "unclear",
+        lambda: softcot_args(assistant_cache_dir=str(a_file())),
+        V,
+        "--assistant_cache_dir must be a folder, not a file",
+    ),
+    Case("eval output_dir a file", "unclear", lambda: eval_args(output_dir=str(a_file())), V, "must be a folder"),
+    Case(
+        "cli eval --output-dir a file",
+        "unclear",
+        lambda: eval_cli("--output-dir", str(a_file())),
+        SystemExit,
+        "softcot-hf eval: error: --output_dir must be a folder, not a file",
+    ),
+    Case(
+        "cli report --output-dir a file",
+        "unclear",
+        lambda: run_cli("report", str(finished_evaluation()["output_dir"]), "--output-dir", str(a_file())),
+        SystemExit,
+        "softcot-hf report: error: --output_dir must be a folder",
+    ),
+    Case(
+        "cli quickstart --output-dir under a file",
+        "unclear",
+        lambda: run_cli("quickstart", "--output-dir", str(a_file() / "quickstart")),
+        SystemExit,
+        "softcot-hf quickstart: error: --output_dir must be a folder that can be made",
+    ),
+    Case(
+        "reproduce output_dir a file",
+        "unclear",
+        lambda: ReproduceArguments(recipe=str(recipe(SOFTCOT_RECIPE % ("", ""))), output_dir=str(a_file())),
+        V,
+        "--output_dir must be a folder",
+    ),
+    # the evaluated model
+    Case("eval model missing folder", "unclear", lambda: eval_args(model="./no/such/model"), V, "--model must be"),
+    Case(
+        "cli eval --model missing folder",
+        "unclear",
+        lambda: run_cli("eval", "--task", "synthetic_arithmetic", "--method", "cot", "--model", "./no/such/model"),
+        SystemExit,
+        "softcot-hf eval: error: --model must be a local model folder that exists or a Hub id",
+    ),
+    Case(
+        "eval softcot on a Coconut folder",
+        "unclear",
+        lambda: eval_args(method="softcot", model=str(saved_coconut())),
+        V,
+        "holds a 'coconut' model, not a softcot artifact: evaluate it with --method no_thoughts or coconut",
+    ),
+    Case(
+        "eval cot on a Coconut folder",
+        "silent",
+        lambda: eval_args(model=str(saved_coconut())),
+        V,
+        "not a cot artifact: evaluate it with --method",
+    ),
+    Case(
+        "cli eval cot_unk on a Coconut folder",
+        "unclear",
+        lambda: run_cli("eval", "--task", "prosqa_style", "--method", "cot_unk", "--model", str(saved_coconut())),
+        SystemExit,
+        "softcot-hf eval: error: ",
+    ),
+    # evaluation summaries
+    Case(
+        "cli report on a foreign JSON",
+        "unclear",
+        lambda: run_cli("report", str(_write("summary.json", '{"name": "x"}') / "summary.json")),
+        SystemExit,
+        "summary.json is not an evaluation summary (it has no task, method",
+    ),
+    Case(
+        "cli report on a file that is not JSON",
+        "unclear",
+        lambda: run_cli("report", str(_write("results.json", "task,accuracy\n") / "results.json")),
+        SystemExit,
+        "results.json is not a JSON evaluation summary",
+    ),
+    Case(
+        "cli push --summary a foreign JSON",
+        "unclear",
+        lambda: run_cli("push", str(saved_coconut()), "--repo-id", "me/x", "--summary", str(a_file())),
+        SystemExit,
+        "a-file is not a JSON evaluation summary",
+    ),
+    Case(
+        "cli push --training not JSON",
+        "unclear",
+        lambda: run_cli("push", str(saved_coconut()), "--repo-id", "me/x", "--training", str(a_file())),
+        SystemExit,
+        "The training settings file",
+    ),
+    # the Hub (a local one, HF_ENDPOINT pointing at it)
+    Case(
+        "push without a token",
+        "unclear",
+        lambda: hub_client("push"),
+        SystemExit,
+        "needs a token, and none is set: log in with `hf auth login`, or set HF_TOKEN",
+        timeout_s=180,
+    ),
+    Case(
+        "push the Hub refuses",
+        "unclear",
+        lambda: hub_client("refused"),
+        PermissionError,
+        "refused to let this token write to me/x (HTTP 401)",
+        timeout_s=180,
+    ),
+    Case(
+        "missing revision names HF_ENDPOINT",
+        "unclear",
+        lambda: hub_client("revision"),
+        OSError,
+        "has no revision 'no-such-branch' on the Hub at http://127.0.0.1:",
+        timeout_s=180,
+    ),
+    Case(
+        "missing repo names HF_ENDPOINT",
+        "unclear",
+        lambda: hub_client("repo"),
+        OSError,
+        "the Hub at http://127.0.0.1:",
+        timeout_s=180,
+    ),
+    # settings files: --config, recipes, prompt presets
+    Case(
+        "cli config unknown option, with a suggestion",
+        "clear",
+        lambda: run_cli("eval", "--config", str(_write("typo.yaml", "tsak: gsm8k\n") / "typo.yaml")),
+        SystemExit,
+        "sets unknown options ['tsak'] (did you mean 'tsak' -> 'task'?)",
+    ),
+    Case(
+        "cli config wrong type",
+        "clear",
+        lambda: run_cli(
+            "train", "coconut", "--config", str(_write("epochs.yaml", "epochs_per_stage: two\n") / "epochs.yaml")
+        ),
+        SystemExit,
+        "invalid int value: 'two'",
+    ),
+    Case(
+        "cli config a folder",
+        "unclear",
+        lambda: run_cli("eval", "--config", str(_tmp())),
+        SystemExit,
+        "it is a folder",
+    ),
+    Case(
+        "cli config not text",
+        "unclear",
+        lambda: run_cli("eval", "--config", str(binary_file("binary.yaml"))),
+        SystemExit,
+        "is not text",
+    ),
+    Case(
+        "API learning_rate as text",
+        "unclear",
+        lambda: softcot_args(learning_rate="2e-5"),
+        V,
+        "--learning_rate (--lr) must be a number, not text (drop the quotes",
+    ),
+    Case(
+        "API num_thought_tokens as text",
+        "unclear",
+        lambda: softcot_args(num_thought_tokens="4"),
+        V,
+        "--num_thought_tokens must be a whole number",
+    ),
+    Case("API c_thought as text", "unclear", lambda: coconut_args(c_thought="2"), V, "--c_thought must be a whole"),
+    Case("API eval temperature as text", "silent", lambda: eval_args(temperature="0.5"), V, "--temperature must be"),
+    Case("eval seeds as words", "unclear", lambda: eval_args(seeds=["one"]), V, "--seeds must be whole numbers"),
+    Case(
+        "recipe learning_rate quoted",
+        "unclear",
+        lambda: reproduce_args(train="learning_rate: '2e-5'"),
+        V,
+        "reproduce.yaml: --learning_rate (--lr) must be a number, not text",
+    ),
+    Case(
+        "recipe unknown train option",
+        "unclear",
+        lambda: load_recipe(recipe(SOFTCOT_RECIPE % ("lerning_rate: 1.0e-4", ""))),
+        V,
+        "train sets unknown options ['lerning_rate'] (did you mean 'lerning_rate' -> 'learning_rate'?)",
+    ),
+    Case(
+        "recipe unknown eval option",
+        "unclear",
+        lambda: load_recipe(recipe(SOFTCOT_RECIPE % ("", "seedz: [1, 2]"))),
+        V,
+        "eval sets unknown options ['seedz']",
+    ),
+    Case(
+        "recipe train not a mapping",
+        "unclear",
+        lambda: load_recipe(recipe("method: softcot\ntask: gsm8k\ntrain: [1, 2]\n")),
+        V,
+        "train must be a mapping",
+    ),
+    Case(
+        "recipe malformed YAML",
+        "unclear",
+        lambda: load_recipe(recipe("method: [softcot\n", "broken.yaml")),
+        V,
+        "broken.yaml is not valid YAML",
+    ),
+    Case("recipe missing", "clear", lambda: load_recipe(_tmp() / "none.yaml"), FileNotFoundError, "No recipe at"),
+    Case(
+        "cli reproduce wrong value",
+        "unclear",
+        lambda: run_cli("reproduce", str(recipe(SOFTCOT_RECIPE % ("num_train_epochs: 0", ""), "zero.yaml"))),
+        SystemExit,
+        "softcot-hf reproduce: error: ",
+    ),
+    Case(
+        "prompt preset unknown field",
+        "unclear",
+        lambda: softcot_args(prompt_preset=str(_write("preset.yaml", "assistant_tmplate: x\n") / "preset.yaml")),
+        V,
+        "sets unknown options ['assistant_tmplate']",
+    ),
+    Case(
+        "prompt preset not YAML",
+        "unclear",
+        lambda: softcot_args(prompt_preset=str(_write("preset2.yaml", "a: [1\n") / "preset2.yaml")),
+        V,
+        "preset2.yaml is not valid YAML",
+    ),
+    # JSON options
+    Case("eval data_options bad JSON", "unclear", lambda: eval_args(data_options="{bad"), V, "--data_options must be"),
+    Case("train data_options bad JSON", "unclear", lambda: softcot_args(data_options="{x: 1}"), V, "a JSON object"),
+    Case("data_options a list", "unclear", lambda: eval_args(data_options="[1]"), V, "must be a JSON object"),
+    Case(
+        "data_options unknown option",
+        "unclear",
+        lambda: softcot_args(task="gsm8k", data_options='{"socratc": true}'),
+        V,
+        "has no option ['socratc']; it takes socratic, keep_notes",
+    ),
+    Case(
+        "eval vllm_engine_args bad JSON",
+        "unclear",
+        lambda: eval_args(method="softcot", backend="vllm", vllm_engine_args="tensor_parallel_size=2"),
+        V,
+        "--vllm_engine_args must be a JSON object",
+    ),
+    Case(
+        "cli eval --data-options bad JSON",
+        "unclear",
+        lambda: eval_cli("--data-options", "{bad"),
+        SystemExit,
+        "--data_options must be a JSON object",
+    ),
+    # sizes
+    Case(
+        "num_thought_sets 1000000",
+        "silent",
+        lambda: SoftCoTPPTrainingArguments(
+            output_dir=str(_tmp() / "run"), backbone="gpt2", assistant="gpt2", num_thought_sets=1_000_000
+        ),
+        V,
+        "--num_thought_sets must be between 1 and 64",
+    ),
+    # lm-eval model types
+    Case(
+        "lm-eval unknown model arg",
+        "unclear",
+        lambda: lm_eval_model("coconut", pretrained=str(saved_coconut()), temprature=0.5),
+        V,
+        "it takes batch_size, device, dtype, max_gen_toks, num_latent_thoughts, pretrained, revision",
+        timeout_s=60,
+    ),
+    Case(
+        "lm-eval no pretrained",
+        "unclear",
+        lambda: lm_eval_model("softcot"),
+        V,
+        "Pass --model_args pretrained=",
+        timeout_s=60,
+    ),
+    Case(
+        "lm-eval batch_size a word",
+        "unclear",
+        lambda: lm_eval_model("coconut", pretrained=str(saved_coconut()), batch_size="eight"),
+        V,
+        "batch_size must be a whole number",
+        timeout_s=60,
+    ),
+    Case(
+        "lm-eval softcot on a Coconut folder",
+        "silent",
+        lambda: lm_eval_model("softcot", pretrained=str(saved_coconut())),
+        V,
+        "holds a 'coconut' model, not a softcot one: use --model coconut",
+        timeout_s=60,
+    ),
+    Case(
+        "lm-eval missing folder",
+        "unclear",
+        lambda: lm_eval_model("coconut", pretrained="./no/such/model"),
+        FileNotFoundError,
+        "neither an existing folder nor a Hub id",
+        timeout_s=60,
+    ),
+    # the vLLM server client
+    Case(
+        "server never answers",
+        "hang",
+        lambda: complete_on(silent_server(), connect_timeout=0.5),
+        ConnectionError,
+        "did not answer /v1/models within 0.5 s",
+    ),
+    Case("server not running", "unclear", lambda: complete_on(closed_port()), ConnectionError, "Cannot reach"),
+    Case("server not vLLM", "unclear", lambda: complete_on(html_server()), RuntimeError, "not JSON"),
+    Case(
+        "server URL without scheme",
+        "unclear",
+        lambda: complete_on("127.0.0.1:8000"),
+        V,
+        "base_url must be the server's URL",
+    ),
+    # resume and run files
+    Case(
+        "predictions.jsonl binary garbage",
+        "unclear",
+        lambda: resume_evaluation(b"\xff\xfe\x00\x81garbage\n"),
+        V,
+        "predictions.jsonl, line 1 is not text: the file is damaged. Delete it (or pass another --output-dir)",
+        timeout_s=30,
+    ),
+    Case("run.json not JSON", "unclear", lambda: run_folder_with("{cut"), V, "run.json is damaged or not ours"),
+    Case("run.json a list", "unclear", lambda: run_folder_with("[]"), V, "a list, not a mapping"),
 ]
 
 
@@ -573,7 +1183,7 @@ def _alarm(signum, frame):
 def outcome(case: Case) -> tuple[str, BaseException | None]:
     """What `case` does now: clear (the expected type and fragment), unclear, silent or hang; and the error."""
     previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, TIMEOUT_S)
+    signal.setitimer(signal.ITIMER_REAL, case.timeout_s)
     try:
         case.run()
     except _Timeout:
@@ -588,7 +1198,7 @@ def outcome(case: Case) -> tuple[str, BaseException | None]:
 
 
 def test_catalogue_is_large_and_covers_every_kind():
-    assert len(CASES) >= 60
+    assert len(CASES) >= 160
     assert len({case.id for case in CASES}) == len(CASES)
     assert {"silent", "hang", "unclear", "clear"} <= {case.before for case in CASES}
 

@@ -11,6 +11,7 @@ from softcot_hf import __version__
 from softcot_hf.cli import main, parse_arguments, read_config
 from softcot_hf.evaluation import EvaluationArguments
 from softcot_hf.methods import METHODS, get_method
+from softcot_hf.reproduce import load_recipe
 
 RECIPE = {
     "backbone": "meta-llama/Llama-3.1-8B-Instruct",
@@ -114,3 +115,17 @@ def test_version_and_unknown_commands(capsys):
     assert exited.value.code == 0 and __version__ in capsys.readouterr().out
     with pytest.raises(SystemExit, match="METHOD is one of softcot, cot_unk, lora|METHOD is one of"):
         main(["train", "magic"])
+
+
+def test_yaml_numbers_without_a_dot_are_numbers(tmp_path):
+    """YAML 1.1 (PyYAML) reads 2e-5 as text; config files and recipes read it as the number everyone means."""
+    (tmp_path / "config.yaml").write_text("learning_rate: 2e-5\nmax_grad_norm: 1E+1\nname: e5\nversion: 1.2.3\n")
+    assert read_config(tmp_path / "config.yaml") == {
+        "learning_rate": 2e-05,
+        "max_grad_norm": 10.0,
+        "name": "e5",
+        "version": "1.2.3",
+    }
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("method: softcot\ntask: gsm8k\ntrain: {backbone: b/b, assistant: a/a, learning_rate: 3e-4}\n")
+    assert load_recipe(recipe).training_arguments(tmp_path / "run").learning_rate == 3e-4

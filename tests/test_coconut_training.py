@@ -153,7 +153,7 @@ def test_interrupted_run_resumes_to_the_same_weights(base, tmp_path):
 
 def test_output_dir_of_another_run_is_refused(base, tmp_path):
     train_coconut(base["base"], tmp_path / "run", train_file=base["train_file"], num_train_epochs=1, **FAST)
-    with pytest.raises(ValueError, match=r"another coconut run \(c_thought: 1 there, 2 now"):
+    with pytest.raises(ValueError, match=r"a coconut run of other settings \(c_thought: 1 -> 2\)"):
         train_coconut(
             base["base"], tmp_path / "run", train_file=base["train_file"], num_train_epochs=1, c_thought=2, **FAST
         )

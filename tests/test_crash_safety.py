@@ -19,9 +19,10 @@ from transformers.testing_utils import CaptureLogger
 
 from softcot_hf.cli import main
 from softcot_hf.data.prosqa_style import generate_prosqa_style
-from softcot_hf.evaluation import harness, run_evaluation
+from softcot_hf.evaluation import run_evaluation
 from softcot_hf.methods import base
-from softcot_hf.quickstart import MARKER, OWNED_FOLDERS, _prepare
+from softcot_hf.quickstart import MARKER, OWNED_FOLDERS, TINY, _prepare, quickstart_identity
+from softcot_hf.run_files import DifferentRunError
 from softcot_hf.training import runs
 
 CRASH_POINTS = Path(__file__).with_name("crash_points.py")
@@ -226,14 +227,14 @@ def test_interrupted_sampled_evaluation_continues_to_the_same_results(pair_dirs,
     same_results(tmp_path / "straight", output_dir)
 
 
-def test_rerun_with_other_settings_starts_over_and_says_why(pair_dirs, tmp_path, monkeypatch):
+def test_rerun_with_other_settings_is_refused_and_overwrite_starts_over(pair_dirs, tmp_path, monkeypatch):
     interrupt_after(monkeypatch, 1)
     with pytest.raises(Interrupted):
         evaluation(pair_dirs, tmp_path / "changed")
     monkeypatch.undo()
-    with CaptureLogger(harness.logger) as captured:
+    with pytest.raises(DifferentRunError, match=r"other settings \(max_new_tokens: 4 -> 3\).*--overwrite"):
         evaluation(pair_dirs, tmp_path / "changed", max_new_tokens=3)
-    assert "holds predictions made with other settings (max_new_tokens: 4 there, 3 now): starting over" in captured.out
+    evaluation(pair_dirs, tmp_path / "changed", max_new_tokens=3, overwrite=True)
     evaluation(pair_dirs, tmp_path / "fresh", max_new_tokens=3)
     same_results(tmp_path / "fresh", tmp_path / "changed")
 
@@ -267,18 +268,19 @@ def test_quickstart_refuses_a_folder_it_did_not_make_unless_told_to_overwrite(tm
     )
     assert not (mine / MARKER).exists()
 
+    identity = quickstart_identity(TINY, (0,))
     (mine / "keep.txt").write_text("mine")
-    _prepare(mine, overwrite=True)
+    _prepare(mine, identity, overwrite=True)
     assert (mine / MARKER).is_file() and (mine / "keep.txt").read_text() == "mine"
     assert not (mine / "synthetic_arithmetic").exists() and not (mine / "prosqa_style").exists()
     assert (mine / "backbone" / "config.json").is_file()
     (mine / "synthetic_arithmetic").mkdir()
-    _prepare(mine)  # a folder the quickstart made: its folders are its own to replace
+    _prepare(mine, identity)  # an unfinished quickstart of the same settings: its folders are its own to replace
     assert not (mine / "synthetic_arithmetic").exists() and (mine / "keep.txt").is_file()
-    _prepare(tmp_path / "new")
+    _prepare(tmp_path / "new", identity)
     empty = tmp_path / "empty"
     empty.mkdir()
-    _prepare(empty)
+    _prepare(empty, identity)
     assert sorted(path.name for path in empty.iterdir()) == sorted(
         [MARKER, "assistant", "backbone", "prosqa_backbone"]
     )

@@ -186,6 +186,10 @@ def test_interrupted_run_on_two_processes_ends_with_the_one_process_weights(
     trainable = set(load_file(single / "model.safetensors"))
     for checkpoint in (run / "checkpoints").iterdir():
         assert set(load_file(checkpoint / "model.safetensors")) == trainable
+        if engine == "fsdp2":  # optimizer shards as safetensors: resuming unpickles nothing (no DCP .metadata)
+            assert {path.name for path in checkpoint.glob("optimizer*")} == {
+                f"optimizer-rank-{rank}-of-2.safetensors" for rank in (0, 1)
+            } and not list(checkpoint.rglob(".metadata"))
         if method == "softcot":
             frozen_bytes = sum((Path(pair_dirs[side]) / "model.safetensors").stat().st_size for side in
                                ("llama_assistant", "llama_backbone"))  # fmt: skip
@@ -224,4 +228,5 @@ def test_fsdp_that_accelerate_turns_into_ddp_is_refused(arguments, tmp_path):
     done = subprocess.run(command, env=environment(), capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode != 0
     assert "launched for FSDP, but accelerate set up" in done.stderr
+    assert not run.exists()  # the refused launch left no folder behind
     assert not (run / "model.safetensors").exists()

@@ -56,6 +56,8 @@ SOFTCOT_FILES = {
     "pipeline_softcot.py",
     "processing_softcot.py",
     "processor_config.json",
+    "weights_record.py",
+    "weights_sha256.json",
     *(
         f"{side}_tokenizer/{name}"
         for side in ("assistant", "backbone")
@@ -73,6 +75,8 @@ COCONUT_MODEL_FILES = {
     "compat.py",
     "thought_tokens.py",
     "hub_push.py",
+    "weights_record.py",
+    "weights_sha256.json",
 }
 
 COCONUT_TOKENIZER_FILES = {"tokenizer.json", "tokenizer_config.json"}

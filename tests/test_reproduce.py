@@ -12,6 +12,7 @@ from softcot_hf.cli import main
 from softcot_hf.evaluation.arguments import EvaluationArguments
 from softcot_hf.paper_results import PAPER_RESULTS
 from softcot_hf.reproduce import ReproduceArguments, compare, dry_run, load_recipe, reproduce
+from softcot_hf.run_files import training_identity
 
 ROOT = Path(__file__).resolve().parents[1]
 # recipes/accelerate/ holds launcher configs (accelerate launch --config_file), not recipes.
@@ -50,10 +51,9 @@ def test_recipes_cover_the_papers_tables():
 @pytest.mark.parametrize("path", RECIPES, ids=lambda path: str(path.relative_to(ROOT / "recipes")))
 def test_every_recipe_dry_runs(path, tmp_path):
     recipe = load_recipe(path)
-    sections = [recipe.train or {}, recipe.eval]
     tokenizers = {}
     for side in ("backbone", "assistant"):
-        if (name := next((section[side] for section in sections if section.get(side)), None)) is not None:
+        if (name := recipe.model_name(side)) is not None:
             tokenizers[side] = _tokenizer(name)
     shared = SHARED_DATA / DATA_FOLDERS.get(recipe.task, recipe.task)
     data_dir = str(shared) if shared.is_dir() else None  # the generated tasks need no data
@@ -145,18 +145,17 @@ def test_the_official_bf16_projection_is_a_knob(tmp_path):
         args = softcot.arguments(**options, projection_dtype=dtype)
         model, _, _ = softcot.build(args, get_task("synthetic_arithmetic"), torch.float32)
         assert {p.dtype for p in model.projection.parameters()} == {expected}
-        assert ("projection_dtype" in softcot.identity(args)) == (dtype == "bf16")
+        assert training_identity("softcot", args)["projection_dtype"] == dtype
 
 
 def test_loader_options_are_part_of_a_runs_identity(tmp_path):
     from softcot_hf.methods import get_method
-    from softcot_hf.training.coconut_training import identity
 
     lora = get_method("lora").arguments
     plain = lora(backbone="b", output_dir=str(tmp_path))
     socratic = lora(backbone="b", output_dir=str(tmp_path), data_options={"socratic": True})
-    assert "data_options" not in get_method("lora").identity(plain)  # earlier run folders still resume
-    assert get_method("lora").identity(socratic)["data_options"] == {"socratic": True}
+    assert training_identity("lora", plain)["data_options"] is None
+    assert training_identity("lora", socratic)["data_options"] == {"socratic": True}
     coconut = get_method("coconut")
     args = coconut.arguments(backbone="b", output_dir=str(tmp_path), task="gsm8k", data_options='{"socratic": true}')
-    assert identity(coconut, args)["data_options"] == {"socratic": True}
+    assert training_identity("coconut", args)["data_options"] == {"socratic": True}

@@ -171,6 +171,9 @@ def test_cache_fingerprint_changes_with_n_template_and_assistant(pair_dirs, tmp_
     assert not hit and path.exists() and states.shape == (2, 2, model.config.assistant_config.hidden_size)
     again, same_path, hit = load_or_compute_assistant_states(model, rows(processor), pad, tmp_path)
     assert hit and same_path == path and torch.equal(again, states)
+    path.write_bytes(path.read_bytes()[:40])  # a damaged file is computed again and replaced, never read
+    again, same_path, hit = load_or_compute_assistant_states(model, rows(processor), pad, tmp_path)
+    assert not hit and same_path == path and torch.equal(load_file(path)["assistant_states"], states)
     _, new_path, hit = load_or_compute_assistant_states(model, rows(templated), pad, tmp_path)
     assert not hit and new_path != path
 
@@ -263,9 +266,9 @@ def test_unloadable_id_names_it_and_says_how_to_fix(pair_dirs, data_dir, tmp_pat
 
 def test_output_dir_with_another_models_checkpoint_is_refused(pair_dirs, data_dir, tmp_path):
     run(pair_dirs, data_dir, tmp_path / "out", method="cot_unk", max_steps=2)
-    with pytest.raises(ValueError, match=r"another cot_unk run \(assistant: None there, '.*' now, method: 'cot_unk'"):
+    with pytest.raises(ValueError, match=r"a cot_unk run of other settings \(assistant: None -> '.*method: 'cot_unk'"):
         run(pair_dirs, data_dir, tmp_path / "out", method="softcot", max_steps=2)
-    with pytest.raises(ValueError, match="another cot_unk run .num_thought_tokens: 4 there, 2 now"):
+    with pytest.raises(ValueError, match=r"a cot_unk run of other settings \(num_thought_tokens: 4 -> 2\)"):
         run(pair_dirs, data_dir, tmp_path / "out", method="cot_unk", max_steps=2, num_thought_tokens=2)
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("mine")

@@ -8,7 +8,7 @@ candidate in the text); "official" applies the papers' plain rules, to compare b
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import ClassVar, Literal
 
@@ -42,12 +42,16 @@ def _normalise_signs(text: str) -> str:
 
 
 def canonical_number(number: str) -> str:
-    """ "1,250.50" -> "1250.5", "18.00" -> "18", "3/4" -> "0.75", "2 1/2" -> "2.5", ".5" -> "0.5", "-2" -> "-2"."""
-    number = number.replace(",", "")
+    """ "1,250.50" -> "1250.5", "18.00" -> "18", "3/4" -> "0.75", "2 1/2" -> "2.5", ".5" -> "0.5", "-2" -> "-2"; a
+    `ValueError` for text that is not a number."""
+    written, number = number, number.replace(",", "")
     sign = -1 if number.startswith("-") else 1
     value = Fraction(0)
-    for part in number.lstrip("-").split():  # a mixed number is a whole part and a fraction
-        value += Fraction(part) if "/" in part else Fraction(Decimal(part))
+    try:
+        for part in number.lstrip("-").split() or [""]:  # a mixed number is a whole part and a fraction
+            value += Fraction(part) if "/" in part else Fraction(Decimal(part))
+    except (InvalidOperation, ValueError, ZeroDivisionError):
+        raise ValueError(f"{written!r} is not a number.") from None
     value *= sign
     if value.denominator == 1:
         return str(value.numerator)

@@ -43,11 +43,14 @@ def from_gsm8k_record(record: dict, keep_notes: bool = False, where: str = "a GS
         )
     rationale, _, answer = record["answer"].rpartition("####")
     steps = [step for line in rationale.splitlines() for step in _rationale_steps(line, keep_notes)]
-    return {
-        "question": record["question"].strip(),
-        "steps": [step for step in steps if step],
-        "answer": canonical_number(answer.strip()),
-    }
+    try:
+        answer = canonical_number(answer.strip())
+    except ValueError:
+        raise ValueError(
+            f"{where}: the answer after '####' must be a number (GSM8K's layout), got {answer.strip()!r}. Fix that "
+            "record's answer."
+        ) from None
+    return {"question": record["question"].strip(), "steps": [step for step in steps if step], "answer": answer}
 
 
 # GSM8K: openai/grade-school-math layout, {train,test}.jsonl and {train,test}_socratic.jsonl. The official SoftCoT

@@ -7,11 +7,10 @@ slots; Assist-CoT with the assistant's generated hints). Coconut-paper methods (
 fine-tuned on `question + "\\n"` followed by steps and `### answer`, so their prompt is the bare question.
 """
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-import yaml
+from ..settings_files import check_keys, read_config
 
 GENERIC_ANSWER_INSTRUCTION = "give the final answer at the end."
 INSTRUCTION = "Solve the following question step by step, and {answer_instruction}"
@@ -104,9 +103,8 @@ def prompt_preset(name_or_path: str, family: str) -> PromptPreset:
                 f"No official prompt preset for {family!r} tasks; there are {', '.join(OFFICIAL_PRESETS)}."
             )
         return OFFICIAL_PRESETS[family]
-    path = Path(name_or_path)
-    if not path.is_file():
+    if not Path(name_or_path).is_file():
         raise FileNotFoundError(f"prompt preset {name_or_path!r} is neither 'official' nor a YAML/JSON file.")
-    text = path.read_text(encoding="utf-8")
-    values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    values = read_config(name_or_path, "prompt preset")
+    check_keys(f"The prompt preset {name_or_path}", values, (field.name for field in fields(PromptPreset)))
     return PromptPreset(**values)

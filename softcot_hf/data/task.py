@@ -1,5 +1,6 @@
 """`Task`: one benchmark's data source, local layout, answer format and prompts."""
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,10 +53,13 @@ class Task:
         """
         if split not in self.splits:
             raise ValueError(f"{self.name} has no split {split!r}; choose one of {', '.join(self.splits)}.")
+        self.check_options(options, local=data_dir is not None)
         if data_dir is not None:
+            source = f"{self.name} {split} in {data_dir} (layout: {self.layout})"
             rows = self.read_local(Path(data_dir), split, **options)
-            check_rows(rows, f"{self.name} {split} in {data_dir} (layout: {self.layout})")
+            check_rows(rows, source)
         else:
+            source = f"{self.name} {split} from {self.source}"
             try:
                 rows = self.read_remote(split, **options)
             except OSError as error:  # offline mode, no network, or a missing remote file
@@ -63,7 +67,32 @@ class Task:
                     f"Could not load {self.name} from {self.source} ({error}). When offline, pass "
                     f"data_dir=<folder with {self.layout}> to load a local copy."
                 ) from error
+        self.check_answers(rows, source)
         return datasets.Dataset.from_list(rows, features=FEATURES)
+
+    def check_options(self, options: dict, local: bool, name: str = "data_options") -> None:
+        """A `ValueError` naming `name` unless the loader that reads this task (from a local copy with `local`, else
+        from its source) takes every one of `options`."""
+        reader = self.read_local if local else self.read_remote
+        parameters = list(inspect.signature(reader).parameters.values())[2 if local else 1 :]
+        if any(parameter.kind is parameter.VAR_KEYWORD for parameter in parameters):
+            return
+        known = [parameter.name for parameter in parameters]
+        if unknown := sorted(set(options) - set(known)):
+            where = "a local copy (data_dir)" if local else self.source
+            takes = f"takes {', '.join(known)}" if known else "takes none"
+            raise ValueError(f"{name}: {self.name}'s loader from {where} has no option {unknown}; it {takes}.")
+
+    def check_answers(self, rows: list[Row], source: str) -> None:
+        """A `ValueError` naming `source` and the example unless each gold answer is one of this task's answers (a
+        number for a math task, one of the option letters, ...), as scoring reads it."""
+        for index, row in enumerate(rows):
+            if self.extract_answer(str(row["answer"])) is None:
+                raise ValueError(
+                    f"{source}: example {index}: its answer {row['answer']!r} is not a {self.name} answer (the "
+                    f"model is asked to {self.answer.instruction.removesuffix('.')}). Fix that example's answer, or "
+                    "check that the file belongs to this task."
+                )
 
     def extract_answer(self, text: str, mode: Mode = "ours") -> str | None:
         """The final answer in a model's output, normalised like the gold answers; None when there is none. `mode`

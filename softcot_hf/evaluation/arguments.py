@@ -1,6 +1,5 @@
 """Evaluation arguments: every option of `softcot-hf eval` and `run_evaluation`, defined once."""
 
-import json
 from dataclasses import dataclass, field
 
 import torch
@@ -57,6 +56,9 @@ class EvaluationArguments:
     )
     dtype: str | None = field(default=None, **_help("e.g. bfloat16 or auto (default: float32)"))
     output_dir: str | None = field(default=None, **_help("predictions.jsonl and summary.json go here"))
+    overwrite: bool = field(
+        default=False, **_help("replace an evaluation of other settings in output_dir (only the files it wrote)")
+    )
     backend: str = field(
         default="transformers",
         **_help("transformers (model.generate) or vllm (softcot: the backbone in a vLLM engine, softcot_hf.serving)"),
@@ -88,20 +90,26 @@ class EvaluationArguments:
                 )
             if self.num_thought_tokens < 1:
                 raise ValueError(f"num_thought_tokens must be at least 1, got {self.num_thought_tokens}.")
+        checks.numbers(self)
         if self.top_k < 0:
             raise ValueError(f"top_k must be 0 (no limit) or more, got {self.top_k}.")
-        self.data_options = json.loads(self.data_options) if isinstance(self.data_options, str) else self.data_options
+        checks.json_object(self, "data_options", '{"bigbench_369": true}')
         checks.require(self, "backend", self.backend in BACKENDS, f"one of {', '.join(BACKENDS)}")
         if self.backend == "vllm" and get_method(self.method).name != "softcot":
             raise ValueError(f"backend vllm serves softcot only; evaluate {self.method} with backend transformers.")
-        if isinstance(self.vllm_engine_args, str):
-            self.vllm_engine_args = json.loads(self.vllm_engine_args)
-        self.seeds = [int(seed) for seed in self.seeds]
+        checks.json_object(self, "vllm_engine_args", '{"tensor_parallel_size": 2}')
+        try:
+            self.seeds = [int(seed) for seed in self.seeds]
+        except (TypeError, ValueError):
+            checks.require(self, "seeds", False, "whole numbers, e.g. 41 42 43")
         if not self.seeds:
             raise ValueError("Pass at least one seed.")
         if isinstance(self.task, str):
-            splits = get_task(self.task).splits
-            checks.require(self, "split", self.split in splits, f"one of {self.task}'s splits ({', '.join(splits)})")
+            task = get_task(self.task)
+            checks.require(
+                self, "split", self.split in task.splits, f"one of {self.task}'s splits ({', '.join(task.splits)})"
+            )
+            task.check_options(self.data_options or {}, local=self.data_dir is not None, name="--data_options")
         checks.positive(self, "batch_size", "num_samples", "max_new_tokens", "limit", "num_hint_tokens")
         if self.num_samples > 1 or self.do_sample:
             checks.positive(self, "temperature")
@@ -114,6 +122,10 @@ class EvaluationArguments:
         )
         checks.require(self, "dtype", known_dtype, "auto or a torch dtype name (bfloat16, float16, float32)")
         checks.existing_path(self, "data_dir", folder=True)
+        checks.model_location(self, "model", "backbone", "assistant")
+        if isinstance(self.model, str):
+            get_method(self.method).check_artifact(self.model)
+        checks.output_folder(self, "output_dir")
 
 
 __all__ = ["BACKENDS", "SAMPLING_PRESETS", "EvaluationArguments"]

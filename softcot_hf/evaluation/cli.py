@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from .. import checks
 from ..cli import Command
 from .arguments import EvaluationArguments
 from .harness import evaluate
@@ -27,6 +28,8 @@ class ReportArguments:
     def __post_init__(self):
         if not self.summaries:
             raise ValueError("Pass the summary.json files (or folders that hold them) to report on.")
+        load_summaries(self.summaries)  # read now: a wrong file is a usage error
+        checks.output_folder(self, "output_dir")
 
 
 def run_report(args: ReportArguments) -> None:

@@ -1,9 +1,12 @@
 """`run_evaluation`: one method on one task over several seeds, with predictions and a summary written to disk.
 
 An evaluation with an `output_dir` can be interrupted and rerun: predictions.jsonl grows by one flushed write per
-batch, eval_run.json records what the rows were made with, and summary.json (written atomically, like eval_run.json)
+batch, eval_run.json records what the rows were made with (the run's identity: every setting, the package version,
+fingerprints of the questions and of local model folders), and summary.json (written atomically, like eval_run.json)
 appears only once every row is there. A rerun with the same settings keeps the whole batches already written and
-generates the rest; with other settings it starts over (a warning names what changed) and replaces the old rows.
+generates the rest, or returns the finished evaluation as it was saved. A folder holding an evaluation of other
+settings is refused (`DifferentRunError` names what differs) unless `overwrite`, which replaces its files; so is one
+made from a model passed in memory, which cannot be told from another.
 
 With `length_buckets` (the default) each seed generates its questions longest first, so a batch holds questions of
 similar length and pads less; predictions.jsonl grows in that order while the run goes and is rewritten in question
@@ -12,6 +15,7 @@ in question order.
 """
 
 import contextlib
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -31,7 +35,7 @@ from .. import __version__
 from ..data import Task, get_task, list_tasks
 from ..generation import per_row_sampling, sampling_settings
 from ..methods import Method, get_method
-from ..run_files import differences, write_atomic
+from ..run_files import DifferentRunError, local_path, model_fingerprint, run_identity, write_atomic
 from .arguments import EvaluationArguments
 from .metrics import load_metric
 from .voting import majority_vote
@@ -41,9 +45,9 @@ logger = logging.get_logger(f"transformers.{__name__}")
 PREDICTIONS = "predictions.jsonl"
 SUMMARY = "summary.json"
 RUN_FILE = "eval_run.json"
-# Files that make a local model what it is (fingerprinted, so a model saved again into the same folder is noticed).
-MODEL_FILE_SUFFIXES = (".safetensors", ".bin")
-MODEL_CONFIGS = ("config.json", "adapter_config.json")
+# Evaluation arguments that cannot change the results: where they go, how a rerun treats the folder, and the order
+# questions are generated in (each sampled path has its own seed, `path_seed`). Every other one is in the identity.
+NOT_IDENTITY = ("output_dir", "overwrite", "length_buckets")
 
 
 def _dataset(task: Task, dataset, data_dir, split: str, limit: int | None, options: dict) -> datasets.Dataset:
@@ -137,29 +141,26 @@ def _predict(
         yield rows
 
 
-def _fingerprint(name_or_path: Any) -> str | None:
-    """sha256 of a local model folder's weights and configs; None for a Hub id or a loaded model."""
-    if not isinstance(name_or_path, str | Path) or not Path(name_or_path).is_dir():
-        return None
-    digest = hashlib.sha256()
-    for path in sorted(Path(name_or_path).iterdir()):
-        weights = path.suffix in MODEL_FILE_SUFFIXES and path.name != "training_args.bin"
-        if path.is_file() and (weights or path.name in MODEL_CONFIGS):
-            with open(path, "rb") as file:
-                digest.update(path.name.encode() + hashlib.file_digest(file, "sha256").digest())
-    return digest.hexdigest()
-
-
 def _completed_rows(path: Path, seeds: list[int], order: list[int], batch_size: int) -> list[dict]:
     """The rows of `path` (read up to the first line cut short, foreign or repeated) that make up this run's first
     whole batches: seed by seed, `batch_size` questions at a time in the generation `order`. The file may hold them
-    in any order: as a run writes them, or in question order once it finished."""
+    in any order: as a run writes them, or in question order once it finished. A whole line that is not text is a
+    `ValueError` naming the file and the line (a crash cuts the last line short; it never writes bytes that are not
+    text)."""
     expected = {(seed, index) for seed in seeds for index in order}
     found = {}
-    with open(path) as file:
-        for line in file:
+    with open(path, "rb") as file:
+        for number, raw in enumerate(file, start=1):
             try:
+                line = raw.decode("utf-8")
                 row = json.loads(line) if line.endswith("\n") else None
+            except UnicodeDecodeError:
+                if not raw.endswith(b"\n"):
+                    break
+                raise ValueError(
+                    f"{path}, line {number} is not text: the file is damaged. Delete it (or pass another "
+                    "--output-dir) to start this evaluation over."
+                ) from None
             except ValueError:
                 break
             key = (row.get("seed"), row.get("index")) if isinstance(row, dict) else None
@@ -177,32 +178,48 @@ def _completed_rows(path: Path, seeds: list[int], order: list[int], batch_size: 
 
 
 def _identity(args: EvaluationArguments, described: dict, questions: list[str], golds: list[str]) -> dict:
-    """What makes two evaluations the same (eval_run.json): the summary's fields and settings, the package version,
-    and fingerprints of the questions and answers and of the local model folders."""
-    identity = {**described, "softcot_hf_version": __version__}
+    """What makes two evaluations the same (eval_run.json): every argument but `NOT_IDENTITY` (local paths made
+    absolute), overridden by the summary's fields and settings as the run resolved them (e.g. the trained N), the
+    fingerprints of the questions and answers and of the models (`model_fingerprint`: a local folder by its configs and
+    its weights files' headers, sizes and times; a Hub id by its cached commit), and the package version (see
+    `softcot_hf.run_files.run_identity`). A model passed in memory is marked: it cannot be told from another."""
+    arguments = {
+        field.name: getattr(args, field.name) for field in dataclasses.fields(args) if field.name not in NOT_IDENTITY
+    }
+    for name in ("model", "backbone", "assistant", "data_dir"):
+        arguments[name] = local_path(arguments[name]) if isinstance(arguments[name], str | Path) else None
+    arguments["dtype"] = None if args.dtype is None else str(args.dtype)
+    identity = {**arguments, **described}
     identity["questions_and_answers_sha256"] = hashlib.sha256(json.dumps([questions, golds]).encode()).hexdigest()
     for name in ("model", "backbone", "assistant"):
-        identity[f"{name}_files_sha256"] = _fingerprint(getattr(args, name))
-    return identity
+        identity[f"{name}_fingerprint"] = model_fingerprint(getattr(args, name))
+    if args.model is not None and not isinstance(args.model, str | Path):
+        identity["model_in_memory"] = True
+    return run_identity(identity)
 
 
-def _resume(output_dir: Path, identity: dict, order: list[int], batch_size: int) -> list[dict]:
-    """Make `output_dir` hold this run's files (summary.json removed until the end) and return the rows a previous
-    run with the same `identity` completed; rows made with other settings are replaced, with a warning."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / SUMMARY).unlink(missing_ok=True)
-    predictions, run_file = output_dir / PREDICTIONS, output_dir / RUN_FILE
-    rows = []
-    if predictions.is_file():
+def _resume(output_dir: Path, identity: dict, order: list[int], batch_size: int, overwrite: bool) -> dict | list:
+    """The finished evaluation in `output_dir` if it has this `identity` (its summary, as saved); else make the folder
+    hold this run's files (summary.json removed until the end) and return the rows a previous run with the same
+    identity completed. Raises `DifferentRunError` when the folder holds an evaluation of another identity (or of a
+    model passed in memory), unless `overwrite`: its files are then replaced."""
+    predictions, run_file, summary = output_dir / PREDICTIONS, output_dir / RUN_FILE, output_dir / SUMMARY
+    saved = None
+    if predictions.is_file() or run_file.is_file():
         try:
             saved = json.loads(run_file.read_text())
         except (OSError, ValueError):
             saved = {}
-        if saved == identity:
-            rows = _completed_rows(predictions, identity["seeds"], order, batch_size)
-        else:
-            changed = differences(saved, identity) if saved else f"no readable {RUN_FILE}"
-            logger.warning(f"{output_dir} holds predictions made with other settings ({changed}): starting over.")
+    ours = saved == identity and not identity.get("model_in_memory")
+    if saved is not None and not ours and not overwrite:
+        in_memory = "model_in_memory: a model passed in memory cannot be told from another"
+        reason = in_memory if saved == identity else None
+        raise DifferentRunError(output_dir, "an evaluation", saved, identity, "evaluate", reason)
+    if ours and summary.is_file() and predictions.is_file():
+        return json.loads(summary.read_text())
+    output_dir.mkdir(parents=True, exist_ok=True)
+    summary.unlink(missing_ok=True)
+    rows = _completed_rows(predictions, identity["seeds"], order, batch_size) if ours else []
     # The rows first, then what they were made with: a crash in between leaves rows no rerun takes for its own.
     write_atomic(predictions, "".join(json.dumps(row) + "\n" for row in rows))
     write_atomic(run_file, json.dumps(identity, indent=2) + "\n")
@@ -244,7 +261,9 @@ def run_evaluation(
     returned dict: accuracy as the mean over seeds in [0, 1], accuracy_std (population std over seeds),
     accuracy_per_seed, mean_generated_tokens per generated path, wall_time_s, settings, ...). Rerunning an interrupted
     evaluation with the same settings (and the same data and model files) continues from the rows it wrote and ends
-    with the same files, except the timing fields (wall_time_s: this call's time; date); see the module docstring.
+    with the same files, except the timing fields (wall_time_s: this call's time; date); rerunning a finished one
+    returns its summary as saved. An `output_dir` holding an evaluation of other settings is refused unless
+    `overwrite`; see the module docstring.
     """
     args = EvaluationArguments(task=task, method=method, model=model, **settings)
     return evaluate(args, tokenizer=tokenizer, dataset=dataset, device=device)
@@ -319,7 +338,9 @@ def evaluate(
     rows = []
     if output_dir is not None:
         identity = _identity(args, {**described, **settings}, questions, golds)
-        rows = _resume(output_dir, identity, order, args.batch_size)
+        rows = _resume(output_dir, identity, order, args.batch_size, args.overwrite)
+        if isinstance(rows, dict):  # finished with these settings: as saved
+            return rows
 
     started = time.perf_counter()
     with open(output_dir / PREDICTIONS, "a") if output_dir else contextlib.nullcontext() as sink:

@@ -18,6 +18,23 @@ TASK_LABELS = {
 }
 
 
+# What every evaluation summary holds (what the tables and the model card read).
+SUMMARY_FIELDS = ("task", "method", "num_samples", "accuracy", "accuracy_std", "mean_generated_tokens")
+
+
+def read_summary(path: Path) -> dict:
+    """One `summary.json` of the evaluation harness; anything else is a `ValueError` naming the file."""
+    fix = "pass the summary.json files `softcot-hf eval` writes, or folders that hold them"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not a JSON evaluation summary ({error}): {fix}.") from None
+    missing = [key for key in SUMMARY_FIELDS if key not in summary] if isinstance(summary, dict) else ["a mapping"]
+    if missing:
+        raise ValueError(f"{path} is not an evaluation summary (it has no {', '.join(missing)}): {fix}.")
+    return summary
+
+
 def load_summaries(paths: list[str | Path]) -> list[dict]:
     """The summaries in `paths`: `summary.json` files, or folders searched recursively for them (sorted)."""
     summaries = []
@@ -25,7 +42,7 @@ def load_summaries(paths: list[str | Path]) -> list[dict]:
         files = sorted(path.rglob("summary.json")) if path.is_dir() else [path]
         if not files or not files[0].is_file():
             raise FileNotFoundError(f"No summary.json at {path}: pass summary files or folders that contain them.")
-        summaries.extend(json.loads(file.read_text()) for file in files)
+        summaries.extend(read_summary(file) for file in files)
     return summaries
 
 

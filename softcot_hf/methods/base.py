@@ -5,6 +5,7 @@ and, when it trains, its training arguments (a `TrainingArguments` subclass) and
 the data. Everything else (harness, report, CLI, quickstart, training pipelines) takes a method object.
 """
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -86,6 +87,7 @@ class Method:
     chat: ClassVar[bool] = True  # render prompts with the tokenizer's chat template
     arguments: ClassVar[type | None] = None  # the training arguments of a trained method; None: evaluation only
     artifact_hint: ClassVar[str] = "the artifact folder or Hub id to evaluate"
+    artifact_model_type: ClassVar[str | None] = None  # config.json's model_type of the artifact; None: any causal LM
     thoughts_at_load: ClassVar[bool] = False  # loading takes num_thought_tokens (another N than the trained one)
     tokenizer_hint: ClassVar[str] = "tokenizer"
 
@@ -129,6 +131,22 @@ class Method:
         loaded, tokenizer = self.load_artifact(model, load_kwargs)
         return self.runner(loaded.to(device or default_device()), tokenizer, task)
 
+    def check_artifact(self, name_or_path: str | Path) -> None:
+        """Refuse a local folder that holds another method's artifact (its config.json's `model_type` says whose),
+        naming the methods that evaluate it (`EvaluationArguments` checks its `model` with this)."""
+        config_file = Path(name_or_path) / "config.json"
+        try:
+            model_type = json.loads(config_file.read_text()).get("model_type")
+        except (OSError, ValueError, AttributeError):  # a Hub id, an adapter folder, a broken config: the loader says
+            return
+        from . import METHODS
+
+        owners = [method.name for method in METHODS.values() if method.artifact_model_type == model_type]
+        if self.name in owners or (not owners and self.artifact_model_type is None):
+            return
+        fix = f"evaluate it with --method {' or '.join(owners)}" if owners else f"pass {self.artifact_hint}"
+        raise ValueError(f"{name_or_path} holds a {model_type!r} model, not a {self.name} artifact: {fix}.")
+
     def load_artifact(self, name_or_path: str | Path, load_kwargs: dict) -> tuple[PreTrainedModel, Any]:
         """The saved artifact (eval mode) and what builds its inputs (a tokenizer or a processor)."""
         return load_evaluated_lm(name_or_path, load_kwargs)
@@ -152,14 +170,6 @@ class FrozenModelMethod(Method):
         """The model to train (its trainable part initialised from torch's RNG), the processor that builds its inputs
         (`None`: prompts rendered with `build_prompt` and the chat template), and the backbone tokenizer."""
         raise NotImplementedError
-
-    def identity(self, args) -> dict:
-        """What makes two runs the same model: a run in `output_dir` with another identity is refused. Loader options
-        count when set (other training data)."""
-        identity = {"method": self.name, "backbone": args.backbone}
-        if args.data_options:
-            identity["data_options"] = args.data_options
-        return identity
 
     def answer_template(self, args, task: Task) -> str | None:
         """How training targets write the final answer, with `{answer}`; None: the task's own sentence."""

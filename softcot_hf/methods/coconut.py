@@ -1,8 +1,10 @@
 """Coconut (Hao et al.): an LM fine-tuned with a curriculum to reason in continuous thoughts. The artifact is a
 `CoconutForCausalLM` folder (merged, plus `adapter/` with LoRA) and its tokenizer."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
+from .. import checks
 from ..modeling.modeling_coconut import CoconutForCausalLM
 from ..training.arguments import CurriculumTrainingArguments
 from ..training.coconut_curriculum import CoconutCurriculum, CurriculumSettings
@@ -11,25 +13,58 @@ from .base import CurriculumMethod
 
 @dataclass
 class CoconutTrainingArguments(CurriculumTrainingArguments):
-    """Coconut training: the paper's GPT-2 / ProsQA run by default."""
+    """Coconut training: the paper's GPT-2 / ProsQA run by default (but `new_token_init`, see its help)."""
+
+    new_token_init: str = field(
+        default="mean",
+        metadata={
+            "help": 'rows of the three new tokens: "mean" of the existing rows, or a copy of a vocabulary token\'s, '
+            'e.g. "<<" (the official code on GPT-2, as the recipes set it)'
+        },
+    )
+    start_stage: int = field(
+        default=0,
+        metadata={
+            "help": "curriculum stage of the first epoch; 1 skips stage 0 for a backbone already fine-tuned on the "
+            "written steps (the official GSM8k run starts from its CoT model, resume: 3 = 1 stage of 3 epochs)"
+        },
+    )
+    optimizer_reset: Literal["stage", "epoch"] = field(
+        default="stage",
+        metadata={
+            "help": "clear the optimizer state at each new stage, or at each new epoch (the official code with "
+            "reset_optimizer: True)"
+        },
+    )
+
+    def __post_init__(self):
+        checks.require(self, "start_stage", self.start_stage >= 0, "0 or more")
+        super().__post_init__()
 
 
 class Coconut(CurriculumMethod):
     name = "coconut"
     title = "Coconut"
     arguments = CoconutTrainingArguments
+    artifact_hint = "a Coconut folder or Hub id (the fine-tuned model and its tokenizer)"
+    artifact_model_type = "coconut"
     write_latents = True  # False: the "w/o thoughts" ablation (no_thoughts)
 
     def build(self, base, tokenizer, args):
-        """`CoconutForCausalLM.from_base`: `generate` runs `c * max_latent_stage` thoughts (0 without latents)."""
-        num_latent_thoughts = args.c_thought * args.max_latent_stage if self.write_latents else 0
+        """`CoconutForCausalLM.from_base`: `generate` runs the thoughts of the last stage (0 without latents)."""
         return CoconutForCausalLM.from_base(
             base,
             tokenizer,
+            new_token_init=args.new_token_init,
             c_thought=args.c_thought,
             max_latent_stage=args.max_latent_stage,
-            num_latent_thoughts=num_latent_thoughts,
+            num_latent_thoughts=self.thoughts_at_stage(args, args.max_latent_stage),
         )
+
+    def thoughts_at_stage(self, args, stage: int) -> int:
+        """Continuous thoughts a question gets at `stage` of the curriculum (`pad_latent_to_max`'s count; 0 without
+        latents): what `generate` runs when the model is evaluated at that stage."""
+        return args.c_thought * min(stage, args.max_latent_stage) if self.write_latents else 0
 
     def encoder(self, tokenizer, args) -> CoconutCurriculum:
         settings = CurriculumSettings(

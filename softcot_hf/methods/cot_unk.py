@@ -25,6 +25,7 @@ class CoTUnk(ThoughtSlotsMethod):
     prompt_template = WITH_THOUGHTS
     arguments = CoTUnkTrainingArguments
     artifact_hint = "a CoT-Unk folder or Hub id (the slot embeddings and their processor)"
+    artifact_model_type = "cot_unk"
 
     def build(self, args: CoTUnkTrainingArguments, task: Task, dtype: torch.dtype):
         backbone, tokenizer = load_frozen("backbone", args.backbone, dtype)
@@ -44,6 +45,3 @@ class CoTUnk(ThoughtSlotsMethod):
 
     def example_prompts(self, task, question, tokenizers, args=None):
         return {"backbone": self.processor(tokenizers["backbone"], task, args).backbone_prompt_ids(question)}
-
-    def identity(self, args: CoTUnkTrainingArguments) -> dict:
-        return {**super().identity(args), "num_thought_tokens": args.num_thought_tokens}

@@ -9,6 +9,7 @@ from transformers import AutoTokenizer
 
 from ..data import Task
 from ..data.prompts import ZERO_SHOT
+from ..modeling.weights_record import verify_weights
 from ..training.arguments import FrozenModelTrainingArguments, LoraArguments
 from ..training.softcot_training import load_frozen
 from .base import FrozenModelMethod
@@ -19,8 +20,8 @@ class LoRATrainingArguments(FrozenModelTrainingArguments, LoraArguments):
     """LoRA training: SoftCoT's data and optimisation, an adapter on every linear layer of the backbone."""
 
     def __post_init__(self):
-        self.check_lora()
         super().__post_init__()
+        self.check_lora()
 
 
 class LoRA(FrozenModelMethod):
@@ -31,16 +32,14 @@ class LoRA(FrozenModelMethod):
     artifact_hint = "a peft LoRA adapter folder or Hub id"
 
     def load_artifact(self, name_or_path, load_kwargs):
+        verify_weights(str(name_or_path), **load_kwargs)  # the adapter's SHA-256 record, written when it was trained
         model = peft.AutoPeftModelForCausalLM.from_pretrained(str(name_or_path), **load_kwargs)
         return model.eval(), AutoTokenizer.from_pretrained(str(name_or_path))
 
     def build(self, args: LoRATrainingArguments, task: Task, dtype: torch.dtype):
         backbone, tokenizer = load_frozen("backbone", args.backbone, dtype)
         backbone.config.use_cache = False
-        config = peft.LoraConfig(
-            r=args.lora_r, lora_alpha=args.lora_alpha, target_modules="all-linear", task_type="CAUSAL_LM"
-        )
-        return peft.get_peft_model(backbone, config), None, tokenizer
+        return args.wrap_in_lora(backbone), None, tokenizer
 
     def frozen_model(self, model):
         return model.get_base_model()

@@ -8,10 +8,15 @@ import torch
 from transformers import PreTrainedModel
 
 from .. import checks
-from ..data import Task
+from ..data import Task, get_task
 from ..data.prompts import WITH_THOUGHTS, prompt_preset
 from ..modeling import SoftCoTForCausalLM
-from ..processing_softcot import DEFAULT_ASSISTANT_TEMPLATE, SoftCoTProcessor
+from ..processing_softcot import (
+    ASSISTANT_TEMPLATE_FIELDS,
+    DEFAULT_ASSISTANT_TEMPLATE,
+    SoftCoTProcessor,
+    check_template,
+)
 from ..training.arguments import ThoughtSlotsTrainingArguments
 from ..training.softcot_training import load_frozen
 from .base import ThoughtSlotsMethod
@@ -48,13 +53,13 @@ class SoftCoTTrainingArguments(ThoughtSlotsTrainingArguments):
         if not self.assistant:
             raise ValueError("softcot needs --assistant (assistant=): the Hub id or path of the small frozen LM.")
         checks.model_location(self, "assistant")
-        try:
-            filled = self.assistant_template.format(question="\0", num_thought_tokens=self.num_thought_tokens)
-        except (KeyError, IndexError, ValueError):
-            filled = ""
-        need = "a prompt with {question} (and optionally {num_thought_tokens}), no other {fields}"
-        checks.require(self, "assistant_template", "\0" in filled, need)
+        checks.output_folder(self, "assistant_cache_dir")
+        check_template(checks.flag(self, "assistant_template"), self.assistant_template, ASSISTANT_TEMPLATE_FIELDS)
+        need = "a prompt with {question} (and optionally {num_thought_tokens})"
+        checks.require(self, "assistant_template", "{question}" in self.assistant_template, need)
         super().__post_init__()
+        if self.prompt_preset is not None:  # read now: a bad file is a usage error, not a crash after loading models
+            prompt_preset(self.prompt_preset, get_task(self.task).answer.family)
 
 
 class SoftCoT(ThoughtSlotsMethod):
@@ -63,6 +68,7 @@ class SoftCoT(ThoughtSlotsMethod):
     prompt_template = WITH_THOUGHTS
     arguments = SoftCoTTrainingArguments
     artifact_hint = "a SoftCoT folder or Hub id (the projection and its processor)"
+    artifact_model_type = "softcot"
     thoughts_at_load = True  # N may change after training: the projection maps each thought on its own
 
     def load_artifact(self, name_or_path, load_kwargs):
@@ -112,18 +118,6 @@ class SoftCoT(ThoughtSlotsMethod):
             "assistant": processor.assistant_prompt_ids(question),
             "backbone": processor.backbone_prompt_ids(question),
         }
-
-    def identity(self, args: SoftCoTTrainingArguments) -> dict:
-        identity = {
-            **super().identity(args),
-            "assistant": args.assistant,
-            "num_thought_tokens": args.num_thought_tokens,
-        }
-        if args.prompt_preset is not None:  # a run with other prompts is another model
-            identity["prompt_preset"] = args.prompt_preset
-        if args.projection_dtype != "fp32":
-            identity["projection_dtype"] = args.projection_dtype
-        return identity
 
     def precompute(self, model: PreTrainedModel, examples: list[dict], collator, args) -> torch.Tensor | None:
         """The assistant's states at the placeholders, computed once (it is frozen): (num_examples, N, d_assistant)."""

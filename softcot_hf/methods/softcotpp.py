@@ -42,6 +42,8 @@ logger = logging.get_logger(f"transformers.{__name__}")
 OFFICIAL_FIRST_SET_ROW = {"llama": 128011, "qwen2": 150001, "qwen3": 150001}
 OFFICIAL_MAX_SETS = {"qwen2": 10, "qwen3": 10}
 _DEFAULT_LOSS = ThoughtSetLossSettings()
+# More thought sets than this is a typo, not an experiment: M sets make M assistant rows per question.
+MAX_THOUGHT_SETS = 64
 
 
 @dataclass
@@ -103,7 +105,15 @@ class SoftCoTPPTrainingArguments(SoftCoTTrainingArguments):
     )
 
     def __post_init__(self):
-        checks.positive(self, "num_thought_sets", "contrastive_temperature")
+        super().__post_init__()  # first: it checks the types of every number and flag
+        checks.require(
+            self,
+            "num_thought_sets",
+            1 <= self.num_thought_sets <= MAX_THOUGHT_SETS,
+            f"between 1 and {MAX_THOUGHT_SETS} (each set is one more assistant row per question in training and "
+            "evaluation, and one more path to vote on; recipes/softcot/softcotpp-* use 10)",
+        )
+        checks.positive(self, "contrastive_temperature")
         checks.require(self, "contrastive_weight", self.contrastive_weight >= 0, "0 or more")
         checks.require(self, "contrastive_dropout", 0 <= self.contrastive_dropout < 1, "in [0, 1)")
         if self.thought_set_init == "tokens":
@@ -118,7 +128,6 @@ class SoftCoTPPTrainingArguments(SoftCoTTrainingArguments):
                 "softcotpp keeps its per-set assistant states in memory only: drop --assistant-cache-dir "
                 "(--assistant-cache computes them once per run)."
             )
-        super().__post_init__()
 
 
 class SoftCoTPP(SoftCoT):
@@ -142,21 +151,6 @@ class SoftCoTPP(SoftCoT):
                     vectors = random_thought_set_vectors(table, args.num_thought_sets, generator)
             add_thought_sets(model, vectors, trainable=args.train_thought_sets)
         return model, processor, tokenizer
-
-    def identity(self, args: SoftCoTPPTrainingArguments) -> dict:
-        settings = (
-            "num_thought_sets",
-            "thought_set_init",
-            "thought_set_token_ids",
-            "train_thought_sets",
-            "thought_set_loss_reduction",
-            "contrastive_weight",
-            "contrastive_temperature",
-            "contrastive_dropout",
-            "contrastive_dropout_on",
-            "contrastive_pooling",
-        )
-        return {**super().identity(args), **{name: getattr(args, name) for name in settings}}
 
     def precompute(self, model: PreTrainedModel, examples: list[dict], collator, args) -> torch.Tensor | None:
         """Each example's assistant states for each set, computed once: (num_examples, M, N, d_assistant); none when

@@ -6,7 +6,6 @@ paper's defaults, like TRL's configs. `softcot-hf train METHOD` parses the metho
 fields from YAML or JSON; the Python API takes the same dataclass: `softcot_hf.train(SoftCoTTrainingArguments(...))`.
 """
 
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Literal
@@ -15,7 +14,7 @@ import torch
 from transformers import TrainingArguments
 
 from .. import checks
-from ..data import list_tasks
+from ..data import get_task, list_tasks
 from .engines import deepspeed_requested
 
 
@@ -37,6 +36,9 @@ class MethodTrainingArguments(TrainingArguments):
     )
     limit: int | None = field(default=None, **_help("train on the first LIMIT examples only"))
     resume: bool = field(default=True, **_help("resume from the last checkpoint of the same run in output_dir"))
+    overwrite: bool = field(
+        default=False, **_help("delete the run in output_dir (only the files it wrote) and train from scratch")
+    )
     evaluate: bool = field(default=True, **_help("evaluate the artifact on the task's test split after training"))
     eval_limit: int | None = field(default=None, **_help("evaluate on the first EVAL_LIMIT test examples"))
     eval_batch_size: int = field(default=16, **_help("questions per generate call in the final evaluation"))
@@ -57,8 +59,12 @@ class MethodTrainingArguments(TrainingArguments):
             raise ValueError("Pass --backbone (backbone=): the Hub id or local path of the LM to start from.")
         if self.task not in list_tasks():
             raise ValueError(f"Unknown task {self.task!r}; choose one of {', '.join(list_tasks())}.")
-        self.data_options = json.loads(self.data_options) if isinstance(self.data_options, str) else self.data_options
+        checks.numbers(self)
+        checks.json_object(self, "data_options", '{"socratic": true}')
+        flag = checks.flag(self, "data_options")
+        get_task(self.task).check_options(self.data_options or {}, local=self.data_dir is not None, name=flag)
         checks.choices(self)
+        checks.output_folder(self, "output_dir")
         checks.model_location(self, "backbone")
         checks.existing_path(self, "data_dir", folder=True)
         checks.positive(self, "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps")
@@ -89,6 +95,19 @@ class LoraArguments:
     def check_lora(self) -> None:
         checks.positive(self, "lora_r", "lora_alpha")
 
+    def wrap_in_lora(self, model, **settings):
+        """`model` as a peft LoRA model with this adapter (`settings`: more `LoraConfig` fields). The target modules
+        peft found are kept sorted, so adapter_config.json is the same bytes from run to run (peft keeps a set)."""
+        import peft
+
+        config = peft.LoraConfig(
+            r=self.lora_r, lora_alpha=self.lora_alpha, target_modules="all-linear", task_type="CAUSAL_LM", **settings
+        )
+        model = peft.get_peft_model(model, config)
+        for adapter in model.peft_config.values():
+            adapter.target_modules = sorted(adapter.target_modules)
+        return model
+
 
 @dataclass
 class FrozenModelTrainingArguments(MethodTrainingArguments):
@@ -109,9 +128,9 @@ class ThoughtSlotsTrainingArguments(FrozenModelTrainingArguments):
     num_thought_tokens: int = field(default=4, **_help("N, thought slots per question (paper: 4)"))
 
     def __post_init__(self):
+        super().__post_init__()  # first: it checks the types of every number and flag
         if self.num_thought_tokens < 1:
             raise ValueError(f"num_thought_tokens must be at least 1, got {self.num_thought_tokens}.")
-        super().__post_init__()
 
 
 @dataclass
@@ -136,8 +155,30 @@ class CurriculumTrainingArguments(MethodTrainingArguments, LoraArguments):
     weight_decay: float = field(default=0.01, **_help("AdamW weight decay (paper: 0.01)"))
     lr_scheduler_type: str = field(default="constant", **_help("learning-rate schedule (paper: constant)"))
     max_grad_norm: float = field(default=0.0, **_help("gradient clipping; 0: none, as in the paper"))
+    select_checkpoint: Literal["last", "best_validation"] = field(
+        default="last",
+        **_help(
+            "the artifact: the last epoch's weights, or those of the epoch with the best greedy answer accuracy on "
+            "the task's validation split, evaluated after every epoch (the official runs)"
+        ),
+    )
+    validation_limit: int | None = field(default=None, **_help("best_validation: the first N validation questions"))
 
     def __post_init__(self):
+        if self.select_checkpoint == "best_validation":  # Trainer evaluates, keeps and reloads the best epoch
+            checks.require(self, "save_steps", self.save_steps is None, "unset with best_validation (every epoch)")
+            if self.task in list_tasks() and "validation" not in (splits := get_task(self.task).splits):
+                raise ValueError(
+                    f"--select_checkpoint best_validation scores the validation split after every epoch, but "
+                    f"{self.task} has none (splits: {', '.join(splits)}). Keep the last epoch: --select_checkpoint "
+                    "last."
+                )
+            # Set before TrainingArguments' own checks, which read (and convert) them.
+            self.eval_strategy = "epoch"
+            self.load_best_model_at_end = True
+            self.metric_for_best_model = "accuracy"
+            self.greater_is_better = True
+        super().__post_init__()  # it checks the types of every number and flag
         for name in ("c_thought", "epochs_per_stage"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
@@ -145,9 +186,9 @@ class CurriculumTrainingArguments(MethodTrainingArguments, LoraArguments):
             raise ValueError(f"max_latent_stage must be 0 or more, got {self.max_latent_stage}.")
         checks.require(self, "uniform_prob", 0 <= self.uniform_prob <= 1, "a probability, between 0 and 1")
         checks.existing_path(self, "train_file")
+        checks.positive(self, "validation_limit")
         if self.lora:
             self.check_lora()
-        super().__post_init__()
 
 
 __all__ = [

@@ -18,10 +18,14 @@ import os
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
+from transformers.utils import logging
 
 from ..processing_softcot import left_pad
+
+logger = logging.get_logger(f"transformers.{__name__}")
 
 CACHE_KEY = "assistant_states"
 
@@ -86,7 +90,10 @@ def load_or_compute_assistant_states(
         return compute_assistant_states(model, assistant_rows, pad_token_id, batch_size), None, False
     path = Path(cache_dir) / f"{cache_fingerprint(model, assistant_rows)}.safetensors"
     if path.exists():
-        return load_file(path)[CACHE_KEY], path, True
+        try:
+            return load_file(path)[CACHE_KEY], path, True
+        except (SafetensorError, KeyError) as error:  # damaged or foreign: a cache is rebuilt, never trusted
+            logger.warning(f"The assistant-state cache {path} is unreadable ({error!r}): computing it again.")
     states = compute_assistant_states(model, assistant_rows, pad_token_id, batch_size)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp")

@@ -165,29 +165,39 @@ def collate_right_padded(features: list[dict[str, list[int]]], pad_token_id: int
 
 
 class CoconutStageCallback(TrainerCallback):
-    """Stage = epoch // epochs_per_stage. At each stage change the optimizer's state is cleared (the paper resets
-    the optimizer between stages); the learning-rate schedule carries on.
+    """Stage = start_stage + epoch // epochs_per_stage. At each stage change (each new epoch with `reset_each_epoch`,
+    as the official code with `reset_optimizer: True`) the optimizer's state is cleared; the learning-rate schedule
+    carries on. `start_stage` > 0 skips the first stages (the official `resume`, in whole stages).
 
     Resuming from a checkpoint picks up the stage of the epoch the checkpoint was written in, so the optimizer state
-    loaded with it is kept (cleared only if the next epoch starts a new stage, as in an uninterrupted run)."""
+    loaded with it is kept (cleared only if the next epoch would clear it in an uninterrupted run)."""
 
-    def __init__(self, dataset: CoconutStageDataset, epochs_per_stage: int):
-        if epochs_per_stage < 1:
-            raise ValueError(f"epochs_per_stage must be at least 1, got {epochs_per_stage}.")
+    def __init__(
+        self, dataset: CoconutStageDataset, epochs_per_stage: int, start_stage: int = 0, reset_each_epoch: bool = False
+    ):
+        if epochs_per_stage < 1 or start_stage < 0:
+            raise ValueError(f"Need epochs_per_stage >= 1, start_stage >= 0; got {epochs_per_stage}, {start_stage}.")
         self.dataset = dataset
         self.epochs_per_stage = epochs_per_stage
+        self.start_stage = start_stage
+        self.reset_each_epoch = reset_each_epoch
+        dataset.stage = start_stage
+
+    def stage(self, epoch: int) -> int:
+        return self.start_stage + epoch // self.epochs_per_stage
 
     def on_train_begin(self, args, state, control, **kwargs):
         last_begun = math.ceil(state.epoch or 0) - 1  # state.epoch > 0 only when resuming
         if last_begun >= 0:
             self.dataset.epoch = last_begun
-            self.dataset.stage = last_begun // self.epochs_per_stage
+            self.dataset.stage = self.stage(last_begun)
 
     def on_epoch_begin(self, args, state, control, optimizer=None, **kwargs):
         epoch = math.floor(state.epoch or 0)  # fractional when resuming in the middle of an epoch
-        stage = epoch // self.epochs_per_stage
+        stage = self.stage(epoch)
+        new_epoch = epoch != self.dataset.epoch
         self.dataset.epoch = epoch
-        if stage != self.dataset.stage:
+        if stage != self.dataset.stage or (self.reset_each_epoch and new_epoch):
             self.dataset.stage = stage
             if optimizer is not None:
                 optimizer.state.clear()

@@ -10,6 +10,8 @@ Artifacts in `output_dir` (see `softcot_hf.training.runs` for `run.json`, `check
 - coconut / no_thoughts: a `CoconutForCausalLM` folder and its tokenizer (`no_thoughts` generates with 0 thoughts);
   with LoRA the merged model at the top level and the adapter in `adapter/`.
 - cot / no_cot: the plain causal LM and its tokenizer.
+- with `select_checkpoint="best_validation"`: the weights of the epoch with the best validation accuracy, and
+  `validation.json` (every epoch's accuracy, the one kept; `softcot_hf.training.checkpoint_selection`).
 """
 
 import dataclasses
@@ -21,6 +23,9 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallba
 from ..data import get_task
 from ..data.sources import read_coconut_json
 from ..loading import load_lm
+from ..modeling.weights_record import record_weights
+from ..run_files import training_identity
+from .checkpoint_selection import SelectionTrainer, write_selection_record
 from .coconut_curriculum import CoconutStageCallback, CoconutStageDataset, collate_right_padded
 from .engines import TrainablePartTrainer, check_engine
 from .runs import (
@@ -28,6 +33,7 @@ from .runs import (
     check_output_dir,
     evaluate_artifact,
     finished_run,
+    no_folders_left_on_refusal,
     result,
     write_run_file,
     write_train_results,
@@ -46,20 +52,11 @@ def load_examples(
     return rows[:limit] if limit is not None else rows
 
 
-def identity(method, args) -> dict:
-    """What makes two curriculum runs the same: a run in `output_dir` with other settings is refused."""
-    fields = ("backbone", "task", "data_dir", "train_file", "c_thought", "max_latent_stage", "epochs_per_stage")
-    fields += ("num_train_epochs", "pad_latent_to_max", "uniform_prob", "lora", "lora_r", "lora_alpha")
-    fields += ("learning_rate", "weight_decay", "per_device_train_batch_size", "gradient_accumulation_steps")
-    fields += ("limit", "seed", "bf16")
-    settings = {name: getattr(args, name) for name in fields}
-    for name in ("data_dir", "train_file"):
-        settings[name] = str(Path(settings[name]).resolve()) if settings[name] else None
-    if not args.lora:
-        settings["lora_r"] = settings["lora_alpha"] = None
-    if args.data_options:  # other training data (recorded only when set, so earlier run folders still resume)
-        settings["data_options"] = args.data_options
-    return {"method": method.name, **settings}
+def load_validation(args):
+    """The validation questions that `select_checkpoint="best_validation"` scores after every epoch: the task's
+    validation split (its first `validation_limit`)."""
+    rows = get_task(args.task).load("validation", args.data_dir, **(args.data_options or {}))
+    return rows.select(range(min(args.validation_limit, len(rows)))) if args.validation_limit else rows
 
 
 def build_model(method, args) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -71,14 +68,7 @@ def build_model(method, args) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]
     model = method.build(base, tokenizer, args)
     if args.lora:
         model.name_or_path = args.backbone  # recorded as the adapter's base_model_name_or_path
-        config = peft.LoraConfig(
-            r=args.lora_r,
-            lora_alpha=args.lora_alpha,
-            target_modules="all-linear",
-            task_type="CAUSAL_LM",
-            trainable_token_indices=method.trainable_token_ids(model),
-        )
-        model = peft.get_peft_model(model, config)
+        model = args.wrap_in_lora(model, trainable_token_indices=method.trainable_token_ids(model))
     return model, tokenizer
 
 
@@ -93,6 +83,7 @@ def save_artifact(
         return
     if isinstance(model, peft.PeftModel):
         model.save_pretrained(output_dir / "adapter")
+        record_weights(output_dir / "adapter")  # peft writes no SHA-256 record; our models do (weights_record)
         tokenizer.save_pretrained(output_dir / "adapter")
         model = model.merge_and_unload()
     model.save_pretrained(output_dir)
@@ -107,10 +98,15 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
     `output_dir/eval`. `callbacks`: more `TrainerCallback`s. Returns `softcot_hf.training.runs.result(...)`.
     """
     output_dir = Path(args.output_dir).resolve()
-    run = identity(method, args)
-    checkpoint = check_output_dir(output_dir, run, args.resume)
-    if args.resume and (finished := finished_run(method, args, output_dir)) is not None:
+    selecting = args.select_checkpoint == "best_validation"
+    # The validation answers' length decides which checkpoint is kept (max_new_tokens is otherwise the final
+    # evaluation's, outside the identity).
+    derived = {"selection_max_new_tokens": args.max_new_tokens} if selecting else {}
+    run = training_identity(method.name, args, **derived)
+    checkpoint = check_output_dir(output_dir, run, args.resume, args.overwrite)
+    if args.resume and not args.overwrite and (finished := finished_run(method, args, output_dir)) is not None:
         return finished
+    validation = load_validation(args) if selecting else None  # before the training data: fail fast
     examples = load_examples(args.task, args.data_dir, args.train_file, args.limit, args.data_options)
     if method.staged and not any(example["steps"] for example in examples):
         raise ValueError(
@@ -121,22 +117,36 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
     set_seed(args.seed)
     model, tokenizer = build_model(method, args)
     dataset = CoconutStageDataset(examples, method.encoder(tokenizer, args))
-    stage_callbacks = [CoconutStageCallback(dataset, args.epochs_per_stage)] if method.staged else []
-    trainer = TrainablePartTrainer(
-        model=model,
-        # Checkpoints go to output_dir/checkpoints; the stage callback changes the dataset in this process.
-        args=dataclasses.replace(args, output_dir=str(output_dir / CHECKPOINTS), dataloader_num_workers=0),
-        train_dataset=dataset,
-        data_collator=lambda features: collate_right_padded(features, tokenizer.pad_token_id),
-        callbacks=stage_callbacks + list(callbacks or []),
-    )
-    check_engine(trainer)
-    if args.lora and trainer.shards_model:
-        raise ValueError(
-            f"{method.name} with LoRA under FSDP or DeepSpeed is not supported yet (the merged artifact needs the "
-            "whole model on one process): train it with DDP (recipes/accelerate/ddp.yaml or torchrun), or without "
-            "--lora."
+    stage_callbacks = []
+    if method.staged:
+        stage_callbacks.append(
+            CoconutStageCallback(dataset, args.epochs_per_stage, args.start_stage, args.optimizer_reset == "epoch")
         )
+    trainer_class, selection = TrainablePartTrainer, {}
+    if selecting:
+        trainer_class = SelectionTrainer
+        thoughts = (lambda: method.thoughts_at_stage(args, dataset.stage)) if method.staged else (lambda: None)
+        generation = {"batch_size": args.eval_batch_size, "max_new_tokens": args.max_new_tokens}
+        selection = dict(method=method, task=get_task(args.task), tokenizer=tokenizer, generation=generation)
+        selection.update(num_latent_thoughts=thoughts, eval_dataset=validation)
+    with no_folders_left_on_refusal(output_dir / CHECKPOINTS):
+        trainer = trainer_class(
+            model=model,
+            # Checkpoints go to output_dir/checkpoints; the stage callback changes the dataset in this process.
+            args=dataclasses.replace(args, output_dir=str(output_dir / CHECKPOINTS), dataloader_num_workers=0),
+            train_dataset=dataset,
+            data_collator=lambda features: collate_right_padded(features, tokenizer.pad_token_id),
+            callbacks=stage_callbacks + list(callbacks or []),
+            **selection,
+        )
+        check_engine(trainer)
+        for asked, what in ((args.lora, "LoRA"), (selecting, "select_checkpoint best_validation")):
+            if asked and trainer.shards_model:
+                raise ValueError(
+                    f"{method.name} with {what} under FSDP or DeepSpeed is not supported yet (it needs the whole "
+                    "model on one process): train it with DDP (recipes/accelerate/ddp.yaml or torchrun), or without "
+                    f"{what}."
+                )
     if trainer.is_world_process_zero():
         write_run_file(output_dir, run)
     output = trainer.train(resume_from_checkpoint=checkpoint)
@@ -144,6 +154,8 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
         trainer.save_trainable(str(output_dir))
     if trainer.is_world_process_zero():
         save_artifact(trainer.model, tokenizer, output_dir, weights=not trainer.shards_model)
+        if selecting:
+            write_selection_record(output_dir, trainer.state, len(validation))
     trainer.accelerator.wait_for_everyone()
     outcome = result(trainer, output, output_dir)
     if outcome["is_main_process"]:

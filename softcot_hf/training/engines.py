@@ -8,8 +8,9 @@ train (the SoftCoT projection, the CoT-Unk embeddings, a Coconut model) under ev
   `_keys_to_ignore_on_save`).
 - FSDP2: the trainable parameters are gathered (`DTensor.full_tensor`) and written by `save_pretrained` of the
   model's own class (not the `FSDP...` class `fully_shard` makes, which would leak into `config.json`'s `auto_map`);
-  the checkpoint adds the sharded optimizer state and the scheduler, never the sharded frozen weights. Resuming loads
-  the trainable weights back into their shards.
+  the checkpoint adds each process's shard of the optimizer state (safetensors, not torch's DCP format, whose
+  `.metadata` is a pickle: resuming reads nothing that can run code) and the scheduler, never the sharded frozen
+  weights. Resuming loads the trainable weights back into their shards.
 - DeepSpeed ZeRO-2/3: the same gathered artifact (`GatheredParameters` under ZeRO-3); DeepSpeed's own checkpoint
   (`global_step*/`) is written with `exclude_frozen_parameters=True`, and a load hook lets a strict load of that
   trainable-only state succeed.
@@ -20,16 +21,21 @@ silently runs DDP with whole frozen models on every process).
 """
 
 import functools
+import json
 import os
 from contextlib import contextmanager
 
 import torch
-from safetensors.torch import load_file
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from transformers import Trainer
 from transformers.trainer import SCHEDULER_NAME, TRAINING_ARGS_NAME
 from transformers.utils import SAFE_WEIGHTS_NAME
 
-FSDP_OPTIMIZER = "optimizer_0"  # the folder of a checkpoint's sharded optimizer state under FSDP2 (accelerate's name)
+from ..modeling.weights_record import WeightsRecordMixin, forget_weights, record_weights
+
+# A checkpoint's optimizer state under FSDP2: one file per process, holding that process's shards.
+FSDP_OPTIMIZER = "optimizer-rank-{rank}-of-{world_size}.safetensors"
 
 
 def _flag(name: str) -> bool:
@@ -113,6 +119,66 @@ def load_trainable_state_dict(model: torch.nn.Module, state_dict: dict[str, torc
                 parameter.copy_(value)
 
 
+def save_sharded_optimizer(model: torch.nn.Module, optimizer: torch.optim.Optimizer, path: str) -> None:
+    """This process's part of the FSDP2 optimizer state, in safetensors at `path`: every state tensor (a `DTensor`'s
+    local shard) as "<parameter>/<name>", the parameter groups and any non-tensor state as JSON in the metadata."""
+    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
+
+    state = get_optimizer_state_dict(model, optimizer)
+    tensors, other = {}, {}
+    for name, values in state["state"].items():
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor):
+                local = value.to_local() if _is_dtensor(value) else value
+                tensors[f"{name}/{key}"] = local.detach().cpu().contiguous()
+            else:
+                other[f"{name}/{key}"] = value
+    metadata = {"param_groups": json.dumps(state["param_groups"]), "other_state": json.dumps(other)}
+    save_file(tensors, path, metadata=metadata)
+
+
+def load_sharded_optimizer(model: torch.nn.Module, optimizer: torch.optim.Optimizer, path: str) -> None:
+    """Load `save_sharded_optimizer`'s file into `optimizer` (each process its own file, the same number of
+    processes as the run that wrote it), each tensor back into its parameter's shard layout."""
+    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict, set_optimizer_state_dict
+    from torch.distributed.tensor import DTensor
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{path} is missing: the checkpoint was written by another number of processes, or is not this run's."
+        )
+    template = get_optimizer_state_dict(model, optimizer)  # the state's entries and layouts, to be filled
+    tensors = load_file(path)
+    with safe_open(path, "pt") as file:
+        metadata = file.metadata()
+    other = json.loads(metadata["other_state"])
+    state = {}
+    for name, values in template["state"].items():
+        state[name] = {}
+        for key, like in values.items():
+            saved_name = f"{name}/{key}"
+            if not isinstance(like, torch.Tensor):
+                state[name][key] = other[saved_name]
+                continue
+            if saved_name not in tensors:
+                raise ValueError(f"{path} holds no {saved_name}: it is not a checkpoint of this run.")
+            value = tensors[saved_name].to(device=like.device, dtype=like.dtype)
+            if _is_dtensor(like):
+                value = DTensor.from_local(
+                    value, like.device_mesh, like.placements, shape=like.shape, stride=like.stride()
+                )
+            state[name][key] = value
+    # JSON has no tuples: a list in a parameter group (Adam's betas) was one.
+    groups = [
+        {
+            key: value if key == "params" or not isinstance(value, list) else tuple(value)
+            for key, value in group.items()
+        }
+        for group in json.loads(metadata["param_groups"])
+    ]
+    set_optimizer_state_dict(model, optimizer, {"state": state, "param_groups": groups})
+
+
 @contextmanager
 def own_class(model: torch.nn.Module):
     """`model` seen as its own class for the block: `fully_shard` swaps in a generated `FSDP<Name>` subclass whose
@@ -171,20 +237,25 @@ class TrainablePartTrainer(Trainer):
         self.accelerator.wait_for_everyone()
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
-        if not self.shards_model:
-            return super().save_model(output_dir, _internal_call)
+        """Trainer's `save_model`, gathering the trainable weights when they are sharded. A peft adapter gets the
+        SHA-256 record our models write themselves (`weights_record`), so loading it checks its weights too."""
         output_dir = output_dir or self.args.output_dir
-        self.save_trainable(output_dir)
-        if self.args.should_save:  # as Trainer's own saving does
-            torch.save(self.args, os.path.join(output_dir, TRAINING_ARGS_NAME))
+        records_itself = isinstance(self.accelerator.unwrap_model(self.model), WeightsRecordMixin)
+        if self.args.should_save and not records_itself:
+            forget_weights(output_dir)
+        if not self.shards_model:
+            super().save_model(output_dir, _internal_call)
+        else:
+            self.save_trainable(output_dir)
+            if self.args.should_save:  # as Trainer's own saving does
+                torch.save(self.args, os.path.join(output_dir, TRAINING_ARGS_NAME))
+        if self.args.should_save and not records_itself:
+            record_weights(output_dir)
 
     def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
         if self.is_fsdp_enabled:  # the weights went to model.safetensors (save_model): no sharded frozen copy
-            import torch.distributed.checkpoint as dcp
-            from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
-
-            state = {"optimizer": get_optimizer_state_dict(self.model, self.optimizer)}
-            dcp.save(state, storage_writer=dcp.FileSystemWriter(os.path.join(output_dir, FSDP_OPTIMIZER)))
+            name = FSDP_OPTIMIZER.format(rank=self.args.process_index, world_size=self.args.world_size)
+            save_sharded_optimizer(self.model, self.optimizer, os.path.join(output_dir, name))
             if self.args.should_save:
                 torch.save(self.lr_scheduler.state_dict(), os.path.join(output_dir, SCHEDULER_NAME))
         elif self.is_deepspeed_enabled:
@@ -203,12 +274,8 @@ class TrainablePartTrainer(Trainer):
         if not (self.is_fsdp_enabled and checkpoint):
             return super()._load_optimizer_and_scheduler(checkpoint)
         # Ours, not accelerate's: accelerate 1.7 loads FSDP2 shards into a fresh optimizer's empty state, keeping none.
-        import torch.distributed.checkpoint as dcp
-        from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict, set_optimizer_state_dict
-
-        state = {"optimizer": get_optimizer_state_dict(self.model, self.optimizer)}  # its entries, to be filled
-        dcp.load(state, storage_reader=dcp.FileSystemReader(os.path.join(checkpoint, FSDP_OPTIMIZER)))
-        set_optimizer_state_dict(self.model, self.optimizer, state["optimizer"])
+        name = FSDP_OPTIMIZER.format(rank=self.args.process_index, world_size=self.args.world_size)
+        load_sharded_optimizer(self.model, self.optimizer, os.path.join(checkpoint, name))
         self.lr_scheduler.load_state_dict(torch.load(os.path.join(checkpoint, SCHEDULER_NAME), weights_only=True))
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model: torch.nn.Module | None = None) -> None:
@@ -282,10 +349,12 @@ __all__ = [
     "fsdp_requested",
     "gathered",
     "is_sharded",
+    "load_sharded_optimizer",
     "load_trainable_state_dict",
     "outside_zero3",
     "own_class",
     "place_model",
+    "save_sharded_optimizer",
     "saved_parameters",
     "trainable_state_dict",
 ]

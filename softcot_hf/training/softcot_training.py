@@ -36,12 +36,14 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from ..data import get_task
 from ..loading import load_lm
 from ..modeling.compat import enable_activation_checkpointing
+from ..run_files import training_identity
 from .engines import check_engine, place_model
 from .runs import (
     CHECKPOINTS,
     check_output_dir,
     evaluate_artifact,
     finished_run,
+    no_folders_left_on_refusal,
     result,
     write_run_file,
     write_train_results,
@@ -90,10 +92,10 @@ def train_frozen_model_method(method, args) -> dict:
     into `output_dir/eval`. Returns `softcot_hf.training.runs.result(...)`.
     """
     output_dir = Path(args.output_dir)
-    identity = method.identity(args)
-    resume = check_output_dir(output_dir, identity, args.resume)
     dtype = resolve_frozen_dtype(args.frozen_dtype)
-    if args.resume and (finished := finished_run(method, args, output_dir, dtype=dtype)) is not None:
+    identity = training_identity(method.name, args, frozen_dtype=str(dtype).removeprefix("torch."))
+    resume = check_output_dir(output_dir, identity, args.resume, args.overwrite)
+    if args.resume and not args.overwrite and (finished := finished_run(method, args, output_dir, dtype=dtype)):
         return finished
     # Checkpoints go to output_dir/checkpoints. Gradient checkpointing is ours (enable_frozen_gradient_checkpointing):
     # Trainer's would checkpoint nothing, the frozen layers being in eval mode.
@@ -114,10 +116,11 @@ def train_frozen_model_method(method, args) -> dict:
     if args.gradient_checkpointing:
         enable_frozen_gradient_checkpointing(method.frozen_model(model))
 
-    trainer = method.trainer_class(
-        model=model, args=trainer_args, train_dataset=TrainExamples(examples, states), data_collator=collator
-    )
-    check_engine(trainer)
+    with no_folders_left_on_refusal(output_dir / CHECKPOINTS):
+        trainer = method.trainer_class(
+            model=model, args=trainer_args, train_dataset=TrainExamples(examples, states), data_collator=collator
+        )
+        check_engine(trainer)
     if trainer.is_world_process_zero():
         write_run_file(output_dir, identity)
     output = trainer.train(resume_from_checkpoint=resume)
