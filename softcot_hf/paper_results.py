@@ -22,7 +22,8 @@ class PaperResult:
 
 _SOFTCOT_LLAMA = "LLaMA-3.1-8B-Instruct backbone, LLaMA-3.2-1B-Instruct assistant"
 _SOFTCOT_TASKS = ("gsm8k", "asdiv_aug", "aqua", "strategyqa", "date_understanding")
-# SoftCoT paper, LLaMA pair, accuracy % (mean of 5 seeds); None: not reported.
+# SoftCoT paper (arXiv 2502.12134v2, main table), LLaMA pair, accuracy % (mean of 5 seeds); None: not reported. Its
+# Qwen2.5 rows and SoftCoT++'s (arXiv 2505.11484) are not here: no copy of those tables could be read to check them.
 _SOFTCOT_TABLE = {
     "zero_shot_cot": (79.61, 86.78, 54.65, 65.63, 54.40),
     "cot_unk": (79.95, 86.90, 55.28, 66.16, 54.16),
@@ -31,14 +32,16 @@ _SOFTCOT_TABLE = {
     "coconut": (76.12, 86.80, 53.15, None, None),
     "softcot": (81.03, 87.19, 56.30, 69.04, 59.04),
 }
-# Coconut paper, GPT-2: (accuracy %, generated tokens).
+# Coconut paper (arXiv 2412.06769v2, Table 1), GPT-2: (accuracy %, generated tokens).
 _COCONUT_TABLE = {
     ("cot", "gsm8k_aug"): (42.9, 25.0),
     ("no_cot", "gsm8k_aug"): (16.5, 2.2),
     ("coconut", "gsm8k_aug"): (34.1, 8.2),
     ("cot", "prontoqa"): (98.8, 92.5),
+    ("no_cot", "prontoqa"): (93.8, 3.0),
     ("coconut", "prontoqa"): (99.8, 9.0),
     ("cot", "prosqa"): (77.5, 49.4),
+    ("no_cot", "prosqa"): (76.7, 8.2),
     ("coconut", "prosqa"): (97.0, 14.2),
 }
 

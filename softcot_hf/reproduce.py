@@ -52,14 +52,24 @@ class Recipe:
     eval: dict[str, Any]
     init: "Recipe | None" = None  # the recipe whose artifact is this one's backbone (init_from_recipe)
 
-    def training_arguments(self, output_dir: Path, data_dir: str | None = None, backbone: str | None = None):
+    def training_arguments(
+        self,
+        output_dir: Path,
+        data_dir: str | None = None,
+        train_data_dir: str | None = None,
+        backbone: str | None = None,
+    ):
         """The method's training arguments for this recipe, training into `output_dir` (no final evaluation: the
-        recipe's own follows); `backbone`: the model to start from when the recipe names none (`init`'s artifact)."""
+        recipe's own follows). `data_dir` is the evaluated task's folder: training reads it only when it trains on
+        that task; a recipe that trains on another task (DU trains on GSM8K) reads `train_data_dir`, else the
+        training task's usual source. `backbone`: the model to start from when the recipe names none (`init`'s
+        artifact)."""
         options = {"task": self.task, **self.train, "output_dir": str(output_dir), "evaluate": False}
         if backbone is not None:
             options["backbone"] = backbone
-        if data_dir is not None:
-            options["data_dir"] = data_dir
+        folder = train_data_dir if options["task"] != self.task else data_dir
+        if folder is not None:
+            options["data_dir"] = folder
         return self.method.arguments(**options)
 
     def model_name(self, side: str) -> str | None:
@@ -183,21 +193,29 @@ def _tokenizers(recipe: Recipe, overrides: dict[str, str | None]) -> dict:
     return tokenizers
 
 
-def dry_run(recipe: Recipe, output_dir: Path, data_dir: str | None = None, tokenizers: dict | None = None) -> str:
+def dry_run(
+    recipe: Recipe,
+    output_dir: Path,
+    data_dir: str | None = None,
+    tokenizers: dict | None = None,
+    train_data_dir: str | None = None,
+) -> str:
     """The recipe's settings and one test question's prompts on each side (text and ids), as text."""
     lines = [f"recipe {recipe.name}: {recipe.method.name} on {recipe.task}"]
     paper = recipe.paper_result
     lines.append("paper: -" if paper is None else f"paper: {paper.accuracy:.2f} % ({paper.paper}, {paper.setting})")
     train_args = None
     if recipe.init is not None:
-        init_args = recipe.init.training_arguments(output_dir / INIT_DIR, data_dir)
+        init_args = recipe.init.training_arguments(output_dir / INIT_DIR, data_dir, train_data_dir)
         lines.append(f"starts from: recipe {recipe.init.name}, trained first into {output_dir / INIT_DIR}:")
         lines += [f"  {name}: {value!r}" for name, value in _settings(init_args, recipe.init.train).items()]
         # Its artifact does not exist yet: check the options with the model it starts from, show where it will be.
-        train_args = recipe.training_arguments(output_dir / "train", data_dir, backbone=init_args.backbone)
+        train_args = recipe.training_arguments(
+            output_dir / "train", data_dir, train_data_dir, backbone=init_args.backbone
+        )
         train_args.backbone = str(output_dir / INIT_DIR)
     elif recipe.train is not None:
-        train_args = recipe.training_arguments(output_dir / "train", data_dir)
+        train_args = recipe.training_arguments(output_dir / "train", data_dir, train_data_dir)
     if train_args is not None:
         lines.append(f"training ({type(train_args).__name__}):")
         lines += [f"  {name}: {value!r}" for name, value in _settings(train_args, recipe.train).items()]
@@ -228,6 +246,10 @@ class ReproduceArguments:
     dry_run: bool = field(default=False, metadata={"help": "print the settings and prompts; train nothing"})
     output_dir: str | None = field(default=None, metadata={"help": "run folder (default: runs/RECIPE_NAME)"})
     data_dir: str | None = field(default=None, metadata={"help": "a local copy of the task in its original layout"})
+    train_data_dir: str | None = field(
+        default=None,
+        metadata={"help": "a local copy of the training task, when it is another task (DU trains on GSM8K)"},
+    )
     backbone_tokenizer: str | None = field(default=None, metadata={"help": "dry run: read the backbone's from here"})
     assistant_tokenizer: str | None = field(default=None, metadata={"help": "dry run: read the assistant's from here"})
 
@@ -239,8 +261,9 @@ class ReproduceArguments:
         recipe = load_recipe(self.recipe)
         output_dir = Path(self.output_dir or Path("runs") / recipe.name)
         try:
-            if recipe.train is not None:
-                recipe.training_arguments(output_dir / "train", self.data_dir)
+            if recipe.train is not None:  # a chained recipe starts from its init recipe's backbone (trained later)
+                backbone = recipe.model_name("backbone")
+                recipe.training_arguments(output_dir / "train", self.data_dir, self.train_data_dir, backbone=backbone)
             recipe.evaluation_arguments(None, output_dir / "eval", self.data_dir)
         except (ValueError, TypeError) as error:
             raise ValueError(f"{self.recipe}: {error}") from None
@@ -253,16 +276,20 @@ def reproduce(args: ReproduceArguments) -> dict | str:
     output_dir = Path(args.output_dir or Path("runs") / recipe.name)
     if args.dry_run:
         overrides = {"backbone": args.backbone_tokenizer, "assistant": args.assistant_tokenizer}
-        text = dry_run(recipe, output_dir, args.data_dir, _tokenizers(recipe, overrides))
+        text = dry_run(recipe, output_dir, args.data_dir, _tokenizers(recipe, overrides), args.train_data_dir)
         print(text)
         return text
     model = None
     backbone = None
     if recipe.init is not None:  # every process trains it, then goes on to this recipe's training
-        recipe.init.method.train(recipe.init.training_arguments(output_dir / INIT_DIR, args.data_dir))
+        recipe.init.method.train(
+            recipe.init.training_arguments(output_dir / INIT_DIR, args.data_dir, args.train_data_dir)
+        )
         backbone = str(output_dir / INIT_DIR)
     if recipe.train is not None:
-        outcome = recipe.method.train(recipe.training_arguments(output_dir / "train", args.data_dir, backbone))
+        outcome = recipe.method.train(
+            recipe.training_arguments(output_dir / "train", args.data_dir, args.train_data_dir, backbone)
+        )
         if not outcome["is_main_process"]:
             return outcome
         model = outcome["output_dir"]

@@ -52,24 +52,24 @@ CASES = [
     ("strategyqa", "The answer is: **No**", "no", "yes", False),
     ("strategyqa", "It depends on the exact definition used.", None, "yes", False),
     ("prontoqa", "Stella is a zumpus. Zumpuses are gorpuses.\nStella is floral.\n### False", "False", "False", True),
-    ("prontoqa", "Rex is bright. The answer is True.", "Rex is bright. The answer is True.", "True", False),
-    ("prontoqa", "Ada is not cold.\n### true", "true", "False", False),
-    # ProsQA: the sentence after the last "#", matched exactly (Coconut's rule).
+    ("prontoqa", "Rex is bright. The answer is True.", "True", "True", True),
+    ("prontoqa", "Ada is not cold.\n### true", "True", "False", False),
+    # ProsQA: the sentence after the last "#" (or the last sentence), ignoring case, spacing and the final period.
     (
         "prosqa",
         "Tom is a lempus.\nEvery lempus is a yerpus.\n### Tom is a gorpus.",
-        "Tom is a gorpus.",
+        "Tom is a gorpus",
         "Tom is a gorpus.",
         True,
     ),
-    ("prosqa", "### Tom is a  gorpus", "Tom is a  gorpus", "Tom is a gorpus.", False),
-    ("prosqa", "Ann is a sterpus.\n### Ann is a rempus.", "Ann is a rempus.", "Ann is a jelpus.", False),
+    ("prosqa", "### Tom is a  gorpus", "Tom is a gorpus", "Tom is a gorpus.", True),
+    ("prosqa", "Ann is a sterpus.\n### Ann is a rempus.", "Ann is a rempus", "Ann is a jelpus.", False),
     (
         "prosqa",
         "Ann is a sterpus. Every sterpus is a jelpus.\nAnn is a jelpus.",
-        "Ann is a sterpus. Every sterpus is a jelpus.\nAnn is a jelpus.",
+        "Ann is a jelpus",
         "Ann is a jelpus.",
-        False,
+        True,
     ),
     ("prosqa", "### ", None, "Ann is a jelpus.", False),
     # --- more numbers: markers and their order, markdown, signs and forms of numbers
@@ -186,29 +186,29 @@ CASES = [
     ("strategyqa", "YES", "yes", "yes", True),
     ("strategyqa", "Spiders have eight legs, so no insect rules apply. The answer is yes.", "yes", "no", False),
     ("strategyqa", "The answer is: **yes**, because lemons are acidic.", "yes", "yes", True),
-    # --- Coconut tasks: exactly the text after the last "#", commas removed, stripped
+    # --- Coconut tasks: the text after the last "#" (or the last sentence), normalised; ProntoQA as a truth value
     ("gsm8k_aug", "<<3*4=12>> <<12+6=18>> #### 18", "18", "18", True),
-    ("gsm8k_aug", "<<3*4=12>>\n### 18.", "18.", "18", False),
-    ("gsm8k_aug", "The answer is 18", "The answer is 18", "18", False),
+    ("gsm8k_aug", "<<3*4=12>>\n### 18.", "18", "18", True),
+    ("gsm8k_aug", "The answer is 18", "18", "18", True),
     ("gsm8k_aug", "<<5-2=3>> ### 3 ", "3", "3", True),
     ("gsm8k_aug", "### 1,000", "1000", "1000", True),
     ("gsm8k_aug", "### -4", "-4", "-4", True),
     ("gsm8k_aug", "### ", None, "4", False),
     ("gsm8k_aug", "18", "18", "18", True),
     ("prontoqa", "Rex is a zumpus. Zumpuses are bright.\n### True", "True", "True", True),
-    ("prontoqa", "### True.", "True.", "True", False),
-    ("prontoqa", "### false", "false", "False", False),
+    ("prontoqa", "### True.", "True", "True", True),
+    ("prontoqa", "### false", "False", "False", True),
     ("prontoqa", "### False", "False", "False", True),
     (
         "prosqa",
         "Tom is a wumpus. Every wumpus is a zhorpus.\n### Tom is a zhorpus.",
-        "Tom is a zhorpus.",
+        "Tom is a zhorpus",
         "Tom is a zhorpus.",
         True,
     ),
-    ("prosqa", "### Tom is a zhorpus", "Tom is a zhorpus", "Tom is a zhorpus.", False),
-    ("prosqa", "#Tom is a zhorpus.", "Tom is a zhorpus.", "Tom is a zhorpus.", True),
-    ("prosqa", "### Tom is a zhorpus, a wumpus.", "Tom is a zhorpus a wumpus.", "Tom is a zhorpus.", False),
+    ("prosqa", "### Tom is a zhorpus", "Tom is a zhorpus", "Tom is a zhorpus.", True),
+    ("prosqa", "#Tom is a zhorpus.", "Tom is a zhorpus", "Tom is a zhorpus.", True),
+    ("prosqa", "### Tom is a zhorpus, a wumpus.", "Tom is a zhorpus a wumpus", "Tom is a zhorpus.", False),
 ]
 
 
@@ -219,7 +219,7 @@ def test_extract_and_score(task, output, extracted, gold, correct):
     assert task.score(output, gold) is correct
 
 
-@pytest.mark.parametrize(("task", "gold"), [("gsm8k", "18"), ("aqua", "B"), ("strategyqa", "no"), ("prosqa", "A b.")])
+@pytest.mark.parametrize(("task", "gold"), [("gsm8k", "18"), ("aqua", "B"), ("strategyqa", "no"), ("prosqa", "A b")])
 def test_extraction_is_idempotent_on_gold_answers(task, gold):
     assert get_task(task).extract_answer(gold) == gold
 
@@ -241,10 +241,10 @@ MODES = [
     ("gsm8k", "The answer is 1,250. (Step 3)", "1250", "3"),
     ("gsm8k", "The answer is -$5.", "-5", "5"),
     ("aqua", "The answer is (B). Answer Choices: (A) 1 (B) 2 (C) 3 (D) 4 (E) 5", "B", "E"),
-    ("aqua", "The correct option is (c).", "C", None),
+    ("aqua", "The correct option is (c).", "C", "C"),
     ("strategyqa", "The answer is yes. There is no doubt about it.", "yes", "no"),
     ("strategyqa", "The answer is true.", "yes", None),
-    ("prosqa", "### Tom is a wumpus.", "Tom is a wumpus.", "Tom is a wumpus."),
+    ("prosqa", "### Tom is a wumpus.", "Tom is a wumpus", "Tom is a wumpus."),
 ]
 
 

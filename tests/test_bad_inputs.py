@@ -247,13 +247,15 @@ def reproduce_args(train: str = "", eval_: str = "") -> ReproduceArguments:
 
 @cache
 def finished_evaluation() -> dict:
-    """The settings of a finished one-question evaluation with an output folder (a tiny plain LM, one new token)."""
-    tokenizer = make_tokenizer("plain")
+    """The settings of a finished one-question evaluation with an output folder (a tiny plain LM saved to a folder, so
+    a rerun can be told to be the same run; one new token)."""
+    tokenizer, folder = make_tokenizer("plain"), _tmp() / "lm"
+    make_lm("plain", len(tokenizer), 16, seed=5).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
     settings = {
         "task": "synthetic_arithmetic",
         "method": "cot",
-        "model": make_lm("plain", len(tokenizer), 16, seed=5),
-        "tokenizer": tokenizer,
+        "model": str(folder),
         "dataset": Dataset.from_list([ROW], features=FEATURES),
         "max_new_tokens": 1,
         "device": "cpu",
@@ -264,8 +266,9 @@ def finished_evaluation() -> dict:
 
 
 def resume_evaluation(predictions: bytes) -> None:
-    """Rerun the finished evaluation over a predictions.jsonl holding `predictions`."""
+    """Resume the evaluation, cut short before its summary, over a predictions.jsonl holding `predictions`."""
     settings = finished_evaluation()
+    (Path(settings["output_dir"]) / "summary.json").unlink()
     (Path(settings["output_dir"]) / "predictions.jsonl").write_bytes(predictions)
     run_evaluation(**settings)
 

@@ -122,6 +122,22 @@ def test_tiny_recipe_runs_end_to_end(tmp_path, monkeypatch):
     assert again["accuracy_per_seed"] == summary["accuracy_per_seed"]
 
 
+@needs_tokenizers
+def test_training_and_evaluation_read_their_own_data_folders(tmp_path):
+    du = load_recipe(ROOT / "recipes/softcot/date_understanding-llama.yaml")
+    du_data, gsm8k_data = str(SHARED_DATA / "date_understanding"), str(SHARED_DATA / "gsm8k")
+    assert du.training_arguments(tmp_path, du_data).data_dir is None  # GSM8K training never reads DU's folder
+    assert du.training_arguments(tmp_path, du_data, gsm8k_data).data_dir == gsm8k_data
+    assert du.evaluation_arguments(None, tmp_path, du_data).data_dir == du_data
+    tokenizers = {"backbone": _tokenizer("llama"), "assistant": _tokenizer("llama")}
+    text = dry_run(du, tmp_path, du_data, tokenizers, train_data_dir=gsm8k_data)
+    training, _, evaluation = text.partition("evaluation (EvaluationArguments):")
+    assert f"data_dir: {gsm8k_data!r}" in training and du_data not in training
+    assert f"data_dir: {du_data!r}" in evaluation
+    gsm8k = load_recipe(ROOT / "recipes/softcot/gsm8k-llama.yaml")  # same task: one folder serves both
+    assert gsm8k.training_arguments(tmp_path, gsm8k_data).data_dir == gsm8k_data
+
+
 def test_loader_options_reach_training_and_evaluation(tmp_path):
     recipe = load_recipe(ROOT / "recipes/softcot/gsm8k-llama.yaml")
     assert recipe.training_arguments(tmp_path).data_options == {"socratic": True, "keep_notes": True}

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from .answers import BooleanAnswer, TextAnswer
+from .answers import BooleanAnswer, TruthTextAnswer
 from .sources import SPLIT_FILES, download, read_coconut_json, read_json
 from .task import Row, Task
 
@@ -61,7 +61,7 @@ TASKS = (
         source=PRONTOQA_URL.format(file="prontoqa_{train,valid,test}.json"),
         layout="prontoqa_train.json, prontoqa_valid.json, prontoqa_test.json (Coconut format)",
         splits=("train", "validation", "test"),
-        answer=TextAnswer(),  # scored as Coconut does: "True" / "False" after the last "#", exactly
+        answer=TruthTextAnswer(),  # "True" / "False" written as Coconut writes it: "### True"
         read_remote=_prontoqa_remote,
         read_local=_prontoqa_local,
     ),

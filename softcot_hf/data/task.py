@@ -103,11 +103,10 @@ class Task:
 
     def score(self, prediction: str | None, gold: str, mode: Mode = "ours") -> bool:
         """Whether a model's output (or an extracted answer; None: no answer, never correct) matches the gold one."""
-        expected = self.extract_answer(gold)
-        if expected is None:
+        if self.extract_answer(gold) is None:
             raise ValueError(f"{gold!r} is not a valid {self.name} answer.")
         predicted = None if prediction is None else self.extract_answer(prediction, mode)
-        return predicted is not None and self.answer.same(predicted, expected)
+        return predicted is not None and self.answer.same(predicted, gold, mode)
 
     def build_prompt(self, question: str, template: str = ZERO_SHOT, thoughts: str = "{thoughts}") -> str:
         """`template` (see `softcot_hf.data.prompts`; a method's is `method.prompt_template`) filled for `question`,

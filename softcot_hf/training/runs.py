@@ -52,7 +52,10 @@ def check_output_dir(output_dir: Path, identity: dict, resume: bool = True, over
             if PartialState().is_main_process:  # the others start afresh too, without touching the folder
                 remove_run(output_dir)
             return None
-        saved = read_run_file(run_file)
+        try:
+            saved = read_run_file(run_file)
+        except ValueError as error:  # a damaged run.json: another run as far as we can tell (--overwrite redoes it)
+            raise DifferentRunError(output_dir, "a training run", {}, identity, "train", str(error)) from None
         if saved != identity:
             raise DifferentRunError(output_dir, f"a {saved.get('method', 'training')} run", saved, identity, "train")
     elif output_dir.is_dir() and not all(map(_left_before_run_file, output_dir.iterdir())):
