@@ -31,6 +31,7 @@ from .thought_sets import (
     SoftCoTThoughtSets,
     assistant_inputs_with_sets,
     assistant_needs_grad,
+    dropout_copy,
     expand_for_thought_sets,
 )
 from .thought_tokens import rows_with_wrong_count, select_thought_tokens, suppress_internal_tokens
@@ -51,9 +52,13 @@ class SoftCoTCausalLMOutputWithPast(CausalLMOutputWithPast):
         recompute the thoughts.
     soft_thoughts (`torch.FloatTensor` of shape `(batch_size, num_thought_tokens, backbone_hidden_size)`, *optional*):
         The projected soft thoughts written into the slots, when this call computed them.
+    dropout_soft_thoughts (`torch.FloatTensor` of shape `(batch_size, N, backbone_hidden_size)`, *optional*):
+        With `assistant_states_dropout=p`: the soft thoughts projected from a dropout copy of the assistant states
+        (SoftCoT++'s contrastive positives), in the backbone's dtype.
     """
 
     soft_thoughts: torch.FloatTensor | None = None
+    dropout_soft_thoughts: torch.FloatTensor | None = None
 
 
 class SoftCoTLinearProjection(nn.Module):
@@ -465,6 +470,7 @@ class SoftCoTForCausalLM(
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
+        assistant_states_dropout: float | None = None,
         **kwargs: Unpack[TransformersKwargs],
     ) -> SoftCoTCausalLMOutputWithPast:
         r"""
@@ -491,6 +497,10 @@ class SoftCoTForCausalLM(
                 Instead of `input_ids`, for inputs without thoughts.
             labels (`torch.LongTensor` of shape `(batch_size, seq_len)`, *optional*):
                 Next-token targets (shifted inside); positions set to -100 are ignored.
+            assistant_states_dropout (`float`, *optional*):
+                SoftCoT++ training, at prefill: also project a copy of the assistant states with dropout of this
+                probability (`thought_sets.dropout_copy`, global RNG) and return it as `dropout_soft_thoughts`. Done
+                here so that DDP / FSDP / DeepSpeed wrappers see the projection call.
             cache / past_key_values (`Cache`, *optional*):
                 The backbone's KV cache, under either name; empty or absent means prefill.
         """
@@ -512,7 +522,17 @@ class SoftCoTForCausalLM(
                 "chunked prefill and continuing a cached prompt are not supported."
             )
 
-        soft_thoughts = None
+        if assistant_states_dropout is not None and not has_assistant_inputs:
+            raise ValueError("assistant_states_dropout needs the assistant inputs of a prefill: there are none.")
+        soft_thoughts = dropout_soft_thoughts = None
+        if assistant_states_dropout is not None:  # the states once, for the thoughts and their dropout copy
+            if assistant_hidden_states is None:
+                assistant_hidden_states = self.get_assistant_states(
+                    assistant_input_ids, assistant_attention_mask, thought_set_ids
+                )
+            dropout_soft_thoughts = self.get_soft_thoughts(
+                assistant_hidden_states=dropout_copy(assistant_hidden_states, assistant_states_dropout)
+            )
         if inputs_embeds is None and is_prefill(cache):
             inputs_embeds, soft_thoughts = self.embed_prompt(
                 input_ids,
@@ -544,6 +564,7 @@ class SoftCoTForCausalLM(
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
             soft_thoughts=soft_thoughts,
+            dropout_soft_thoughts=dropout_soft_thoughts,
             **{CACHE_KWARG: output_cache(outputs)},
         )
 

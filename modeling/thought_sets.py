@@ -92,6 +92,16 @@ def assistant_needs_grad(model) -> bool:
     return thought_sets is not None and thought_sets.trainable and torch.is_grad_enabled()
 
 
+def dropout_copy(states: torch.Tensor, p: float) -> torch.Tensor:
+    """`states` with each element zeroed with probability `p` and the rest scaled by 1 / (1 - p); the mask is
+    `torch.rand(states.shape) >= p` from the global RNG, on the states' device. SoftCoT++'s contrastive positives are
+    such copies."""
+    if p == 0:
+        return states
+    keep = torch.rand(states.shape, device=states.device) >= p
+    return states * keep / (1 - p)
+
+
 def expand_for_thought_sets(inputs: dict, num_sets: int) -> dict:
     """
     The inputs of B questions as B x M rows ordered (question, set): each per-question tensor (`ROW_INPUTS`) repeated
@@ -121,15 +131,19 @@ def expand_for_thought_sets(inputs: dict, num_sets: int) -> dict:
     return expanded
 
 
-def thought_set_vectors_from_tokens(embedding_weight: torch.Tensor, token_ids: list[int]) -> torch.Tensor:
-    """(M, d) fp32 copies of the assistant embedding rows `token_ids`, checked by `check_thought_set_vectors`."""
+def thought_set_vectors_from_tokens(
+    embedding_weight: torch.Tensor, token_ids: list[int], check: bool = True
+) -> torch.Tensor:
+    """(M, d) fp32 copies of the assistant embedding rows `token_ids`, checked by `check_thought_set_vectors` unless
+    `check=False` (the caller then judges `thought_set_vector_problems` itself)."""
     vocab_size = embedding_weight.shape[0]
     if bad := [token for token in token_ids if not 0 <= token < vocab_size]:
         raise ValueError(
             f"Thought set token ids {bad} lie outside the assistant's embedding table ({vocab_size} rows)."
         )
     vectors = embedding_weight.detach()[torch.tensor(token_ids)].float().clone()
-    check_thought_set_vectors(vectors, embedding_weight, names=[f"token {token}" for token in token_ids])
+    if check:
+        check_thought_set_vectors(vectors, embedding_weight, names=[f"token {token}" for token in token_ids])
     return vectors
 
 
@@ -144,26 +158,33 @@ def random_thought_set_vectors(
     return vectors
 
 
-def check_thought_set_vectors(vectors: torch.Tensor, embedding_weight: torch.Tensor, names: list[str]) -> None:
-    """Refuse set vectors that are near zero (shorter than MIN_RELATIVE_NORM x the table's median row norm) or
-    (nearly) identical (closer than MIN_RELATIVE_DISTANCE x the longer one): such sets would collapse into one.
-    This is what untrained reserved-token rows (LLaMA-3's, for instance) look like."""
+def thought_set_vector_problems(vectors: torch.Tensor, embedding_weight: torch.Tensor, names: list[str]) -> list[str]:
+    """What would make these (M, d) set vectors collapse into fewer sets: vectors near zero (shorter than
+    MIN_RELATIVE_NORM x the table's median row norm) or (nearly) identical pairs (closer than MIN_RELATIVE_DISTANCE x
+    the longer one). Untrained reserved-token rows (LLaMA-3's, for instance) can look like this. Empty: none."""
+    problems = []
     norms = vectors.norm(dim=1)
     typical = embedding_weight.detach().float().norm(dim=1).median().item()
     if short := [name for name, norm in zip(names, norms.tolist(), strict=True) if norm < MIN_RELATIVE_NORM * typical]:
-        raise ValueError(
-            f"Thought set vectors of {short} are near zero (norm below {MIN_RELATIVE_NORM} x the assistant embedding "
-            f"table's median row norm {typical:.3g}): probably untrained rows. Choose trained tokens, or "
-            "thought_set_init='random'."
+        problems.append(
+            f"the vectors of {short} are near zero (norm below {MIN_RELATIVE_NORM} x the assistant embedding table's "
+            f"median row norm {typical:.3g}): probably untrained rows"
         )
     distances = torch.cdist(vectors[None].double(), vectors[None].double())[0]
     scale = torch.maximum(norms[:, None], norms[None, :]).double()
-    close = (distances < MIN_RELATIVE_DISTANCE * scale).triu(diagonal=1).nonzero().tolist()
-    if close:
-        pairs = [(names[i], names[j]) for i, j in close]
+    if close := (distances < MIN_RELATIVE_DISTANCE * scale).triu(diagonal=1).nonzero().tolist():
+        problems.append(
+            f"the vectors of {[(names[i], names[j]) for i, j in close]} are (nearly) identical (closer than "
+            f"{MIN_RELATIVE_DISTANCE} x their norm), so those sets would write the same soft thoughts"
+        )
+    return problems
+
+
+def check_thought_set_vectors(vectors: torch.Tensor, embedding_weight: torch.Tensor, names: list[str]) -> None:
+    """Refuse set vectors that would collapse into fewer sets (`thought_set_vector_problems`)."""
+    if problems := thought_set_vector_problems(vectors, embedding_weight, names):
         raise ValueError(
-            f"Thought set vectors {pairs} are (nearly) identical (closer than {MIN_RELATIVE_DISTANCE} x their norm), "
-            "so those sets would write the same soft thoughts. Choose distinct trained tokens, or "
+            f"Thought set vectors refused: {'; '.join(problems)}. Choose distinct trained tokens, or "
             "thought_set_init='random'."
         )
 
@@ -200,7 +221,9 @@ __all__ = [
     "assistant_needs_grad",
     "check_thought_set_ids",
     "check_thought_set_vectors",
+    "dropout_copy",
     "expand_for_thought_sets",
     "random_thought_set_vectors",
+    "thought_set_vector_problems",
     "thought_set_vectors_from_tokens",
 ]

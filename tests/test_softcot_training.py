@@ -21,16 +21,23 @@ from softcot_hf.training import cache_fingerprint, load_or_compute_assistant_sta
 from softcot_hf.training.softcot_training import enable_frozen_gradient_checkpointing
 
 
-def write_gsm8k(folder: Path, n_train: int = 16, n_test: int = 3, seed: int = 0, with_steps: bool = True) -> str:
-    """GSM8K-layout train/test files of small additions (their words are in the tiny tokenizers' vocabulary)."""
+def write_gsm8k(
+    folder: Path, n_train: int = 16, n_test: int = 3, seed: int = 0, with_steps: bool = True, max_steps: int = 1
+) -> str:
+    """GSM8K-layout train/test files of small additions (their words are in the tiny tokenizers' vocabulary); with
+    `max_steps` (at most 3) > 1, rationales of 1 to `max_steps` lines, so targets differ in length."""
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     for split, n in (("train", n_train), ("test", n_test)):
         lines = []
         for _ in range(n):
-            a, b = rng.randint(1, 5), rng.randint(1, 5)
-            rationale = f"{a} + {b} = {a + b} .\n" if with_steps else ""
-            lines.append(json.dumps({"question": f"what is {a} plus {b} ?", "answer": f"{rationale}#### {a + b}"}))
+            terms = [rng.randint(1, 5), rng.randint(1, 5)]
+            if max_steps > 1:
+                terms += [rng.randint(0, 1) for _ in range(rng.randint(1, max_steps) - 1)]
+            steps = [f"{sum(terms[:k])} + {terms[k]} = {sum(terms[: k + 1])} .\n" for k in range(1, len(terms))]
+            rationale = "".join(steps) if with_steps else ""
+            question = f"what is {' plus '.join(map(str, terms))} ?"
+            lines.append(json.dumps({"question": question, "answer": f"{rationale}#### {sum(terms)}"}))
         (folder / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
     return str(folder)
 

@@ -10,11 +10,14 @@ import json
 import pytest
 import torch
 from conftest import QUESTIONS, build
+from tiny import SHARED
+from transformers import AutoTokenizer, GPT2Config, LlamaConfig, Qwen2Config
+from transformers.testing_utils import CaptureLogger
 
 from softcot_hf import SoftCoTForCausalLM
 from softcot_hf.data import get_task
 from softcot_hf.generation import PerRowSampler
-from softcot_hf.methods import METHODS
+from softcot_hf.methods import METHODS, softcotpp
 from softcot_hf.modeling.hub_push import render_card
 from softcot_hf.modeling.thought_sets import (
     add_thought_sets,
@@ -197,6 +200,42 @@ def test_identical_near_zero_and_unknown_rows_are_refused():
         thought_set_vectors_from_tokens(table, [1, 5])
     with pytest.raises(ValueError, match="outside"):
         thought_set_vectors_from_tokens(table, [1, 20])
+
+
+def test_official_rows_are_those_of_the_official_code_and_kept_with_a_warning_when_they_would_collapse():
+    llama, qwen = LlamaConfig(vocab_size=128256), Qwen2Config(vocab_size=151936)
+    assert softcotpp.official_thought_set_token_ids(llama, 10) == list(range(128011, 128021))
+    assert softcotpp.official_thought_set_token_ids(qwen, 3) == [150001, 150002, 150003]
+    with pytest.raises(ValueError, match="at most 10 sets on a qwen2"):
+        softcotpp.official_thought_set_token_ids(qwen, 11)
+    with pytest.raises(ValueError, match="LLaMA and Qwen assistants only, not model type 'gpt2'"):
+        softcotpp.official_thought_set_token_ids(GPT2Config(), 2)
+
+    table = torch.randn(128256, 8, generator=torch.Generator().manual_seed(0))
+    with CaptureLogger(softcotpp.logger) as captured:
+        vectors = softcotpp.official_thought_set_vectors(table, llama, 4)
+    assert torch.equal(vectors, table[128011:128015]) and captured.out == ""
+    table[128011:128021] = 1e-6  # untrained reserved rows, as LLaMA-3's are reported to be: zero or nearly
+    with CaptureLogger(softcotpp.logger) as captured:
+        vectors = softcotpp.official_thought_set_vectors(table, llama, 4)
+    assert torch.equal(vectors, table[128011:128015])  # kept: the official run used exactly these
+    assert "128011..128014 are kept" in captured.out and "near zero" in captured.out and "identical" in captured.out
+    with pytest.raises(ValueError, match="near zero"):  # the same rows chosen by hand are refused
+        thought_set_vectors_from_tokens(table, [128011, 128012])
+
+
+@pytest.mark.skipif(not (SHARED / "tokenizers").is_dir(), reason="../shared/tokenizers is absent")
+def test_official_rows_are_reserved_tokens_on_llama3_and_ordinary_ones_on_qwen():
+    """What the warning's reasoning rests on, from the real vocabularies: LLaMA-3's official rows are reserved special
+    tokens that never occur in text; Qwen2.5's are ordinary vocabulary tokens that text does produce."""
+    llama = AutoTokenizer.from_pretrained(SHARED / "tokenizers" / "llama3")
+    ids = softcotpp.official_thought_set_token_ids(LlamaConfig(), 10)
+    assert llama.convert_ids_to_tokens(ids) == [f"<|reserved_special_token_{k}|>" for k in range(3, 13)]
+    assert set(ids) <= set(llama.added_tokens_decoder)
+    qwen = AutoTokenizer.from_pretrained(SHARED / "tokenizers" / "qwen2.5")
+    ids = softcotpp.official_thought_set_token_ids(Qwen2Config(), 10)
+    assert not set(ids) & set(qwen.added_tokens_decoder)
+    assert all(qwen.encode(qwen.decode([token])) == [token] for token in ids)
 
 
 def test_a_model_with_sets_needs_set_ids_and_refuses_wrong_ones(sets_pair, pair_dirs):

@@ -1,6 +1,7 @@
 """SoftCoT++ end to end on tiny models: `softcot-hf train softcotpp` (B = 4 questions x M = 3 sets per step) lowers the
-loss and logs its two parts; `softcot-hf eval --method softcotpp` votes over M x K paths per question, records each
-path's set, and gives the same paths whatever the batch size."""
+loss and logs its two parts; gradient accumulation gives the weights of the whole batch (the loss is normalised over
+the global batch); `softcot-hf eval --method softcotpp` votes over M x K paths per question, records each path's set,
+and gives the same paths whatever the batch size."""
 
 import json
 from pathlib import Path
@@ -15,8 +16,10 @@ from torch import nn
 from softcot_hf.cli import main
 from softcot_hf.evaluation import run_evaluation
 from softcot_hf.evaluation.voting import majority_vote
+from softcot_hf.methods import METHODS
 from softcot_hf.methods.cot import CoT
 from softcot_hf.tiny import make_lm, make_tokenizer
+from softcot_hf.training import train
 
 M, K = 3, 2
 
@@ -73,6 +76,50 @@ def test_training_lowers_the_loss_and_logs_both_parts(trained):
     saved = load_file(output_dir / "model.safetensors")
     assert saved["projection.thought_sets.embeddings"].shape[0] == M
     assert json.loads((output_dir / "config.json").read_text())["num_thought_sets"] == M
+
+
+# The official loss (ThoughtSetLossSettings.official(3)) but for the dropout: each layout would draw other masks.
+OFFICIAL_LOSS = {
+    "thought_set_loss_reduction": "sum_over_sets",
+    "contrastive_pooling": "flatten",
+    "contrastive_dropout_on": "projected_thoughts",
+    "contrastive_weight": 1 / 3,
+}
+
+
+@pytest.mark.parametrize("loss", ["ours", "official"])
+def test_accumulating_micro_batches_gives_the_weights_of_the_whole_batch(pair_dirs, tmp_path, loss):
+    """7 questions whose targets differ in length: steps of 4 and 3 questions, or accumulated micro-batches of 2 + 2
+    and 2 + 1. A loss normalised per micro-batch would weigh tokens and questions differently from the whole batch."""
+    data_dir = write_gsm8k(tmp_path / "data", n_train=7, max_steps=3, seed=1)
+
+    def weights(batch_size: int, accumulation: int) -> dict[str, torch.Tensor]:
+        output_dir = tmp_path / f"{batch_size}x{accumulation}"
+        args = METHODS["softcotpp"].arguments(
+            output_dir=str(output_dir),
+            backbone=pair_dirs["llama_backbone"],
+            assistant=pair_dirs["llama_assistant"],
+            data_dir=data_dir,
+            num_thought_tokens=2,
+            num_thought_sets=3,
+            per_device_train_batch_size=batch_size,
+            gradient_accumulation_steps=accumulation,
+            num_train_epochs=1,
+            learning_rate=1e-2,
+            seed=3,
+            save_steps=100,
+            logging_steps=100,
+            evaluate=False,
+            contrastive_dropout=0.0,
+            contrastive_temperature=0.5,
+            **(OFFICIAL_LOSS if loss == "official" else {}),
+        )
+        train(args)
+        return load_file(output_dir / "model.safetensors")
+
+    whole, accumulated = weights(4, 1), weights(2, 2)
+    for key in whole:  # Adam's first steps move weights by ~lr = 1e-2: a wrong normalisation shows far above 5e-5
+        torch.testing.assert_close(accumulated[key], whole[key], atol=5e-5, rtol=0, msg=key)
 
 
 def evaluate(output_dir: Path, data_dir: str, folder: Path, batch_size: int, method: str = "softcotpp") -> list[dict]:

@@ -76,27 +76,38 @@ def gathered(parameters: list[torch.nn.Parameter]):
         yield
 
 
+def saved_parameters(model: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
+    """The parameters a checkpoint of `model` holds: those that train, and every parameter of the model's trained
+    module (`_trained_module`, when it names one: SoftCoT++'s frozen set vectors sit in the projection)."""
+    trained_prefix = getattr(model, "_hub_trained_prefix", lambda: None)()
+    return {
+        name: parameter
+        for name, parameter in model.named_parameters()
+        if parameter.requires_grad or (trained_prefix is not None and name.startswith(trained_prefix))
+    }
+
+
 def trainable_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The trainable parameters of `model`, whole, on CPU: {name: tensor}. A collective under FSDP2 / ZeRO-3: every
-    process calls it."""
-    named = [(name, parameter) for name, parameter in model.named_parameters() if parameter.requires_grad]
-    with gathered([parameter for _, parameter in named]):
+    """The parameters a checkpoint of `model` holds (`saved_parameters`), whole, on CPU: {name: tensor}. A collective
+    under FSDP2 / ZeRO-3: every process calls it."""
+    named = saved_parameters(model)
+    with gathered(list(named.values())):
         return {
             name: (parameter.full_tensor() if _is_dtensor(parameter) else parameter).detach().cpu().clone()
-            for name, parameter in named
+            for name, parameter in named.items()
         }
 
 
 def load_trainable_state_dict(model: torch.nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
-    """Copy whole trainable tensors (`trainable_state_dict`'s) into `model`'s parameters, each process keeping its
-    own FSDP2 shard. Every trainable parameter must be in `state_dict`."""
+    """Copy whole tensors (`trainable_state_dict`'s) into `model`'s parameters, each process keeping its own FSDP2
+    shard. Every parameter a checkpoint holds (`saved_parameters`) must be in `state_dict`."""
     from torch.distributed.tensor import distribute_tensor
 
-    trainable = {name: parameter for name, parameter in model.named_parameters() if parameter.requires_grad}
+    trainable = saved_parameters(model)
     if set(state_dict) != set(trainable):
         raise ValueError(
-            f"{source} holds {sorted(state_dict)}, but the trainable parameters are {sorted(trainable)}: it is not a "
-            "checkpoint of this run."
+            f"{source} holds {sorted(state_dict)}, but a checkpoint of this run holds {sorted(trainable)}: it is not "
+            "a checkpoint of this run."
         )
     with torch.no_grad():
         for name, parameter in trainable.items():
@@ -344,5 +355,6 @@ __all__ = [
     "own_class",
     "place_model",
     "save_sharded_optimizer",
+    "saved_parameters",
     "trainable_state_dict",
 ]

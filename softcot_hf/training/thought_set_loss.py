@@ -1,29 +1,78 @@
-"""SoftCoT++ training loss, for a whole batch at once: cross-entropy over all M thought sets plus a contrastive term
-that pushes the M projected sets of each question apart.
+"""SoftCoT++ training loss: cross-entropy over all M thought sets plus a contrastive term that pushes the M projected
+sets of each question apart, from one forward of the (possibly wrapped) model.
 
-A batch of B questions becomes B x M rows ordered (question, set) (`expand_for_thought_sets`). Each row's soft
-thoughts are its set's assistant states (B x M, N, d_assistant) through the projection; a set's representation is
-the mean of its N projected thoughts. The contrastive term is SimCSE's: the anchor is a set's representation, its
-positive the representation of a dropout copy of the same assistant states, and its negatives the dropout copies of
-the question's other M - 1 sets; InfoNCE over cosine similarities divided by a temperature, averaged over the
-B x M anchors. The loss is `cross_entropy + contrastive_weight * contrastive`.
+A batch of B questions becomes B x M rows ordered (question, set) (`expand_for_thought_sets`); the forward writes each
+row's soft thoughts (B x M, N, D) and returns them with the logits. The settings (`ThoughtSetLossSettings`):
 
-The cross-entropy is either the mean over every labelled token of the B x M rows (`"mean"`, SoftCoT's loss when M = 1)
-or the sum over sets of each set's token mean (`"sum_over_sets"`: M separate SoftCoT losses added, the weighting of
-adding one loss per set).
+- `reduction`: `"mean"` (ours): the mean over every labelled token of the B x M rows (SoftCoT's loss when M = 1);
+  `"sum_over_sets"` (official): each row's token mean, summed over the M sets, averaged over the questions.
+- the contrastive term, SimCSE's InfoNCE: a set's representation (the anchor) against a dropout copy of it (its
+  positive), the question's other M - 1 copies as negatives, cosine similarities / `contrastive_temperature`,
+  averaged over the B x M anchors. The representation (`contrastive_pooling`) is the mean of the N projected thoughts
+  (`"mean"`, ours) or the N x D thoughts flattened (`"flatten"`, official); the dropout (`contrastive_dropout`, ours
+  0.1, official 0.5) hits the assistant states before the projection (`contrastive_dropout_on="assistant_states"`,
+  ours; computed inside the forward) or the projected thoughts (`"projected_thoughts"`, official).
+- loss = cross_entropy + `contrastive_weight` x contrastive. Ours: 1.0; official 1/M with its `scaling-nce` model
+  (each question's InfoNCE divided by M x B) and 0 with its default `scaling` model (no contrastive term).
+
+The official contrastive loop is right only at batch size 1: it overwrites the tensor it indexes by question, so from
+the second question on it reads the wrong values (or fails when M does not divide N^2). This computes what it intends,
+per question, for any batch size. (Its cross-entropy also halves when the backbone is under 4B, from a step of 2
+questions: not reproduced; the papers' backbones are 7B and 8B.)
+
+Normalisation: `ThoughtSetLossSums` holds sums and counts; `ThoughtSetTrainer` divides them by the counts of the
+whole global batch (all processes, all accumulated micro-batches), so 1 process or N, with or without gradient
+accumulation, give the same gradient for the same global batch.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from transformers import PreTrainedModel
 
-from ..modeling.thought_sets import expand_for_thought_sets
+from ..modeling.thought_sets import dropout_copy, expand_for_thought_sets
 from .engines import TrainablePartTrainer
 
 SET_LOSS_REDUCTIONS = ("mean", "sum_over_sets")
+CONTRASTIVE_POOLINGS = ("mean", "flatten")
+CONTRASTIVE_DROPOUT_PLACES = ("assistant_states", "projected_thoughts")
+
+
+@dataclass(frozen=True)
+class ThoughtSetLossSettings:
+    """How the SoftCoT++ loss is computed (module docstring); the defaults are ours, `official(M)` the official
+    code's `scaling-nce` run."""
+
+    reduction: Literal["mean", "sum_over_sets"] = "mean"
+    contrastive_weight: float = 1.0
+    contrastive_temperature: float = 0.05
+    contrastive_dropout: float = 0.1
+    contrastive_dropout_on: Literal["assistant_states", "projected_thoughts"] = "assistant_states"
+    contrastive_pooling: Literal["mean", "flatten"] = "mean"
+
+    def __post_init__(self):
+        for name, allowed in (
+            ("reduction", SET_LOSS_REDUCTIONS),
+            ("contrastive_pooling", CONTRASTIVE_POOLINGS),
+            ("contrastive_dropout_on", CONTRASTIVE_DROPOUT_PLACES),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"Unknown {name} {getattr(self, name)!r}; use one of {allowed}.")
+
+    @classmethod
+    def official(cls, num_sets: int) -> "ThoughtSetLossSettings":
+        """The official `scaling-nce` loss: summed set losses, flattened thoughts, dropout 0.5 on them, weight 1/M,
+        similarities x 20."""
+        return cls("sum_over_sets", 1 / num_sets, 0.05, 0.5, "projected_thoughts", "flatten")
+
+    @classmethod
+    def from_args(cls, args) -> "ThoughtSetLossSettings":
+        """The settings held by training arguments (`SoftCoTPPTrainingArguments`: `thought_set_loss_reduction` and the
+        `contrastive_*` fields)."""
+        values = {field.name: getattr(args, field.name) for field in fields(cls) if field.name != "reduction"}
+        return cls(reduction=args.thought_set_loss_reduction, **values)
 
 
 @dataclass
@@ -35,109 +84,154 @@ class ThoughtSetLosses:
     contrastive: torch.Tensor
 
 
-def cross_entropy_over_sets(
-    logits: torch.Tensor, labels: torch.LongTensor, num_sets: int, reduction: Literal["mean", "sum_over_sets"] = "mean"
-) -> torch.Tensor:
-    """Next-token cross-entropy of (B x M, length, vocab) logits against (B x M, length) labels (-100: ignored), rows
-    ordered (question, set); `reduction` as in the module docstring. Computed in fp32."""
-    if reduction not in SET_LOSS_REDUCTIONS:
-        raise ValueError(f"Unknown set loss reduction {reduction!r}; use one of {SET_LOSS_REDUCTIONS}.")
+@dataclass
+class ThoughtSetLossSums:
+    """A batch's loss as sums, to be divided by counts of this batch or of the whole global batch.
+
+    cross_entropy: the sum of token losses (`"mean"`) or of per-row token means (`"sum_over_sets"`) over B x M rows.
+    contrastive: the sum of the B x M anchors' InfoNCE terms. tokens: labelled tokens of the B x M rows (predicted
+    positions). questions: B."""
+
+    cross_entropy: torch.Tensor
+    contrastive: torch.Tensor
+    tokens: torch.Tensor
+    questions: int
+
+    def losses(
+        self,
+        settings: ThoughtSetLossSettings,
+        num_sets: int,
+        tokens: torch.Tensor | None = None,
+        questions: torch.Tensor | int | None = None,
+    ) -> ThoughtSetLosses:
+        """The losses normalised by this batch's counts, or by the given `tokens` (over B x M rows) and `questions`
+        (those of a larger batch this one is part of)."""
+        tokens = self.tokens if tokens is None else tokens
+        questions = self.questions if questions is None else questions
+        cross_entropy = self.cross_entropy / (tokens if settings.reduction == "mean" else questions)
+        contrastive = self.contrastive / (num_sets * questions)
+        return ThoughtSetLosses(cross_entropy + settings.contrastive_weight * contrastive, cross_entropy, contrastive)
+
+
+def cross_entropy_sums(
+    logits: torch.Tensor, labels: torch.LongTensor, reduction: Literal["mean", "sum_over_sets"]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Next-token cross-entropy of (rows, length, vocab) logits against (rows, length) labels (-100: ignored), in fp32:
+    (the sum of token losses, or of each row's token mean (`"sum_over_sets"`; a row without labels adds 0), and the
+    number of labelled tokens)."""
     targets = labels[:, 1:].to(logits.device)
     token_losses = F.cross_entropy(
         logits[:, :-1].float().flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="none"
     ).view(targets.shape)
-    counted = targets != -100
+    counted = (targets != -100).sum(1)
     if reduction == "mean":
-        return token_losses.sum() / counted.sum()
-    set_sums = token_losses.view(-1, num_sets, targets.shape[1]).sum(dim=(0, 2))
-    set_counts = counted.view(-1, num_sets, targets.shape[1]).sum(dim=(0, 2))
-    return (set_sums / set_counts).sum()
+        return token_losses.sum(), counted.sum()
+    return (token_losses.sum(1) / counted.clamp(min=1)).sum(), counted.sum()
 
 
-def contrastive_loss(
-    anchors: torch.Tensor, positives: torch.Tensor, num_sets: int, temperature: float
-) -> torch.Tensor:
-    """InfoNCE of (B x M, D) set representations against their (B x M, D) dropout copies, rows ordered (question,
-    set): row (b, m) must pick its own copy among the M copies of question b. 0 when M = 1."""
+def contrastive_sum(anchors: torch.Tensor, positives: torch.Tensor, num_sets: int, temperature: float) -> torch.Tensor:
+    """The summed InfoNCE of (B x M, F) set representations against their (B x M, F) dropout copies, rows ordered
+    (question, set): row (b, m) must pick its own copy among the M copies of question b. Computed in fp32."""
     anchors = F.normalize(anchors.float(), dim=-1).view(-1, num_sets, anchors.shape[-1])
     positives = F.normalize(positives.float(), dim=-1).view(-1, num_sets, positives.shape[-1])
     similarities = anchors @ positives.transpose(1, 2) / temperature  # (B, M anchors, M copies)
     targets = torch.arange(num_sets, device=similarities.device).repeat(similarities.shape[0])
-    return F.cross_entropy(similarities.flatten(0, 1), targets)
+    return F.cross_entropy(similarities.flatten(0, 1), targets, reduction="sum")
 
 
-def dropout_copy(states: torch.Tensor, dropout: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """`states` with each element zeroed with probability `dropout` and the rest scaled by 1 / (1 - dropout)."""
-    if dropout == 0:
-        return states
-    keep = torch.rand(states.shape, generator=generator, device=states.device) >= dropout
-    return states * keep / (1 - dropout)
+def pooled(thoughts: torch.Tensor, pooling: Literal["mean", "flatten"]) -> torch.Tensor:
+    """(rows, N, D) soft thoughts -> (rows, D) mean or (rows, N x D) flattened."""
+    return thoughts.mean(1) if pooling == "mean" else thoughts.flatten(1)
 
 
-def set_assistant_states(model: PreTrainedModel, inputs: dict) -> torch.Tensor:
-    """(B x M, N, d_assistant) assistant states of expanded `inputs`: the cached ones, or one assistant forward."""
-    if inputs.get("assistant_hidden_states") is not None:
-        return inputs["assistant_hidden_states"]
-    return model.get_assistant_states(
-        inputs["assistant_input_ids"], inputs.get("assistant_attention_mask"), inputs.get("thought_set_ids")
-    )
+def thought_set_loss_sums(
+    model: PreTrainedModel,
+    inputs: dict,
+    settings: ThoughtSetLossSettings,
+    forward_model: torch.nn.Module | None = None,
+) -> ThoughtSetLossSums:
+    """
+    The SoftCoT++ loss of a batch of B questions as sums (`inputs` as the collator writes them: (B, length)
+    `input_ids`, `attention_mask`, `labels` and (B, assistant_length) assistant inputs, or cached
+    `assistant_hidden_states` (B, M, N, d_assistant)), from one call of `forward_model` (the DDP / FSDP / DeepSpeed
+    wrapper of `model`; default `model`), which runs the assistant, the projection and the backbone. Dropout masks
+    come from the global RNG.
+    """
+    num_sets = model.config.num_thought_sets
+    expanded = expand_for_thought_sets(inputs, num_sets) if num_sets > 1 else dict(inputs)
+    labels = expanded.pop("labels")
+    contrastive_on = num_sets > 1 and settings.contrastive_weight > 0
+    if contrastive_on and settings.contrastive_dropout_on == "assistant_states":
+        expanded["assistant_states_dropout"] = settings.contrastive_dropout
+    outputs = (forward_model or model)(**expanded)
+    cross_entropy, tokens = cross_entropy_sums(outputs.logits, labels, settings.reduction)
+    if contrastive_on:
+        anchors = outputs.soft_thoughts
+        if settings.contrastive_dropout_on == "assistant_states":
+            positives = outputs.dropout_soft_thoughts
+        else:
+            positives = dropout_copy(anchors, settings.contrastive_dropout)
+        contrastive = contrastive_sum(
+            pooled(anchors, settings.contrastive_pooling),
+            pooled(positives, settings.contrastive_pooling),
+            num_sets,
+            settings.contrastive_temperature,
+        )
+    else:
+        contrastive = cross_entropy.new_zeros(())
+    return ThoughtSetLossSums(cross_entropy, contrastive, tokens, labels.shape[0] // num_sets)
 
 
 def thought_set_losses(
     model: PreTrainedModel,
     inputs: dict,
-    temperature: float = 0.05,
-    dropout: float = 0.1,
-    contrastive_weight: float = 1.0,
-    reduction: Literal["mean", "sum_over_sets"] = "mean",
-    generator: torch.Generator | None = None,
+    settings: ThoughtSetLossSettings = ThoughtSetLossSettings(),
     forward_model: torch.nn.Module | None = None,
 ) -> ThoughtSetLosses:
-    """
-    The SoftCoT++ loss of a batch of B questions (`inputs` as the collator writes them: (B, length) `input_ids`,
-    `attention_mask`, `labels` and (B, assistant_length) assistant inputs, or cached `assistant_hidden_states`
-    (B, M, N, d_assistant)). `model` is the SoftCoT model; `forward_model` the module to call for the backbone
-    forward (a DDP wrapper of `model`; default `model`). `generator` draws the dropout masks.
-    """
-    num_sets = model.config.num_thought_sets
-    expanded = expand_for_thought_sets(inputs, num_sets) if num_sets > 1 else dict(inputs)
-    labels = expanded.pop("labels")
-    states = set_assistant_states(model, expanded)
-    backbone_inputs = {key: expanded[key] for key in ("input_ids", "attention_mask") if key in expanded}
-    outputs = (forward_model or model)(**backbone_inputs, assistant_hidden_states=states)
-    cross_entropy = cross_entropy_over_sets(outputs.logits, labels, num_sets, reduction)
-    if num_sets > 1 and contrastive_weight:
-        anchors = model.projection(states).mean(1)
-        positives = model.projection(dropout_copy(states.float(), dropout, generator)).mean(1)
-        contrastive = contrastive_loss(anchors, positives, num_sets, temperature)
-    else:
-        contrastive = cross_entropy.new_zeros(())
-    return ThoughtSetLosses(cross_entropy + contrastive_weight * contrastive, cross_entropy, contrastive)
+    """The SoftCoT++ loss of one batch on its own (`thought_set_loss_sums` normalised by this batch's counts)."""
+    sums = thought_set_loss_sums(model, inputs, settings, forward_model)
+    return sums.losses(settings, model.config.num_thought_sets)
 
 
 class ThoughtSetTrainer(TrainablePartTrainer):
-    """`Trainer` with the SoftCoT++ loss (`thought_set_losses`, settings read from the training arguments:
-    `contrastive_temperature`, `contrastive_dropout`, `contrastive_weight`, `set_loss_reduction`). Its logs carry
-    `cross_entropy` and `contrastive_loss` beside `loss`: their means since the last log, over every process."""
+    """`Trainer` with the SoftCoT++ loss (settings from the training arguments, `ThoughtSetLossSettings.from_args`),
+    normalised over the global batch: tokens by Trainer's `num_items_in_batch` (labelled tokens of every process and
+    accumulated micro-batch; x M for the M rows of each question), questions counted the same way in
+    `get_batch_samples`. Its logs carry `cross_entropy` and `contrastive_loss` beside `loss`: per-batch values, their
+    means since the last log over every process."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.model_accepts_loss_kwargs = False  # the loss is a per-batch mean: Trainer scales it for accumulation
+        self.loss_settings = ThoughtSetLossSettings.from_args(self.args)
+        # compute_loss normalises by the global batch itself, so Trainer must count it and not rescale the loss.
+        self.model_accepts_loss_kwargs = True
+        self._questions_in_batch: torch.Tensor | None = None
         self._loss_parts: list[torch.Tensor] = []
 
+    def get_batch_samples(self, epoch_iterator, num_batches: int, device: torch.device):
+        """Trainer's micro-batches and labelled-token count, and the number of questions in the global batch (all
+        processes when Trainer averages tokens across devices, as it does by default)."""
+        batch_samples, num_items_in_batch = super().get_batch_samples(epoch_iterator, num_batches, device)
+        questions = torch.tensor(sum(len(batch["labels"]) for batch in batch_samples), device=device)
+        if self.args.average_tokens_across_devices and self.args.world_size > 1:
+            questions = self.accelerator.gather(questions).sum()
+        self._questions_in_batch = questions
+        return batch_samples, num_items_in_batch
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        losses = thought_set_losses(
-            self.accelerator.unwrap_model(model),
-            inputs,
-            temperature=self.args.contrastive_temperature,
-            dropout=self.args.contrastive_dropout,
-            contrastive_weight=self.args.contrastive_weight,
-            reduction=self.args.set_loss_reduction,
-            forward_model=model,
-        )
+        unwrapped = self.accelerator.unwrap_model(model)
+        num_sets = unwrapped.config.num_thought_sets
+        sums = thought_set_loss_sums(unwrapped, inputs, self.loss_settings, forward_model=model)
+        batch = sums.losses(self.loss_settings, num_sets)
+        if model.training and num_items_in_batch is not None:
+            losses = sums.losses(self.loss_settings, num_sets, num_items_in_batch * num_sets, self._questions_in_batch)
+            # Each process holds its share of the global sums; DDP / FSDP / DeepSpeed average gradients over processes.
+            loss = losses.loss * (self.accelerator.num_processes if self.args.average_tokens_across_devices else 1)
+        else:
+            loss = batch.loss
         if model.training:
-            self._loss_parts.append(torch.stack([losses.cross_entropy, losses.contrastive]).detach())
-        return (losses.loss, None) if return_outputs else losses.loss
+            self._loss_parts.append(torch.stack([batch.cross_entropy, batch.contrastive]).detach())
+        return (loss, None) if return_outputs else loss
 
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
         if "loss" in logs and self._loss_parts:
@@ -148,11 +242,16 @@ class ThoughtSetTrainer(TrainablePartTrainer):
 
 
 __all__ = [
+    "CONTRASTIVE_DROPOUT_PLACES",
+    "CONTRASTIVE_POOLINGS",
     "SET_LOSS_REDUCTIONS",
+    "ThoughtSetLossSettings",
+    "ThoughtSetLossSums",
     "ThoughtSetLosses",
     "ThoughtSetTrainer",
-    "contrastive_loss",
-    "cross_entropy_over_sets",
-    "dropout_copy",
+    "contrastive_sum",
+    "cross_entropy_sums",
+    "pooled",
+    "thought_set_loss_sums",
     "thought_set_losses",
 ]
