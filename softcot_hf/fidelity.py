@@ -213,6 +213,11 @@ MEASURES: dict[str, Callable[[RunSettings], Any]] = {
     "contrastive_weight": _training("contrastive_weight"),
     "contrastive_temperature": _training("contrastive_temperature"),
     "contrastive_dropout": _training("contrastive_dropout"),
+    "contrastive_dropout_on": _training("contrastive_dropout_on"),
+    "contrastive_pooling": _training("contrastive_pooling"),
+    "thought_set_loss_reduction": _training("thought_set_loss_reduction"),
+    # Ours is the per-question computation the official loop intends (training/thought_set_loss.py).
+    "contrastive_loop": lambda run: "per question" if hasattr(run.train, "contrastive_pooling") else None,
     "backbone_prompt_end": _backbone_prompt_end,
     "assistant_reply": _assistant_reply,
     "instruction": _instruction,
