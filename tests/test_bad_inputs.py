@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import huggingface_hub
 import pytest
 import torch
 from datasets import Dataset
@@ -371,6 +372,11 @@ def hub_client(name: str) -> None:
     """Raise what snippet `name` raised in the client of the local Hub (its type, where that is a builtin)."""
     if (outcome := hub_outcomes()[name]) is not None:
         kind, message = outcome
+        if name == "revision" and "couldn't connect" in message and huggingface_hub.__version__.startswith("1."):
+            pytest.skip(
+                "huggingface_hub 1.x reports a missing revision on the local test Hub as a connection failure before "
+                "our code sees it; the message naming HF_ENDPOINT is checked on the newest releases"
+            )
         raise getattr(builtins, kind, RuntimeError)(message)
 
 

@@ -108,6 +108,7 @@ def test_qwen_dry_run_shows_the_sampling_the_backbone_inherits(capsys, tmp_path,
     main(
         ["reproduce", str(ROOT / "recipes/softcot/gsm8k-qwen.yaml"), "--dry-run", "--output-dir", str(tmp_path)]
         + ["--backbone-tokenizer", qwen, "--assistant-tokenizer", qwen, "--flavour", flavour]
+        + _local_gsm8k_options()
     )
     out = capsys.readouterr().out
     sampling = out.split("sampling as the backbone sees it")[1].split("fidelity:")[0]
@@ -120,6 +121,16 @@ def test_qwen_dry_run_shows_the_sampling_the_backbone_inherits(capsys, tmp_path,
         "projection_dtype | bf16 | bf16 | yes" if flavour == "paper" else "projection_dtype | bf16 | fp32 | DEVIATION"
     )
     assert projection in out
+
+
+def _local_gsm8k() -> str | None:
+    """The shared GSM8K folder, so a dry run reads its first question locally (None: it falls back to a stand-in)."""
+    folder = SHARED_DATA / "gsm8k"
+    return str(folder) if folder.is_dir() else None
+
+
+def _local_gsm8k_options() -> list[str]:
+    return ["--data-dir", _local_gsm8k()] if _local_gsm8k() else []
 
 
 def _recipe_copy(tmp_path, edit) -> Path:
@@ -146,7 +157,7 @@ def test_a_wrong_recipe_is_caught(tmp_path):
     def refused(edit, message):
         recipe = load_recipe(_recipe_copy(tmp_path / str(len(list(tmp_path.iterdir()))), edit))
         with pytest.raises(ValueError, match=message):
-            dry_run(recipe, tmp_path, None, tokenizers, "paper", config)
+            dry_run(recipe, tmp_path, _local_gsm8k(), tokenizers, "paper", config)
 
     refused(lambda text: text.replace("learning_rate: 2.0e-5", "learning_rate: 1.0e-4"), r"undeclared.*learning_rate")
     refused(lambda text: text.replace("  num_thought_tokens: 4\n", ""), r"undeclared.*num_thought_tokens_eval")
@@ -155,6 +166,7 @@ def test_a_wrong_recipe_is_caught(tmp_path):
     # the same check guards a real run before anything trains
     args = ReproduceArguments(recipe=str(_recipe_copy(tmp_path / "run", lambda t: t.replace("seed: 42", "seed: 41"))))
     args.backbone_tokenizer = args.assistant_tokenizer = str(TOKENIZERS / "llama3")
+    args.data_dir = _local_gsm8k()
     with pytest.raises(ValueError, match=r"undeclared deviations \['seed'\]"):
         reproduce(args)
     assert not (tmp_path / "runs").exists()
