@@ -8,7 +8,7 @@ a few minutes.
 
 import sys
 
-from softcot_hf.cli import parse_arguments
+from softcot_hf.arguments_parser import parse_arguments
 from softcot_hf.quickstart import QuickstartArguments, run_quickstart
 
 args = parse_arguments(QuickstartArguments, sys.argv[1:], "quickstart.py", __doc__.splitlines()[0])

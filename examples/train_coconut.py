@@ -13,7 +13,7 @@ import sys
 
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from softcot_hf.cli import parse_arguments
+from softcot_hf.arguments_parser import parse_arguments
 from softcot_hf.data import get_task
 from softcot_hf.methods import get_method
 from softcot_hf.training.runs import train_and_report

@@ -13,7 +13,7 @@ last checkpoint; the output folder loads with `AutoModelForCausalLM.from_pretrai
 import argparse
 import sys
 
-from softcot_hf.cli import parse_arguments
+from softcot_hf.arguments_parser import parse_arguments
 from softcot_hf.methods import get_method
 from softcot_hf.training.runs import train_and_report
 from softcot_hf.training.softcot_training import LLAMA_PAIR, QWEN_PAIR

@@ -1,145 +1,290 @@
-"""`softcot-hf` command line. Every command's options are one dataclass, parsed with `transformers.HfArgumentParser`
-(each field is `--field_name` and `--field-name`), so an option is defined once with its help text, and the Python
-API takes the same dataclass. `--config FILE` (YAML or JSON, keyed by field name) gives values that flags override.
+"""`softcot-hf`: the command table. Each command is a name, a one-line help, its arguments dataclass and a small run
+function; the arguments are parsed by `arguments_parser` (every field a flag, `--config FILE` equal to the same
+flags), and the library is imported inside the run function, so that `--version` and every `--help` answer without
+importing torch or transformers.
 
     softcot-hf train METHOD [--config recipe.yaml] [--flag value ...]   # one sub-command per trained method
-    softcot-hf eval | report | push | quickstart | bench ...
+    softcot-hf eval | report | push | quickstart | bench | reproduce ...
     softcot-hf lm-eval --model softcot|coconut --model_args pretrained=DIR --tasks ...   # lm-evaluation-harness
 """
 
 import argparse
-import dataclasses
-import importlib
+import importlib.util
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from transformers import HfArgumentParser
-
 from . import __version__
-from .settings_files import check_keys, read_config
+from .arguments_parser import ArgumentsParser, ExtraOptions
+from .errors import InputError
 
 OFFLINE_HINT = (
     "Offline? Set HF_HUB_OFFLINE=1 so that Hub lookups fail at once, pass local folders instead of Hub ids, and "
     "--data-dir for a task's data."
 )
+LM_EVAL_MISSING = "lm-eval is not installed: pip install 'softcot-hf[lm_eval]'"
 
 
 @dataclass(frozen=True)
 class Command:
-    """A command: its options (a dataclass), what runs them, and the field that leading bare words fill (e.g. the
-    folder of `softcot-hf push FOLDER`); with `passthrough`, every word after that first one goes to `rest` as is."""
+    """A command: its one-line help, its arguments dataclass (`arguments()` returns it; imported on use), what runs
+    them, and the field that the first bare word fills (e.g. the folder of `softcot-hf push FOLDER`); with
+    `passthrough`, every word after that first one goes to that field as is."""
 
     name: str
     help: str
-    arguments: type
+    arguments: Callable[[], type]
     run: Callable
     positional: str | None = None
     passthrough: str | None = None
 
 
-def _commands() -> dict[str, Command]:
-    """The commands, each defined in the module of the code it runs (imported here, on use)."""
-    commands = {}
-    for module in (
-        "softcot_hf.evaluation.cli",
-        "softcot_hf.hub",
-        "softcot_hf.quickstart",
-        "softcot_hf.bench",
-        "softcot_hf.reproduce",
-    ):
-        for command in importlib.import_module(module).COMMANDS:
-            commands[command.name] = command
-    return commands
+# --- the arguments of each command -------------------------------------------------------------------------------
+def _evaluation_arguments() -> type:
+    from .evaluation.arguments import EvaluationArguments
+
+    return EvaluationArguments
 
 
-def _train_commands() -> dict[str, Command]:
-    """`softcot-hf train METHOD`: one per method that trains, on its training arguments."""
+def _report_arguments() -> type:
+    from .evaluation.cli import ReportArguments
+
+    return ReportArguments
+
+
+def _push_arguments() -> type:
+    from .hub import PushArguments
+
+    return PushArguments
+
+
+def _quickstart_arguments() -> type:
+    from .quickstart import QuickstartArguments
+
+    return QuickstartArguments
+
+
+def _bench_arguments() -> type:
+    from .bench import BenchArguments
+
+    return BenchArguments
+
+
+def _reproduce_arguments() -> type:
+    from .reproduce import ReproduceArguments
+
+    return ReproduceArguments
+
+
+def trained_methods() -> dict[str, tuple[str, type]]:
+    """Each trained method's name -> (one-line summary, training arguments dataclass), in the papers' order."""
     from .methods import METHODS
-    from .training.runs import train_and_report
 
     return {
-        name: Command(name, method.__doc__ or name, method.arguments, lambda args, m=method: train_and_report(m, args))
+        name: ((method.__doc__ or name).strip().splitlines()[0], method.arguments)
         for name, method in METHODS.items()
         if method.arguments is not None
     }
 
 
-def _first_bare_word(parser: argparse.ArgumentParser, argv: list[str]) -> int | None:
-    """Index of the first word of `argv` that is neither a flag nor a flag's value (`None` if there is none)."""
-    index = 0
-    while index < len(argv):
-        word = argv[index]
-        if not word.startswith("-"):
-            return index
-        action = parser._option_string_actions.get(word.split("=", 1)[0])
-        takes_value = action is not None and action.nargs != 0 and "=" not in word
-        # A boolean flag (nargs "?") takes the next word only when it is a boolean.
-        if takes_value and action.nargs == "?":
-            nxt = argv[index + 1] if index + 1 < len(argv) else ""
-            takes_value = nxt.lower() in ("true", "false", "yes", "no", "1", "0", "t", "f", "y", "n")
-        index += 2 if takes_value else 1
-    return None
+def _training_arguments_class() -> type:
+    from transformers import TrainingArguments
+
+    return TrainingArguments
 
 
-def parse_arguments(
-    arguments: type,
-    argv: list[str],
-    prog: str,
-    description: str | None = None,
-    positional: str | None = None,
-    passthrough: str | None = None,
-    defaults: dict | None = None,
-):
-    """
-    An `arguments` dataclass from `argv`: its flags, optionally `--config FILE` (values that flags override) and
-    leading bare words for the `positional` field (with `passthrough`, the words after the first one go to that field
-    as they are). `defaults` replace the dataclass's own. A value the dataclass refuses is a usage error.
-    """
-    parser = HfArgumentParser(arguments, prog=prog, description=description)
-    parser.add_argument("--config", help="YAML or JSON file of options, by field name (flags override it)")
-    argv = list(argv)
-    rest = None
-    if positional and (first := _first_bare_word(parser, argv)) is not None:
-        if passthrough:
-            argv, rest = [*argv[:first], f"--{positional}", argv[first]], argv[first + 1 :]
-        else:  # the bare words up to the next flag fill the positional field
-            argv = [*argv[:first], f"--{positional}", *argv[first:]]
-    if defaults:
-        parser.set_defaults(**defaults)
-    known, _ = parser.parse_known_args(argv)
-    if known.config:
-        try:
-            config = read_config(known.config)
-            check_keys(known.config, config, (field.name for field in dataclasses.fields(arguments)))
-        except (OSError, ValueError) as error:
-            parser.error(str(error))
-        parser.set_defaults(**config)
-    values = vars(parser.parse_args(argv))
-    values.pop("config")
-    if rest is not None:
-        values[passthrough] = rest
-    try:
-        return arguments(**values)
-    except (ValueError, TypeError, OSError) as error:  # a value the dataclass refuses, a file it cannot read
-        parser.error(str(error))
+# --- what each command runs --------------------------------------------------------------------------------------
+def run_eval(args) -> dict:
+    from .evaluation.harness import evaluate
+    from .evaluation.report import summarize_table
+
+    if args.output_dir is None:
+        args.output_dir = f"eval/{args.task}-{args.method}"
+    summary = evaluate(args)
+    print(summarize_table([summary], show_tokens=True))
+    print(f"wrote {args.output_dir}/predictions.jsonl and summary.json")
+    return summary
 
 
-def parse(command: Command, argv: list[str], prog: str):
-    """`command.arguments` from `argv` (see `parse_arguments`)."""
-    return parse_arguments(command.arguments, argv, prog, command.help, command.positional, command.passthrough)
+def run_report(args) -> None:
+    from .evaluation.report import load_summaries, summarize_table, write_report
+
+    summaries = load_summaries(args.summaries)
+    table, chart = write_report(summaries, args.output_dir)
+    print(summarize_table(summaries))
+    print(f"wrote {table} and {chart}")
 
 
+def run_push(args):
+    from .hub import run_push as push
+
+    return push(args)
+
+
+def run_quickstart(args):
+    from .quickstart import run_quickstart as quickstart
+
+    return quickstart(
+        args.output_dir, tiny=args.tiny, push_to_hub=args.push_to_hub, seeds=args.seeds, overwrite=args.overwrite
+    )
+
+
+def run_bench(args) -> None:
+    from .bench import run_bench as bench
+
+    bench(args)
+
+
+def run_reproduce(args):
+    from .reproduce import reproduce
+
+    return reproduce(args)
+
+
+def run_training(method: str) -> Callable:
+    def run(args):
+        from .methods import get_method
+        from .training.runs import train_and_report
+
+        return train_and_report(get_method(method), args)
+
+    return run
+
+
+COMMANDS: dict[str, Command] = {
+    command.name: command
+    for command in (
+        Command(
+            "eval",
+            "evaluate a method on a task: predictions.jsonl, summary.json, table",
+            _evaluation_arguments,
+            run_eval,
+        ),
+        Command(
+            "report",
+            "markdown table and bar chart from several summary.json files",
+            _report_arguments,
+            run_report,
+            positional="summaries",
+        ),
+        Command(
+            "push",
+            "publish a saved SoftCoT / CoT-Unk / Coconut folder on the Hub, with a model card",
+            _push_arguments,
+            run_push,
+            positional="folder",
+        ),
+        Command(
+            "quickstart",
+            "train SoftCoT and Coconut on two synthetic tasks over 3 seeds, evaluate, compare (CPU, minutes)",
+            _quickstart_arguments,
+            run_quickstart,
+        ),
+        Command(
+            "bench",
+            "run a speed/memory benchmark of the source checkout (benchmarks/NAME.py)",
+            _bench_arguments,
+            run_bench,
+            positional="name",
+            passthrough="args",
+        ),
+        Command(
+            "reproduce",
+            "one paper-table row from a recipe file: train, evaluate with its seeds, print ours beside the paper's",
+            _reproduce_arguments,
+            run_reproduce,
+            positional="recipe",
+        ),
+    )
+}
+TRAIN_HELP = "train a method's artifact: softcot-hf train METHOD --help"
+LM_EVAL_HELP = "lm-evaluation-harness with --model softcot|coconut (pip install 'softcot-hf[lm_eval]')"
+
+
+# --- parsing -----------------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser (for `--help` and `--version`); each command parses its own options."""
-    parser = argparse.ArgumentParser(prog="softcot-hf", description="Latent chain-of-thought for Hugging Face models.")
+    parser = argparse.ArgumentParser(
+        prog="softcot-hf",
+        description="Latent chain-of-thought for Hugging Face models.",
+        epilog="run `softcot-hf COMMAND --help` for a command's options",
+    )
     parser.add_argument("--version", action="version", version=f"softcot-hf {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("train", help="train a method's artifact: softcot-hf train METHOD --help")
-    commands.add_parser("lm-eval", help="lm-evaluation-harness with --model softcot|coconut (pip install lm-eval)")
-    for command in _commands().values():
+    commands.add_parser("train", help=TRAIN_HELP)
+    for command in COMMANDS.values():
         commands.add_parser(command.name, help=command.help)
+    commands.add_parser("lm-eval", help=LM_EVAL_HELP)
     return parser
+
+
+def train_usage() -> str:
+    """`softcot-hf train --help`: the methods, one line each."""
+    methods = trained_methods()
+    width = max(map(len, methods))
+    lines = [f"  {name:<{width}}  {summary}" for name, (summary, _) in methods.items()]
+    return "\n".join(
+        [
+            "usage: softcot-hf train METHOD [--config FILE] [options]",
+            "",
+            "Train a method's artifact (checkpoints, the final model, its evaluation). METHOD is one of:",
+            *lines,
+            "",
+            "run `softcot-hf train METHOD --help` for a method's options",
+        ]
+    )
+
+
+def _unknown(what: str, name: str, choices) -> SystemExit:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return SystemExit(f"softcot-hf: error: unknown {what} {name!r}{hint}; choose one of {', '.join(choices)}.")
+
+
+def command_parser(argv: list[str]) -> tuple[Command, ArgumentsParser, list[str]]:
+    """The command `argv` names, its parser and the rest of `argv`; `SystemExit` for an unknown command or method
+    (and for `softcot-hf train --help`, after printing the methods)."""
+    name, argv = argv[0], argv[1:]
+    if name == "train":
+        methods = trained_methods()
+        if not argv or argv[0] in ("-h", "--help"):
+            print(train_usage())
+            raise SystemExit(0 if argv else 2)
+        if argv[0] not in methods:
+            raise _unknown("method", argv[0], methods)
+        method, argv = argv[0], argv[1:]
+        summary, arguments = methods[method]
+        command = Command(method, summary, lambda: arguments, run_training(method))
+        prog = f"softcot-hf train {method}"
+        extra = None
+        if any(field == "trainer_args" for field in getattr(arguments, "__dataclass_fields__", {})):
+            extra = ExtraOptions("trainer_args", _training_arguments_class, "transformers TrainingArguments")
+        parser = ArgumentsParser(arguments, prog, summary, extra=extra, own_title=f"{method} options")
+        return command, parser, argv
+    if name not in COMMANDS:
+        raise _unknown("command", name, ["train", *COMMANDS, "lm-eval"])
+    command = COMMANDS[name]
+    prog = f"softcot-hf {name}"
+    parser = ArgumentsParser(
+        command.arguments(), prog, command.help, command.positional, command.passthrough, own_title="options"
+    )
+    return command, parser, argv
+
+
+def check_command_line(argv: list[str]) -> None:
+    """Parse a whole `softcot-hf ...` argument list (without the program name) down to its flags and their types,
+    without building the arguments (no file checks) or running anything: `SystemExit` with the usage message for an
+    unknown command, method or flag, a missing value, a bad type or choice."""
+    argv = list(argv)
+    if not argv or argv[0].startswith("-"):
+        build_parser().parse_args(argv)
+        return
+    if argv[0] == "lm-eval":
+        return
+    _, parser, argv = command_parser(argv)
+    parser.parse_values(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -147,31 +292,23 @@ def main(argv: list[str] | None = None) -> None:
     if not argv or argv[0].startswith("-"):
         build_parser().parse_args(argv or ["--help"])
         return
-    name, argv = argv[0], argv[1:]
-    if name == "lm-eval":  # lm-eval's own command line and options, with our model types registered
+    if argv[0] == "lm-eval":  # lm-eval's own command line and options, with our model types registered
+        if importlib.util.find_spec("lm_eval") is None:
+            raise SystemExit(LM_EVAL_MISSING)
         from .lm_eval_models import main as lm_eval_main
 
-        return lm_eval_main(argv)
-    if name == "train":
-        methods = _train_commands()
-        if not argv or argv[0] not in methods:
-            raise SystemExit(f"usage: softcot-hf train METHOD [options]; METHOD is one of {', '.join(methods)}.")
-        command, argv, prog = methods[argv[0]], argv[1:], f"softcot-hf train {argv[0]}"
-    else:
-        commands = _commands()
-        if name not in commands:
-            build_parser().error(f"unknown command {name!r}; choose one of train, {', '.join(commands)}.")
-        command, prog = commands[name], f"softcot-hf {name}"
-    args = parse(command, argv, prog)
+        return lm_eval_main(argv[1:])
+    command, parser, argv = command_parser(argv)
+    args = parser.parse(argv)
     from .hub import HUB_TRANSPORT_ERRORS
     from .run_files import DifferentRunError
 
     try:
         command.run(args)
     except (ConnectionError, *HUB_TRANSPORT_ERRORS) as error:  # the network: one line that says what to do
-        raise SystemExit(f"{prog}: error: {error} {OFFLINE_HINT}") from None
-    except (OSError, DifferentRunError) as error:  # a missing file or model, another run's folder: the message says
-        raise SystemExit(f"{prog}: error: {error}") from None
+        raise SystemExit(f"{parser.prog}: error: {error} {OFFLINE_HINT}") from None
+    except (OSError, DifferentRunError, InputError) as error:  # a missing file, another run's folder, a bad input
+        raise SystemExit(f"{parser.prog}: error: {error}") from None
 
 
 if __name__ == "__main__":

@@ -25,8 +25,7 @@ from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs
 from tqdm import tqdm
 from transformers import AutoConfig, AutoModelForCausalLM, AutoProcessor, AutoTokenizer, BatchEncoding
 
-import softcot_hf  # noqa: F401  (registers SoftCoT and Coconut with the Auto classes)
-
+from . import auto  # noqa: F401  (registers SoftCoT and Coconut with the Auto classes)
 from .checks import is_model_location
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from . import auto  # noqa: F401  (registers SoftCoT, CoT-Unk and Coconut with the Auto classes)
 from .modeling.frozen_models import hub_failure
 
 

@@ -703,7 +703,7 @@ def test_pushes_with_hub_ids_hold_no_local_path_in_any_uploaded_byte(hub, pushed
 
 
 def test_base_model_id_flag_takes_path_equals_hub_id():
-    from softcot_hf.cli import parse_arguments
+    from softcot_hf.arguments_parser import parse_arguments
     from softcot_hf.hub import PushArguments
 
     def parse(argv):
