@@ -155,7 +155,7 @@ def options_of(arguments: type, own_title: str, common_title: str = COMMON) -> l
         options.append(
             Option(
                 field.name,
-                (*names, *negatives, *aliases),
+                (*names, *aliases, *negatives),
                 switch,
                 many,
                 convert,
@@ -240,12 +240,15 @@ class ArgumentsParser:
 
     def hidden_sources(self) -> list[str]:
         """What `--help-all` adds: the classes outside this package that declare fields, and the extra options."""
-        names = {_declaring_class(self.arguments, o.name).__name__ for o in self.options if o.section == "all"}
-        return sorted(names) + ([self.extra.title] if self.extra else [])
+        owners = {_declaring_class(self.arguments, option.name) for option in self.options if option.section == "all"}
+        names = sorted(f"{owner.__module__.split('.')[0]} {owner.__name__}" for owner in owners)
+        return names + ([self.extra.title] if self.extra else [])
 
     def parser(self, show_all: bool = False) -> argparse.ArgumentParser:
         hidden = self.hidden_sources()
-        epilog = f"run `{self.prog} --help-all` for every option of {' and '.join(hidden)} too" if hidden else None
+        epilog = (
+            f"run `{self.prog} --help-all` for every option, those of {' and '.join(hidden)} too" if hidden else None
+        )
         parser = argparse.ArgumentParser(
             prog=self.prog,
             usage=self.usage(),
@@ -256,7 +259,9 @@ class ArgumentsParser:
         )
         parser.add_argument("--config", metavar="FILE", help="YAML or JSON file of options by field name; flags win")
         if hidden:
-            parser.add_argument("--help-all", action="store_true", help="show every option, then exit")
+            parser.add_argument(
+                "--help-all", action="store_true", default=argparse.SUPPRESS, help="show every option, then exit"
+            )
         titles = {self.own_title: self.own_title, COMMON: COMMON, "all": f"options of {' and '.join(hidden)}"}
         groups = {section: parser.add_argument_group(title) for section, title in titles.items()}
         for option in self.options:

@@ -81,10 +81,17 @@ def trained_methods() -> dict[str, tuple[str, type]]:
     from .methods import METHODS
 
     return {
-        name: ((method.__doc__ or name).strip().splitlines()[0], method.arguments)
+        name: (first_sentence(method.arguments.__doc__ or method.title), method.arguments)
         for name, method in METHODS.items()
         if method.arguments is not None
     }
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a docstring, on one line."""
+    paragraph = " ".join(text.strip().split("\n\n")[0].split())
+    end = paragraph.find(". ")
+    return paragraph if end < 0 else paragraph[: end + 1]
 
 
 def _training_arguments_class() -> type:
@@ -268,7 +275,7 @@ def command_parser(argv: list[str]) -> tuple[Command, ArgumentsParser, list[str]
     command = COMMANDS[name]
     prog = f"softcot-hf {name}"
     parser = ArgumentsParser(
-        command.arguments(), prog, command.help, command.positional, command.passthrough, own_title="options"
+        command.arguments(), prog, command.help, command.positional, command.passthrough, own_title=f"{name} options"
     )
     return command, parser, argv
 

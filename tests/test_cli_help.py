@@ -30,7 +30,7 @@ def check_help(text: str, arguments: type) -> None:
     for dataclass_field in dataclasses.fields(arguments):
         dashed = dataclass_field.name.replace("_", "-")
         if dataclass_field.type in (bool, "bool") and f"--{dashed}" in text:
-            assert f"--{dashed}, --no-{dashed}" in text, dashed
+            assert re.search(rf"--{dashed}(, --[\w-]+)*, --no-{dashed}\b", text), dashed
             assert not re.search(rf"--{dashed} \[?\{{?(true|{dashed.upper().replace('-', '_')})", text), dashed
 
 
