@@ -382,7 +382,20 @@ class ArgumentsParser:
             check_keys(path, config, known)
         except (OSError, ValueError) as error:
             self.error(str(error))
-        return config
+        return {name: self._config_value(self._by_name(name), value) for name, value in config.items()}
+
+    def _config_value(self, option: Option, value):
+        """A config file's value, with text converted and checked as the flag's word would be."""
+        if option.many and isinstance(value, list):
+            return [self._config_value(dataclasses.replace(option, many=False), item) for item in value]
+        if isinstance(value, str) and not option.switch:
+            try:
+                value = option.convert(value)
+            except (ValueError, TypeError):
+                self.error(f"argument {option.flags[0]}: invalid {option.convert.__name__} value: {value!r}")
+        if option.choices and value not in option.choices:
+            self.error(f"argument {option.flags[0]}: invalid choice: {value!r} (choose from {list(option.choices)})")
+        return value
 
     def _is_extra(self, name: str) -> bool:
         return any(option.name == name for option in self.extra_options().values())
