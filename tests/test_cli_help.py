@@ -152,27 +152,41 @@ def test_unknown_flags_that_the_extra_source_declares_go_into_its_dict(tmp_path)
         parser.parse(["--warmup-ratoi", "0.1"])
 
 
-LIGHT_ARGV = [["--version"], ["--help"], ["bench", "--help"]]
+LIGHT_ARGV = [["--version"], ["--help"], ["bench", "--help"], ["bench", "coconut_generate", "--quick"]]
 # Until the argument dataclasses stop importing torch at module import (the "layers" work), these import it.
-HEAVY_TODAY = [["train", "--help"], ["train", "softcot", "--help"], ["eval", "--help"], ["report", "--help"]]
+HEAVY_TODAY = [["train", "--help"], ["train", "softcot", "--help"], ["train", "softcot", "--lr", "1"]] + [
+    [name, "--help"] for name in ("eval", "report", "push", "quickstart", "reproduce")
+]
+CHECK = (
+    "from softcot_hf.cli import check_command_line\n"
+    "try:\n    check_command_line({argv!r})\nexcept SystemExit:\n    pass"
+)
 
 
-def imported_heavy_modules(argv: list[str]) -> list[str]:
-    code = (
-        "import sys\nfrom softcot_hf.cli import check_command_line\n"
-        f"try:\n    check_command_line({argv!r})\nexcept SystemExit:\n    pass\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', 'datasets'}))"
+def imported_heavy_modules(code: str) -> list[str]:
+    """The heavy packages that `code` imports, run in a fresh interpreter."""
+    report = "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', 'datasets'}))"
+    done = subprocess.run(
+        [sys.executable, "-c", f"import sys\n{code}\n{report}"], capture_output=True, text=True, check=True
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1].replace("'", '"'))
+
+
+def test_importing_the_package_is_light_and_its_models_load_on_use():
+    assert imported_heavy_modules("import softcot_hf\nassert softcot_hf.__version__") == []
+    code = (
+        "from transformers import AutoConfig\nimport softcot_hf\nsoftcot_hf.SoftCoTConfig\n"
+        "assert type(AutoConfig.for_model('coconut')).__name__ == 'CoconutConfig'"
+    )
+    assert "transformers" in imported_heavy_modules(code)  # a public name registers the Auto classes
 
 
 @pytest.mark.parametrize("argv", LIGHT_ARGV)
 def test_parsing_and_help_import_neither_torch_nor_transformers(argv):
-    assert imported_heavy_modules(argv) == []
+    assert imported_heavy_modules(CHECK.format(argv=argv)) == []
 
 
 @pytest.mark.xfail(strict=True, reason="the argument dataclasses import torch until the layers work is merged")
 @pytest.mark.parametrize("argv", HEAVY_TODAY)
 def test_parsing_and_help_of_training_and_evaluation_stay_light(argv):
-    assert imported_heavy_modules(argv) == []
+    assert imported_heavy_modules(CHECK.format(argv=argv)) == []
