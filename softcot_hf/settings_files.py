@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from .errors import InputError
+
 
 class _Loader(yaml.SafeLoader):
     """`yaml.SafeLoader` that also reads `1e-5`, `2E+3` and `-3e2` (no dot) as floats, as YAML 1.2 does."""
@@ -24,8 +26,9 @@ _Loader.add_implicit_resolver(
 
 
 def read_config(path: str | Path, kind: str = "config file") -> dict:
-    """The mapping in a YAML or JSON file (`.json`: JSON, else YAML); a missing, unreadable or malformed file, or one
-    that holds no mapping, is an error naming `kind`, the file and the fix."""
+    """The mapping in a YAML or JSON file (`.json`: JSON, else YAML); a missing file is a `FileNotFoundError`, an
+    unreadable or malformed one, or one that holds no mapping, an `InputError`; each names `kind`, the file and the
+    fix."""
     path = Path(path)
     if not path.is_file():
         problem = "is a folder" if path.is_dir() else "does not exist"
@@ -35,18 +38,18 @@ def read_config(path: str | Path, kind: str = "config file") -> dict:
         text = path.read_text(encoding="utf-8")
         values = json.loads(text) if language == "JSON" else yaml.load(text, Loader=_Loader)
     except UnicodeDecodeError:
-        raise ValueError(f"The {kind} {path} is not text (not UTF-8): pass a {language} file.") from None
+        raise InputError(f"The {kind} {path} is not text (not UTF-8): pass a {language} file.") from None
     except (json.JSONDecodeError, yaml.YAMLError) as error:
-        raise ValueError(f"The {kind} {path} is not valid {language}: {error}") from None
+        raise InputError(f"The {kind} {path} is not valid {language}: {error}") from None
     if not isinstance(values, dict):
-        raise ValueError(
+        raise InputError(
             f"The {kind} {path} must hold a mapping of option names to values, not {type(values).__name__}."
         )
     return values
 
 
 def check_keys(source: str, given: Iterable[str], known: Iterable[str], what: str = "options") -> None:
-    """A `ValueError` when `source` sets keys outside `known`: each with its likely intended name, then every known
+    """An `InputError` when `source` sets keys outside `known`: each with its likely intended name, then every known
     one."""
     known = sorted(known)
     unknown = sorted(set(given) - set(known))
@@ -54,7 +57,7 @@ def check_keys(source: str, given: Iterable[str], known: Iterable[str], what: st
         return
     hints = [f"{key!r} -> {close[0]!r}" for key in unknown if (close := difflib.get_close_matches(key, known, n=1))]
     meant = f" (did you mean {', '.join(hints)}?)" if hints else ""
-    raise ValueError(f"{source} sets unknown {what} {unknown}{meant}; it takes {known}.")
+    raise InputError(f"{source} sets unknown {what} {unknown}{meant}; it takes {known}.")
 
 
 __all__ = ["check_keys", "read_config"]
