@@ -300,18 +300,19 @@ class ArgumentsParser:
         the first bare word (and a list's next ones) become `--POSITIONAL WORD`, `--switch false` becomes
         `--no-switch`; an unknown flag is a usage error."""
         ours, extra, rest = [], [], None
+        target = self._by_name(self.positional) if self.positional else None
         index = 0
         while index < len(argv):
             word = argv[index]
             index += 1
             if not word.startswith("-") or _is_number(word):
-                if self.positional is None or any(item.startswith(f"--{self.positional}") for item in ours):
+                if target is None or any(self.by_flag.get(item) is target for item in ours):
                     self.error(f"unexpected word {word!r}: options are flags (--name VALUE); see --help")
-                ours += [f"--{self.positional}", word]
+                ours += [target.flags[0], word]
                 if self.passthrough:
                     rest = argv[index:]
                     break
-                while self._by_name(self.positional).many and index < len(argv) and not argv[index].startswith("-"):
+                while target.many and index < len(argv) and not argv[index].startswith("-"):
                     ours.append(argv[index])
                     index += 1
                 continue
