@@ -70,14 +70,6 @@ def _json_value(allow_text: bool) -> Callable[[str], Any]:
     return convert
 
 
-def _number(kind: type) -> Callable[[str], Any]:
-    def convert(word: str):
-        return kind(word)
-
-    convert.__name__ = kind.__name__
-    return convert
-
-
 def _describe(annotation) -> tuple[bool, bool, Callable[[str], Any], tuple | None]:
     """(switch, many, convert, choices) for a field's type."""
     members = [annotation]
@@ -99,12 +91,12 @@ def _describe(annotation) -> tuple[bool, bool, Callable[[str], Any], tuple | Non
     if isinstance(first, type) and issubclass(first, enum.Enum):
         return False, False, str, tuple(member.value for member in first)
     if first in (int, float):
-        return False, False, _number(first), None
+        return False, False, first, None
     return False, False, str, None
 
 
 def _default_text(field: dataclasses.Field, help_text: str, switch: bool) -> str:
-    """ " (default: ...)" unless the help already says what the default does."""
+    """The help's "(default: ...)" suffix; none where the help already says what the default does."""
     if "default" in help_text.lower():
         return ""
     if field.default is not dataclasses.MISSING:
