@@ -307,15 +307,27 @@ def main(argv: list[str] | None = None) -> None:
         return lm_eval_main(argv[1:])
     command, parser, argv = command_parser(argv)
     args = parser.parse(argv)
+    try:
+        command.run(args)
+    except Exception as error:
+        message = one_line_error(error)
+        if message is None:
+            raise
+        raise SystemExit(f"{parser.prog}: error: {message}") from None
+
+
+def one_line_error(error: Exception) -> str | None:
+    """What `softcot-hf` prints instead of a traceback for `error` (None: a bug, shown with its traceback): the
+    network, with what to do offline; a missing file or model, another run's folder, an input the library refused.
+    The library's error types are imported here, once an error happened, so that a command starts light."""
     from .hub import HUB_TRANSPORT_ERRORS
     from .run_files import DifferentRunError
 
-    try:
-        command.run(args)
-    except (ConnectionError, *HUB_TRANSPORT_ERRORS) as error:  # the network: one line that says what to do
-        raise SystemExit(f"{parser.prog}: error: {error} {OFFLINE_HINT}") from None
-    except (OSError, DifferentRunError, InputError) as error:  # a missing file, another run's folder, a bad input
-        raise SystemExit(f"{parser.prog}: error: {error}") from None
+    if isinstance(error, (ConnectionError, *HUB_TRANSPORT_ERRORS)):
+        return f"{error} {OFFLINE_HINT}"
+    if isinstance(error, (OSError, DifferentRunError, InputError)):
+        return str(error)
+    return None
 
 
 if __name__ == "__main__":

@@ -186,6 +186,10 @@ def test_parsing_and_help_import_neither_torch_nor_transformers(argv):
     assert imported_heavy_modules(CHECK.format(argv=argv)) == []
 
 
+def test_a_light_command_runs_without_importing_torch():
+    assert imported_heavy_modules("from softcot_hf.cli import main\nmain(['bench', '--list'])") == []
+
+
 @pytest.mark.xfail(strict=True, reason="the argument dataclasses import torch until the layers work is merged")
 @pytest.mark.parametrize("argv", HEAVY_TODAY)
 def test_parsing_and_help_of_training_and_evaluation_stay_light(argv):
