@@ -195,7 +195,8 @@ class ArgumentsParser:
 
     `positional`: the field that the first bare word (and, for a list, those after it up to the next flag) fills, as
     in `softcot-hf push FOLDER`; `passthrough`: the list field that takes every word after that first one, as is.
-    `defaults` replace the dataclass's own; `extra` routes other dataclasses' flags into a dict field."""
+    `defaults` replace the dataclass's own; `fixed` are values the command sets (e.g. `method` for `softcot-hf train
+    METHOD`): they are neither shown nor flags; `extra` routes other dataclasses' flags into a dict field."""
 
     def __init__(
         self,
@@ -207,6 +208,7 @@ class ArgumentsParser:
         defaults: dict | None = None,
         extra: ExtraOptions | None = None,
         own_title: str | None = None,
+        fixed: dict | None = None,
     ):
         self.arguments = arguments
         self.prog = prog
@@ -214,9 +216,10 @@ class ArgumentsParser:
         self.positional = positional
         self.passthrough = passthrough
         self.defaults = dict(defaults or {})
+        self.fixed = dict(fixed or {})
         self.extra = extra
         self.own_title = own_title or f"{prog} options"
-        self.options = options_of(arguments, self.own_title)
+        self.options = [option for option in options_of(arguments, self.own_title) if option.name not in self.fixed]
         self.by_flag = {flag: option for option in self.options for flag in option.flags}
         self._extra_options: dict[str, Option] | None = None
 
@@ -360,7 +363,7 @@ class ArgumentsParser:
             values[self.extra.field] = {**(values.get(self.extra.field) or {}), **given}
         if rest is not None:
             values[self.passthrough] = rest
-        return values
+        return {**values, **self.fixed}
 
     def _config_values(self, path: str) -> dict:
         from .settings_files import check_keys, read_config

@@ -265,10 +265,12 @@ def command_parser(argv: list[str]) -> tuple[Command, ArgumentsParser, list[str]
         summary, arguments = methods[method]
         command = Command(method, summary, lambda: arguments, run_training(method))
         prog = f"softcot-hf train {method}"
+        fields = getattr(arguments, "__dataclass_fields__", {})
         extra = None
-        if any(field == "trainer_args" for field in getattr(arguments, "__dataclass_fields__", {})):
+        if "trainer_args" in fields:  # other TrainingArguments options go there
             extra = ExtraOptions("trainer_args", _training_arguments_class, "transformers TrainingArguments")
-        parser = ArgumentsParser(arguments, prog, summary, extra=extra, own_title=f"{method} options")
+        fixed = {"method": method} if "method" in fields else None  # methods that share one arguments class
+        parser = ArgumentsParser(arguments, prog, summary, extra=extra, own_title=f"{method} options", fixed=fixed)
         return command, parser, argv
     if name not in COMMANDS:
         raise _unknown("command", name, ["train", *COMMANDS, "lm-eval"])
