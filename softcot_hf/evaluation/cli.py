@@ -23,7 +23,7 @@ class ReportArguments:
     """Several evaluation summaries as one table and chart."""
 
     summaries: list[str] = field(default_factory=list, metadata={"help": "summary.json files or folders holding them"})
-    output_dir: str = field(default="softcot-report", metadata={"help": "where results.md and results.png (the chart) go"})
+    output_dir: str = field(default="softcot-report", metadata={"help": "where results.md and results.png go"})
 
     def __post_init__(self):
         if not self.summaries:
