@@ -119,10 +119,11 @@ def _declaring_class(arguments: type, name: str) -> type:
     return arguments
 
 
-def options_of(arguments: type, own_title: str, common_title: str = COMMON) -> list[Option]:
-    """The flags of `arguments`' fields, in sections: its own fields, those of its bases in this package, and
-    (`"all"`) those declared outside the package."""
+def options_of(arguments: type, own_title: str, common: type | None = None) -> list[Option]:
+    """The flags of `arguments`' fields, in sections: `own_title` (its own fields), `COMMON` (the fields of `common`,
+    or without it those its bases in this package declare) and `"all"` (those declared outside the package)."""
     hints = typing.get_type_hints(arguments)
+    common_names = {field.name for field in dataclasses.fields(common)} if common is not None else set()
     options = []
     for field in dataclasses.fields(arguments):
         if not field.init:
@@ -137,12 +138,12 @@ def options_of(arguments: type, own_title: str, common_title: str = COMMON) -> l
             negatives = (f"--no-{dashed}",) + ((f"--no_{field.name}",) if dashed != field.name else ())
         aliases = tuple(field.metadata.get("aliases", ()))
         owner = _declaring_class(arguments, field.name)
-        if owner is arguments:
-            section = own_title
-        elif owner.__module__.split(".")[0] == PACKAGE:
-            section = common_title
-        else:
+        if owner.__module__.split(".")[0] != PACKAGE:
             section = "all"
+        elif field.name in common_names or (common is None and owner is not arguments):
+            section = COMMON
+        else:
+            section = own_title
         help_text = str(field.metadata.get("help", ""))
         options.append(
             Option(
@@ -196,7 +197,8 @@ class ArgumentsParser:
     `positional`: the field that the first bare word (and, for a list, those after it up to the next flag) fills, as
     in `softcot-hf push FOLDER`; `passthrough`: the list field that takes every word after that first one, as is.
     `defaults` replace the dataclass's own; `fixed` are values the command sets (e.g. `method` for `softcot-hf train
-    METHOD`): they are neither shown nor flags; `extra` routes other dataclasses' flags into a dict field."""
+    METHOD`): they are neither shown nor flags; `extra` routes other dataclasses' flags into a dict field; the help
+    shows the fields of `common` (a base class) after the dataclass's own."""
 
     def __init__(
         self,
@@ -209,6 +211,7 @@ class ArgumentsParser:
         extra: ExtraOptions | None = None,
         own_title: str | None = None,
         fixed: dict | None = None,
+        common: type | None = None,
     ):
         self.arguments = arguments
         self.prog = prog
@@ -219,7 +222,8 @@ class ArgumentsParser:
         self.fixed = dict(fixed or {})
         self.extra = extra
         self.own_title = own_title or f"{prog} options"
-        self.options = [option for option in options_of(arguments, self.own_title) if option.name not in self.fixed]
+        options = options_of(arguments, self.own_title, common)
+        self.options = [option for option in options if option.name not in self.fixed]
         self.by_flag = {flag: option for option in self.options for flag in option.flags}
         self._extra_options: dict[str, Option] | None = None
 
@@ -271,7 +275,7 @@ class ArgumentsParser:
         """The `extra` source's fields that are not ours, by flag (imports the source)."""
         if self._extra_options is None:
             ours = {option.name for option in self.options}
-            found = options_of(self.extra.source(), "all", "all")
+            found = [dataclasses.replace(option, section="all") for option in options_of(self.extra.source(), "all")]
             self._extra_options = {
                 flag: option for option in found if option.name not in ours for flag in option.flags
             }

@@ -94,6 +94,13 @@ def first_sentence(text: str) -> str:
     return paragraph if end < 0 else paragraph[: end + 1]
 
 
+def _common_training_arguments() -> type:
+    """The base of every method's training arguments: its options are the common ones of `softcot-hf train`."""
+    from .training.arguments import MethodTrainingArguments
+
+    return MethodTrainingArguments
+
+
 def _training_arguments_class() -> type:
     from transformers import TrainingArguments
 
@@ -270,7 +277,15 @@ def command_parser(argv: list[str]) -> tuple[Command, ArgumentsParser, list[str]
         if "trainer_args" in fields:  # other TrainingArguments options go there
             extra = ExtraOptions("trainer_args", _training_arguments_class, "transformers TrainingArguments")
         fixed = {"method": method} if "method" in fields else None  # methods that share one arguments class
-        parser = ArgumentsParser(arguments, prog, summary, extra=extra, own_title=f"{method} options", fixed=fixed)
+        parser = ArgumentsParser(
+            arguments,
+            prog,
+            summary,
+            extra=extra,
+            own_title=f"{method} options",
+            fixed=fixed,
+            common=_common_training_arguments(),
+        )
         return command, parser, argv
     if name not in COMMANDS:
         raise _unknown("command", name, ["train", *COMMANDS, "lm-eval"])
