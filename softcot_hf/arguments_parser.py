@@ -95,11 +95,13 @@ def _describe(annotation) -> tuple[bool, bool, Callable[[str], Any], tuple | Non
     return False, False, str, None
 
 
-def _default_text(field: dataclasses.Field, help_text: str, switch: bool) -> str:
-    """The help's "(default: ...)" suffix; none where the help already says what the default does."""
-    if "default" in help_text.lower():
+def _default_text(field: dataclasses.Field, help_text: str, switch: bool, defaults: dict) -> str:
+    """The help's "(default: ...)" suffix (`defaults` replace the field's); none where the help says it already."""
+    if "default" in help_text.lower() and field.name not in defaults:
         return ""
-    if field.default is not dataclasses.MISSING:
+    if field.name in defaults:
+        value = defaults[field.name]
+    elif field.default is not dataclasses.MISSING:
         value = field.default
     elif field.default_factory is not dataclasses.MISSING:
         value = field.default_factory()
@@ -119,7 +121,9 @@ def _declaring_class(arguments: type, name: str) -> type:
     return arguments
 
 
-def options_of(arguments: type, own_title: str, common: type | None = None) -> list[Option]:
+def options_of(
+    arguments: type, own_title: str, common: type | None = None, defaults: dict | None = None
+) -> list[Option]:
     """The flags of `arguments`' fields, in sections: `own_title` (its own fields), `COMMON` (the fields of `common`,
     or without it those its bases in this package declare) and `"all"` (those declared outside the package)."""
     hints = typing.get_type_hints(arguments)
@@ -153,7 +157,7 @@ def options_of(arguments: type, own_title: str, common: type | None = None) -> l
                 many,
                 convert,
                 choices,
-                help_text + _default_text(field, help_text, switch),
+                help_text + _default_text(field, help_text, switch, defaults or {}),
                 section,
                 negatives,
                 many and field.metadata.get("action") == "extend",
@@ -222,7 +226,7 @@ class ArgumentsParser:
         self.fixed = dict(fixed or {})
         self.extra = extra
         self.own_title = own_title or f"{prog} options"
-        options = options_of(arguments, self.own_title, common)
+        options = options_of(arguments, self.own_title, common, self.defaults)
         self.options = [option for option in options if option.name not in self.fixed]
         self.by_flag = {flag: option for option in self.options for flag in option.flags}
         self._extra_options: dict[str, Option] | None = None
