@@ -263,8 +263,8 @@ def command_parser(argv: list[str]) -> tuple[Command, ArgumentsParser, list[str]
     name, argv = argv[0], argv[1:]
     if name == "train":
         methods = trained_methods()
-        if not argv or argv[0] in ("-h", "--help"):
-            print(train_usage())
+        if not argv or argv[0] in ("-h", "--help"):  # asked: the list on stdout; no method given: a usage error
+            print(train_usage(), file=sys.stdout if argv else sys.stderr)
             raise SystemExit(0 if argv else 2)
         if argv[0] not in methods:
             raise _unknown("method", argv[0], methods)
