@@ -9,6 +9,7 @@ importing torch or transformers.
 """
 
 import argparse
+import difflib
 import importlib.util
 import sys
 from collections.abc import Callable
@@ -250,8 +251,7 @@ def train_usage() -> str:
 
 
 def _unknown(what: str, name: str, choices) -> SystemExit:
-    import difflib
-
+    """The error for an unknown command or method: the likely intended one, then every valid one."""
     close = difflib.get_close_matches(name, list(choices), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return SystemExit(f"softcot-hf: error: unknown {what} {name!r}{hint}; choose one of {', '.join(choices)}.")
@@ -300,7 +300,8 @@ def command_parser(argv: list[str]) -> tuple[Command, ArgumentsParser, list[str]
 def check_command_line(argv: list[str]) -> None:
     """Parse a whole `softcot-hf ...` argument list (without the program name) down to its flags and their types,
     without building the arguments (no file checks) or running anything: `SystemExit` with the usage message for an
-    unknown command, method or flag, a missing value, a bad type or choice."""
+    unknown command, method or flag, a missing value, a bad type or choice (`SystemExit(0)` after printing the help
+    of a `--help`). `lm-eval`'s words are lm-eval's own command line: not checked."""
     argv = list(argv)
     if not argv or argv[0].startswith("-"):
         build_parser().parse_args(argv)
