@@ -92,10 +92,14 @@ class ModelContract:
         first = sample()
         assert len(first) == 6 and first == sample()
 
-    def test_greedy_num_return_sequences_repeats_each_prompt_in_order(self, built):
-        single = self.generate(built, QUESTIONS[:2])
-        repeated = self.generate(built, QUESTIONS[:2], num_return_sequences=2)
-        assert repeated == [single[0], single[0], single[1], single[1]]
+    def test_beam_search_returns_each_prompts_beams_in_order_as_one_by_one(self, built):
+        beams = {"num_beams": 2, "num_return_sequences": 2}
+        batched = self.generate(built, QUESTIONS[:2], **beams)
+        eos_ids = self.eos_ids(built[0])
+        assert len(batched) == 4
+        for index, question in enumerate(QUESTIONS[:2]):
+            alone = [strip_after_eos(row, eos_ids) for row in self.generate(built, [question], **beams)]
+            assert [strip_after_eos(row, eos_ids) for row in batched[2 * index : 2 * index + 2]] == alone
 
 
 __all__ = ["ATOL", "ModelContract", "strip_after_eos"]
