@@ -17,7 +17,8 @@ from softcot_hf.cli import check_command_line
 
 ROOT = Path(__file__).resolve().parents[1]
 README_MAX_LINES = 220
-SHELL_BLOCK = re.compile(r"^```(bash|sh|shell)?\n(.*?)^```", re.S | re.M)
+FENCED_BLOCK = re.compile(r"^```(\w*).*?\n(.*?)^```", re.S | re.M)
+SHELL_LANGUAGES = ("bash", "sh", "shell", "")
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 
 
@@ -28,13 +29,16 @@ def doc_files() -> list[Path]:
 def shell_lines(markdown: str) -> list[str]:
     """The lines of the shell blocks of `markdown`, backslash continuations joined."""
     lines = []
-    for block in SHELL_BLOCK.finditer(markdown):
-        lines.extend(re.sub(r"\\\n\s*", " ", block[2]).splitlines())
+    for block in FENCED_BLOCK.finditer(markdown):
+        if block[1] in SHELL_LANGUAGES:
+            lines.extend(re.sub(r"\\\n\s*", " ", block[2]).splitlines())
     return lines
 
 
 def cli_arguments(line: str) -> list[list[str]]:
     """The `softcot-hf` argument lists (without the program) of one shell line."""
+    if not re.search(r"(^|\s)softcot-hf(\s|$)|-m softcot_hf\.cli", line):  # e.g. a diagram in a plain block
+        return []
     words = shlex.split(line, comments=True)
     commands, current = [], []
     for word in [*words, "&&"]:
