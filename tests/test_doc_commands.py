@@ -6,9 +6,11 @@ start with `softcot-hf`, or hold `-m softcot_hf.cli` (under torchrun or accelera
 commands on one line. `softcot_hf.cli.check_command_line` parses each down to its flags' types without running it.
 """
 
+import os
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ README_MAX_LINES = 220
 FENCED_BLOCK = re.compile(r"^```(\w*).*?\n(.*?)^```", re.S | re.M)
 SHELL_LANGUAGES = ("bash", "sh", "shell", "")
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 def doc_files() -> list[Path]:
@@ -121,7 +124,9 @@ def test_the_docs_hold_cheap_commands_to_run():
 
 @pytest.mark.parametrize(("path", "argv"), CHEAP, ids=[" ".join(argv) for _, argv in CHEAP])
 def test_cheap_documented_command_runs_from_any_directory(path, argv, tmp_path):
-    result = subprocess.run(["softcot-hf", *argv], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        ["softcot-hf", *argv], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=ONE_THREAD
+    )
     assert result.returncode == 0, f"{path}: `softcot-hf {shlex.join(argv)}` failed:\n{result.stderr[-3000:]}"
 
 
@@ -146,6 +151,23 @@ def test_relative_links_point_at_files_and_headings_that_exist(path):
         elif anchor and linked.suffix == ".md" and anchor not in heading_anchors(linked.read_text(encoding="utf-8")):
             broken.append(f"{target} (no such heading)")
     assert not broken, f"{path.relative_to(ROOT)}: broken links: {broken}"
+
+
+def test_readme_python_example_runs_on_the_shipped_tiny_pair(tmp_path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"^## The Python API\n\n```python\n(.*?)^```", readme, re.S | re.M)
+    assert example, "README.md: the section 'The Python API' with its python block is gone"
+    pair = '("meta-llama/Llama-3.2-1B-Instruct", "meta-llama/Llama-3.1-8B-Instruct")'
+    tiny = ROOT / "softcot_hf" / "assets" / "quickstart"
+    code = example[1].replace(pair, repr((str(tiny / "assistant"), str(tiny / "backbone"))))
+    code = code.replace(', dtype="bfloat16", device_map="auto"', "")  # a CPU, float32
+    assert code.count(str(tiny)) == 2 and "bfloat16" not in code, "the example's model pair or loading line changed"
+    code += "\nassert type(model).__name__ == 'SoftCoTForCausalLM' and len(out) == 2\n"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=ONE_THREAD
+    )
+    assert result.returncode == 0, f"README.md's Python example failed on the tiny pair:\n{result.stderr[-3000:]}"
+    assert (tmp_path / "my-softcot" / "config.json").exists()
 
 
 def test_readme_is_a_front_door():
