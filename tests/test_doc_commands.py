@@ -171,5 +171,9 @@ def test_readme_python_example_runs_on_the_shipped_tiny_pair(tmp_path):
 
 
 def test_readme_is_a_front_door():
-    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    lines = readme.splitlines()
     assert len(lines) <= README_MAX_LINES, f"README.md has {len(lines)} lines; move detail into docs/"
+    linked = {target.partition("#")[0] for target in LINK.findall(readme)}
+    orphans = [page.name for page in sorted((ROOT / "docs").glob("*.md")) if f"docs/{page.name}" not in linked]
+    assert not orphans, f"docs pages the README does not link to: {orphans}"
