@@ -17,7 +17,6 @@ from huggingface_hub import CommitInfo, EvalResult
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
-from .cli import Command
 from .data import get_task
 from .evaluation.report import load_summaries
 from .modeling.hub_push import HubPushMixin, is_hub_id, push_model_folder
@@ -253,17 +252,6 @@ def run_push(args: PushArguments) -> CommitInfo:
     )
     print(f"Pushed {args.folder} to {commit.repo_url.repo_id}: {commit.commit_url}")
     return commit
-
-
-COMMANDS = [
-    Command(
-        "push",
-        "publish a saved SoftCoT / CoT-Unk / Coconut folder on the Hub, with a model card",
-        PushArguments,
-        run_push,
-        positional="folder",
-    )
-]
 
 
 __all__ = ["saved_model_class", "push_folder", "push_to_hub"]

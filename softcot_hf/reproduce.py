@@ -34,7 +34,6 @@ from typing import Any
 from transformers import AutoTokenizer, GenerationConfig, TrainingArguments
 
 from . import checks
-from .cli import Command
 from .data import get_task
 from .evaluation.arguments import EvaluationArguments
 from .fidelity import FLAVOURS, Fidelity, Row, RunSettings, check, format_rows, load_fidelity
@@ -85,6 +84,7 @@ class Recipe:
         training task's usual source. `backbone`: the model to start from when the recipe names none (`init`'s
         artifact)."""
         options = {"task": self.task, **self.sections(flavour)[0], "output_dir": str(output_dir), "evaluate": False}
+        options["method"] = self.method.name
         if backbone is not None:
             options["backbone"] = backbone
         folder = train_data_dir if options["task"] != self.task else data_dir
@@ -451,16 +451,6 @@ def reproduce(args: ReproduceArguments) -> dict | str:
     print(f"{recipe.name} ({args.flavour}): {summary['comparison']}")
     return summary
 
-
-COMMANDS = [
-    Command(
-        "reproduce",
-        "one paper-table row from a recipe file: train, evaluate with its seeds, print ours beside the paper's",
-        ReproduceArguments,
-        reproduce,
-        positional="recipe",
-    ),
-]
 
 __all__ = [
     "Plan",

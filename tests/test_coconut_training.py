@@ -15,8 +15,8 @@ from softcot_hf import CoconutForCausalLM
 from softcot_hf.cli import main as cli_main
 from softcot_hf.data.prosqa_style import CONCEPTS, PEOPLE, generate_prosqa_style
 from softcot_hf.methods import METHODS
+from softcot_hf.pipelines import train
 from softcot_hf.tiny import make_lm, make_tokenizer
-from softcot_hf.training import train
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_coconut.py"
 # Two-step ProsQA-style questions over a handful of concepts: short sequences, so a step takes milliseconds.
@@ -30,7 +30,7 @@ FAST = dict(
 
 def train_coconut(backbone: str, output_dir: Path, method: str = "coconut", callbacks=None, **settings) -> dict:
     """`softcot_hf.train` with the curriculum method's arguments."""
-    args = METHODS[method].arguments(backbone=backbone, output_dir=str(output_dir), **settings)
+    args = METHODS[method].arguments(method=method, backbone=backbone, output_dir=str(output_dir), **settings)
     return train(args, callbacks=callbacks)
 
 

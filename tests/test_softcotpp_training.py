@@ -18,8 +18,8 @@ from softcot_hf.evaluation import run_evaluation
 from softcot_hf.evaluation.voting import majority_vote
 from softcot_hf.methods import METHODS
 from softcot_hf.methods.cot import CoT
+from softcot_hf.pipelines import train
 from softcot_hf.tiny import make_lm, make_tokenizer
-from softcot_hf.training import train
 
 M, K = 3, 2
 

@@ -95,7 +95,7 @@ class EvaluationArguments:
 
     def __post_init__(self):
         from ..data import get_task, list_tasks
-        from ..methods import METHODS, get_method
+        from ..methods import METHODS, check_artifact, get_method
 
         for name, known in (("task", list_tasks()), ("method", list(METHODS))):
             value = getattr(self, name)
@@ -155,8 +155,32 @@ class EvaluationArguments:
         checks.existing_path(self, "data_dir", folder=True)
         checks.model_location(self, "model", "backbone", "assistant")
         if isinstance(self.model, str):
-            get_method(self.method).check_artifact(self.model)
+            check_artifact(self.method, self.model)
         checks.output_folder(self, "output_dir")
 
 
-__all__ = ["BACKENDS", "SAMPLING_PRESETS", "SCORING_MODES", "SEEDINGS", "VOTES", "EvaluationArguments"]
+@dataclass
+class ReportArguments:
+    """Several evaluation summaries as one table and chart."""
+
+    summaries: list[str] = field(default_factory=list, **_help("summary.json files or folders holding them"))
+    output_dir: str = field(default="softcot-report", **_help("where report.md and the chart go"))
+
+    def __post_init__(self):
+        from .report import load_summaries
+
+        if not self.summaries:
+            raise ValueError("Pass the summary.json files (or folders that hold them) to report on.")
+        load_summaries(self.summaries)  # read now: a wrong file is a usage error
+        checks.output_folder(self, "output_dir")
+
+
+__all__ = [
+    "BACKENDS",
+    "SAMPLING_PRESETS",
+    "SCORING_MODES",
+    "SEEDINGS",
+    "VOTES",
+    "EvaluationArguments",
+    "ReportArguments",
+]

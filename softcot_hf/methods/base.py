@@ -5,7 +5,6 @@ and, when it trains, its training arguments (a `TrainingArguments` subclass) and
 the data. Everything else (harness, report, CLI, quickstart, training pipelines) takes a method object.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -136,22 +135,6 @@ class Method:
         loaded, tokenizer = self.load_artifact(model, load_kwargs)
         return self.runner(loaded.to(device or default_device()), tokenizer, task)
 
-    def check_artifact(self, name_or_path: str | Path) -> None:
-        """Refuse a local folder that holds another method's artifact (its config.json's `model_type` says whose),
-        naming the methods that evaluate it (`EvaluationArguments` checks its `model` with this)."""
-        config_file = Path(name_or_path) / "config.json"
-        try:
-            model_type = json.loads(config_file.read_text()).get("model_type")
-        except (OSError, ValueError, AttributeError):  # a Hub id, an adapter folder, a broken config: the loader says
-            return
-        from . import METHODS
-
-        owners = [method.name for method in METHODS.values() if method.artifact_model_type == model_type]
-        if self.name in owners or (not owners and self.artifact_model_type is None):
-            return
-        fix = f"evaluate it with --method {' or '.join(owners)}" if owners else f"pass {self.artifact_hint}"
-        raise ValueError(f"{name_or_path} holds a {model_type!r} model, not a {self.name} artifact: {fix}.")
-
     def load_artifact(self, name_or_path: str | Path, load_kwargs: dict) -> tuple[PreTrainedModel, Any]:
         """The saved artifact (eval mode) and what builds its inputs (a tokenizer or a processor)."""
         return load_evaluated_lm(name_or_path, load_kwargs)
@@ -159,8 +142,13 @@ class Method:
     def runner(self, model: PreTrainedModel, tokenizer: Any, task: Task) -> Runner:
         return PromptedLM(model, tokenizer, task, self)
 
+    def artifact_load_kwargs(self, args) -> dict:
+        """What the final evaluation loads the artifact of a run with training arguments `args` with (e.g. `dtype`)."""
+        return {}
+
     def train(self, args, **kwargs) -> dict:
-        """Train this method's artifact with `args` (an instance of `self.arguments`); see `softcot_hf.train`."""
+        """Train this method's artifact with `args` (an instance of `self.arguments`), without evaluating it;
+        `softcot_hf.pipelines.train` trains and evaluates."""
         raise ValueError(f"{self.name} is evaluated as it is; it has nothing to train.")
 
 
@@ -188,6 +176,12 @@ class FrozenModelMethod(Method):
     def precompute(self, model: PreTrainedModel, examples: list[dict], collator, args) -> torch.Tensor | None:
         """States computed once before training (SoftCoT's assistant states), or `None`."""
         return None
+
+    def artifact_load_kwargs(self, args) -> dict:
+        """The frozen models load in the dtype they trained in."""
+        from ..training.softcot_training import resolve_frozen_dtype
+
+        return {"dtype": resolve_frozen_dtype(args.frozen_dtype)}
 
     def train(self, args, **kwargs) -> dict:
         from ..training.softcot_training import train_frozen_model_method

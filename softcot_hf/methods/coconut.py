@@ -13,7 +13,10 @@ from .base import CurriculumMethod
 
 @dataclass
 class CoconutTrainingArguments(CurriculumTrainingArguments):
-    """Coconut training: the paper's GPT-2 / ProsQA run by default (but `new_token_init`, see its help)."""
+    """Coconut training: the paper's GPT-2 / ProsQA run by default (but `new_token_init`, see its help); also the
+    arguments of its "w/o thoughts" ablation (method="no_thoughts")."""
+
+    method: str = field(default="coconut", metadata={"help": "coconut, or no_thoughts (the ablation)"})
 
     new_token_init: str = field(
         default="mean",

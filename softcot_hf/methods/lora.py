@@ -1,7 +1,7 @@
 """LoRA fine-tuning (the SoftCoT paper's baseline): a peft LoRA adapter on the backbone, trained on the same data
 with the Zero-Shot CoT prompt. The artifact is the adapter folder."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import peft
 import torch
@@ -18,6 +18,8 @@ from .base import FrozenModelMethod
 @dataclass
 class LoRATrainingArguments(FrozenModelTrainingArguments, LoraArguments):
     """LoRA training: SoftCoT's data and optimisation, an adapter on every linear layer of the backbone."""
+
+    method: str = field(default="lora", metadata={"help": "lora"})
 
     def __post_init__(self):
         super().__post_init__()

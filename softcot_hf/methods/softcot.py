@@ -26,6 +26,7 @@ from .base import ThoughtSlotsMethod
 class SoftCoTTrainingArguments(ThoughtSlotsTrainingArguments):
     """SoftCoT training: the paper's defaults (N = 4, linear projection, lr 2e-5, 10 epochs)."""
 
+    method: str = field(default="softcot", metadata={"help": "softcot"})
     assistant: str | None = field(default=None, metadata={"help": "the small frozen assistant LM: Hub id or path"})
     projection_type: Literal["linear", "mlp"] = field(default="linear", metadata={"help": "paper: linear"})
     projection_dtype: Literal["fp32", "bf16"] = field(

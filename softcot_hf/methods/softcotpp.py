@@ -50,6 +50,7 @@ MAX_THOUGHT_SETS = 64
 class SoftCoTPPTrainingArguments(SoftCoTTrainingArguments):
     """SoftCoT++ training: SoftCoT's options plus the M thought sets and the contrastive term."""
 
+    method: str = field(default="softcotpp", metadata={"help": "softcotpp"})
     num_thought_sets: int = field(default=4, metadata={"help": "M, soft-thought sets per question (1: SoftCoT)"})
     thought_set_init: Literal["random", "tokens", "official"] = field(
         default="random",

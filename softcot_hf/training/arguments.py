@@ -27,6 +27,9 @@ class MethodTrainingArguments(TrainingArguments):
     """What every trained method takes: the model it starts from, the task, where the run goes, and the final
     evaluation. Checkpoints land every epoch unless `save_steps` is given; rerunning the same command resumes."""
 
+    method: str | None = field(
+        default=None, **_help("the method these options train (softcot-hf train METHOD sets it; softcot_hf.methods)")
+    )
     output_dir: str | None = field(default=None, **_help("checkpoints, the final artifact and eval/ go here"))
     backbone: str | None = field(default=None, **_help("the LM the method is built on: Hub id or local path"))
     task: str = field(default="gsm8k", **_help("task registry name (softcot-hf eval --help lists them)"))
@@ -123,8 +126,10 @@ class FrozenModelTrainingArguments(MethodTrainingArguments):
 
 @dataclass
 class ThoughtSlotsTrainingArguments(FrozenModelTrainingArguments):
-    """Methods that fill N thought slots in the frozen backbone's prompt (SoftCoT, CoT-Unk)."""
+    """Methods that fill N thought slots in the frozen backbone's prompt (SoftCoT, CoT-Unk); CoT-Unk's arguments (its
+    data, prompt, N and optimisation are SoftCoT's, without an assistant)."""
 
+    method: str = field(default="cot_unk", **_help("cot_unk, or a method with more options (softcot)"))
     num_thought_tokens: int = field(default=4, **_help("N, thought slots per question (paper: 4)"))
 
     def __post_init__(self):
@@ -137,8 +142,10 @@ class ThoughtSlotsTrainingArguments(FrozenModelTrainingArguments):
 class CurriculumTrainingArguments(MethodTrainingArguments, LoraArguments):
     """Methods trained on the Coconut curriculum's data (Coconut and its paper's baselines). The Coconut paper's GPT-2
     / ProsQA defaults: c = 1, 6 latent stages of 5 epochs, 50 epochs, AdamW lr 1e-4, weight decay 0.01, constant
-    learning rate, no gradient clipping, 128 examples per step (32 x 4 accumulation here)."""
+    learning rate, no gradient clipping, 128 examples per step (32 x 4 accumulation here). The arguments of the
+    CoT and No-CoT baselines (the curriculum options do not apply to them)."""
 
+    method: str = field(default="cot", **_help("cot (the written rationale) or no_cot (the answer only)"))
     task: str = field(default="prosqa_style", **_help("task registry name; its train split is the data"))
     train_file: str | None = field(default=None, **_help("Coconut-format JSON to train on instead of the task's"))
     c_thought: int = field(default=1, **_help("continuous thoughts per replaced step (paper: 1 on ProsQA)"))

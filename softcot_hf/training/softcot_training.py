@@ -41,7 +41,6 @@ from .engines import check_engine, place_model
 from .runs import (
     CHECKPOINTS,
     check_output_dir,
-    evaluate_artifact,
     finished_run,
     no_folders_left_on_refusal,
     result,
@@ -88,14 +87,14 @@ def enable_frozen_gradient_checkpointing(model: PreTrainedModel) -> None:
 def train_frozen_model_method(method, args) -> dict:
     """
     Train `method` (a `FrozenModelMethod`) with `args` (its `arguments` dataclass) and write its artifact to
-    `args.output_dir` (see the module docstring); then, unless `args.evaluate` is off, evaluate it on the test split
-    into `output_dir/eval`. Returns `softcot_hf.training.runs.result(...)`.
+    `args.output_dir` (see the module docstring). Returns `softcot_hf.training.runs.result(...)` (its final evaluation
+    is `softcot_hf.pipelines.train`'s).
     """
     output_dir = Path(args.output_dir)
     dtype = resolve_frozen_dtype(args.frozen_dtype)
     identity = training_identity(method.name, args, frozen_dtype=str(dtype).removeprefix("torch."))
     resume = check_output_dir(output_dir, identity, args.resume, args.overwrite)
-    if args.resume and not args.overwrite and (finished := finished_run(method, args, output_dir, dtype=dtype)):
+    if args.resume and not args.overwrite and (finished := finished_run(output_dir)):
         return finished
     # Checkpoints go to output_dir/checkpoints. Gradient checkpointing is ours (enable_frozen_gradient_checkpointing):
     # Trainer's would checkpoint nothing, the frozen layers being in eval mode.
@@ -136,8 +135,6 @@ def train_frozen_model_method(method, args) -> dict:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-    if outcome["is_main_process"]:
-        outcome["eval"] = evaluate_artifact(method, args, output_dir, dtype=dtype)
     return outcome
 
 
