@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import torch
-from transformers import AutoModelForCausalLM, AutoProcessor, PreTrainedModel, PreTrainedTokenizerBase, Trainer
+from transformers import (
+    AutoModelForCausalLM,
+    AutoProcessor,
+    GenerationConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Trainer,
+)
 
 from ..data import Task
 from ..data.prompts import FINE_TUNED
@@ -20,12 +27,47 @@ from ..training.engines import TrainablePartTrainer
 
 
 class Runner(Protocol):
+    """What the evaluation harness runs: a method's loaded artifact that turns questions into generated texts. The
+    runners below subclass it for its defaults (one thought set, no thought slots, no processor, no hints)."""
+
+    @property
+    def num_thought_sets(self) -> int:
+        """M, SoftCoT++'s thought sets: each question comes back as M x num_return_sequences paths."""
+        return 1
+
+    # The `SoftCoTProcessor` that builds the model's inputs (None: a tokenizer and a prompt template do).
+    processor: Any | None = None
+
+    @property
+    def num_thought_tokens(self) -> int | None:
+        """N, the thought slots each prompt gets (None: the method has none)."""
+        return None if self.processor is None else self.processor.num_thought_tokens
+
+    @property
+    def num_hint_tokens(self) -> int | None:
+        """The length of the hints an assistant writes first (None: none are written)."""
+        return None
+
+    @property
+    def generation_config(self) -> GenerationConfig:
+        """The generation config of the LM that writes the answers (`generate` falls back on it)."""
+        return GenerationConfig()
+
+    def settings(self) -> dict[str, Any]:
+        """What this runner adds to an evaluation's identity (`num_thought_sets` only when there are several, so
+        that runs saved before it existed still resume)."""
+        settings = {"num_hint_tokens": self.num_hint_tokens, "num_thought_tokens": self.num_thought_tokens}
+        if self.num_thought_sets > 1:
+            settings["num_thought_sets"] = self.num_thought_sets
+        return settings
+
     def generate(self, questions: list[str], **generate_kwargs) -> tuple[list[str], list[int]]:
         """Generated texts and generated-token counts, one per returned sequence (grouped by question)."""
+        raise NotImplementedError
 
 
 @dataclass
-class PromptedLM:
+class PromptedLM(Runner):
     """A causal LM (or a peft / Coconut model) prompted with its method's template, through the chat template when
     the method's prompts use one."""
 
@@ -34,6 +76,10 @@ class PromptedLM:
     task: Task
     method: "Method"
 
+    @property
+    def generation_config(self) -> GenerationConfig:
+        return self.model.generation_config
+
     def generate(self, questions: list[str], **generate_kwargs) -> tuple[list[str], list[int]]:
         prompts = [self.method.build_prompt(self.task, question) for question in questions]
         inputs = encode_prompts(self.tokenizer, prompts, chat=self.method.chat)
@@ -41,7 +87,7 @@ class PromptedLM:
 
 
 @dataclass
-class ProcessorLM:
+class ProcessorLM(Runner):
     """A SoftCoT or CoT-Unk model whose processor builds the inputs: `model.generate(**processor(questions))`."""
 
     model: PreTrainedModel
@@ -49,8 +95,11 @@ class ProcessorLM:
 
     @property
     def num_thought_sets(self) -> int:
-        """M, SoftCoT++'s thought sets: each question comes back as M x num_return_sequences paths."""
-        return getattr(self.model.config, "num_thought_sets", 1)
+        return getattr(self.model.config, "num_thought_sets", 1)  # a config saved before SoftCoT++ has none
+
+    @property
+    def generation_config(self) -> GenerationConfig:
+        return self.model.generation_config
 
     def generate(self, questions: list[str], **generate_kwargs) -> tuple[list[str], list[int]]:
         return generate_texts(
