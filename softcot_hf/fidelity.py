@@ -116,7 +116,7 @@ def _train_batch(run: RunSettings) -> int | None:
 def _checkpoint(run: RunSettings) -> str | None:
     if run.train is None:
         return None
-    return "best on validation" if run.train.load_best_model_at_end else "last"
+    return "best on validation" if getattr(run.train, "select_checkpoint", "last") == "best_validation" else "last"
 
 
 def _eval_thoughts(run: RunSettings) -> int | None:

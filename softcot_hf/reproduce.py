@@ -41,6 +41,7 @@ from .generation import resolve_sampling, sampling_settings
 from .methods import Method, get_method
 from .paper_results import PAPER_RESULTS, PaperResult
 from .settings_files import check_keys, read_config
+from .training.arguments import MethodTrainingArguments, route_trainer_args
 
 _RECIPE_KEYS = {"method", "task", "paper_result", "init_from_recipe", "train", "eval", "recommended", "fidelity"}
 INIT_DIR = "init"  # where a recipe's init_from_recipe trains, in its run folder
@@ -90,7 +91,7 @@ class Recipe:
         folder = train_data_dir if options["task"] != self.task else data_dir
         if folder is not None:
             options["data_dir"] = folder
-        return self.method.arguments(**options)
+        return self.method.arguments(**route_trainer_args(self.method.arguments, options))
 
     def model_name(self, side: str) -> str | None:
         """The "backbone" or "assistant" model the recipe names (for a chained recipe, the one `init` starts from:
@@ -146,6 +147,8 @@ def load_recipe(path: str | Path) -> Recipe:
             raise ValueError(
                 f"{path}: {name} must be a mapping of option names to values, not {type(section).__name__}."
             )
+        if arguments is not EvaluationArguments:  # TrainingArguments fields go to trainer_args
+            section = route_trainer_args(arguments, section)
         check_keys(f"{path}: {name}", section, (item.name for item in dataclasses.fields(arguments)))
     key = values.get("paper_result")
     if key is not None and key not in PAPER_RESULTS:
@@ -199,10 +202,10 @@ def compare(summary: dict, paper: PaperResult | None) -> str:
 
 
 def _settings(arguments, given: dict) -> dict:
-    """The fields worth printing: those the recipe gives, ours, and `TrainingArguments` fields whose default we
-    change (transformers' other defaults are left out)."""
+    """The fields worth printing: those the recipe gives, ours, and the `TrainingArguments` fields our training
+    arguments hold whose default they change (transformers' other defaults are left out)."""
     base = {}
-    if isinstance(arguments, TrainingArguments):
+    if isinstance(arguments, MethodTrainingArguments):
         base = {item.name: item.default for item in dataclasses.fields(TrainingArguments)}
     shown = {}
     for item in dataclasses.fields(arguments):

@@ -115,19 +115,24 @@ def run_identity(settings: dict, data: Iterable[str | Path | None] = ()) -> dict
     return identity
 
 
-def training_identity(method_name: str, args, **derived) -> dict:
+def training_identity(args, trainer_args, **derived) -> dict:
     """The identity of a training run: the method, every training argument in its identity (see `NOT_IDENTITY`;
-    local paths made absolute), the number of processes, `derived` settings (e.g. a resolved dtype) and the data
-    files read: `data_dir`, `train_file` and a prompt-preset file."""
-    settings = {name: value for name, value in args.to_dict().items() if in_identity(name)}
+    local paths made absolute): ours (`args`, a training arguments dataclass) and `Trainer`'s (`trainer_args`, the
+    `TrainingArguments` built from them), the number of processes, `derived` settings (e.g. a resolved dtype) and the
+    data files read: `data_dir`, `train_file` and a prompt-preset file."""
+    ours = {
+        field.name: getattr(args, field.name) for field in dataclasses.fields(args) if field.name != "trainer_args"
+    }
+    merged = {**trainer_args.to_dict(), **ours}
+    settings = {name: value for name, value in merged.items() if in_identity(name)}
     for name in PATH_SETTINGS:
         if name in settings:
             settings[name] = local_path(settings[name])
-    settings.update(world_size=args.world_size, **derived)
+    settings.update(world_size=trainer_args.world_size, **derived)
     data = [getattr(args, name, None) for name in ("data_dir", "train_file")]
     preset = getattr(args, "prompt_preset", None)
     data.append(preset if preset is not None and Path(preset).is_file() else None)
-    return run_identity({"method": method_name, **settings}, data)
+    return run_identity({"method": args.method, **settings}, data)
 
 
 def evaluation_identity(args, described: dict, questions: list[str], golds: list[str]) -> dict:

@@ -138,6 +138,7 @@ class Method:
     artifact_model_type: ClassVar[str | None] = None  # config.json's model_type of the artifact; None: any causal LM
     thoughts_at_load: ClassVar[bool] = False  # loading takes num_thought_tokens (another N than the trained one)
     tokenizer_hint: ClassVar[str] = "tokenizer"
+    answer_tokens: ClassVar[int] = 256  # max_new_tokens when the evaluation or training arguments leave it unset
 
     def __repr__(self) -> str:
         return f"<method {self.name}>"
@@ -218,6 +219,10 @@ class FrozenModelMethod(Method):
         rationale step (with `{k}` and `{step}`; None: as it is)."""
         return None, None
 
+    def trainer_kwargs(self, args) -> dict[str, Any]:
+        """More keyword arguments of `trainer_class` for a run with training arguments `args`."""
+        return {}
+
     def frozen_model(self, model: PreTrainedModel) -> PreTrainedModel:
         """The frozen LM whose layers gradient checkpointing covers."""
         return model.backbone
@@ -257,6 +262,7 @@ class CurriculumMethod(Method):
 
     prompt_template = FINE_TUNED
     chat = False
+    answer_tokens = 128  # the Coconut paper's
     staged: ClassVar[bool] = True  # the curriculum's stage advances with the epochs
 
     def build(self, base: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, args) -> PreTrainedModel:

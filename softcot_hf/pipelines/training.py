@@ -37,7 +37,7 @@ def evaluate_artifact(method: Method, args, output_dir: str | Path) -> dict | No
             split="test",
             limit=args.eval_limit,
             batch_size=args.eval_batch_size,
-            max_new_tokens=args.max_new_tokens,
+            max_new_tokens=args.max_new_tokens or method.answer_tokens,
             output_dir=output_dir / EVAL,
             overwrite=True,  # eval/ is this run's: a final evaluation of other settings is replaced
             **method.artifact_load_kwargs(args),
@@ -50,7 +50,7 @@ def train(args, **kwargs) -> dict:
     (curriculum methods: `callbacks=`). Returns the method's result with "eval" filled (on the main process)."""
     method = method_for(args)
     if isinstance(method, CurriculumMethod):
-        settings = {"batch_size": args.eval_batch_size, "max_new_tokens": args.max_new_tokens}
+        settings = {"batch_size": args.eval_batch_size, "max_new_tokens": args.max_new_tokens or method.answer_tokens}
         task = get_task(args.task)
         kwargs.setdefault("score_validation", partial(validation_accuracy, method=method, task=task, **settings))
     outcome = method.train(args, **kwargs)

@@ -14,7 +14,6 @@ Artifacts in `output_dir` (see `softcot_hf.training.runs` for `run.json`, `check
   `validation.json` (every epoch's accuracy, the one kept; `softcot_hf.training.checkpoint_selection`).
 """
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -112,8 +111,11 @@ def train_curriculum_method(
         )
     # The validation answers' length decides which checkpoint is kept (max_new_tokens is otherwise the final
     # evaluation's, outside the identity).
-    derived = {"selection_max_new_tokens": args.max_new_tokens} if selecting else {}
-    run = training_identity(method.name, args, **derived)
+    answer_tokens = args.max_new_tokens or method.answer_tokens
+    derived = {"selection_max_new_tokens": answer_tokens} if selecting else {}
+    # Checkpoints go to output_dir/checkpoints; the stage callback changes the dataset in this process.
+    trainer_args = args.to_training_arguments(output_dir=str(output_dir / CHECKPOINTS), dataloader_num_workers=0)
+    run = training_identity(args, trainer_args, **derived)
     checkpoint = check_output_dir(output_dir, run, args.resume, args.overwrite)
     if args.resume and not args.overwrite and (finished := finished_run(output_dir)) is not None:
         return finished
@@ -142,8 +144,7 @@ def train_curriculum_method(
     with no_folders_left_on_refusal(output_dir / CHECKPOINTS):
         trainer = trainer_class(
             model=model,
-            # Checkpoints go to output_dir/checkpoints; the stage callback changes the dataset in this process.
-            args=dataclasses.replace(args, output_dir=str(output_dir / CHECKPOINTS), dataloader_num_workers=0),
+            args=trainer_args,
             train_dataset=dataset,
             data_collator=lambda features: collate_right_padded(features, tokenizer.pad_token_id),
             callbacks=stage_callbacks + list(callbacks or []),

@@ -25,7 +25,6 @@ models are ordinary `PreTrainedModel`s whose `save_pretrained` writes only the t
   assistant-state cache is computed where the model loaded (the CPU).
 """
 
-import dataclasses
 import gc
 from pathlib import Path
 
@@ -92,13 +91,13 @@ def train_frozen_model_method(method, args) -> dict:
     """
     output_dir = Path(args.output_dir)
     dtype = resolve_frozen_dtype(args.frozen_dtype)
-    identity = training_identity(method.name, args, frozen_dtype=str(dtype).removeprefix("torch."))
+    # Checkpoints go to output_dir/checkpoints. Gradient checkpointing is ours (enable_frozen_gradient_checkpointing):
+    # Trainer's would checkpoint nothing, the frozen layers being in eval mode.
+    trainer_args = args.to_training_arguments(output_dir=str(output_dir / CHECKPOINTS), gradient_checkpointing=False)
+    identity = training_identity(args, trainer_args, frozen_dtype=str(dtype).removeprefix("torch."))
     resume = check_output_dir(output_dir, identity, args.resume, args.overwrite)
     if args.resume and not args.overwrite and (finished := finished_run(output_dir)):
         return finished
-    # Checkpoints go to output_dir/checkpoints. Gradient checkpointing is ours (enable_frozen_gradient_checkpointing):
-    # Trainer's would checkpoint nothing, the frozen layers being in eval mode.
-    trainer_args = dataclasses.replace(args, output_dir=str(output_dir / CHECKPOINTS), gradient_checkpointing=False)
     task = get_task(args.task)
     rows = task.load("train", args.data_dir, **(args.data_options or {}))
     answer_template, step_template = method.target_format(args, task)
@@ -118,7 +117,11 @@ def train_frozen_model_method(method, args) -> dict:
 
     with no_folders_left_on_refusal(output_dir / CHECKPOINTS):
         trainer = method.trainer_class(
-            model=model, args=trainer_args, train_dataset=TrainExamples(examples, states), data_collator=collator
+            model=model,
+            args=trainer_args,
+            train_dataset=TrainExamples(examples, states),
+            data_collator=collator,
+            **method.trainer_kwargs(args),
         )
         check_engine(trainer)
     if trainer.is_world_process_zero():
