@@ -115,15 +115,16 @@ def run_identity(settings: dict, data: Iterable[str | Path | None] = ()) -> dict
     return identity
 
 
-def training_identity(args, trainer_args, **derived) -> dict:
+def training_identity(args, trainer_args=None, **derived) -> dict:
     """The identity of a training run: the method, every training argument in its identity (see `NOT_IDENTITY`;
-    local paths made absolute): ours (`args`, a training arguments dataclass) and `Trainer`'s (`trainer_args`, the
-    `TrainingArguments` built from them), the number of processes, `derived` settings (e.g. a resolved dtype) and the
-    data files read: `data_dir`, `train_file` and a prompt-preset file."""
+    local paths made absolute), ours (`args`) and `Trainer`'s (`trainer_args`, the `TrainingArguments` built from
+    them; default `args.to_training_arguments()`), the number of processes, `derived` settings (e.g. a resolved dtype)
+    and the data files read: `data_dir`, `train_file` and a prompt-preset file."""
+    trainer_args = args.to_training_arguments() if trainer_args is None else trainer_args
     ours = {
         field.name: getattr(args, field.name) for field in dataclasses.fields(args) if field.name != "trainer_args"
     }
-    merged = {**trainer_args.to_dict(), **ours}
+    merged = {**ours, **trainer_args.to_dict()}  # Trainer's as it resolved them (e.g. data_seed: seed when unset)
     settings = {name: value for name, value in merged.items() if in_identity(name)}
     for name in PATH_SETTINGS:
         if name in settings:

@@ -52,7 +52,8 @@ def test_a_yaml_recipe_the_same_flags_and_the_python_api_give_the_same_arguments
     assert (from_flags.learning_rate, from_flags.num_train_epochs, from_flags.per_device_train_batch_size) == (
         2e-5, 10, 4
     )  # fmt: skip
-    assert from_flags.save_strategy == "epoch" and from_flags.save_steps is None  # no --save-steps: every epoch
+    assert from_flags.save_steps is None  # no --save-steps: every epoch
+    assert from_flags.to_training_arguments().save_strategy == "epoch"
 
 
 def test_flags_override_the_config_file(recipe_files, tmp_path):

@@ -266,7 +266,7 @@ def test_the_official_bf16_projection_is_a_knob(tmp_path):
         args = softcot.arguments(**options, projection_dtype=dtype)
         model, _, _ = softcot.build(args, get_task("synthetic_arithmetic"), torch.float32)
         assert {p.dtype for p in model.projection.parameters()} == {expected}
-        assert training_identity("softcot", args)["projection_dtype"] == dtype
+        assert training_identity(args)["projection_dtype"] == dtype
 
 
 def test_loader_options_are_part_of_a_runs_identity(tmp_path):
@@ -275,8 +275,8 @@ def test_loader_options_are_part_of_a_runs_identity(tmp_path):
     lora = get_method("lora").arguments
     plain = lora(backbone="b", output_dir=str(tmp_path))
     socratic = lora(backbone="b", output_dir=str(tmp_path), data_options={"socratic": True})
-    assert training_identity("lora", plain)["data_options"] is None
-    assert training_identity("lora", socratic)["data_options"] == {"socratic": True}
+    assert training_identity(plain)["data_options"] is None
+    assert training_identity(socratic)["data_options"] == {"socratic": True}
     coconut = get_method("coconut")
     args = coconut.arguments(backbone="b", output_dir=str(tmp_path), task="gsm8k", data_options='{"socratic": true}')
-    assert training_identity("coconut", args)["data_options"] == {"socratic": True}
+    assert training_identity(args)["data_options"] == {"socratic": True}

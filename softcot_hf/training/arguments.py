@@ -29,12 +29,6 @@ def _help(text: str, *aliases: str) -> dict:
     return {"metadata": {"help": text, **({"aliases": list(aliases)} if aliases else {})}}
 
 
-def _trainer_field(text: str, *aliases: str) -> dict:
-    """Metadata of a field that `to_training_arguments` passes on to `TrainingArguments` under its own name."""
-    metadata = _help(text, *aliases)["metadata"]
-    return {"metadata": {**metadata, "trainer": True}}
-
-
 def trainer_argument_names() -> set[str]:
     """The names `transformers.TrainingArguments` takes (imports transformers)."""
     from transformers import TrainingArguments
@@ -82,28 +76,22 @@ class MethodTrainingArguments(TaskOptions, AnswerOptions):
     eval_limit: int | None = field(default=None, **_help("evaluate on the first EVAL_LIMIT test examples"))
     eval_batch_size: int = field(default=16, **_help("questions per generate call in the final evaluation"))
     # TrainingArguments fields with our defaults and the short flags of `softcot-hf train`.
-    learning_rate: float = field(default=2e-5, **_trainer_field("AdamW learning rate", "--lr"))
-    num_train_epochs: float = field(default=10.0, **_trainer_field("training epochs", "--epochs"))
-    per_device_train_batch_size: int = field(
-        default=4, **_trainer_field("examples per device and step", "--batch-size")
-    )
-    gradient_accumulation_steps: int = field(default=1, **_trainer_field("micro-steps per optimizer step"))
-    weight_decay: float = field(default=0.0, **_trainer_field("AdamW weight decay"))
-    lr_scheduler_type: str = field(default="linear", **_trainer_field("learning-rate schedule (transformers' names)"))
-    max_grad_norm: float = field(default=1.0, **_trainer_field("gradient clipping; 0: none"))
-    warmup_steps: float = field(default=0, **_trainer_field("learning-rate warmup steps (below 1: a share of all)"))
-    seed: int = field(
-        default=42, **_trainer_field("the seed of the trained part's initialisation and of the data order")
-    )
-    data_seed: int | None = field(default=None, **_trainer_field("the data order's seed (default: seed)"))
-    max_steps: int = field(default=-1, **_trainer_field("optimizer steps in all; -1: train num_train_epochs"))
-    save_steps: float | None = field(
-        default=None, **_trainer_field("checkpoint every SAVE_STEPS steps (default: each epoch)")
-    )
-    save_total_limit: int | None = field(default=2, **_trainer_field("checkpoints kept"))
-    logging_steps: float = field(default=10, **_trainer_field("loss logging interval in steps"))
+    learning_rate: float = field(default=2e-5, **_help("AdamW learning rate", "--lr"))
+    num_train_epochs: float = field(default=10.0, **_help("training epochs", "--epochs"))
+    per_device_train_batch_size: int = field(default=4, **_help("examples per device and step", "--batch-size"))
+    gradient_accumulation_steps: int = field(default=1, **_help("micro-steps per optimizer step"))
+    weight_decay: float = field(default=0.0, **_help("AdamW weight decay"))
+    lr_scheduler_type: str = field(default="linear", **_help("learning-rate schedule (transformers' names)"))
+    max_grad_norm: float = field(default=1.0, **_help("gradient clipping; 0: none"))
+    warmup_steps: float = field(default=0, **_help("learning-rate warmup steps (below 1: a share of all)"))
+    seed: int = field(default=42, **_help("the seed of the trained part's initialisation and of the data order"))
+    data_seed: int | None = field(default=None, **_help("the data order's seed (default: seed)"))
+    max_steps: int = field(default=-1, **_help("optimizer steps in all; -1: train num_train_epochs"))
+    save_steps: float | None = field(default=None, **_help("checkpoint every SAVE_STEPS steps (default: each epoch)"))
+    save_total_limit: int | None = field(default=2, **_help("checkpoints kept"))
+    logging_steps: float = field(default=10, **_help("loss logging interval in steps"))
     gradient_checkpointing: bool = field(
-        default=False, **_trainer_field("recompute layer activations in the backward pass: less memory, more time")
+        default=False, **_help("recompute layer activations in the backward pass: less memory, more time")
     )
     trainer_args: dict | str | None = field(default=None, **_help(TRAINER_ARGS_HELP))
 
@@ -150,15 +138,17 @@ class MethodTrainingArguments(TaskOptions, AnswerOptions):
 
         from .engines import deepspeed_requested
 
+        trainer_names = trainer_argument_names()
         extra = dict(self.trainer_args or {})
-        unknown = sorted(set(extra) - trainer_argument_names())
+        unknown = sorted(set(extra) - trainer_names)
         if unknown:
             what = "is not a TrainingArguments field" if len(unknown) == 1 else "are not TrainingArguments fields"
             raise ValueError(
                 f"trainer_args: {', '.join(unknown)} {what} (transformers {transformers.__version__}); see "
                 "softcot-hf train METHOD --help-all for the ones it takes."
             )
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata.get("trainer")}
+        # Our fields that Trainer also has go to it under their names.
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name in trainer_names}
         values.update(
             output_dir=self.output_dir,
             save_strategy="steps" if self.save_steps else "epoch",
@@ -240,15 +230,13 @@ class CurriculumTrainingArguments(MethodTrainingArguments, LoraArguments):
     pad_latent_to_max: bool = field(default=True, **_help("always write stage x c thoughts, even for short ones"))
     uniform_prob: float = field(default=0.0, **_help("probability of a random stage per example"))
     lora: bool = field(default=False, **_help("train a LoRA adapter (saved merged + in adapter/)"))
-    learning_rate: float = field(default=1e-4, **_trainer_field("AdamW learning rate (paper: 1e-4)", "--lr"))
-    num_train_epochs: float = field(default=50, **_trainer_field("epochs in all (paper: 50)", "--epochs"))
-    per_device_train_batch_size: int = field(
-        default=32, **_trainer_field("examples per device and micro-step", "--batch-size")
-    )
-    gradient_accumulation_steps: int = field(default=4, **_trainer_field("paper: 128 examples per step"))
-    weight_decay: float = field(default=0.01, **_trainer_field("AdamW weight decay (paper: 0.01)"))
-    lr_scheduler_type: str = field(default="constant", **_trainer_field("learning-rate schedule (paper: constant)"))
-    max_grad_norm: float = field(default=0.0, **_trainer_field("gradient clipping; 0: none, as in the paper"))
+    learning_rate: float = field(default=1e-4, **_help("AdamW learning rate (paper: 1e-4)", "--lr"))
+    num_train_epochs: float = field(default=50, **_help("epochs in all (paper: 50)", "--epochs"))
+    per_device_train_batch_size: int = field(default=32, **_help("examples per device and micro-step", "--batch-size"))
+    gradient_accumulation_steps: int = field(default=4, **_help("paper: 128 examples per step"))
+    weight_decay: float = field(default=0.01, **_help("AdamW weight decay (paper: 0.01)"))
+    lr_scheduler_type: str = field(default="constant", **_help("learning-rate schedule (paper: constant)"))
+    max_grad_norm: float = field(default=0.0, **_help("gradient clipping; 0: none, as in the paper"))
     select_checkpoint: Literal["last", "best_validation"] = field(
         default="last",
         **_help(
