@@ -82,7 +82,7 @@ def test_every_trained_method_parses_the_same_shared_options(tmp_path):
         (["--assistant", "a", "--output-dir", "x"], "Pass --backbone"),
         (["--assistant", "a", "--backbone", "b"], "Pass --output-dir"),
         (["--assistant", "a", "--backbone", "b", "--output-dir", "x", "--task", "gsm9k"], "Unknown task 'gsm9k'"),
-        (["--assistant", "a", "--backbone", "b", "--output-dir", "x", "--num-thought-tokens", "0"], "at least 1"),
+        (["--assistant", "a", "--backbone", "b", "--output-dir", "x", "--num-thought-tokens", "0"], "more than 0"),
         (["--assistant", "a", "--backbone", "b", "--output-dir", "x", "--projection-type", "conv"], "invalid choice"),
     ],
 )

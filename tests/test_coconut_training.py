@@ -194,7 +194,7 @@ def test_clear_errors(base, tmp_path, monkeypatch):
     no_steps.write_text(json.dumps([{"question": "Is Tom a bompus?", "steps": [], "answer": "yes"}] * 4))
     with pytest.raises(ValueError, match="have no steps.*baseline without them .no_cot."):
         train_coconut(base["base"], tmp_path / "b", train_file=str(no_steps), **FAST)
-    with pytest.raises(ValueError, match="c_thought must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="--c_thought must be more than 0, got 0"):
         train_coconut(base["base"], tmp_path / "c", train_file=str(no_steps), c_thought=0, **FAST)
 
 
