@@ -40,6 +40,7 @@ from .fidelity import FLAVOURS, Fidelity, Row, RunSettings, check, format_rows, 
 from .generation import resolve_sampling, sampling_settings
 from .methods import Method, get_method
 from .paper_results import PAPER_RESULTS, PaperResult
+from .pipelines import train
 from .settings_files import check_keys, read_config
 from .training.arguments import MethodTrainingArguments, route_trainer_args
 
@@ -438,9 +439,9 @@ def reproduce(args: ReproduceArguments) -> dict | str:
     check(planned.rows, f"{recipe.name} ({args.flavour})")
     model = None
     if planned.init is not None:  # every process trains it, then goes on to this recipe's training
-        recipe.init.method.train(planned.init)
+        train(planned.init)
     if planned.train is not None:
-        outcome = recipe.method.train(planned.train)
+        outcome = train(planned.train)
         if not outcome["is_main_process"]:
             return outcome
         model = outcome["output_dir"]
