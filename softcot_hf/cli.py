@@ -17,6 +17,7 @@ from transformers import HfArgumentParser
 
 from . import __version__
 from .settings_files import check_keys, read_config
+from .training.arguments import route_trainer_args
 
 OFFLINE_HINT = (
     "Offline? Set HF_HUB_OFFLINE=1 so that Hub lookups fail at once, pass local folders instead of Hub ids, and "
@@ -156,7 +157,7 @@ def parse_arguments(
     known, _ = parser.parse_known_args(argv)
     if known.config:
         try:
-            config = read_config(known.config)
+            config = route_trainer_args(arguments, read_config(known.config))  # TrainingArguments keys: trainer_args
             check_keys(known.config, config, (field.name for field in dataclasses.fields(arguments)))
         except (OSError, ValueError) as error:
             parser.error(str(error))

@@ -117,3 +117,13 @@ def test_trainer_fields_of_a_recipe_or_config_go_to_trainer_args():
     routed = route_trainer_args(SoftCoTTrainingArguments, options)
     assert routed == {"learning_rate": 1e-3, "trainer_args": {"bf16": True, "tf32": False}, "no_such_option": 1}
     assert route_trainer_args(SoftCoTTrainingArguments, {"learning_rate": 1e-3}) == {"learning_rate": 1e-3}
+
+
+def test_a_config_file_may_give_trainer_fields_at_top_level(tmp_path):
+    from softcot_hf.cli import parse_arguments
+
+    config = tmp_path / "options.yaml"
+    config.write_text("bf16: false\nlearning_rate: 0.001\n")
+    argv = ["--config", str(config), "--backbone", "b", "--assistant", "a", "--output-dir", str(tmp_path / "run")]
+    args = parse_arguments(SoftCoTTrainingArguments, argv, "softcot-hf train softcot")
+    assert args.trainer_args == {"bf16": False} and args.learning_rate == 1e-3
