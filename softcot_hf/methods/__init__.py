@@ -1,8 +1,11 @@
 """The methods of the SoftCoT and Coconut papers' tables, one module each (PEFT's one-folder-per-tuner shape).
 
-A method module holds everything that makes the method: its training arguments, how its model is built and its data
-laid out, how its artifact is loaded and prompted for evaluation. The harness, report, CLI, quickstart and training
-pipelines take a method object from `get_method(name)`. A new method is one new module and one entry in `METHODS`.
+A method module holds everything that makes the method: how its model is built and its data laid out, how it trains,
+how its artifact is loaded and prompted for evaluation. The harness, report, CLI, quickstart and training pipelines
+take a method object from `get_method(name)`, or from training arguments with `method_for(args)`. A new method is one
+new module and one entry in `METHODS`; when it trains, also one entry in `TRAINED_METHODS` and, with options of its
+own, its arguments dataclass, both in `softcot_hf.training.method_arguments` (light: the command line reads them
+without importing torch).
 """
 
 import json

@@ -1,8 +1,9 @@
 """What a method is: `Method`, and the runners that turn a batch of questions into generated texts.
 
 A method knows its name and table label, the prompt it gives the backbone, how to load its artifact for evaluation
-and, when it trains, its training arguments (a `TrainingArguments` subclass) and how its pipeline builds the model and
-the data. Everything else (harness, report, CLI, quickstart, training pipelines) takes a method object.
+and, when it trains, its training arguments (a light dataclass of `softcot_hf.training`, whose `method` field names
+it) and how its pipeline builds the model and the data. Everything else (harness, report, CLI, quickstart, training
+pipelines) takes a method object.
 """
 
 from dataclasses import dataclass
