@@ -102,13 +102,16 @@ def _commands() -> dict[str, Command]:
 
 def _train_commands() -> dict[str, Command]:
     """`softcot-hf train METHOD`: one per method that trains, on its training arguments (`method` set to METHOD)."""
-    from .methods import METHODS
-    from .pipelines import train_and_report
+    from .training.method_arguments import TRAINED_METHODS
+
+    def train_and_report(args):
+        from .pipelines import train_and_report
+
+        return train_and_report(args)
 
     return {
-        name: Command(name, method.__doc__ or name, method.arguments, train_and_report, defaults={"method": name})
-        for name, method in METHODS.items()
-        if method.arguments is not None
+        name: Command(name, entry.summary, entry.arguments, train_and_report, defaults={"method": name})
+        for name, entry in TRAINED_METHODS.items()
     }
 
 

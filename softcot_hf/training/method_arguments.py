@@ -215,48 +215,16 @@ class TrainedMethod(NamedTuple):
 
 # In the papers' table order, as softcot_hf.methods.METHODS (a test keeps the two the same).
 TRAINED_METHODS: dict[str, TrainedMethod] = {
-    method.name: method
-    for method in (
-        TrainedMethod(
-            "no_cot",
-            "No-CoT: the LM fine-tuned to answer right after the question",
-            CurriculumTrainingArguments,
-        ),
-        TrainedMethod(
-            "cot",
-            "CoT: the LM fine-tuned on question, written rationale and answer",
-            CurriculumTrainingArguments,
-        ),
-        TrainedMethod(
-            "cot_unk",
-            "Zero-Shot CoT-Unk: N trainable embeddings in the frozen backbone's thought slots",
-            ThoughtSlotsTrainingArguments,
-        ),
-        TrainedMethod(
-            "lora",
-            "LoRA fine-tuning: an adapter on every linear layer of the frozen backbone",
-            LoRATrainingArguments,
-        ),
-        TrainedMethod(
-            "no_thoughts",
-            "Coconut w/o thoughts: the curriculum without continuous thoughts",
-            CoconutTrainingArguments,
-        ),
-        TrainedMethod(
-            "coconut",
-            "Coconut: continuous thoughts, learned with a stage-by-stage curriculum",
-            CoconutTrainingArguments,
-        ),
-        TrainedMethod(
-            "softcot",
-            "SoftCoT: a frozen assistant's soft thoughts, projected into a frozen backbone",
-            SoftCoTTrainingArguments,
-        ),
-        TrainedMethod(
-            "softcotpp",
-            "SoftCoT++: SoftCoT with M contrasted thought sets, voted at test time",
-            SoftCoTPPTrainingArguments,
-        ),
+    name: TrainedMethod(name, summary, arguments)
+    for name, summary, arguments in (
+        ("no_cot", "No-CoT: fine-tuned to answer right after the question", CurriculumTrainingArguments),
+        ("cot", "CoT: fine-tuned on question, written rationale and answer", CurriculumTrainingArguments),
+        ("cot_unk", "CoT-Unk: N trained embeddings in a frozen backbone's slots", ThoughtSlotsTrainingArguments),
+        ("lora", "LoRA: an adapter on every linear layer of a frozen backbone", LoRATrainingArguments),
+        ("no_thoughts", "Coconut w/o thoughts: the curriculum, no continuous thoughts", CoconutTrainingArguments),
+        ("coconut", "Coconut: continuous thoughts, learned stage by stage", CoconutTrainingArguments),
+        ("softcot", "SoftCoT: a frozen assistant's soft thoughts in a frozen backbone", SoftCoTTrainingArguments),
+        ("softcotpp", "SoftCoT++: SoftCoT with M contrasted thought sets, voted", SoftCoTPPTrainingArguments),
     )
 }
 
