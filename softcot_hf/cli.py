@@ -9,7 +9,6 @@ API takes the same dataclass. `--config FILE` (YAML or JSON, keyed by field name
 
 import argparse
 import dataclasses
-import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from transformers import HfArgumentParser
 
 from . import __version__
 from .settings_files import check_keys, read_config
+from .training.arguments import route_trainer_args
 
 OFFLINE_HINT = (
     "Offline? Set HF_HUB_OFFLINE=1 so that Hub lookups fail at once, pass local folders instead of Hub ids, and "
@@ -36,32 +36,82 @@ class Command:
     run: Callable
     positional: str | None = None
     passthrough: str | None = None
+    defaults: dict | None = None
+    defaults: dict | None = None
 
 
 def _commands() -> dict[str, Command]:
-    """The commands, each defined in the module of the code it runs (imported here, on use)."""
-    commands = {}
-    for module in (
-        "softcot_hf.evaluation.cli",
-        "softcot_hf.hub",
-        "softcot_hf.quickstart",
-        "softcot_hf.bench",
-        "softcot_hf.reproduce",
-    ):
-        for command in importlib.import_module(module).COMMANDS:
-            commands[command.name] = command
-    return commands
+    """The commands other than train and lm-eval; the library code each runs is imported here, on use."""
+    from .bench import BenchArguments, run_bench
+    from .evaluation.arguments import EvaluationArguments, ReportArguments
+    from .evaluation.console import evaluate_and_print, report_and_print
+    from .hub import PushArguments, run_push
+    from .quickstart import QuickstartArguments, run_quickstart
+    from .reproduce import ReproduceArguments, reproduce
+
+    def quickstart(args: QuickstartArguments):
+        return run_quickstart(
+            args.output_dir, tiny=args.tiny, push_to_hub=args.push_to_hub, seeds=args.seeds, overwrite=args.overwrite
+        )
+
+    commands = [
+        Command(
+            "eval",
+            "evaluate a method on a task: predictions.jsonl, summary.json, table",
+            EvaluationArguments,
+            evaluate_and_print,
+        ),
+        Command(
+            "report",
+            "markdown table and bar chart from several summary.json files",
+            ReportArguments,
+            report_and_print,
+            positional="summaries",
+        ),
+        Command(
+            "push",
+            "publish a saved SoftCoT / CoT-Unk / Coconut folder on the Hub, with a model card",
+            PushArguments,
+            run_push,
+            positional="folder",
+        ),
+        Command(
+            "quickstart",
+            "train SoftCoT and Coconut on two synthetic tasks over 3 seeds, evaluate, compare (CPU, minutes)",
+            QuickstartArguments,
+            quickstart,
+        ),
+        Command(
+            "bench",
+            "run a speed/memory benchmark of the source checkout (benchmarks/NAME.py)",
+            BenchArguments,
+            run_bench,
+            positional="name",
+            passthrough="args",
+        ),
+        Command(
+            "reproduce",
+            "one paper-table row from a recipe file: train, evaluate with its seeds, print ours beside the paper's",
+            ReproduceArguments,
+            reproduce,
+            positional="recipe",
+        ),
+    ]
+    return {command.name: command for command in commands}
 
 
 def _train_commands() -> dict[str, Command]:
-    """`softcot-hf train METHOD`: one per method that trains, on its training arguments."""
-    from .methods import METHODS
-    from .training.runs import train_and_report
+    """`softcot-hf train METHOD`: one per method that trains, on its training arguments (`method` set to METHOD)."""
+    from .training.method_arguments import TRAINED_METHODS
+
+    def train_and_report(args):
+        from .pipelines import train_and_report
+
+        return train_and_report(args)
 
     return {
-        name: Command(name, method.__doc__ or name, method.arguments, lambda args, m=method: train_and_report(m, args))
-        for name, method in METHODS.items()
-        if method.arguments is not None
+        name: Command(name, entry.summary, entry.arguments, train_and_report, defaults={"method": name})
+        for name, entry in TRAINED_METHODS.items()
     }
 
 
@@ -110,7 +160,7 @@ def parse_arguments(
     known, _ = parser.parse_known_args(argv)
     if known.config:
         try:
-            config = read_config(known.config)
+            config = route_trainer_args(arguments, read_config(known.config))  # TrainingArguments keys: trainer_args
             check_keys(known.config, config, (field.name for field in dataclasses.fields(arguments)))
         except (OSError, ValueError) as error:
             parser.error(str(error))
@@ -127,7 +177,9 @@ def parse_arguments(
 
 def parse(command: Command, argv: list[str], prog: str):
     """`command.arguments` from `argv` (see `parse_arguments`)."""
-    return parse_arguments(command.arguments, argv, prog, command.help, command.positional, command.passthrough)
+    return parse_arguments(
+        command.arguments, argv, prog, command.help, command.positional, command.passthrough, command.defaults
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,7 +16,6 @@ from urllib.parse import urlparse
 from huggingface_hub import CommitInfo, EvalResult
 from transformers import CONFIG_MAPPING, MODEL_FOR_CAUSAL_LM_MAPPING, PreTrainedModel
 
-from .cli import Command
 from .data import get_task
 from .evaluation.report import load_summaries
 from .modeling.hub_card import CARDS, is_hub_id
@@ -249,17 +248,6 @@ def run_push(args: PushArguments) -> CommitInfo:
     )
     print(f"Pushed {args.folder} to {commit.repo_url.repo_id}: {commit.commit_url}")
     return commit
-
-
-COMMANDS = [
-    Command(
-        "push",
-        "publish a saved SoftCoT / CoT-Unk / Coconut folder on the Hub, with a model card",
-        PushArguments,
-        run_push,
-        positional="folder",
-    )
-]
 
 
 __all__ = ["saved_model_class", "push_folder", "push_to_hub"]

@@ -48,9 +48,10 @@ def fsdp_requested(args) -> bool:
     return _flag("ACCELERATE_USE_FSDP") or bool(args.fsdp)
 
 
-def deepspeed_requested(args) -> bool:
-    """Whether this run was launched for DeepSpeed (`accelerate launch` with a DeepSpeed config, or `--deepspeed`)."""
-    return _flag("ACCELERATE_USE_DEEPSPEED") or bool(args.deepspeed)
+def deepspeed_requested(deepspeed_config) -> bool:
+    """Whether this run was launched for DeepSpeed (`accelerate launch` with a DeepSpeed config, or
+    `TrainingArguments.deepspeed`, whose value `deepspeed_config` is)."""
+    return _flag("ACCELERATE_USE_DEEPSPEED") or bool(deepspeed_config)
 
 
 def _is_dtensor(tensor: torch.Tensor) -> bool:
@@ -287,7 +288,7 @@ def check_engine(trainer: Trainer) -> None:
         )
     for asked, enabled, name in (
         (fsdp_requested(args), trainer.is_fsdp_enabled, "FSDP"),
-        (deepspeed_requested(args), trainer.is_deepspeed_enabled, "DeepSpeed"),
+        (deepspeed_requested(args.deepspeed), trainer.is_deepspeed_enabled, "DeepSpeed"),
     ):
         if asked and not enabled:
             raise RuntimeError(
