@@ -16,6 +16,7 @@ LAYERS = [
         "softcot_hf",
         "softcot_hf.settings_files",
         "softcot_hf.checks",
+        "softcot_hf.compat",
         "softcot_hf.modeling",
         "softcot_hf.processing_softcot",
     ],
