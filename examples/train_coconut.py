@@ -16,7 +16,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from softcot_hf.arguments_parser import parse_arguments
 from softcot_hf.data import get_task
 from softcot_hf.methods import get_method
-from softcot_hf.training.runs import train_and_report
+from softcot_hf.pipelines import train_and_report
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
 
     # 1. Train with the curriculum (stage s: the first s steps become s * c thoughts), save, evaluate on test.
-    train_and_report(coconut, args)
+    train_and_report(args)
 
     # 2. The result is an ordinary Hugging Face model folder: load it and answer one test question.
     model = AutoModelForCausalLM.from_pretrained(args.output_dir).eval()

@@ -15,7 +15,7 @@ import sys
 
 from softcot_hf.arguments_parser import parse_arguments
 from softcot_hf.methods import get_method
-from softcot_hf.training.runs import train_and_report
+from softcot_hf.pipelines import train_and_report
 from softcot_hf.training.softcot_training import LLAMA_PAIR, QWEN_PAIR
 
 
@@ -27,8 +27,9 @@ def main(argv: list[str] | None = None) -> dict:
     method = get_method(picked.method)
     pair = LLAMA_PAIR if picked.pair == "llama" else QWEN_PAIR
     defaults = {name: pair[name] for name in ("backbone", "assistant") if hasattr(method.arguments, name)}
+    defaults["method"] = method.name
     args = parse_arguments(method.arguments, argv, "train_softcot.py", __doc__, defaults=defaults)
-    return train_and_report(method, args)
+    return train_and_report(args)
 
 
 if __name__ == "__main__":

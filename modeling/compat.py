@@ -1,5 +1,5 @@
 """What the three models share about the KV cache and positions, and the one place that absorbs the differences
-between the transformers releases we accept (5.17 and newer).
+between the transformers releases we accept.
 
 KV cache: transformers up to 5.23 hands a model its cache as `past_key_values` and returns it in outputs under that
 name; 5.24 renamed both to `cache` (the old name stays a deprecated alias until 5.40). Our models accept the cache
@@ -20,16 +20,24 @@ wrapped language model's own config, hands the prefill the 2D mask back (`paddin
 
 Sub-configs: 5.19 introduced `SubConfigSpec` declarations; before it a composite config converted its sub-config
 dicts itself. `sub_config` does that conversion, which every release accepts.
+
+Private names of transformers the models rely on, each with why (tests/test_compat.py fails by name when one moves):
+`cached_file_or_none` (`cached_file`'s private switches), `attn_implementation` (a config's `_attn_implementation`).
+
+The releases accepted are setup.py's `install_requires` (the one statement of the supported range): this file cannot
+read the package's metadata, since it also runs as remote code where softcot-hf is not installed, so it states no
+range of its own and checks no version; it tells releases apart by what they have.
 """
 
+import os
 from collections.abc import Callable
 
 import torch
-from transformers import PreTrainedConfig, PreTrainedModel
+from transformers import CONFIG_MAPPING, PreTrainedConfig, PreTrainedModel
 from transformers.cache_utils import Cache
 from transformers.masking_utils import create_masks_for_generate
 from transformers.modeling_outputs import CausalLMOutputWithPast
-from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.utils import cached_file
 
 # The keyword (and output field) the installed transformers uses for the KV cache.
 CACHE_KWARG = "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
@@ -239,8 +247,34 @@ def sub_config(value: dict | PreTrainedConfig | None, default_model_type: str) -
     return CONFIG_MAPPING[value.pop("model_type", default_model_type)](**value)
 
 
+def cached_file_or_none(
+    path_or_repo_id: str | os.PathLike, filename: str, *, offline_ok: bool = False, **location
+) -> str | None:
+    """
+    The local path of `filename` in a model folder or Hub repo (`transformers.utils.cached_file` with `location`:
+    revision, subfolder, token, ...), or `None` when it holds no such file; with `offline_ok`, also `None` when the
+    Hub cannot be reached. `cached_file` takes these as private keyword arguments
+    (`_raise_exceptions_for_missing_entries`, `_raise_exceptions_for_connection_errors`); there is no public form.
+    """
+    return cached_file(
+        path_or_repo_id,
+        filename,
+        _raise_exceptions_for_missing_entries=False,
+        _raise_exceptions_for_connection_errors=not offline_ok,
+        **location,
+    )
+
+
+def attn_implementation(config: PreTrainedConfig) -> str | None:
+    """The attention implementation `config` was loaded or built with (`None`: not chosen yet). transformers keeps it
+    in the private `_attn_implementation` (the public `attn_implementation` is only an init argument)."""
+    return config._attn_implementation
+
+
 __all__ = [
     "CACHE_KWARG",
+    "attn_implementation",
+    "cached_file_or_none",
     "cached_length",
     "check_padding_has_mask",
     "enable_activation_checkpointing",

@@ -26,6 +26,7 @@ from transformers import (
 from transformers.utils import CONFIG_NAME, SAFE_WEIGHTS_NAME, cached_file, logging
 from transformers.utils.hub import extract_commit_hash
 
+from .compat import attn_implementation, cached_file_or_none
 from .weights_record import verify_weights
 
 # Under transformers' root logger, so its verbosity settings (`transformers.logging.set_verbosity_info()`,
@@ -106,9 +107,7 @@ def cached_commit(repo_id: str) -> str | None:
     """The commit of the Hub repo `repo_id` whose config the local cache holds for its main branch (no request made);
     `None` when nothing is cached."""
     try:
-        config_file = cached_file(
-            repo_id, CONFIG_NAME, local_files_only=True, _raise_exceptions_for_missing_entries=False
-        )
+        config_file = cached_file_or_none(repo_id, CONFIG_NAME, local_files_only=True)
     except OSError:
         return None
     return extract_commit_hash(config_file, None) if config_file else None
@@ -166,9 +165,7 @@ class FrozenModelsCheckpoint:
 
     def load_generation_config(self) -> GenerationConfig | None:
         """The checkpoint's saved generation config, `None` if it has none."""
-        path = cached_file(
-            self.name_or_path, "generation_config.json", _raise_exceptions_for_missing_entries=False, **self.location
-        )
+        path = cached_file_or_none(self.name_or_path, "generation_config.json", **self.location)
         return None if path is None else GenerationConfig.from_dict(json.loads(Path(path).read_text()))
 
     def load_frozen_model(self, config: PreTrainedConfig, name: str, sub_config: PreTrainedConfig) -> PreTrainedModel:
@@ -192,8 +189,8 @@ class FrozenModelsCheckpoint:
                 "loading whatever its main branch holds now."
             )
         kwargs = self.frozen_kwargs
-        if sub_config._attn_implementation is not None:
-            kwargs = {"attn_implementation": sub_config._attn_implementation, **kwargs}
+        if attn_implementation(sub_config) is not None:
+            kwargs = {"attn_implementation": attn_implementation(sub_config), **kwargs}
         trust = self.frozen_trust_remote_code
         try:
             return AutoModelForCausalLM.from_pretrained(

@@ -1,29 +1,27 @@
 """
-The one Hub push of this package's models: `model.push_to_hub(...)` and `softcot-hf push FOLDER` both end in
-`push_model_folder`, which uploads a saved model folder and its model card (`CARD`) in one commit.
+The one Hub upload of this package's models: `model.push_to_hub(...)` (`push_model`) and `softcot-hf push FOLDER`
+both end in `push_model_folder`, which uploads a saved model folder and its model card (`hub_card.render_card`) in
+one commit, after refusing frozen models' weights, local paths and pushes over another model type.
 
 Remote code: it needs only huggingface_hub and safetensors (transformers' own dependencies), so a model loaded with
-`trust_remote_code=True` pushes without softcot_hf. What a card says and what a push may upload come from the model
-class (`HubPushMixin`), never from a list of model types here.
+`trust_remote_code=True` pushes without softcot_hf. What a push may upload comes from the model class
+(`_trained_module`, `weights_record.trained_prefix`).
 """
 
 import json
 import math
 import os
-import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from string import Template
 
 from huggingface_hub import (
     CommitInfo,
     CommitOperationAdd,
     CommitOperationDelete,
     HfApi,
-    ModelCardData,
     constants,
     get_token,
     hf_hub_download,
@@ -31,12 +29,9 @@ from huggingface_hub import (
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 from safetensors import safe_open
 
-# The model card: metadata, title, then the model class's `_hub_card`, whose `$sections` receives `SECTIONS`.
-CARD = Template("---\n$metadata\n---\n\n# $repo_id\n\n$body")
-SECTIONS = Template(
-    "## Training settings\n\n| setting | value |\n|---|---|\n$settings\n\n## Evaluation\n\n$evaluation"
-)
-NO_EVALUATION = "No evaluation summary was given when this model was pushed."
+from .hub_card import card_template, is_hub_id, render_card
+from .weights_record import trained_prefix
+
 CARD_FILE = "README.md"
 
 # Files that make up a model folder: configs, weights, remote code, tokenizer files, chat templates.
@@ -46,17 +41,10 @@ UPLOAD_SUFFIXES = (".json", ".safetensors", ".py", ".jinja", ".txt", ".model")
 RUN_FILES = {"trainer_state.json", "all_results.json", "train_results.json", "eval_results.json", "run.json"}
 # Subfolders that belong to the model: a tokenizer (the processor saves one per side) or a LoRA adapter.
 SUBFOLDER_MARKERS = ("tokenizer_config.json", "adapter_config.json")
-# A Hub repo id as `from_pretrained` reads one: `name` or `owner/name`.
-HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 
 
 class LocalPathError(ValueError):
     """A push would publish a path of this machine's file system."""
-
-
-def is_hub_id(name: str) -> bool:
-    """Whether `name` is a Hub repo id (`name` or `owner/name`) and not a path that exists here."""
-    return bool(HUB_ID.fullmatch(name)) and not os.path.exists(name)
 
 
 def hub_model_type(repo_id: str, revision: str | None = None, token: bool | str | None = None) -> str | None:
@@ -133,7 +121,7 @@ def files_to_push(folder: str | Path) -> list[str]:
 
 def check_weights(folder: str | Path, model_class: type, paths: list[str]) -> int:
     """Refuse weights a checkpoint of `model_class` must not hold (a frozen model's); returns its parameter count."""
-    prefix = model_class._hub_trained_prefix()
+    prefix = trained_prefix(model_class)
     weight_files = [path for path in paths if path.endswith(".safetensors") and not path.startswith("adapter/")]
     if not weight_files:
         raise FileNotFoundError(f"{folder} holds no .safetensors weights: save the model there first.")
@@ -232,54 +220,6 @@ def _read(content: str | bytes) -> bytes:
     return content if isinstance(content, bytes) else Path(content).read_bytes()
 
 
-def _value(value) -> str:
-    """A card table cell: strings (ids, names) as code."""
-    return f"`{value}`" if isinstance(value, str) else str(value)
-
-
-def render_card(
-    model_class: type,
-    config: dict,
-    repo_id: str,
-    num_parameters: int,
-    *,
-    paths: Sequence[str] = (),
-    card_data: dict | None = None,
-    training: dict | None = None,
-    evaluation: str | None = None,
-) -> str:
-    """
-    The model card (`CARD`) of a `model_class` checkpoint saved with `config` (the config.json as uploaded): metadata
-    (`base_model` from `_hub_base_models`, `_hub_tags`, plus `card_data`: license, datasets, eval_results, tags), the
-    class's `_hub_card` with `$`-fields from the config, and the shared sections: training settings
-    (`_hub_card_settings` then `training`) and `evaluation` (markdown). `paths`: the uploaded files (an `adapter/`
-    among them is mentioned).
-    """
-    card_data = dict(card_data or {})
-    bases = [name for name in model_class._hub_base_models(config) if name and is_hub_id(name)]
-    metadata = ModelCardData(
-        model_name=repo_id.split("/")[-1],
-        base_model=bases or None,
-        library_name="transformers",
-        pipeline_tag="text-generation",
-        tags=[*model_class._hub_tags, *(card_data.pop("tags", None) or [])],
-        **card_data,
-    )
-    settings = {label: config.get(key) for label, key in model_class._hub_card_settings.items()} | (training or {})
-    rows = "\n".join(f"| {name} | {_value(value)} |" for name, value in settings.items() if value)
-    sections = SECTIONS.substitute(settings=rows, evaluation=evaluation or NO_EVALUATION)
-    adapter = any(path.startswith("adapter/") for path in paths)
-    body = Template(model_class._hub_card).substitute(
-        {key: value for key, value in config.items() if not isinstance(value, dict | list)},
-        repo_id=repo_id,
-        num_parameters=f"{num_parameters:,}",
-        base_models=", ".join(f"`{name}`" for name in bases) or "its base model",
-        adapter_note=" (merged; the LoRA adapter is in `adapter/`)" if adapter else "",
-        sections=sections,
-    )
-    return CARD.substitute(metadata=metadata.to_yaml(), repo_id=repo_id, body=body)
-
-
 def push_model_folder(
     folder: str | Path,
     repo_id: str,
@@ -313,7 +253,6 @@ def push_model_folder(
     config = json.loads(_read(contents["config.json"]))
     if model_card is None:
         model_card = render_card(
-            model_class,
             config,
             repo_id,
             num_parameters,
@@ -344,97 +283,67 @@ def push_model_folder(
         return api.create_commit(
             repo_id,
             operations,
-            commit_message=commit_message or model_class._hub_commit_message,
+            commit_message=commit_message or card_template(config["model_type"]).commit_message,
             commit_description=commit_description,
             revision=revision,
             create_pr=create_pr,
         )
 
 
-class HubPushMixin:
+def push_model(
+    model,
+    repo_id: str,
+    *,
+    base_model_ids: dict[str, str] | None = None,
+    model_card: str | None = None,
+    force: bool = False,
+    commit_message: str | None = None,
+    commit_description: str | None = None,
+    private: bool | None = None,
+    token: bool | str | None = None,
+    revision: str | None = None,
+    create_pr: bool = False,
+    max_shard_size: int | str = "50GB",
+    tags: list[str] | None = None,
+) -> CommitInfo:
     """
-    `push_to_hub` for a `PreTrainedModel` of this package (the stock one writes a generic card over ours). The class
-    tells the push what its card says and what it may upload:
+    `push_to_hub` of this package's models (the stock one writes a generic card over ours): upload what
+    `save_pretrained` writes (config, the trained weights, generation config, remote code) in one commit through
+    `push_model_folder`, the path `softcot-hf push` takes, and return its `CommitInfo`; frozen models referenced by id
+    are never uploaded. Push the processor or tokenizer with its own `push_to_hub`.
 
-    - `_hub_card`: the card's body, a `string.Template`: description, usage, `$sections` (training settings and
-      evaluation), limitations, citation; `$`-fields are config.json's top-level values, `$repo_id`,
-      `$num_parameters`, `$base_models` and `$adapter_note`;
-    - `_hub_card_settings`: `{row label: config key}` of the training-settings table;
-    - `_hub_tags`, `_hub_commit_message`; `_hub_base_models(config)`: the models it is built on (`base_model`);
-    - `_trained_module`: the module whose weights are the only ones a checkpoint may hold (`None`: all of them).
+    Local paths in the config (models loaded from folders) are refused unless `base_model_ids` maps each to its Hub id
+    (`{"/path/to/backbone": "owner/name"}`); the ids go into the upload only. README.md: `model_card` if given, else
+    the repo's card is kept, else the card of the model's type. A repo that holds another model type is refused unless
+    `force=True`, which replaces its files.
     """
-
-    _hub_card: str
-    _hub_card_settings: dict[str, str]
-    _hub_tags: tuple[str, ...]
-    _hub_commit_message: str
-    _trained_module: str | None
-
-    @staticmethod
-    def _hub_base_models(config: dict) -> list[str | None]:
-        raise NotImplementedError
-
-    @classmethod
-    def _hub_trained_prefix(cls) -> str | None:
-        """Prefix of the only weight keys a checkpoint may hold (`_trained_module`, which every model class sets);
-        `None` when every weight is trained (`_trained_module = None`)."""
-        return None if cls._trained_module is None else f"{cls._trained_module}."
-
-    def push_to_hub(
-        self,
-        repo_id: str,
-        *,
-        base_model_ids: dict[str, str] | None = None,
-        model_card: str | None = None,
-        force: bool = False,
-        commit_message: str | None = None,
-        commit_description: str | None = None,
-        private: bool | None = None,
-        token: bool | str | None = None,
-        revision: str | None = None,
-        create_pr: bool = False,
-        max_shard_size: int | str = "50GB",
-        tags: list[str] | None = None,
-    ) -> CommitInfo:
-        """
-        Upload what `save_pretrained` writes (config, the trained weights, generation config, remote code) in one
-        commit through `push_model_folder`, the path `softcot-hf push` takes, and return its `CommitInfo`; frozen
-        models referenced by id are never uploaded. Push the processor or tokenizer with its own `push_to_hub`.
-
-        Local paths in the config (models loaded from folders) are refused unless `base_model_ids` maps each to its
-        Hub id (`{"/path/to/backbone": "owner/name"}`); the ids go into the upload only. README.md: `model_card` if
-        given, else the repo's card is kept, else the card rendered from the model class. A repo that holds another
-        model type is refused unless `force=True`, which replaces its files.
-        """
-        with tempfile.TemporaryDirectory() as folder:
-            self.save_pretrained(folder, max_shard_size=max_shard_size)
-            return push_model_folder(
-                folder,
-                repo_id,
-                type(self),
-                base_model_ids=base_model_ids,
-                model_card=model_card,
-                keep_card=True,
-                card_data={"tags": tags},
-                force=force,
-                private=private,
-                token=token,
-                revision=revision,
-                create_pr=create_pr,
-                commit_message=commit_message,
-                commit_description=commit_description,
-            )
+    with tempfile.TemporaryDirectory() as folder:
+        model.save_pretrained(folder, max_shard_size=max_shard_size)
+        return push_model_folder(
+            folder,
+            repo_id,
+            type(model),
+            base_model_ids=base_model_ids,
+            model_card=model_card,
+            keep_card=True,
+            card_data={"tags": tags},
+            force=force,
+            private=private,
+            token=token,
+            revision=revision,
+            create_pr=create_pr,
+            commit_message=commit_message,
+            commit_description=commit_description,
+        )
 
 
 __all__ = [
-    "HubPushMixin",
     "LocalPathError",
     "check_token",
     "check_weights",
     "files_to_push",
     "hub_model_type",
-    "is_hub_id",
+    "push_model",
     "push_model_folder",
     "refuse_other_model_type",
-    "render_card",
 ]

@@ -3,6 +3,7 @@
 import copy
 
 import torch
+from huggingface_hub import CommitInfo
 from transformers import AutoModelForCausalLM, GenerationMixin, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.cache_utils import Cache, DynamicCache
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
@@ -13,6 +14,7 @@ from transformers.utils.generic import can_return_tuple
 from .compat import (
     CACHE_KWARG,
     WrapperGenerationMixin,
+    attn_implementation,
     cached_length,
     check_padding_has_mask,
     check_positions,
@@ -23,55 +25,13 @@ from .compat import (
     position_ids_from_attention_mask,
 )
 from .configuration_coconut import CoconutConfig
-from .hub_push import HubPushMixin
+from .hub_push import push_model
 from .thought_tokens import _single_token_id, suppress_internal_tokens
 from .weights_record import WeightsRecordMixin
 
 START_LATENT_TOKEN = "<|start-latent|>"
 END_LATENT_TOKEN = "<|end-latent|>"
 LATENT_TOKEN = "<|latent|>"
-
-_CARD = """\
-A Coconut model (Hao et al., 2024) fine-tuned from $base_models: after `<|start-latent|>` it feeds its last hidden
-state back as the next input embedding for $num_latent_thoughts continuous thoughts, then writes `<|end-latent|>` and
-decodes the answer in ordinary tokens. This repo holds the full fine-tuned model$adapter_note, its tokenizer with the
-three Coconut tokens, and the remote code, so `trust_remote_code=True` loads it without any extra package.
-
-## Usage
-
-```python
-from transformers import AutoModelForCausalLM, AutoTokenizer
-
-model = AutoModelForCausalLM.from_pretrained("$repo_id", trust_remote_code=True)
-tokenizer = AutoTokenizer.from_pretrained("$repo_id")
-
-question = "Tom has 4 apples and buys 3 more. How many apples does Tom have?"
-inputs = tokenizer([question + "\\n"], return_tensors="pt")  # the question, then a newline, as in training
-output = model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"], max_new_tokens=256)
-print(tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True))
-```
-
-$sections
-
-## Limitations
-
-- The continuous thoughts are not human-readable; the number of thoughts at inference should match training
-  (`config.num_latent_thoughts`).
-- Trained on one task's data with a curriculum; expect weaker results on other kinds of questions.
-- The answer follows the training format (e.g. `### <answer>`); read it with the same extractor the evaluation used.
-
-## Citation
-
-```bibtex
-@article{hao2024coconut,
-  title   = {Training Large Language Models to Reason in a Continuous Latent Space},
-  author  = {Hao, Shibo and Sukhbaatar, Sainbayar and Su, DiJia and Li, Xian and Hu, Zhiting and Weston, Jason and
-             Tian, Yuandong},
-  journal = {arXiv preprint arXiv:2412.06769},
-  year    = {2024}
-}
-```
-"""
 
 
 def _vocabulary_id(tokenizer: PreTrainedTokenizerBase, token: str) -> int:
@@ -91,7 +51,7 @@ def kept_positions(logits_to_keep: int | torch.Tensor) -> slice | torch.Tensor:
     return slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
 
 
-class CoconutPreTrainedModel(PreTrainedModel):
+class CoconutPreTrainedModel(WeightsRecordMixin, PreTrainedModel):
     config: CoconutConfig
     base_model_prefix = "language_model"
     # Gradient checkpointing drops the KV cache inside the layers, and the passes over latent thoughts need it.
@@ -104,9 +64,7 @@ class CoconutPreTrainedModel(PreTrainedModel):
     _supports_attention_backend = True
 
 
-class CoconutForCausalLM(
-    WeightsRecordMixin, HubPushMixin, WrapperGenerationMixin, CoconutPreTrainedModel, GenerationMixin
-):
+class CoconutForCausalLM(WrapperGenerationMixin, CoconutPreTrainedModel, GenerationMixin):
     r"""
     Any causal LM (`language_model`) that reads `<|latent|>` positions as continuous thoughts: the input embedding of
     a latent position is the last hidden state (after the final norm) of the position before it.
@@ -115,10 +73,6 @@ class CoconutForCausalLM(
     `AutoModelForCausalLM.from_pretrained(path, trust_remote_code=True)`.
     """
 
-    _hub_card = _CARD
-    _hub_card_settings = {key: key for key in ("c_thought", "max_latent_stage", "num_latent_thoughts")}
-    _hub_tags = ("softcot-hf", "coconut", "latent-reasoning", "chain-of-thought")
-    _hub_commit_message = "Upload Coconut model"
     _trained_module = None  # fully fine-tuned: a push uploads every weight
     _generating = False  # True inside `generate`: see `_refuse_latents_over_cache`
 
@@ -197,7 +151,7 @@ class CoconutForCausalLM(
             latent_token_id=token_ids[2],
             # A composite config sets its attention implementation on its sub-configs, and `None` would make the
             # (shared) config of `language_model` non-causal: keep the one it was loaded with.
-            attn_implementation=language_model.config._attn_implementation,
+            attn_implementation=attn_implementation(language_model.config),
             **config_kwargs,
         )
         model = cls(config, language_model=language_model)
@@ -207,10 +161,10 @@ class CoconutForCausalLM(
         suppress_internal_tokens(model.generation_config, token_ids)
         return model
 
-    @staticmethod
-    def _hub_base_models(config: dict) -> list[str | None]:
-        """The LM a saved config.json says it was fine-tuned from: the card's `base_model`."""
-        return [config["text_config"].get("_name_or_path")]
+    def push_to_hub(self, repo_id: str, **push_kwargs) -> CommitInfo:
+        """Upload the trained weights, config, remote code and model card in one commit (`hub_push.push_model`, whose
+        keyword arguments it takes): local paths and frozen models' weights are refused before any request."""
+        return push_model(self, repo_id, **push_kwargs)
 
     def _check_token_ids(self):
         if None in (self.config.start_latent_token_id, self.config.end_latent_token_id, self.config.latent_token_id):

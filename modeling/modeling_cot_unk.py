@@ -3,8 +3,10 @@
 import os
 
 import torch
+from huggingface_hub import CommitInfo
 from torch import nn
 from transformers import AutoModelForCausalLM, GenerationConfig, GenerationMixin, PreTrainedModel
+from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.processing_utils import Unpack
 from transformers.utils import TransformersKwargs
@@ -24,50 +26,9 @@ from .compat import (
 )
 from .configuration_cot_unk import CoTUnkConfig
 from .frozen_models import FrozenModelsCheckpoint, model_and_tokenizer, pinned_revision
-from .hub_push import HubPushMixin
+from .hub_push import push_model
 from .thought_tokens import rows_with_wrong_count, select_thought_tokens, suppress_internal_tokens
 from .weights_record import WeightsRecordMixin
-
-_CARD = """\
-Zero-Shot CoT-Unk, the prompt-tuning baseline of the SoftCoT paper (Xu et al., ACL 2025): $num_thought_tokens
-trainable placeholder embeddings are inserted into the chain-of-thought prompt of the frozen backbone
-`$backbone_model_name_or_path`. This repo holds only those embeddings ($num_parameters parameters), the config naming
-the backbone and the processor; the backbone is loaded from its own repo, under its own licence.
-
-## Usage
-
-```python
-import softcot_hf  # pip install softcot-hf: registers CoT-Unk with the Auto classes
-from transformers import AutoModelForCausalLM, AutoProcessor
-
-model = AutoModelForCausalLM.from_pretrained("$repo_id")  # fetches the embeddings, then the frozen backbone
-processor = AutoProcessor.from_pretrained("$repo_id")
-
-inputs = processor(["Tom has 4 apples and buys 3 more. How many apples does Tom have?"])
-output = model.generate(**inputs, max_new_tokens=256, do_sample=False)
-print(processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)[0])
-```
-
-$sections
-
-## Limitations
-
-- Only the placeholder embeddings were trained: the model cannot know more than its frozen backbone.
-- The embeddings fit exactly this backbone; with another one they fail to load.
-- Loading downloads the backbone (gated repos need an accepted licence and a token).
-
-## Citation
-
-```bibtex
-@inproceedings{xu2025softcot,
-  title     = {SoftCoT: Soft Chain-of-Thought for Efficient Reasoning with LLMs},
-  author    = {Xu, Yige and Guo, Xu and Zeng, Zhiwei and Miao, Chunyan},
-  booktitle = {Proceedings of the 63rd Annual Meeting of the Association for Computational Linguistics (ACL)},
-  year      = {2025},
-  note      = {arXiv:2502.12134}
-}
-```
-"""
 
 
 class CoTUnkThoughtEmbeddings(nn.Module):
@@ -78,7 +39,7 @@ class CoTUnkThoughtEmbeddings(nn.Module):
         self.weight = nn.Parameter(torch.zeros(config.num_thought_tokens, config.text_config.hidden_size))
 
 
-class CoTUnkPreTrainedModel(PreTrainedModel):
+class CoTUnkPreTrainedModel(WeightsRecordMixin, PreTrainedModel):
     config: CoTUnkConfig
     supports_gradient_checkpointing = True
     _skip_keys_device_placement = ["cache", "past_key_values"]
@@ -100,22 +61,13 @@ class CoTUnkPreTrainedModel(PreTrainedModel):
             module.weight.copy_(table.mean(0) + table.std(0) * noise)
 
 
-class CoTUnkForCausalLM(
-    WeightsRecordMixin, HubPushMixin, WrapperGenerationMixin, CoTUnkPreTrainedModel, GenerationMixin
-):
+class CoTUnkForCausalLM(WrapperGenerationMixin, CoTUnkPreTrainedModel, GenerationMixin):
     """
     A frozen `backbone` LM reads SoftCoT's prompt in which the N thought slots hold N trainable embeddings
     (`thought_embeddings`, the same for every question): prompt tuning at the slots. Only those are trained and saved.
     """
 
     _trained_module = "thought_embeddings"  # the only weights a checkpoint or a push holds
-    _hub_card = _CARD
-    _hub_card_settings = {
-        "num_thought_tokens": "num_thought_tokens",
-        "backbone (frozen)": "backbone_model_name_or_path",
-    }
-    _hub_tags = ("softcot-hf", "cot-unk", "latent-reasoning", "chain-of-thought")
-    _hub_commit_message = "Upload CoT-Unk thought embeddings"
 
     def __init__(self, config: CoTUnkConfig, backbone: PreTrainedModel | None = None):
         super().__init__(config)
@@ -128,10 +80,7 @@ class CoTUnkForCausalLM(
         self.backbone.requires_grad_(False).eval()
         # Checkpoints hold the thought embeddings only: config.json names the backbone.
         self._keys_to_ignore_on_save = {key for key in self.state_dict() if not key.startswith("thought_embeddings.")}
-        # Generation starts from the backbone's settings and never emits the slot or marker tokens.
-        self.generation_config = GenerationConfig.from_dict(self.backbone.generation_config.to_dict())
-        internal_ids = [config.thought_token_id, config.thought_start_token_id, config.thought_end_token_id]
-        suppress_internal_tokens(self.generation_config, internal_ids)
+        self.generation_config = self._backbone_generation_config()
 
     @classmethod
     def from_backbone(
@@ -210,10 +159,10 @@ class CoTUnkForCausalLM(
         with torch.no_grad():
             self.thought_embeddings.weight.copy_(state_dict[key].float())
 
-    @staticmethod
-    def _hub_base_models(config: dict) -> list[str | None]:
-        """The frozen backbone a saved config.json names: the card's `base_model`."""
-        return [config.get("backbone_model_name_or_path")]
+    def push_to_hub(self, repo_id: str, **push_kwargs) -> CommitInfo:
+        """Upload the trained weights, config, remote code and model card in one commit (`hub_push.push_model`, whose
+        keyword arguments it takes): local paths and frozen models' weights are refused before any request."""
+        return push_model(self, repo_id, **push_kwargs)
 
     def train(self, mode: bool = True) -> "CoTUnkForCausalLM":
         """Switch the thought embeddings' mode; the frozen backbone always stays in eval mode (no dropout)."""
@@ -221,12 +170,56 @@ class CoTUnkForCausalLM(
         self.backbone.eval()
         return self
 
+    # Copied from modeling_softcot.SoftCoTForCausalLM._backbone_generation_config
+    def _backbone_generation_config(self) -> GenerationConfig:
+        """Generation settings: the backbone's, never emitting the slot or marker tokens."""
+        generation_config = GenerationConfig.from_dict(self.backbone.generation_config.to_dict())
+        ids = (self.config.thought_token_id, self.config.thought_start_token_id, self.config.thought_end_token_id)
+        suppress_internal_tokens(generation_config, list(ids))
+        return generation_config
+
+    # Copied from modeling_softcot.SoftCoTForCausalLM._pop_backbone_cache
+    def _pop_backbone_cache(
+        self, input_ids: torch.LongTensor | None, inputs_embeds: torch.Tensor | None, kwargs: dict
+    ) -> Cache | None:
+        """Check one of `input_ids` / `inputs_embeds` came and fits the backbone's positions after what is cached;
+        pop the KV cache from `kwargs` (under either name) and return it."""
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
+        cache = pop_cache(kwargs)
+        length = (input_ids if inputs_embeds is None else inputs_embeds).shape[1]
+        check_positions(self.backbone.config, cached_length(cache) + length, "backbone")
+        return cache
+
+    # Copied from modeling_softcot.SoftCoTForCausalLM._backbone_forward
+    def _backbone_forward(
+        self,
+        inputs_embeds: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        position_ids: torch.LongTensor | None,
+        cache: Cache | None,
+        **backbone_kwargs,
+    ) -> CausalLMOutputWithPast:
+        """The frozen backbone over (batch, length, hidden) embeddings; positions count attended tokens only."""
+        if position_ids is None and attention_mask is not None:
+            position_ids = position_ids_from_attention_mask(attention_mask, inputs_embeds.shape[1])
+        return self.backbone(
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            **{CACHE_KWARG: cache},
+            **backbone_kwargs,
+        )
+
+    # Copied from modeling_softcot.SoftCoTForCausalLM.get_input_embeddings
     def get_input_embeddings(self) -> nn.Module:
         return self.backbone.get_input_embeddings()
 
+    # Copied from modeling_softcot.SoftCoTForCausalLM.get_output_embeddings
     def get_output_embeddings(self) -> nn.Module:
         return self.backbone.get_output_embeddings()
 
+    # Copied from modeling_softcot.SoftCoTForCausalLM.get_slot_mask
     def get_slot_mask(
         self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None
     ) -> torch.BoolTensor:
@@ -263,11 +256,7 @@ class CoTUnkForCausalLM(
             cache / past_key_values (`Cache`, *optional*):
                 The backbone's KV cache, under either name; empty or absent means prefill.
         """
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
-        cache = pop_cache(kwargs)
-        length = (input_ids if inputs_embeds is None else inputs_embeds).shape[1]
-        check_positions(self.backbone.config, cached_length(cache) + length, "backbone")
+        cache = self._pop_backbone_cache(input_ids, inputs_embeds, kwargs)
 
         if inputs_embeds is None and is_prefill(cache):
             check_padding_has_mask(input_ids, attention_mask, self.config.text_config, "backbone")
@@ -292,16 +281,14 @@ class CoTUnkForCausalLM(
             # A decoding step: every token, a generated slot token included, is an ordinary token.
             inputs_embeds = self.get_input_embeddings()(input_ids)
 
-        if position_ids is None and attention_mask is not None:
-            position_ids = position_ids_from_attention_mask(attention_mask, inputs_embeds.shape[1])
-        outputs = self.backbone(
-            inputs_embeds=inputs_embeds,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
+        outputs = self._backbone_forward(
+            inputs_embeds,
+            attention_mask,
+            position_ids,
+            cache,
             labels=labels,
             use_cache=use_cache,
             logits_to_keep=logits_to_keep,
-            **{CACHE_KWARG: cache},
             **kwargs,
         )
         return CausalLMOutputWithPast(
@@ -312,8 +299,9 @@ class CoTUnkForCausalLM(
             **{CACHE_KWARG: output_cache(outputs)},
         )
 
+    # Copied from modeling_softcot.SoftCoTForCausalLM._decoding_language_model
     def _decoding_language_model(self) -> PreTrainedModel:
-        """The LM that runs the decoding steps: once the cache holds the slots, a step is the backbone's own."""
+        """The LM that runs the decoding steps: once the cache holds the thoughts, a step is the backbone's own."""
         return self.backbone
 
 

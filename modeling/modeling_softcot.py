@@ -4,8 +4,10 @@ import os
 from dataclasses import dataclass
 
 import torch
+from huggingface_hub import CommitInfo
 from torch import nn
 from transformers import AutoModelForCausalLM, GenerationConfig, GenerationMixin, PreTrainedModel
+from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.processing_utils import Unpack
 from transformers.utils import TransformersKwargs
@@ -26,7 +28,7 @@ from .compat import (
 )
 from .configuration_softcot import SoftCoTConfig
 from .frozen_models import FrozenModelsCheckpoint, model_and_tokenizer, pinned_revision
-from .hub_push import HubPushMixin
+from .hub_push import push_model
 from .thought_sets import (
     SoftCoTThoughtSets,
     assistant_inputs_with_sets,
@@ -91,53 +93,7 @@ class SoftCoTMLPProjection(nn.Module):
 PROJECTION_CLASSES = {"linear": SoftCoTLinearProjection, "mlp": SoftCoTMLPProjection}
 
 
-_CARD = """\
-A SoftCoT model (Xu et al., ACL 2025): the frozen assistant `$assistant_model_name_or_path` reads the question and
-writes $num_thought_tokens soft thoughts in one forward pass, and a trained $projection_type projection maps them into
-the input embeddings of the frozen backbone `$backbone_model_name_or_path`, which then reasons and answers as usual.
-This repo holds only the projection ($num_parameters parameters), the config naming both frozen models and the
-processor; the assistant and backbone are loaded from their own repos, under their own licences.
-
-## Usage
-
-```python
-import softcot_hf  # pip install softcot-hf: registers SoftCoT with the Auto classes
-from transformers import AutoModelForCausalLM, AutoProcessor
-
-model = AutoModelForCausalLM.from_pretrained("$repo_id")  # fetches the projection, then both frozen models
-processor = AutoProcessor.from_pretrained("$repo_id")
-
-inputs = processor(["Tom has 4 apples and buys 3 more. How many apples does Tom have?"])
-output = model.generate(**inputs, max_new_tokens=256, do_sample=False)
-print(processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)[0])
-```
-
-$sections
-
-## Limitations
-
-- Only the projection was trained: the model cannot know more than its frozen backbone, and the soft thoughts help
-  most on the kind of questions it was trained on (the paper trains on GSM8K and evaluates other tasks zero-shot).
-- The projection fits exactly these two models; with another assistant or backbone it fails to load.
-- Loading downloads both frozen models (gated repos need an accepted licence and a token); with
-  `local_files_only=True` they must already be in the cache.
-- Answers are extracted from free text; check the evaluation settings before comparing numbers across setups.
-
-## Citation
-
-```bibtex
-@inproceedings{xu2025softcot,
-  title     = {SoftCoT: Soft Chain-of-Thought for Efficient Reasoning with LLMs},
-  author    = {Xu, Yige and Guo, Xu and Zeng, Zhiwei and Miao, Chunyan},
-  booktitle = {Proceedings of the 63rd Annual Meeting of the Association for Computational Linguistics (ACL)},
-  year      = {2025},
-  note      = {arXiv:2502.12134}
-}
-```
-"""
-
-
-class SoftCoTPreTrainedModel(PreTrainedModel):
+class SoftCoTPreTrainedModel(WeightsRecordMixin, PreTrainedModel):
     config: SoftCoTConfig
     supports_gradient_checkpointing = True
     _skip_keys_device_placement = ["cache", "past_key_values"]
@@ -152,9 +108,7 @@ class SoftCoTPreTrainedModel(PreTrainedModel):
             module.reset_parameters()
 
 
-class SoftCoTForCausalLM(
-    WeightsRecordMixin, HubPushMixin, WrapperGenerationMixin, SoftCoTPreTrainedModel, GenerationMixin
-):
+class SoftCoTForCausalLM(WrapperGenerationMixin, SoftCoTPreTrainedModel, GenerationMixin):
     """
     A frozen `assistant` LM reads the question and N placeholders in one forward pass; its last-layer states at the
     placeholders, mapped by the trainable `projection`, replace the embeddings of N slot tokens in the prompt of a
@@ -162,16 +116,6 @@ class SoftCoTForCausalLM(
     """
 
     _trained_module = "projection"  # the only weights a checkpoint or a push holds
-    _hub_card = _CARD
-    _hub_card_settings = {
-        "num_thought_tokens": "num_thought_tokens",
-        "projection_type": "projection_type",
-        "thought sets per question (SoftCoT++, voted)": "num_thought_sets",  # absent from a SoftCoT config.json
-        "assistant (frozen)": "assistant_model_name_or_path",
-        "backbone (frozen)": "backbone_model_name_or_path",
-    }
-    _hub_tags = ("softcot-hf", "softcot", "latent-reasoning", "chain-of-thought")
-    _hub_commit_message = "Upload SoftCoT projection"
 
     def __init__(
         self,
@@ -198,10 +142,7 @@ class SoftCoTForCausalLM(
             frozen.requires_grad_(False).eval()
         # Checkpoints hold the projection only: config.json names the frozen models.
         self._keys_to_ignore_on_save = {key for key in self.state_dict() if not key.startswith("projection.")}
-        # Generation starts from the backbone's settings and never emits the slot or marker tokens.
-        self.generation_config = GenerationConfig.from_dict(self.backbone.generation_config.to_dict())
-        internal_ids = [config.thought_token_id, config.thought_start_token_id, config.thought_end_token_id]
-        suppress_internal_tokens(self.generation_config, internal_ids)
+        self.generation_config = self._backbone_generation_config()
 
     @classmethod
     def from_assistant_and_backbone(
@@ -300,10 +241,10 @@ class SoftCoTForCausalLM(
             )
         self.projection.load_state_dict({key.removeprefix("projection."): value for key, value in state_dict.items()})
 
-    @staticmethod
-    def _hub_base_models(config: dict) -> list[str | None]:
-        """The frozen models a saved config.json names: the card's `base_model`."""
-        return [config.get("backbone_model_name_or_path"), config.get("assistant_model_name_or_path")]
+    def push_to_hub(self, repo_id: str, **push_kwargs) -> CommitInfo:
+        """Upload the trained weights, config, remote code and model card in one commit (`hub_push.push_model`, whose
+        keyword arguments it takes): local paths and frozen models' weights are refused before any request."""
+        return push_model(self, repo_id, **push_kwargs)
 
     def train(self, mode: bool = True) -> "SoftCoTForCausalLM":
         """Switch the projection's mode; the frozen models always stay in eval mode (no dropout)."""
@@ -311,6 +252,44 @@ class SoftCoTForCausalLM(
         self.assistant.eval()
         self.backbone.eval()
         return self
+
+    def _backbone_generation_config(self) -> GenerationConfig:
+        """Generation settings: the backbone's, never emitting the slot or marker tokens."""
+        generation_config = GenerationConfig.from_dict(self.backbone.generation_config.to_dict())
+        ids = (self.config.thought_token_id, self.config.thought_start_token_id, self.config.thought_end_token_id)
+        suppress_internal_tokens(generation_config, list(ids))
+        return generation_config
+
+    def _pop_backbone_cache(
+        self, input_ids: torch.LongTensor | None, inputs_embeds: torch.Tensor | None, kwargs: dict
+    ) -> Cache | None:
+        """Check one of `input_ids` / `inputs_embeds` came and fits the backbone's positions after what is cached;
+        pop the KV cache from `kwargs` (under either name) and return it."""
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
+        cache = pop_cache(kwargs)
+        length = (input_ids if inputs_embeds is None else inputs_embeds).shape[1]
+        check_positions(self.backbone.config, cached_length(cache) + length, "backbone")
+        return cache
+
+    def _backbone_forward(
+        self,
+        inputs_embeds: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        position_ids: torch.LongTensor | None,
+        cache: Cache | None,
+        **backbone_kwargs,
+    ) -> CausalLMOutputWithPast:
+        """The frozen backbone over (batch, length, hidden) embeddings; positions count attended tokens only."""
+        if position_ids is None and attention_mask is not None:
+            position_ids = position_ids_from_attention_mask(attention_mask, inputs_embeds.shape[1])
+        return self.backbone(
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            **{CACHE_KWARG: cache},
+            **backbone_kwargs,
+        )
 
     def get_input_embeddings(self) -> nn.Module:
         return self.backbone.get_input_embeddings()
@@ -504,11 +483,7 @@ class SoftCoTForCausalLM(
             cache / past_key_values (`Cache`, *optional*):
                 The backbone's KV cache, under either name; empty or absent means prefill.
         """
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
-        cache = pop_cache(kwargs)
-        length = (input_ids if inputs_embeds is None else inputs_embeds).shape[1]
-        check_positions(self.backbone.config, cached_length(cache) + length, "backbone")
+        cache = self._pop_backbone_cache(input_ids, inputs_embeds, kwargs)
         has_assistant_inputs = assistant_input_ids is not None or assistant_hidden_states is not None
         if has_assistant_inputs and inputs_embeds is not None:
             raise ValueError(
@@ -546,16 +521,14 @@ class SoftCoTForCausalLM(
             # A decoding step: every token, a generated slot token included, is an ordinary token.
             inputs_embeds = self.get_input_embeddings()(input_ids)
 
-        if position_ids is None and attention_mask is not None:
-            position_ids = position_ids_from_attention_mask(attention_mask, inputs_embeds.shape[1])
-        outputs = self.backbone(
-            inputs_embeds=inputs_embeds,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
+        outputs = self._backbone_forward(
+            inputs_embeds,
+            attention_mask,
+            position_ids,
+            cache,
             labels=labels,
             use_cache=use_cache,
             logits_to_keep=logits_to_keep,
-            **{CACHE_KWARG: cache},
             **kwargs,
         )
         return SoftCoTCausalLMOutputWithPast(

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from transformers.utils import cached_file
 
+from .compat import cached_file_or_none
+
 RECORD_NAME = "weights_sha256.json"
 # The weights files `save_pretrained` writes: transformers' `model.safetensors` or its shards, peft's adapter.
 WEIGHTS_PATTERNS = ("model*.safetensors", "adapter_model*.safetensors")
@@ -79,13 +81,7 @@ def verify_weights(name_or_path: str | os.PathLike | None, **location) -> dict[s
         return {}
     location = {key: location[key] for key in LOCATION_KWARGS if location.get(key) is not None}
     source = str(name_or_path)
-    record = cached_file(
-        source,
-        RECORD_NAME,
-        _raise_exceptions_for_missing_entries=False,
-        _raise_exceptions_for_connection_errors=False,
-        **location,
-    )
+    record = cached_file_or_none(source, RECORD_NAME, offline_ok=True, **location)
     if record is None:
         return {}
     hashes = _read_record(record, source)
@@ -105,6 +101,13 @@ def verify_weights(name_or_path: str | os.PathLike | None, **location) -> dict[s
                 f"model again; if you changed the weights on purpose, delete {RECORD_NAME} to load them unchecked."
             )
     return hashes
+
+
+def trained_prefix(model: type | object) -> str | None:
+    """Prefix of the only weight keys a checkpoint of `model` (a model or its class) holds, from its `_trained_module`
+    (`"projection"` -> `"projection."`); `None` when every weight is trained (or the model names no module)."""
+    module = getattr(model, "_trained_module", None)
+    return None if module is None else f"{module}."
 
 
 class WeightsRecordMixin:
@@ -133,5 +136,6 @@ __all__ = [
     "file_sha256",
     "forget_weights",
     "record_weights",
+    "trained_prefix",
     "verify_weights",
 ]

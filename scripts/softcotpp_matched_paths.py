@@ -31,8 +31,8 @@ import transformers
 
 from softcot_hf.evaluation import run_evaluation
 from softcot_hf.methods import METHODS
+from softcot_hf.pipelines import train
 from softcot_hf.quickstart import FULL, TASK, shipped_models
-from softcot_hf.training import train
 
 SAMPLING = "softcot_official"
 
@@ -62,7 +62,7 @@ def train_arm(method: str, folder: Path, seed: int, args: argparse.Namespace, **
         report_to="none",
         disable_tqdm=True,
     )
-    train(METHODS[method].arguments(output_dir=str(folder), **settings, **extra))
+    train(METHODS[method].arguments(method=method, output_dir=str(folder), **settings, **extra))
     return folder
 
 

@@ -9,8 +9,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cli import Command
-
 DEFAULT_BENCHMARKS_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
@@ -66,15 +64,3 @@ def run_bench(args: BenchArguments) -> None:
         run_benchmark(args.name, args.args, args.benchmarks_dir)
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"softcot-hf bench: {error}") from error
-
-
-COMMANDS = [
-    Command(
-        "bench",
-        "run a speed/memory benchmark of the source checkout (benchmarks/NAME.py)",
-        BenchArguments,
-        run_bench,
-        positional="name",
-        passthrough="args",
-    )
-]

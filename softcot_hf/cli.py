@@ -48,7 +48,7 @@ def _evaluation_arguments() -> type:
 
 
 def _report_arguments() -> type:
-    from .evaluation.cli import ReportArguments
+    from .evaluation.arguments import ReportArguments
 
     return ReportArguments
 
@@ -79,20 +79,9 @@ def _reproduce_arguments() -> type:
 
 def trained_methods() -> dict[str, tuple[str, type]]:
     """Each trained method's name -> (one-line summary, training arguments dataclass), in the papers' order."""
-    from .methods import METHODS
+    from .training.method_arguments import TRAINED_METHODS
 
-    return {
-        name: (first_sentence(method.arguments.__doc__ or method.title), method.arguments)
-        for name, method in METHODS.items()
-        if method.arguments is not None
-    }
-
-
-def first_sentence(text: str) -> str:
-    """The first sentence of a docstring, on one line."""
-    paragraph = " ".join(text.strip().split("\n\n")[0].split())
-    end = paragraph.find(". ")
-    return paragraph if end < 0 else paragraph[: end + 1]
+    return {name: (method.summary, method.arguments) for name, method in TRAINED_METHODS.items()}
 
 
 def _common_training_arguments() -> type:
@@ -110,24 +99,15 @@ def _training_arguments_class() -> type:
 
 # --- what each command runs --------------------------------------------------------------------------------------
 def run_eval(args) -> dict:
-    from .evaluation.harness import evaluate
-    from .evaluation.report import summarize_table
+    from .evaluation.console import evaluate_and_print
 
-    if args.output_dir is None:
-        args.output_dir = f"eval/{args.task}-{args.method}"
-    summary = evaluate(args)
-    print(summarize_table([summary], show_tokens=True))
-    print(f"wrote {args.output_dir}/predictions.jsonl and summary.json")
-    return summary
+    return evaluate_and_print(args)
 
 
 def run_report(args) -> None:
-    from .evaluation.report import load_summaries, summarize_table, write_report
+    from .evaluation.console import report_and_print
 
-    summaries = load_summaries(args.summaries)
-    table, chart = write_report(summaries, args.output_dir)
-    print(summarize_table(summaries))
-    print(f"wrote {table} and {chart}")
+    report_and_print(args)
 
 
 def run_push(args):
@@ -156,14 +136,10 @@ def run_reproduce(args):
     return reproduce(args)
 
 
-def run_training(method: str) -> Callable:
-    def run(args):
-        from .methods import get_method
-        from .training.runs import train_and_report
+def run_training(args) -> dict:
+    from .pipelines import train_and_report
 
-        return train_and_report(get_method(method), args)
-
-    return run
+    return train_and_report(args)
 
 
 COMMANDS: dict[str, Command] = {
@@ -270,7 +246,7 @@ def command_parser(argv: list[str]) -> tuple[Command, ArgumentsParser, list[str]
             raise _unknown("method", argv[0], methods)
         method, argv = argv[0], argv[1:]
         summary, arguments = methods[method]
-        command = Command(method, summary, lambda: arguments, run_training(method))
+        command = Command(method, summary, lambda: arguments, run_training)
         prog = f"softcot-hf train {method}"
         fields = getattr(arguments, "__dataclass_fields__", {})
         extra = None

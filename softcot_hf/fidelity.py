@@ -116,7 +116,7 @@ def _train_batch(run: RunSettings) -> int | None:
 def _checkpoint(run: RunSettings) -> str | None:
     if run.train is None:
         return None
-    return "best on validation" if run.train.load_best_model_at_end else "last"
+    return "best on validation" if getattr(run.train, "select_checkpoint", "last") == "best_validation" else "last"
 
 
 def _eval_thoughts(run: RunSettings) -> int | None:
@@ -191,7 +191,7 @@ MEASURES: dict[str, Callable[[RunSettings], Any]] = {
     "learning_rate": _training("learning_rate"),
     "train_batch": _train_batch,
     "num_train_epochs": _training("num_train_epochs"),
-    "lr_schedule": lambda run: None if run.train is None else str(run.train.lr_scheduler_type.value),
+    "lr_schedule": _training("lr_scheduler_type"),
     "warmup": _training("warmup_steps"),  # steps, or a fraction of them below 1 (transformers 5)
     "weight_decay": _training("weight_decay"),
     "max_grad_norm": _training("max_grad_norm"),

@@ -15,6 +15,7 @@ from transformers import (
     TopPLogitsWarper,
 )
 
+from .compat import compile_on_every_device
 from .processing_softcot import left_pad, render_prompt_ids
 
 
@@ -57,9 +58,7 @@ def decoding_compile_config(**compile_kwargs) -> CompileConfig:
     itself transformers compiles only on accelerators (CUDA, XPU, ...); this sets its switch for the CPU too. The
     prefill stays eager.
     """
-    config = CompileConfig(**compile_kwargs)
-    config._compile_all_devices = True  # transformers' own (private) switch, read by `generate` in 5.12 to 5.24
-    return config
+    return compile_on_every_device(CompileConfig(**compile_kwargs))
 
 
 def stop_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list[int]:

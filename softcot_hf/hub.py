@@ -1,6 +1,6 @@
-"""Publishing on the Hub from the command line and from training outputs. The push itself (files, card template,
-checks) is the models' own, `modeling/hub_push.py`; this module adds what only a training run has: evaluation
-summaries and Trainer's record for the card.
+"""Publishing on the Hub from the command line and from training outputs. The push itself (files, checks, upload) is
+the models' own, `modeling/hub_push.py`, and so are their card templates (`modeling/hub_card.py`); this module adds
+what only a training run has: evaluation summaries and Trainer's record for the card.
 
     softcot-hf push OUTPUT_DIR --repo-id USER/NAME [--private] [--summary OUTPUT_DIR/eval/summary.json]
         [--base-model-id LOCAL_PATH=OWNER/NAME ...]
@@ -14,13 +14,12 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from huggingface_hub import CommitInfo, EvalResult
-from transformers.models.auto.configuration_auto import CONFIG_MAPPING
-from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
+from transformers import CONFIG_MAPPING, MODEL_FOR_CAUSAL_LM_MAPPING, PreTrainedModel
 
-from .cli import Command
 from .data import get_task
 from .evaluation.report import load_summaries
-from .modeling.hub_push import HubPushMixin, is_hub_id, push_model_folder
+from .modeling.hub_card import CARDS, is_hub_id
+from .modeling.hub_push import push_model_folder
 from .settings_files import read_config
 
 # Repeated flags add up (`--summary a --summary b`), as do several values after one flag.
@@ -40,7 +39,7 @@ def _hub_transport_errors() -> tuple[type[Exception], ...]:
 HUB_TRANSPORT_ERRORS = _hub_transport_errors()
 
 
-def saved_model_class(folder: str | Path) -> type[HubPushMixin]:
+def saved_model_class(folder: str | Path) -> type[PreTrainedModel]:
     """The class of the model saved in `folder`, from its config.json's `model_type` and the Auto registry."""
     config_file = Path(folder) / "config.json"
     if not config_file.is_file():
@@ -49,16 +48,12 @@ def saved_model_class(folder: str | Path) -> type[HubPushMixin]:
             "(a SoftCoT, CoT-Unk or Coconut model)."
         )
     model_type = json.loads(config_file.read_text()).get("model_type")
-    try:
-        cls = MODEL_FOR_CAUSAL_LM_MAPPING[CONFIG_MAPPING[model_type]]
-    except KeyError:
-        cls = None
-    if cls is None or not issubclass(cls, HubPushMixin):
+    if model_type not in CARDS:
         raise ValueError(
             f"{folder} holds a {model_type!r} model; `softcot-hf push` publishes this package's models (SoftCoT, "
             "CoT-Unk, Coconut). Push other models with their own `push_to_hub`."
         )
-    return cls
+    return MODEL_FOR_CAUSAL_LM_MAPPING[CONFIG_MAPPING[model_type]]
 
 
 def _trainer_settings(folder: Path) -> dict:
@@ -253,17 +248,6 @@ def run_push(args: PushArguments) -> CommitInfo:
     )
     print(f"Pushed {args.folder} to {commit.repo_url.repo_id}: {commit.commit_url}")
     return commit
-
-
-COMMANDS = [
-    Command(
-        "push",
-        "publish a saved SoftCoT / CoT-Unk / Coconut folder on the Hub, with a model card",
-        PushArguments,
-        run_push,
-        positional="folder",
-    )
-]
 
 
 __all__ = ["saved_model_class", "push_folder", "push_to_hub"]

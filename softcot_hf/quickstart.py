@@ -35,7 +35,6 @@ import torch
 from transformers import AutoModelForCausalLM, AutoProcessor, AutoTokenizer, TrainerCallback
 
 from . import checks
-from .cli import Command
 from .data import get_task
 from .evaluation import run_evaluation
 from .evaluation.plots import plot_methods
@@ -233,13 +232,13 @@ def _prepare(output_dir: Path, identity: dict, overwrite: bool = False) -> dict[
 def _fit(method: str, output_dir: Path, callbacks: list[TrainerCallback] | None = None, **options) -> float:
     """Train `method` into `output_dir` with the training arguments `options`; returns the wall time in seconds."""
     from .methods import METHODS
-    from .training import train
+    from .pipelines import train
 
     print(f"== training {METHODS[method].title} ({method}) into {output_dir}")
     started = time.perf_counter()
     extra = {} if callbacks is None else {"callbacks": callbacks}
     options.update(output_dir=str(output_dir), save_total_limit=1, evaluate=False)
-    train(METHODS[method].arguments(**options), **extra)
+    train(METHODS[method].arguments(method=method, **options), **extra)
     return time.perf_counter() - started
 
 
@@ -672,15 +671,3 @@ class QuickstartArguments:
 
     def __post_init__(self):
         checks.output_folder(self, "output_dir")
-
-
-COMMANDS = [
-    Command(
-        "quickstart",
-        "train SoftCoT and Coconut on two synthetic tasks over 3 seeds, evaluate, compare (CPU, minutes)",
-        QuickstartArguments,
-        lambda args: run_quickstart(
-            args.output_dir, tiny=args.tiny, push_to_hub=args.push_to_hub, seeds=args.seeds, overwrite=args.overwrite
-        ),
-    )
-]

@@ -34,14 +34,15 @@ from typing import Any
 from transformers import AutoTokenizer, GenerationConfig, TrainingArguments
 
 from . import checks
-from .cli import Command
 from .data import get_task
 from .evaluation.arguments import EvaluationArguments
 from .fidelity import FLAVOURS, Fidelity, Row, RunSettings, check, format_rows, load_fidelity
 from .generation import resolve_sampling, sampling_settings
 from .methods import Method, get_method
 from .paper_results import PAPER_RESULTS, PaperResult
+from .pipelines import train
 from .settings_files import check_keys, read_config
+from .training.arguments import MethodTrainingArguments, route_trainer_args
 
 _RECIPE_KEYS = {"method", "task", "paper_result", "init_from_recipe", "train", "eval", "recommended", "fidelity"}
 INIT_DIR = "init"  # where a recipe's init_from_recipe trains, in its run folder
@@ -85,12 +86,13 @@ class Recipe:
         training task's usual source. `backbone`: the model to start from when the recipe names none (`init`'s
         artifact)."""
         options = {"task": self.task, **self.sections(flavour)[0], "output_dir": str(output_dir), "evaluate": False}
+        options["method"] = self.method.name
         if backbone is not None:
             options["backbone"] = backbone
         folder = train_data_dir if options["task"] != self.task else data_dir
         if folder is not None:
             options["data_dir"] = folder
-        return self.method.arguments(**options)
+        return self.method.arguments(**route_trainer_args(self.method.arguments, options))
 
     def model_name(self, side: str) -> str | None:
         """The "backbone" or "assistant" model the recipe names (for a chained recipe, the one `init` starts from:
@@ -146,6 +148,8 @@ def load_recipe(path: str | Path) -> Recipe:
             raise ValueError(
                 f"{path}: {name} must be a mapping of option names to values, not {type(section).__name__}."
             )
+        if arguments is not EvaluationArguments:  # TrainingArguments fields go to trainer_args
+            section = route_trainer_args(arguments, section)
         check_keys(f"{path}: {name}", section, (item.name for item in dataclasses.fields(arguments)))
     key = values.get("paper_result")
     if key is not None and key not in PAPER_RESULTS:
@@ -199,10 +203,10 @@ def compare(summary: dict, paper: PaperResult | None) -> str:
 
 
 def _settings(arguments, given: dict) -> dict:
-    """The fields worth printing: those the recipe gives, ours, and `TrainingArguments` fields whose default we
-    change (transformers' other defaults are left out)."""
+    """The fields worth printing: those the recipe gives, ours, and the `TrainingArguments` fields our training
+    arguments hold whose default they change (transformers' other defaults are left out)."""
     base = {}
-    if isinstance(arguments, TrainingArguments):
+    if isinstance(arguments, MethodTrainingArguments):
         base = {item.name: item.default for item in dataclasses.fields(TrainingArguments)}
     shown = {}
     for item in dataclasses.fields(arguments):
@@ -435,9 +439,9 @@ def reproduce(args: ReproduceArguments) -> dict | str:
     check(planned.rows, f"{recipe.name} ({args.flavour})")
     model = None
     if planned.init is not None:  # every process trains it, then goes on to this recipe's training
-        recipe.init.method.train(planned.init)
+        train(planned.init)
     if planned.train is not None:
-        outcome = recipe.method.train(planned.train)
+        outcome = train(planned.train)
         if not outcome["is_main_process"]:
             return outcome
         model = outcome["output_dir"]
@@ -451,16 +455,6 @@ def reproduce(args: ReproduceArguments) -> dict | str:
     print(f"{recipe.name} ({args.flavour}): {summary['comparison']}")
     return summary
 
-
-COMMANDS = [
-    Command(
-        "reproduce",
-        "one paper-table row from a recipe file: train, evaluate with its seeds, print ours beside the paper's",
-        ReproduceArguments,
-        reproduce,
-        positional="recipe",
-    ),
-]
 
 __all__ = [
     "Plan",

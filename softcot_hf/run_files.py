@@ -8,6 +8,7 @@ of another identity is never taken for this run's: the rerun stops with `Differe
 and the two ways out (a new output folder, or `--overwrite`).
 """
 
+import dataclasses
 import fnmatch
 import hashlib
 import json
@@ -51,6 +52,9 @@ NOT_IDENTITY = {
     ),
     "the assistant's states are the same computed once or at every step": ("assistant_cache", "assistant_cache_dir"),
 }  # fmt: skip
+# Evaluation arguments that cannot change the results: where they go, how a rerun treats the folder, and the order
+# questions are generated in (each sampled path has its own seed). Every other one is in the identity.
+NOT_EVALUATION_IDENTITY = ("output_dir", "overwrite", "length_buckets")
 # Settings that may name a local file or folder: recorded as absolute paths (the same run from another directory).
 PATH_SETTINGS = ("backbone", "assistant", "data_dir", "train_file", "prompt_preset")
 
@@ -111,19 +115,48 @@ def run_identity(settings: dict, data: Iterable[str | Path | None] = ()) -> dict
     return identity
 
 
-def training_identity(method_name: str, args, **derived) -> dict:
+def training_identity(args, trainer_args=None, **derived) -> dict:
     """The identity of a training run: the method, every training argument in its identity (see `NOT_IDENTITY`;
-    local paths made absolute), the number of processes, `derived` settings (e.g. a resolved dtype) and the data
-    files read: `data_dir`, `train_file` and a prompt-preset file."""
-    settings = {name: value for name, value in args.to_dict().items() if in_identity(name)}
+    local paths made absolute), ours (`args`) and `Trainer`'s (`trainer_args`, the `TrainingArguments` built from
+    them; default `args.to_training_arguments()`), the number of processes, `derived` settings (e.g. a resolved dtype)
+    and the data files read: `data_dir`, `train_file` and a prompt-preset file."""
+    trainer_args = args.to_training_arguments() if trainer_args is None else trainer_args
+    ours = {
+        field.name: getattr(args, field.name) for field in dataclasses.fields(args) if field.name != "trainer_args"
+    }
+    merged = {**ours, **trainer_args.to_dict()}  # Trainer's as it resolved them (e.g. data_seed: seed when unset)
+    settings = {name: value for name, value in merged.items() if in_identity(name)}
     for name in PATH_SETTINGS:
         if name in settings:
             settings[name] = local_path(settings[name])
-    settings.update(world_size=args.world_size, **derived)
+    settings.update(world_size=trainer_args.world_size, **derived)
     data = [getattr(args, name, None) for name in ("data_dir", "train_file")]
     preset = getattr(args, "prompt_preset", None)
     data.append(preset if preset is not None and Path(preset).is_file() else None)
-    return run_identity({"method": method_name, **settings}, data)
+    return run_identity({"method": args.method, **settings}, data)
+
+
+def evaluation_identity(args, described: dict, questions: list[str], golds: list[str]) -> dict:
+    """What makes two evaluations the same (eval_run.json): every field of the evaluation arguments `args` but
+    `NOT_EVALUATION_IDENTITY` (local paths made absolute), overridden by the summary's fields and settings as the run
+    resolved them (`described`, e.g. the trained N), the fingerprints of the questions and answers and of the models
+    (`model_fingerprint`), and the package version (`run_identity`). A model passed in memory is marked: it cannot be
+    told from another."""
+    arguments = {
+        field.name: getattr(args, field.name)
+        for field in dataclasses.fields(args)
+        if field.name not in NOT_EVALUATION_IDENTITY
+    }
+    for name in ("model", "backbone", "assistant", "data_dir"):
+        arguments[name] = local_path(arguments[name]) if isinstance(arguments[name], str | Path) else None
+    arguments["dtype"] = None if args.dtype is None else str(args.dtype)
+    identity = {**arguments, **described}
+    identity["questions_and_answers_sha256"] = hashlib.sha256(json.dumps([questions, golds]).encode()).hexdigest()
+    for name in ("model", "backbone", "assistant"):
+        identity[f"{name}_fingerprint"] = model_fingerprint(getattr(args, name))
+    if args.model is not None and not isinstance(args.model, str | Path):
+        identity["model_in_memory"] = True
+    return run_identity(identity)
 
 
 def safetensors_header(path: Path) -> bytes:
@@ -219,6 +252,7 @@ __all__ = [
     "read_run_file",
     "run_identity",
     "safetensors_header",
+    "evaluation_identity",
     "training_identity",
     "write_atomic",
 ]

@@ -42,14 +42,14 @@ from softcot_hf.data.task import FEATURES
 from softcot_hf.evaluation import run_evaluation
 from softcot_hf.evaluation.arguments import EvaluationArguments
 from softcot_hf.methods.coconut import CoconutTrainingArguments
-from softcot_hf.methods.cot_unk import CoTUnkTrainingArguments
 from softcot_hf.methods.lora import LoRATrainingArguments
 from softcot_hf.methods.softcot import SoftCoTTrainingArguments
 from softcot_hf.methods.softcotpp import SoftCoTPPTrainingArguments
 from softcot_hf.reproduce import ReproduceArguments, load_recipe
 from softcot_hf.serving import VLLMServerClient
 from softcot_hf.tiny import make_lm, make_tokenizer
-from softcot_hf.training import CoconutStageCallback, CurriculumSettings
+from softcot_hf.training.arguments import ThoughtSlotsTrainingArguments
+from softcot_hf.training.coconut_curriculum import CoconutStageCallback, CurriculumSettings
 from softcot_hf.training.coconut_training import load_examples
 from softcot_hf.training.runs import check_output_dir
 
@@ -707,7 +707,7 @@ CASES = [
     Case(
         "cot_unk num_thought_tokens -1",
         "clear",
-        lambda: CoTUnkTrainingArguments(output_dir="o", backbone="gpt2", num_thought_tokens=-1),
+        lambda: ThoughtSlotsTrainingArguments(output_dir="o", backbone="gpt2", num_thought_tokens=-1),
         V,
         "num_thought_tokens",
     ),

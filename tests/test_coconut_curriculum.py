@@ -9,7 +9,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from softcot_hf import CoconutForCausalLM
 from softcot_hf.methods import get_method
 from softcot_hf.tiny import make_lm, make_tokenizer
-from softcot_hf.training import (
+from softcot_hf.training.coconut_curriculum import (
     CoconutCurriculum,
     CoconutStageCallback,
     CoconutStageDataset,

@@ -16,10 +16,10 @@ from softcot_hf import CoconutForCausalLM
 from softcot_hf.data import get_task
 from softcot_hf.evaluation import run_evaluation
 from softcot_hf.methods import get_method
+from softcot_hf.pipelines import training as training_pipeline
 from softcot_hf.quickstart import PROSQA_OPTIONS, shipped_models
 from softcot_hf.reproduce import ReproduceArguments, dry_run, load_recipe, reproduce
 from softcot_hf.tiny import WORDS, make_lm, make_tokenizer
-from softcot_hf.training import checkpoint_selection
 
 ROOT = Path(__file__).resolve().parents[1]
 GPT2_TOKENIZER = SHARED / "tokenizers" / "gpt2"
@@ -93,15 +93,13 @@ def test_the_best_validation_epoch_is_kept_not_the_last(base, tmp_path, monkeypa
     """Three epochs whose validation accuracies are scripted 0.25, 0.75, 0.5 (the real evaluation still runs): the
     artifact holds epoch 2's weights. The run skips stage 0, so the epochs run stages 1, 2, 2 with 1, 2, 2 thoughts."""
     scripted, seen = iter([0.25, 0.75, 0.5]), []
-    real = checkpoint_selection.validation_accuracy
+    real = training_pipeline.validation_accuracy
 
-    def scripted_accuracy(model, tokenizer, method, task, questions, num_latent_thoughts, **settings):
-        seen.append(
-            (num_latent_thoughts, real(model, tokenizer, method, task, questions, num_latent_thoughts, **settings))
-        )
+    def scripted_accuracy(model, tokenizer, questions, **settings):
+        seen.append((model.config.num_latent_thoughts, real(model, tokenizer, questions, **settings)))
         return next(scripted)
 
-    monkeypatch.setattr(checkpoint_selection, "validation_accuracy", scripted_accuracy)
+    monkeypatch.setattr(training_pipeline, "validation_accuracy", scripted_accuracy)
     record = Record()
     run = tmp_path / "run"
     train_coconut(
@@ -127,7 +125,8 @@ def test_an_interrupted_selecting_run_resumes_to_the_same_choice(base, tmp_path,
     """Accuracy by the epoch's thoughts (0, 1, 2): 0.25, 0.75, 0.5. A run stopped after epoch 2's checkpoint and
     rerun keeps epoch 2 and records the three epochs, as the run that was not stopped."""
     by_thoughts = {0: 0.25, 1: 0.75, 2: 0.5}
-    monkeypatch.setattr(checkpoint_selection, "validation_accuracy", lambda *args, **kw: by_thoughts[args[5]])
+    scripted = lambda model, *args, **kw: by_thoughts[model.config.num_latent_thoughts]  # noqa: E731
+    monkeypatch.setattr(training_pipeline, "validation_accuracy", scripted)
     settings = dict(train_file=base["train_file"], max_latent_stage=2, epochs_per_stage=1, num_train_epochs=3)
     train_coconut(base["base"], tmp_path / "straight", **settings, **SELECTING)
     with pytest.raises(KeyboardInterrupt):

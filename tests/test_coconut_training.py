@@ -15,8 +15,8 @@ from softcot_hf import CoconutForCausalLM
 from softcot_hf.cli import main as cli_main
 from softcot_hf.data.prosqa_style import CONCEPTS, PEOPLE, generate_prosqa_style
 from softcot_hf.methods import METHODS
+from softcot_hf.pipelines import train
 from softcot_hf.tiny import make_lm, make_tokenizer
-from softcot_hf.training import train
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_coconut.py"
 # Two-step ProsQA-style questions over a handful of concepts: short sequences, so a step takes milliseconds.
@@ -30,7 +30,7 @@ FAST = dict(
 
 def train_coconut(backbone: str, output_dir: Path, method: str = "coconut", callbacks=None, **settings) -> dict:
     """`softcot_hf.train` with the curriculum method's arguments."""
-    args = METHODS[method].arguments(backbone=backbone, output_dir=str(output_dir), **settings)
+    args = METHODS[method].arguments(method=method, backbone=backbone, output_dir=str(output_dir), **settings)
     return train(args, callbacks=callbacks)
 
 
@@ -194,7 +194,7 @@ def test_clear_errors(base, tmp_path, monkeypatch):
     no_steps.write_text(json.dumps([{"question": "Is Tom a bompus?", "steps": [], "answer": "yes"}] * 4))
     with pytest.raises(ValueError, match="have no steps.*baseline without them .no_cot."):
         train_coconut(base["base"], tmp_path / "b", train_file=str(no_steps), **FAST)
-    with pytest.raises(ValueError, match="c_thought must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="--c_thought must be more than 0, got 0"):
         train_coconut(base["base"], tmp_path / "c", train_file=str(no_steps), c_thought=0, **FAST)
 
 

@@ -182,7 +182,7 @@ def test_preset_settings_survive_save_and_load(tmp_path):
 
 
 def test_official_presets_train_towards_numbered_steps_and_the_final_answer():
-    from softcot_hf.training import training_target
+    from softcot_hf.training.softcot_data import training_target
 
     for name, family, answer, final in (
         ("gsm8k", "math", "18", "The answer is \\boxed{18}."),

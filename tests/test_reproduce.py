@@ -266,7 +266,7 @@ def test_the_official_bf16_projection_is_a_knob(tmp_path):
         args = softcot.arguments(**options, projection_dtype=dtype)
         model, _, _ = softcot.build(args, get_task("synthetic_arithmetic"), torch.float32)
         assert {p.dtype for p in model.projection.parameters()} == {expected}
-        assert training_identity("softcot", args)["projection_dtype"] == dtype
+        assert training_identity(args)["projection_dtype"] == dtype
 
 
 def test_loader_options_are_part_of_a_runs_identity(tmp_path):
@@ -275,8 +275,20 @@ def test_loader_options_are_part_of_a_runs_identity(tmp_path):
     lora = get_method("lora").arguments
     plain = lora(backbone="b", output_dir=str(tmp_path))
     socratic = lora(backbone="b", output_dir=str(tmp_path), data_options={"socratic": True})
-    assert training_identity("lora", plain)["data_options"] is None
-    assert training_identity("lora", socratic)["data_options"] == {"socratic": True}
+    assert training_identity(plain)["data_options"] is None
+    assert training_identity(socratic)["data_options"] == {"socratic": True}
     coconut = get_method("coconut")
     args = coconut.arguments(backbone="b", output_dir=str(tmp_path), task="gsm8k", data_options='{"socratic": true}')
-    assert training_identity("coconut", args)["data_options"] == {"socratic": True}
+    assert training_identity(args)["data_options"] == {"socratic": True}
+
+
+def test_a_recipe_gives_other_trainingarguments_fields_at_top_level(tmp_path):
+    """A recipe's train section may set any TrainingArguments field (e.g. bf16): it reaches Trainer through
+    trainer_args, and a key that is neither ours nor Trainer's is still refused."""
+    recipe = load_recipe(
+        _recipe_copy(tmp_path / "a", lambda text: text.replace("  seed: 42", "  seed: 42\n  bf16: false"))
+    )
+    args = recipe.training_arguments(tmp_path / "run")
+    assert args.trainer_args == {"bf16": False} and args.to_training_arguments().bf16 is False
+    with pytest.raises(ValueError, match="bf17"):
+        load_recipe(_recipe_copy(tmp_path / "b", lambda text: text.replace("  seed: 42", "  seed: 42\n  bf17: false")))

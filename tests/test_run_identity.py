@@ -97,9 +97,12 @@ def test_a_run_without_its_artifact_is_not_finished(pair_dirs, finished, capsys)
 
 def test_identity_takes_every_argument_but_the_listed_ones(tmp_path):
     args = METHODS["softcot"].arguments(
-        backbone="b", assistant="a", output_dir=str(tmp_path), report_to="none", hub_token="secret"
+        backbone="b",
+        assistant="a",
+        output_dir=str(tmp_path),
+        trainer_args={"report_to": "none", "hub_token": "secret"},
     )
-    identity = training_identity("softcot", args)
+    identity = training_identity(args)
     assert {"learning_rate", "max_steps", "lr_scheduler_type", "warmup_steps", "weight_decay", "seed", "data_seed",
             "projection_type", "assistant_template", "num_thought_tokens", "limit", "world_size",
             "softcot_hf_version"} <= set(identity)  # fmt: skip

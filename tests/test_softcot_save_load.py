@@ -52,14 +52,12 @@ def test_folder_holds_config_projection_and_remote_code(saved):
     assert config["backbone_model_name_or_path"] == model.config.backbone_model_name_or_path
 
 
-def test_auto_model_reload_gives_identical_logits_and_generations(saved):
-    folder, _, inputs, logits, generated = saved
+def test_auto_model_reload_keeps_the_frozen_models_frozen(saved):
+    """Identical logits and generations after reload: the shared contract (test_model_contract.py)."""
+    folder, *_ = saved
     assert isinstance(AutoConfig.from_pretrained(folder), SoftCoTConfig)
     reloaded = AutoModelForCausalLM.from_pretrained(folder)
-    assert isinstance(reloaded, SoftCoTForCausalLM) and not reloaded.training
-    with torch.no_grad():
-        torch.testing.assert_close(reloaded(**inputs).logits, logits, atol=0, rtol=0)
-    assert reloaded.generate(**inputs, max_new_tokens=6, do_sample=False).tolist() == generated.tolist()
+    assert isinstance(reloaded, SoftCoTForCausalLM)
     for sub in (reloaded.assistant, reloaded.backbone):
         assert sub.config._attn_implementation in ("sdpa", "eager")
         assert not any(p.requires_grad for p in sub.parameters())

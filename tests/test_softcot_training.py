@@ -16,8 +16,9 @@ from transformers import AutoModelForCausalLM, AutoProcessor
 from softcot_hf import CoTUnkForCausalLM, SoftCoTForCausalLM, SoftCoTProcessor
 from softcot_hf.data import get_task
 from softcot_hf.methods import METHODS
+from softcot_hf.pipelines import train
 from softcot_hf.tiny import make_lm, make_tokenizer
-from softcot_hf.training import cache_fingerprint, load_or_compute_assistant_states, train
+from softcot_hf.training.assistant_cache import cache_fingerprint, load_or_compute_assistant_states
 from softcot_hf.training.softcot_training import enable_frozen_gradient_checkpointing
 
 
@@ -53,7 +54,7 @@ def run(pair_dirs, data_dir, output_dir, method="softcot", **kwargs) -> dict:
     if method == "softcot":
         settings["assistant"] = pair_dirs["llama_assistant"]
     settings.update(kwargs)
-    return train(METHODS[method].arguments(output_dir=str(output_dir), **settings))
+    return train(METHODS[method].arguments(method=method, output_dir=str(output_dir), **settings))
 
 
 def trained(folder) -> dict[str, torch.Tensor]:
@@ -61,7 +62,7 @@ def trained(folder) -> dict[str, torch.Tensor]:
 
 
 def test_training_target_is_rationale_then_the_answer_the_task_extracts():
-    from softcot_hf.training import training_target
+    from softcot_hf.training.softcot_data import training_target
 
     assert training_target(get_task("gsm8k"), ["2 + 3 = 5 ."], "5") == "2 + 3 = 5 .\nThe answer is 5."
     assert training_target(get_task("aqua"), ["step"], "B").endswith("The answer is (B).")

@@ -18,7 +18,7 @@ from softcot_hf import SoftCoTForCausalLM
 from softcot_hf.data import get_task
 from softcot_hf.generation import PerRowSampler
 from softcot_hf.methods import METHODS, softcotpp
-from softcot_hf.modeling.hub_push import render_card
+from softcot_hf.modeling.hub_card import render_card
 from softcot_hf.modeling.thought_sets import (
     add_thought_sets,
     expand_for_thought_sets,
@@ -256,9 +256,9 @@ def test_the_model_card_names_the_thought_sets_only_when_there_are_several(sets_
     model, _ = sets_pair
     plain, _ = build(pair_dirs, num_thought_tokens=3)
     label = "thought sets per question (SoftCoT++, voted)"
-    card = render_card(SoftCoTForCausalLM, model.config.to_diff_dict(), "user/softcotpp", 1000)
+    card = render_card(model.config.to_diff_dict(), "user/softcotpp", 1000)
     assert f"| {label} | {M} |" in card
-    plain_card = render_card(SoftCoTForCausalLM, plain.config.to_diff_dict(), "user/softcot", 1000)
+    plain_card = render_card(plain.config.to_diff_dict(), "user/softcot", 1000)
     assert label not in plain_card
 
 

@@ -17,9 +17,10 @@ from softcot_hf.cli import main
 from softcot_hf.evaluation import run_evaluation
 from softcot_hf.evaluation.voting import majority_vote
 from softcot_hf.methods import METHODS
+from softcot_hf.methods.base import Runner
 from softcot_hf.methods.cot import CoT
+from softcot_hf.pipelines import train
 from softcot_hf.tiny import make_lm, make_tokenizer
-from softcot_hf.training import train
 
 M, K = 3, 2
 
@@ -164,7 +165,7 @@ def test_a_model_with_sets_evaluated_as_softcot_still_votes_over_every_set(train
 def test_the_harness_refuses_a_runner_whose_path_count_disagrees():
     """Slicing paths by a wrong count would silently vote over other questions' paths."""
 
-    class ThreeSetsClaimed:
+    class ThreeSetsClaimed(Runner):
         num_thought_sets = 3
 
         def generate(self, questions, **generate_kwargs):

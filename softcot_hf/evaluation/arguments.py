@@ -1,10 +1,11 @@
-"""Evaluation arguments: every option of `softcot-hf eval` and `run_evaluation`, defined once."""
+"""Evaluation arguments: every option of `softcot-hf eval` and `run_evaluation`, defined once (the task options and
+the answer length are shared with training's final evaluation: `softcot_hf.shared_options`). Light: torch and the
+method registry are imported only when values are checked."""
 
 from dataclasses import dataclass, field
 
-import torch
-
 from .. import checks
+from ..shared_options import AnswerOptions, TaskOptions
 
 
 def _help(text: str) -> dict:
@@ -39,7 +40,7 @@ SEEDINGS = ("per_path", "official")
 
 
 @dataclass
-class EvaluationArguments:
+class EvaluationArguments(TaskOptions, AnswerOptions):
     """One method on one task over several seeds (see `run_evaluation`). From Python, `task`, `method` and `model`
     may also be a `Task`, a `Method` and a loaded model."""
 
@@ -48,17 +49,12 @@ class EvaluationArguments:
     model: str | None = field(default=None, **_help("the method's artifact: a folder or Hub id"))
     backbone: str | None = field(default=None, **_help("zero_shot_cot / assist_cot: the backbone LM"))
     assistant: str | None = field(default=None, **_help("assist_cot: the assistant LM that writes hints"))
-    data_dir: str | None = field(default=None, **_help("a local copy of the task in its original layout"))
-    data_options: dict | str | None = field(
-        default=None, **_help('options of the task\'s loader, as JSON: e.g. {"bigbench_369": true}')
-    )
     split: str = field(default="test", **_help("the split to evaluate"))
     limit: int | None = field(default=None, **_help("evaluate the first LIMIT examples only"))
     num_samples: int = field(default=1, **_help("> 1: self-consistency over that many sampled paths"))
     seeds: list[int] = field(default_factory=lambda: [41], **_help("one run per seed"))
     batch_size: int = field(default=16, **_help("questions per generate call"))
     length_buckets: bool = field(default=True, **_help("batch questions of similar length (less padding)"))
-    max_new_tokens: int = field(default=256, **_help("answer tokens"))
     do_sample: bool | None = field(default=None, **_help("sample a single path too (default: greedy)"))
     temperature: float = field(default=0.7, **_help("sampling temperature"))
     top_p: float = field(default=0.95, **_help("nucleus sampling threshold"))
@@ -94,28 +90,26 @@ class EvaluationArguments:
     )
 
     def __post_init__(self):
-        from ..data import get_task, list_tasks
-        from ..methods import METHODS, get_method
+        import torch
 
-        for name, known in (("task", list_tasks()), ("method", list(METHODS))):
-            value = getattr(self, name)
-            if value is None:
-                raise ValueError(f"Pass --{name} ({name}=): one of {', '.join(known)}.")
-            if isinstance(value, str) and value not in known:
-                raise ValueError(f"Unknown {name} {value!r}; choose one of {', '.join(known)}.")
+        from ..data import get_task
+        from ..methods import METHODS, check_artifact, get_method
+
+        self.check_task_options()
+        if self.method is None:
+            raise ValueError(f"Pass --method (method=): one of {', '.join(METHODS)}.")
+        if isinstance(self.method, str) and self.method not in METHODS:
+            raise ValueError(f"Unknown method {self.method!r}; choose one of {', '.join(METHODS)}.")
+        if self.max_new_tokens is None:
+            self.max_new_tokens = get_method(self.method).answer_tokens
         if self.sampling_preset is not None:
             if self.sampling_preset not in SAMPLING_PRESETS:
                 known = ", ".join(SAMPLING_PRESETS)
                 raise ValueError(f"Unknown sampling_preset {self.sampling_preset!r}; choose one of {known}.")
             for name, value in SAMPLING_PRESETS[self.sampling_preset].items():
                 setattr(self, name, value)
-        if self.num_thought_tokens is not None:
-            if not get_method(self.method).thoughts_at_load:
-                raise ValueError(
-                    f"num_thought_tokens at evaluation is for softcot; {self.method} fixes N in training."
-                )
-            if self.num_thought_tokens < 1:
-                raise ValueError(f"num_thought_tokens must be at least 1, got {self.num_thought_tokens}.")
+        if self.num_thought_tokens is not None and not get_method(self.method).thoughts_at_load:
+            raise ValueError(f"num_thought_tokens at evaluation is for softcot; {self.method} fixes N in training.")
         checks.numbers(self)
         if self.top_k is not None and self.top_k < 0:
             raise ValueError(f"top_k must be 0 (no limit), more, or None (the backbone's), got {self.top_k}.")
@@ -124,7 +118,6 @@ class EvaluationArguments:
         checks.require(self, "scoring", self.scoring in SCORING_MODES, f"one of {', '.join(SCORING_MODES)}")
         checks.require(self, "vote", self.vote in VOTES, f"one of {', '.join(VOTES)}")
         checks.require(self, "seeding", self.seeding in SEEDINGS, f"one of {', '.join(SEEDINGS)}")
-        checks.json_object(self, "data_options", '{"bigbench_369": true}')
         checks.require(self, "backend", self.backend in BACKENDS, f"one of {', '.join(BACKENDS)}")
         if self.backend == "vllm" and get_method(self.method).name != "softcot":
             raise ValueError(f"backend vllm serves softcot only; evaluate {self.method} with backend transformers.")
@@ -140,8 +133,9 @@ class EvaluationArguments:
             checks.require(
                 self, "split", self.split in task.splits, f"one of {self.task}'s splits ({', '.join(task.splits)})"
             )
-            task.check_options(self.data_options or {}, local=self.data_dir is not None, name="--data_options")
-        checks.positive(self, "batch_size", "num_samples", "max_new_tokens", "limit", "num_hint_tokens")
+        checks.positive(
+            self, "batch_size", "num_samples", "max_new_tokens", "limit", "num_hint_tokens", "num_thought_tokens"
+        )
         if self.num_samples > 1 or self.do_sample:
             checks.positive(self, "temperature")
         checks.require(self, "top_p", 0 < self.top_p <= 1, "more than 0 and at most 1")
@@ -152,11 +146,36 @@ class EvaluationArguments:
             or isinstance(getattr(torch, dtype, None), torch.dtype)
         )
         checks.require(self, "dtype", known_dtype, "auto or a torch dtype name (bfloat16, float16, float32)")
-        checks.existing_path(self, "data_dir", folder=True)
         checks.model_location(self, "model", "backbone", "assistant")
         if isinstance(self.model, str):
-            get_method(self.method).check_artifact(self.model)
+            check_artifact(self.method, self.model)
         checks.output_folder(self, "output_dir")
 
 
-__all__ = ["BACKENDS", "SAMPLING_PRESETS", "SCORING_MODES", "SEEDINGS", "VOTES", "EvaluationArguments"]
+@dataclass
+class ReportArguments:
+    """Several evaluation summaries as one table and chart."""
+
+    summaries: list[str] = field(default_factory=list, **_help("summary.json files or folders holding them"))
+    output_dir: str = field(
+        default="softcot-report", **_help("where results.md (the table) and results.png (the chart) go")
+    )
+
+    def __post_init__(self):
+        from .report import load_summaries
+
+        if not self.summaries:
+            raise ValueError("Pass the summary.json files (or folders that hold them) to report on.")
+        load_summaries(self.summaries)  # read now: a wrong file is a usage error
+        checks.output_folder(self, "output_dir")
+
+
+__all__ = [
+    "BACKENDS",
+    "SAMPLING_PRESETS",
+    "SCORING_MODES",
+    "SEEDINGS",
+    "VOTES",
+    "EvaluationArguments",
+    "ReportArguments",
+]

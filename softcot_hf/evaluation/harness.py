@@ -15,7 +15,6 @@ in question order.
 """
 
 import contextlib
-import dataclasses
 import datetime
 import hashlib
 import json
@@ -28,14 +27,15 @@ from typing import Any, TextIO
 
 import datasets
 from tqdm.auto import tqdm
-from transformers import GenerationConfig, PreTrainedModel, set_seed
+from transformers import PreTrainedModel, set_seed
 from transformers.utils import logging
 
 from .. import __version__
 from ..data import Task, get_task, list_tasks
 from ..generation import per_row_sampling, resolve_sampling, sampling_settings
 from ..methods import Method, get_method
-from ..run_files import DifferentRunError, local_path, model_fingerprint, run_identity, write_atomic
+from ..methods.base import Runner
+from ..run_files import DifferentRunError, evaluation_identity, write_atomic
 from .arguments import EvaluationArguments
 from .metrics import load_metric
 from .voting import VOTE_RULES
@@ -45,9 +45,6 @@ logger = logging.get_logger(f"transformers.{__name__}")
 PREDICTIONS = "predictions.jsonl"
 SUMMARY = "summary.json"
 RUN_FILE = "eval_run.json"
-# Evaluation arguments that cannot change the results: where they go, how a rerun treats the folder, and the order
-# questions are generated in (each sampled path has its own seed, `path_seed`). Every other one is in the identity.
-NOT_IDENTITY = ("output_dir", "overwrite", "length_buckets")
 
 
 def _dataset(task: Task, dataset, data_dir, split: str, limit: int | None, options: dict) -> datasets.Dataset:
@@ -75,13 +72,6 @@ def _model_name(model: Any, backbone) -> str | None:
     return getattr(model, "name_or_path", None) or type(model).__name__
 
 
-def backbone_generation_config(runner) -> GenerationConfig:
-    """The generation config `generate` falls back on for the backbone that writes the answers: the runner's model's
-    (SoftCoT's and CoT-Unk's copy their backbone's) or Assist-CoT's backbone's; transformers' defaults otherwise."""
-    model = getattr(runner, "model", None) or getattr(getattr(runner, "backbone", None), "model", None)
-    return getattr(model, "generation_config", None) or GenerationConfig()
-
-
 def path_seed(seed: int, index: int, sample: int) -> int:
     """The seed of sampled path `sample` of question `index` in the run of `seed`: a path depends on nothing else
     (not the batch size or order, not where a run was interrupted and rerun)."""
@@ -97,7 +87,8 @@ def generation_order(questions: list[str], length_buckets: bool) -> list[int]:
 
 
 def _predict(
-    runner,
+    runner: Runner,
+    num_sets: int,
     task: Task,
     questions: list[str],
     golds: list[str],
@@ -111,8 +102,8 @@ def _predict(
 ) -> Iterator[list[dict]]:
     """The predictions.jsonl rows of one seed for the questions `order` (indices), a batch at a time: `num_samples`
     paths per question (per thought set, for a SoftCoT++ runner with M sets: M x num_samples paths ordered set,
-    sample), their answers and the vote."""
-    num_sets = getattr(runner, "num_thought_sets", 1)
+    sample), their answers and the vote. `runner` may be the vLLM stand-in for a transformers runner of `num_sets`
+    thought sets."""
     per_question = num_sets * num_samples
     starts = range(0, len(order), batch_size)
     for start in tqdm(starts, desc=f"{task.name} {method.name} seed {seed}", unit="batch"):
@@ -188,27 +179,6 @@ def _completed_rows(path: Path, seeds: list[int], order: list[int], batch_size: 
                 return rows
             rows.extend(batch)
     return rows
-
-
-def _identity(args: EvaluationArguments, described: dict, questions: list[str], golds: list[str]) -> dict:
-    """What makes two evaluations the same (eval_run.json): every argument but `NOT_IDENTITY` (local paths made
-    absolute), overridden by the summary's fields and settings as the run resolved them (e.g. the trained N), the
-    fingerprints of the questions and answers and of the models (`model_fingerprint`: a local folder by its configs and
-    its weights files' headers, sizes and times; a Hub id by its cached commit), and the package version (see
-    `softcot_hf.run_files.run_identity`). A model passed in memory is marked: it cannot be told from another."""
-    arguments = {
-        field.name: getattr(args, field.name) for field in dataclasses.fields(args) if field.name not in NOT_IDENTITY
-    }
-    for name in ("model", "backbone", "assistant", "data_dir"):
-        arguments[name] = local_path(arguments[name]) if isinstance(arguments[name], str | Path) else None
-    arguments["dtype"] = None if args.dtype is None else str(args.dtype)
-    identity = {**arguments, **described}
-    identity["questions_and_answers_sha256"] = hashlib.sha256(json.dumps([questions, golds]).encode()).hexdigest()
-    for name in ("model", "backbone", "assistant"):
-        identity[f"{name}_fingerprint"] = model_fingerprint(getattr(args, name))
-    if args.model is not None and not isinstance(args.model, str | Path):
-        identity["model_in_memory"] = True
-    return run_identity(identity)
 
 
 def _resume(output_dir: Path, identity: dict, order: list[int], batch_size: int, overwrite: bool) -> dict | list:
@@ -314,7 +284,7 @@ def evaluate(
         **load_kwargs,
     )
 
-    generation = resolve_sampling(generation, backbone_generation_config(runner))
+    generation = resolve_sampling(generation, runner.generation_config)
     settings = {
         "backbone": None if args.backbone is None else str(args.backbone),
         "assistant": None if args.assistant is None else str(args.assistant),
@@ -328,9 +298,7 @@ def evaluate(
         "temperature": args.temperature if generation["do_sample"] else None,
         "top_p": args.top_p if generation["do_sample"] else None,
         "top_k": generation["top_k"] if generation["do_sample"] else None,
-        "num_hint_tokens": getattr(runner, "num_hint_tokens", None),
-        "num_thought_tokens": getattr(getattr(runner, "processor", None), "num_thought_tokens", None),
-        **({"num_thought_sets": num_sets} if (num_sets := getattr(runner, "num_thought_sets", 1)) > 1 else {}),
+        **runner.settings(),
         "dtype": None if args.dtype is None else str(args.dtype),
     }
     # New settings join the identity only when they change something, so earlier runs still resume.
@@ -339,6 +307,7 @@ def evaluate(
     settings.update({name: getattr(args, name) for name in ("scoring", "vote") if getattr(args, name) != "ours"})
     if args.seeding != "per_path":
         settings["seeding"] = args.seeding
+    num_sets = runner.num_thought_sets
     if args.backend == "vllm":  # an evaluation through transformers keeps the identity it always had
         from ..serving import vllm_runner
 
@@ -359,7 +328,7 @@ def evaluate(
     order = generation_order(questions, args.length_buckets)
     rows = []
     if output_dir is not None:
-        identity = _identity(args, {**described, **settings}, questions, golds)
+        identity = evaluation_identity(args, {**described, **settings}, questions, golds)
         rows = _resume(output_dir, identity, order, args.batch_size, args.overwrite)
         if isinstance(rows, dict):  # finished with these settings: as saved
             return rows
@@ -370,6 +339,7 @@ def evaluate(
             remaining = order[sum(row["seed"] == seed for row in rows) :]
             for batch_rows in _predict(
                 runner,
+                num_sets,
                 task,
                 questions,
                 golds,

@@ -3,20 +3,26 @@ assistant prompt, and they are pasted as text into the backbone's `{thoughts}` s
 
 from dataclasses import dataclass
 
+from transformers import GenerationConfig
+
 from ..data import Task
 from ..data.prompts import WITH_THOUGHTS
 from ..generation import encode_prompts, generate_texts, prompt_ids
 from ..processing_softcot import DEFAULT_ASSISTANT_TEMPLATE
-from .base import Method, PromptedLM, default_device, load_evaluated_lm
+from .base import Method, PromptedLM, Runner, default_device, load_evaluated_lm
 
 
 @dataclass
-class AssistCoTRunner:
+class AssistCoTRunner(Runner):
     """The assistant's greedy hints (`num_hint_tokens` tokens), then the backbone's answers."""
 
     assistant: PromptedLM
     backbone: PromptedLM
     num_hint_tokens: int = 32
+
+    @property
+    def generation_config(self) -> GenerationConfig:
+        return self.backbone.generation_config
 
     def hints(self, questions: list[str]) -> list[str]:
         """The assistant's greedy hints, one string per question."""

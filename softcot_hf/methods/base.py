@@ -1,17 +1,24 @@
 """What a method is: `Method`, and the runners that turn a batch of questions into generated texts.
 
 A method knows its name and table label, the prompt it gives the backbone, how to load its artifact for evaluation
-and, when it trains, its training arguments (a `TrainingArguments` subclass) and how its pipeline builds the model and
-the data. Everything else (harness, report, CLI, quickstart, training pipelines) takes a method object.
+and, when it trains, its training arguments (a light dataclass of `softcot_hf.training`, whose `method` field names
+it) and how its pipeline builds the model and the data. Everything else (harness, report, CLI, quickstart, training
+pipelines) takes a method object.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import torch
-from transformers import AutoModelForCausalLM, AutoProcessor, PreTrainedModel, PreTrainedTokenizerBase, Trainer
+from transformers import (
+    AutoModelForCausalLM,
+    AutoProcessor,
+    GenerationConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Trainer,
+)
 
 from ..data import Task
 from ..data.prompts import FINE_TUNED
@@ -21,12 +28,47 @@ from ..training.engines import TrainablePartTrainer
 
 
 class Runner(Protocol):
+    """What the evaluation harness runs: a method's loaded artifact that turns questions into generated texts. The
+    runners below subclass it for its defaults (one thought set, no thought slots, no processor, no hints)."""
+
+    @property
+    def num_thought_sets(self) -> int:
+        """M, SoftCoT++'s thought sets: each question comes back as M x num_return_sequences paths."""
+        return 1
+
+    # The `SoftCoTProcessor` that builds the model's inputs (None: a tokenizer and a prompt template do).
+    processor: Any | None = None
+
+    @property
+    def num_thought_tokens(self) -> int | None:
+        """N, the thought slots each prompt gets (None: the method has none)."""
+        return None if self.processor is None else self.processor.num_thought_tokens
+
+    @property
+    def num_hint_tokens(self) -> int | None:
+        """The length of the hints an assistant writes first (None: none are written)."""
+        return None
+
+    @property
+    def generation_config(self) -> GenerationConfig:
+        """The generation config of the LM that writes the answers (`generate` falls back on it)."""
+        return GenerationConfig()
+
+    def settings(self) -> dict[str, Any]:
+        """What this runner adds to an evaluation's identity (`num_thought_sets` only when there are several, so
+        that runs saved before it existed still resume)."""
+        settings = {"num_hint_tokens": self.num_hint_tokens, "num_thought_tokens": self.num_thought_tokens}
+        if self.num_thought_sets > 1:
+            settings["num_thought_sets"] = self.num_thought_sets
+        return settings
+
     def generate(self, questions: list[str], **generate_kwargs) -> tuple[list[str], list[int]]:
         """Generated texts and generated-token counts, one per returned sequence (grouped by question)."""
+        raise NotImplementedError
 
 
 @dataclass
-class PromptedLM:
+class PromptedLM(Runner):
     """A causal LM (or a peft / Coconut model) prompted with its method's template, through the chat template when
     the method's prompts use one."""
 
@@ -35,6 +77,10 @@ class PromptedLM:
     task: Task
     method: "Method"
 
+    @property
+    def generation_config(self) -> GenerationConfig:
+        return self.model.generation_config
+
     def generate(self, questions: list[str], **generate_kwargs) -> tuple[list[str], list[int]]:
         prompts = [self.method.build_prompt(self.task, question) for question in questions]
         inputs = encode_prompts(self.tokenizer, prompts, chat=self.method.chat)
@@ -42,7 +88,7 @@ class PromptedLM:
 
 
 @dataclass
-class ProcessorLM:
+class ProcessorLM(Runner):
     """A SoftCoT or CoT-Unk model whose processor builds the inputs: `model.generate(**processor(questions))`."""
 
     model: PreTrainedModel
@@ -50,8 +96,11 @@ class ProcessorLM:
 
     @property
     def num_thought_sets(self) -> int:
-        """M, SoftCoT++'s thought sets: each question comes back as M x num_return_sequences paths."""
-        return getattr(self.model.config, "num_thought_sets", 1)
+        return getattr(self.model.config, "num_thought_sets", 1)  # a config saved before SoftCoT++ has none
+
+    @property
+    def generation_config(self) -> GenerationConfig:
+        return self.model.generation_config
 
     def generate(self, questions: list[str], **generate_kwargs) -> tuple[list[str], list[int]]:
         return generate_texts(
@@ -90,6 +139,7 @@ class Method:
     artifact_model_type: ClassVar[str | None] = None  # config.json's model_type of the artifact; None: any causal LM
     thoughts_at_load: ClassVar[bool] = False  # loading takes num_thought_tokens (another N than the trained one)
     tokenizer_hint: ClassVar[str] = "tokenizer"
+    answer_tokens: ClassVar[int] = 256  # max_new_tokens when the evaluation or training arguments leave it unset
 
     def __repr__(self) -> str:
         return f"<method {self.name}>"
@@ -136,22 +186,6 @@ class Method:
         loaded, tokenizer = self.load_artifact(model, load_kwargs)
         return self.runner(loaded.to(device or default_device()), tokenizer, task)
 
-    def check_artifact(self, name_or_path: str | Path) -> None:
-        """Refuse a local folder that holds another method's artifact (its config.json's `model_type` says whose),
-        naming the methods that evaluate it (`EvaluationArguments` checks its `model` with this)."""
-        config_file = Path(name_or_path) / "config.json"
-        try:
-            model_type = json.loads(config_file.read_text()).get("model_type")
-        except (OSError, ValueError, AttributeError):  # a Hub id, an adapter folder, a broken config: the loader says
-            return
-        from . import METHODS
-
-        owners = [method.name for method in METHODS.values() if method.artifact_model_type == model_type]
-        if self.name in owners or (not owners and self.artifact_model_type is None):
-            return
-        fix = f"evaluate it with --method {' or '.join(owners)}" if owners else f"pass {self.artifact_hint}"
-        raise ValueError(f"{name_or_path} holds a {model_type!r} model, not a {self.name} artifact: {fix}.")
-
     def load_artifact(self, name_or_path: str | Path, load_kwargs: dict) -> tuple[PreTrainedModel, Any]:
         """The saved artifact (eval mode) and what builds its inputs (a tokenizer or a processor)."""
         return load_evaluated_lm(name_or_path, load_kwargs)
@@ -159,8 +193,13 @@ class Method:
     def runner(self, model: PreTrainedModel, tokenizer: Any, task: Task) -> Runner:
         return PromptedLM(model, tokenizer, task, self)
 
+    def artifact_load_kwargs(self, args) -> dict:
+        """What the final evaluation loads the artifact of a run with training arguments `args` with (e.g. `dtype`)."""
+        return {}
+
     def train(self, args, **kwargs) -> dict:
-        """Train this method's artifact with `args` (an instance of `self.arguments`); see `softcot_hf.train`."""
+        """Train this method's artifact with `args` (an instance of `self.arguments`), without evaluating it;
+        `softcot_hf.pipelines.train` trains and evaluates."""
         raise ValueError(f"{self.name} is evaluated as it is; it has nothing to train.")
 
 
@@ -181,6 +220,10 @@ class FrozenModelMethod(Method):
         rationale step (with `{k}` and `{step}`; None: as it is)."""
         return None, None
 
+    def trainer_kwargs(self, args) -> dict[str, Any]:
+        """More keyword arguments of `trainer_class` for a run with training arguments `args`."""
+        return {}
+
     def frozen_model(self, model: PreTrainedModel) -> PreTrainedModel:
         """The frozen LM whose layers gradient checkpointing covers."""
         return model.backbone
@@ -188,6 +231,12 @@ class FrozenModelMethod(Method):
     def precompute(self, model: PreTrainedModel, examples: list[dict], collator, args) -> torch.Tensor | None:
         """States computed once before training (SoftCoT's assistant states), or `None`."""
         return None
+
+    def artifact_load_kwargs(self, args) -> dict:
+        """The frozen models load in the dtype they trained in."""
+        from ..training.softcot_training import resolve_frozen_dtype
+
+        return {"dtype": resolve_frozen_dtype(args.frozen_dtype)}
 
     def train(self, args, **kwargs) -> dict:
         from ..training.softcot_training import train_frozen_model_method
@@ -214,6 +263,7 @@ class CurriculumMethod(Method):
 
     prompt_template = FINE_TUNED
     chat = False
+    answer_tokens = 128  # the Coconut paper's
     staged: ClassVar[bool] = True  # the curriculum's stage advances with the epochs
 
     def build(self, base: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, args) -> PreTrainedModel:

@@ -1,45 +1,10 @@
 """Coconut (Hao et al.): an LM fine-tuned with a curriculum to reason in continuous thoughts. The artifact is a
 `CoconutForCausalLM` folder (merged, plus `adapter/` with LoRA) and its tokenizer."""
 
-from dataclasses import dataclass, field
-from typing import Literal
-
-from .. import checks
 from ..modeling.modeling_coconut import CoconutForCausalLM
-from ..training.arguments import CurriculumTrainingArguments
 from ..training.coconut_curriculum import CoconutCurriculum, CurriculumSettings
+from ..training.method_arguments import CoconutTrainingArguments
 from .base import CurriculumMethod
-
-
-@dataclass
-class CoconutTrainingArguments(CurriculumTrainingArguments):
-    """Coconut training: the paper's GPT-2 / ProsQA run by default (but `new_token_init`, see its help)."""
-
-    new_token_init: str = field(
-        default="mean",
-        metadata={
-            "help": 'rows of the three new tokens: "mean" of the existing rows, or a copy of a vocabulary token\'s, '
-            'e.g. "<<" (the official code on GPT-2, as the recipes set it)'
-        },
-    )
-    start_stage: int = field(
-        default=0,
-        metadata={
-            "help": "curriculum stage of the first epoch; 1 skips stage 0 for a backbone already fine-tuned on the "
-            "written steps (the official GSM8k run starts from its CoT model, resume: 3 = 1 stage of 3 epochs)"
-        },
-    )
-    optimizer_reset: Literal["stage", "epoch"] = field(
-        default="stage",
-        metadata={
-            "help": "clear the optimizer state at each new stage, or at each new epoch (the official code with "
-            "reset_optimizer: True)"
-        },
-    )
-
-    def __post_init__(self):
-        checks.require(self, "start_stage", self.start_stage >= 0, "0 or more")
-        super().__post_init__()
 
 
 class Coconut(CurriculumMethod):

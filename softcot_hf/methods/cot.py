@@ -1,21 +1,14 @@
 """CoT (the Coconut paper's baseline): the LM fine-tuned on question, written rationale and answer."""
 
-from dataclasses import dataclass
-
 from ..training.arguments import CurriculumTrainingArguments
 from ..training.coconut_curriculum import RationaleExamples
 from .base import CurriculumMethod
 
 
-@dataclass
-class CoTTrainingArguments(CurriculumTrainingArguments):
-    """CoT fine-tuning: Coconut's data and optimisation; the curriculum options do not apply."""
-
-
 class CoT(CurriculumMethod):
     name = "cot"
     title = "CoT"
-    arguments = CoTTrainingArguments
+    arguments = CurriculumTrainingArguments  # Coconut's data and optimisation; the curriculum options do not apply
     staged = False
     with_steps = True
 

@@ -1,8 +1,6 @@
 """Zero-Shot CoT-Unk (the SoftCoT paper's baseline): SoftCoT's prompt and slots, no assistant; the slots hold N
 trainable embeddings (prompt tuning). The artifact is the embeddings (`CoTUnkForCausalLM`) and its processor."""
 
-from dataclasses import dataclass
-
 import torch
 
 from ..data import Task
@@ -14,20 +12,15 @@ from ..training.softcot_training import load_frozen
 from .base import ThoughtSlotsMethod
 
 
-@dataclass
-class CoTUnkTrainingArguments(ThoughtSlotsTrainingArguments):
-    """CoT-Unk training: SoftCoT's data, prompt, N and optimisation, without an assistant."""
-
-
 class CoTUnk(ThoughtSlotsMethod):
     name = "cot_unk"
     title = "Zero-Shot CoT-Unk"
     prompt_template = WITH_THOUGHTS
-    arguments = CoTUnkTrainingArguments
+    arguments = ThoughtSlotsTrainingArguments
     artifact_hint = "a CoT-Unk folder or Hub id (the slot embeddings and their processor)"
     artifact_model_type = "cot_unk"
 
-    def build(self, args: CoTUnkTrainingArguments, task: Task, dtype: torch.dtype):
+    def build(self, args: ThoughtSlotsTrainingArguments, task: Task, dtype: torch.dtype):
         backbone, tokenizer = load_frozen("backbone", args.backbone, dtype)
         model = CoTUnkForCausalLM.from_backbone(
             backbone, num_thought_tokens=args.num_thought_tokens, backbone_tokenizer=tokenizer
@@ -48,4 +41,3 @@ class CoTUnk(ThoughtSlotsMethod):
 
     def example_prompts(self, task, question, tokenizers, args=None):
         return {"backbone": self.example_processor(task, tokenizers, args).backbone_prompt_ids(question)}
-

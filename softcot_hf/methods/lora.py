@@ -1,8 +1,6 @@
 """LoRA fine-tuning (the SoftCoT paper's baseline): a peft LoRA adapter on the backbone, trained on the same data
 with the Zero-Shot CoT prompt. The artifact is the adapter folder."""
 
-from dataclasses import dataclass
-
 import peft
 import torch
 from transformers import AutoTokenizer
@@ -10,18 +8,9 @@ from transformers import AutoTokenizer
 from ..data import Task
 from ..data.prompts import ZERO_SHOT
 from ..modeling.weights_record import verify_weights
-from ..training.arguments import FrozenModelTrainingArguments, LoraArguments
+from ..training.method_arguments import LoRATrainingArguments
 from ..training.softcot_training import load_frozen
 from .base import FrozenModelMethod
-
-
-@dataclass
-class LoRATrainingArguments(FrozenModelTrainingArguments, LoraArguments):
-    """LoRA training: SoftCoT's data and optimisation, an adapter on every linear layer of the backbone."""
-
-    def __post_init__(self):
-        super().__post_init__()
-        self.check_lora()
 
 
 class LoRA(FrozenModelMethod):

@@ -1,17 +1,10 @@
-"""No-CoT (the Coconut paper's baseline): the LM fine-tuned to answer right after the question."""
+"""No-CoT (the Coconut paper's baseline): the LM fine-tuned to answer right after the question (CoT's arguments with
+method="no_cot")."""
 
-from dataclasses import dataclass
-
-from .cot import CoT, CoTTrainingArguments
-
-
-@dataclass
-class NoCoTTrainingArguments(CoTTrainingArguments):
-    """No-CoT fine-tuning: Coconut's data and optimisation, no rationale."""
+from .cot import CoT
 
 
 class NoCoT(CoT):
     name = "no_cot"
     title = "No-CoT"
-    arguments = NoCoTTrainingArguments
     with_steps = False

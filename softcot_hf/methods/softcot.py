@@ -1,65 +1,17 @@
 """SoftCoT (Xu et al., ACL 2025): a frozen assistant writes soft thoughts that a trained projection puts into the
 thought slots of a frozen backbone's prompt. The artifact: the projection (`SoftCoTForCausalLM`) and its processor."""
 
-from dataclasses import dataclass, field
-from typing import Literal
-
 import torch
+from accelerate import PartialState
 from transformers import PreTrainedModel
 
-from .. import checks
-from ..data import Task, get_task
+from ..data import Task
 from ..data.prompts import WITH_THOUGHTS, prompt_preset
 from ..modeling import SoftCoTForCausalLM
-from ..processing_softcot import (
-    ASSISTANT_TEMPLATE_FIELDS,
-    DEFAULT_ASSISTANT_TEMPLATE,
-    SoftCoTProcessor,
-    check_template,
-)
-from ..training.arguments import ThoughtSlotsTrainingArguments
+from ..processing_softcot import SoftCoTProcessor
+from ..training.method_arguments import SoftCoTTrainingArguments
 from ..training.softcot_training import load_frozen
 from .base import ThoughtSlotsMethod
-
-
-@dataclass
-class SoftCoTTrainingArguments(ThoughtSlotsTrainingArguments):
-    """SoftCoT training: the paper's defaults (N = 4, linear projection, lr 2e-5, 10 epochs)."""
-
-    assistant: str | None = field(default=None, metadata={"help": "the small frozen assistant LM: Hub id or path"})
-    projection_type: Literal["linear", "mlp"] = field(default="linear", metadata={"help": "paper: linear"})
-    projection_dtype: Literal["fp32", "bf16"] = field(
-        default="fp32",
-        metadata={
-            "help": "bf16: the official code's pure-bf16 projection, for exact reproduction only (at lr 2e-5 most of "
-            "its updates round to zero)"
-        },
-    )
-    assistant_template: str = field(
-        default=DEFAULT_ASSISTANT_TEMPLATE,
-        metadata={"help": "the assistant's prompt, with {question} and {num_thought_tokens}"},
-    )
-    prompt_preset: str | None = field(
-        default=None,
-        metadata={
-            "help": "both prompts from a preset: 'official' (the official structure for the task's family, in our "
-            "words) or a YAML/JSON file of softcot_hf.data.prompts.PromptPreset fields; replaces assistant_template"
-        },
-    )
-    assistant_cache: bool = field(default=True, metadata={"help": "compute the assistant's states once, not per step"})
-    assistant_cache_dir: str | None = field(default=None, metadata={"help": "keep that cache on disk here"})
-
-    def __post_init__(self):
-        if not self.assistant:
-            raise ValueError("softcot needs --assistant (assistant=): the Hub id or path of the small frozen LM.")
-        checks.model_location(self, "assistant")
-        checks.output_folder(self, "assistant_cache_dir")
-        check_template(checks.flag(self, "assistant_template"), self.assistant_template, ASSISTANT_TEMPLATE_FIELDS)
-        need = "a prompt with {question} (and optionally {num_thought_tokens})"
-        checks.require(self, "assistant_template", "{question}" in self.assistant_template, need)
-        super().__post_init__()
-        if self.prompt_preset is not None:  # read now: a bad file is a usage error, not a crash after loading models
-            prompt_preset(self.prompt_preset, get_task(self.task).answer.family)
 
 
 class SoftCoT(ThoughtSlotsMethod):
@@ -97,10 +49,9 @@ class SoftCoT(ThoughtSlotsMethod):
         """The processor a run with `args` trains and saves with: its prompt preset, else the assistant template and
         this method's backbone prompt for the task."""
         if args.prompt_preset is None:
-            prompts = {
-                "assistant_template": args.assistant_template,
-                "backbone_template": self.build_prompt(task, "{question}"),
-            }
+            prompts = {"backbone_template": self.build_prompt(task, "{question}")}
+            if args.assistant_template is not None:  # else the processor's default
+                prompts["assistant_template"] = args.assistant_template
         else:
             prompts = prompt_preset(args.prompt_preset, task.answer.family).processor_kwargs()
         return SoftCoTProcessor(
@@ -133,7 +84,7 @@ class SoftCoT(ThoughtSlotsMethod):
         rows = [example["assistant_input_ids"] for example in examples]
         # ZeRO-3 partitions the assistant as it loads: gather it whole (on every process at once) for the while.
         # With a cache dir: rank 0 writes it, the others read it.
-        with gathered(list(model.assistant.parameters())), args.main_process_first(local=False):
+        with gathered(list(model.assistant.parameters())), PartialState().main_process_first():
             states, _, _ = load_or_compute_assistant_states(
                 model, rows, collator.assistant_pad_token_id, args.assistant_cache_dir, batch_size=args.eval_batch_size
             )

@@ -14,14 +14,10 @@ learn (the official code declares them trainable but never gives them a gradient
 off by default.
 """
 
-from dataclasses import dataclass, field
-from typing import Literal
-
 import torch
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.utils import logging
 
-from .. import checks
 from ..data import Task
 from ..modeling.thought_sets import (
     add_thought_sets,
@@ -31,8 +27,9 @@ from ..modeling.thought_sets import (
 )
 from ..processing_softcot import left_pad
 from ..training.engines import gathered
+from ..training.method_arguments import SoftCoTPPTrainingArguments
 from ..training.thought_set_loss import ThoughtSetLossSettings, ThoughtSetTrainer
-from .softcot import SoftCoT, SoftCoTTrainingArguments
+from .softcot import SoftCoT
 
 logger = logging.get_logger(f"transformers.{__name__}")
 # The official code's set vectors: the assistant embedding rows from this id on, one per set, by the assistant's
@@ -41,93 +38,6 @@ logger = logging.get_logger(f"transformers.{__name__}")
 # vocabulary tokens (rare scripts and symbols). The official code allows at most 10 sets on Qwen.
 OFFICIAL_FIRST_SET_ROW = {"llama": 128011, "qwen2": 150001, "qwen3": 150001}
 OFFICIAL_MAX_SETS = {"qwen2": 10, "qwen3": 10}
-_DEFAULT_LOSS = ThoughtSetLossSettings()
-# More thought sets than this is a typo, not an experiment: M sets make M assistant rows per question.
-MAX_THOUGHT_SETS = 64
-
-
-@dataclass
-class SoftCoTPPTrainingArguments(SoftCoTTrainingArguments):
-    """SoftCoT++ training: SoftCoT's options plus the M thought sets and the contrastive term."""
-
-    num_thought_sets: int = field(default=4, metadata={"help": "M, soft-thought sets per question (1: SoftCoT)"})
-    thought_set_init: Literal["random", "tokens", "official"] = field(
-        default="random",
-        metadata={
-            "help": "random: M draws from a normal with the assistant embedding table's per-dimension mean and std "
-            "(seeded by --seed); tokens: the assistant embedding rows of --thought-set-token-ids; official: the rows "
-            "the official code takes (LLaMA: 128011 on, Qwen: 150001 on, M <= 10), kept even if they would collapse "
-            "(a warning says so)"
-        },
-    )
-    thought_set_token_ids: list[int] | None = field(
-        default=None, metadata={"help": "with thought_set_init=tokens: M assistant token ids, one per set"}
-    )
-    train_thought_sets: bool = field(
-        default=False,
-        metadata={
-            "help": "also train the set vectors, through the frozen assistant (a deviation: the official ones never "
-            "learn); runs the assistant every step"
-        },
-    )
-    thought_set_loss_reduction: Literal["mean", "sum_over_sets"] = field(
-        default=_DEFAULT_LOSS.reduction,
-        metadata={
-            "help": "cross-entropy: mean over the labelled tokens of all sets (ours), or each row's token mean summed "
-            "over the sets and averaged over questions (official)"
-        },
-    )
-    contrastive_weight: float = field(
-        default=_DEFAULT_LOSS.contrastive_weight,
-        metadata={
-            "help": "loss = cross_entropy + CONTRASTIVE_WEIGHT x contrastive; 0: no contrastive term (official "
-            "`scaling` run); official `scaling-nce`: 1/M"
-        },
-    )
-    contrastive_temperature: float = field(
-        default=_DEFAULT_LOSS.contrastive_temperature,
-        metadata={"help": "InfoNCE temperature (SimCSE and official: 0.05)"},
-    )
-    contrastive_dropout: float = field(
-        default=_DEFAULT_LOSS.contrastive_dropout,
-        metadata={"help": "dropout making each set's positive copy (ours, as SimCSE: 0.1; official: 0.5)"},
-    )
-    contrastive_dropout_on: Literal["assistant_states", "projected_thoughts"] = field(
-        default=_DEFAULT_LOSS.contrastive_dropout_on,
-        metadata={"help": "what the dropout hits: the assistant states (ours) or the projected thoughts (official)"},
-    )
-    contrastive_pooling: Literal["mean", "flatten"] = field(
-        default=_DEFAULT_LOSS.contrastive_pooling,
-        metadata={
-            "help": "a set's representation: the mean of its N projected thoughts (ours) or all N x D flattened "
-            "(official)"
-        },
-    )
-
-    def __post_init__(self):
-        super().__post_init__()  # first: it checks the types of every number and flag
-        checks.require(
-            self,
-            "num_thought_sets",
-            1 <= self.num_thought_sets <= MAX_THOUGHT_SETS,
-            f"between 1 and {MAX_THOUGHT_SETS} (each set is one more assistant row per question in training and "
-            "evaluation, and one more path to vote on; recipes/softcot/softcotpp-* use 10)",
-        )
-        checks.positive(self, "contrastive_temperature")
-        checks.require(self, "contrastive_weight", self.contrastive_weight >= 0, "0 or more")
-        checks.require(self, "contrastive_dropout", 0 <= self.contrastive_dropout < 1, "in [0, 1)")
-        if self.thought_set_init == "tokens":
-            ids = self.thought_set_token_ids or []
-            checks.require(
-                self, "thought_set_token_ids", len(ids) == self.num_thought_sets, "num_thought_sets token ids"
-            )
-        elif self.thought_set_token_ids is not None:
-            raise ValueError("--thought-set-token-ids is read only with --thought-set-init tokens.")
-        if self.assistant_cache_dir is not None:
-            raise ValueError(
-                "softcotpp keeps its per-set assistant states in memory only: drop --assistant-cache-dir "
-                "(--assistant-cache computes them once per run)."
-            )
 
 
 class SoftCoTPP(SoftCoT):
@@ -136,6 +46,9 @@ class SoftCoTPP(SoftCoT):
     arguments = SoftCoTPPTrainingArguments
     artifact_hint = "a SoftCoT++ folder or Hub id (the projection with its thought sets, and the processor)"
     trainer_class = ThoughtSetTrainer
+
+    def trainer_kwargs(self, args: SoftCoTPPTrainingArguments) -> dict:
+        return {"loss_settings": ThoughtSetLossSettings.from_args(args)}
 
     def build(self, args: SoftCoTPPTrainingArguments, task: Task, dtype: torch.dtype):
         model, processor, tokenizer = super().build(args, task, dtype)

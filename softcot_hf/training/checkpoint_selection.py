@@ -5,8 +5,8 @@ continuous thoughts) and scores the answer; the CoT run keeps a checkpoint only 
 (`save_only_improve`), the Coconut runs keep every epoch and the README picks the one with the best validation
 accuracy. Here `Trainer` does the bookkeeping (`eval_strategy="epoch"`, `load_best_model_at_end`, the accuracy as
 `metric_for_best_model`: the first epoch of the best accuracy wins, as with the official `>`), `SelectionTrainer`
-computes the accuracy through the evaluation harness, and `validation.json` beside the artifact records every epoch's
-accuracy and the one kept.
+computes the accuracy with the scorer it is given (the evaluation harness's, from `softcot_hf.pipelines`), and
+`validation.json` beside the artifact records every epoch's accuracy and the one kept.
 """
 
 import json
@@ -18,67 +18,49 @@ import peft
 from accelerate.utils import broadcast_object_list
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerState
 
-from ..data import Task
 from .engines import TrainablePartTrainer
 
 VALIDATION_FILE = "validation.json"
 METRIC = "eval_accuracy"  # what Trainer logs for metric_for_best_model="accuracy"
 
 
-def validation_accuracy(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    method,
-    task: Task,
-    questions: datasets.Dataset,
-    num_latent_thoughts: int | None,
-    **settings,
-) -> float:
-    """Greedy answer accuracy of `model` on `questions` (rows with "question" and "answer") through the evaluation
-    harness; a Coconut model runs `num_latent_thoughts` thoughts (None: its config's). `settings` go to
-    `run_evaluation` (batch_size, max_new_tokens)."""
-    from ..evaluation import run_evaluation
-
-    coconut = model.get_base_model() if isinstance(model, peft.PeftModel) else model
-    trained_thoughts = getattr(coconut.config, "num_latent_thoughts", None)
-    if num_latent_thoughts is not None:
-        coconut.config.num_latent_thoughts = num_latent_thoughts
-    try:
-        summary = run_evaluation(task, method, model, tokenizer=tokenizer, dataset=questions, **settings)
-    finally:
-        if num_latent_thoughts is not None:
-            coconut.config.num_latent_thoughts = trained_thoughts
-    return summary["accuracy"]
-
-
 class SelectionTrainer(TrainablePartTrainer):
-    """`TrainablePartTrainer` whose `evaluate` is `validation_accuracy` on `eval_dataset` (the validation questions),
-    computed on the main process and shared with the others. `num_latent_thoughts()` gives the thoughts of the epoch
-    just trained (None: not a Coconut model)."""
+    """`TrainablePartTrainer` whose `evaluate` is `score(model, tokenizer, questions)` on `eval_dataset` (the
+    validation questions), computed on the main process and shared with the others. `num_latent_thoughts()` gives the
+    thoughts of the epoch just trained (None: not a Coconut model), which a Coconut model runs while it is scored."""
 
     def __init__(
         self,
         *args,
-        method,
-        task: Task,
+        score: Callable[[PreTrainedModel, PreTrainedTokenizerBase, datasets.Dataset], float],
         tokenizer: PreTrainedTokenizerBase,
         num_latent_thoughts: Callable[[], int | None],
-        generation: dict,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
-        self.method, self.task, self.tokenizer = method, task, tokenizer
+        self.score, self.tokenizer = score, tokenizer
         self.num_latent_thoughts = num_latent_thoughts
-        self.generation = generation
+
+    def scored_with_thoughts(self, questions: datasets.Dataset, num_latent_thoughts: int | None) -> float:
+        """`score` of the model on `questions`, a Coconut model running `num_latent_thoughts` thoughts (None: its
+        config's)."""
+        model = self.model
+        coconut = model.get_base_model() if isinstance(model, peft.PeftModel) else model
+        trained_thoughts = getattr(coconut.config, "num_latent_thoughts", None)
+        if num_latent_thoughts is not None:
+            coconut.config.num_latent_thoughts = num_latent_thoughts
+        try:
+            return self.score(model, self.tokenizer, questions)
+        finally:
+            if num_latent_thoughts is not None:
+                coconut.config.num_latent_thoughts = trained_thoughts
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
         thoughts = self.num_latent_thoughts()
         accuracy = None
         if self.is_world_process_zero():
             questions = eval_dataset if eval_dataset is not None else self.eval_dataset
-            accuracy = validation_accuracy(
-                self.model, self.tokenizer, self.method, self.task, questions, thoughts, **self.generation
-            )
+            accuracy = self.scored_with_thoughts(questions, thoughts)
         [accuracy] = broadcast_object_list([accuracy])
         metrics = {f"{metric_key_prefix}_accuracy": accuracy}
         if thoughts is not None:
@@ -114,4 +96,4 @@ def write_selection_record(output_dir: Path, state: TrainerState, num_questions:
     (output_dir / VALIDATION_FILE).write_text(json.dumps(selection_record(state, num_questions), indent=2) + "\n")
 
 
-__all__ = ["VALIDATION_FILE", "SelectionTrainer", "selection_record", "validation_accuracy", "write_selection_record"]
+__all__ = ["VALIDATION_FILE", "SelectionTrainer", "selection_record", "write_selection_record"]

@@ -14,7 +14,7 @@ Artifacts in `output_dir` (see `softcot_hf.training.runs` for `run.json`, `check
   `validation.json` (every epoch's accuracy, the one kept; `softcot_hf.training.checkpoint_selection`).
 """
 
-import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import peft
@@ -31,7 +31,6 @@ from .engines import TrainablePartTrainer, check_engine
 from .runs import (
     CHECKPOINTS,
     check_output_dir,
-    evaluate_artifact,
     finished_run,
     no_folders_left_on_refusal,
     result,
@@ -90,21 +89,35 @@ def save_artifact(
     tokenizer.save_pretrained(output_dir)
 
 
-def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | None = None) -> dict:
+def train_curriculum_method(
+    method,
+    args,
+    callbacks: list[TrainerCallback] | None = None,
+    score_validation: Callable[..., float] | None = None,
+) -> dict:
     """
     Train `method` (a `CurriculumMethod`) with `args` (its `arguments` dataclass) and write the artifact to
-    `args.output_dir` (see the module docstring); rerunning the same call resumes from the last checkpoint. Then,
-    unless `args.evaluate` is off, evaluate it on the task's test split (greedy; answer after the last "#") into
-    `output_dir/eval`. `callbacks`: more `TrainerCallback`s. Returns `softcot_hf.training.runs.result(...)`.
+    `args.output_dir` (see the module docstring); rerunning the same call resumes from the last checkpoint.
+    `callbacks`: more `TrainerCallback`s. `score_validation(model, tokenizer, questions) -> accuracy` scores every
+    epoch for `select_checkpoint="best_validation"` (`softcot_hf.pipelines.train` passes the evaluation harness's).
+    Returns `softcot_hf.training.runs.result(...)` (its final evaluation is `softcot_hf.pipelines.train`'s).
     """
     output_dir = Path(args.output_dir).resolve()
     selecting = args.select_checkpoint == "best_validation"
+    if selecting and score_validation is None:
+        raise ValueError(
+            "select_checkpoint best_validation scores every epoch: pass score_validation= (softcot_hf.pipelines.train "
+            "passes the evaluation harness's accuracy)."
+        )
     # The validation answers' length decides which checkpoint is kept (max_new_tokens is otherwise the final
     # evaluation's, outside the identity).
-    derived = {"selection_max_new_tokens": args.max_new_tokens} if selecting else {}
-    run = training_identity(method.name, args, **derived)
+    answer_tokens = args.max_new_tokens or method.answer_tokens
+    derived = {"selection_max_new_tokens": answer_tokens} if selecting else {}
+    # Checkpoints go to output_dir/checkpoints; the stage callback changes the dataset in this process.
+    trainer_args = args.to_training_arguments(output_dir=str(output_dir / CHECKPOINTS), dataloader_num_workers=0)
+    run = training_identity(args, trainer_args, **derived)
     checkpoint = check_output_dir(output_dir, run, args.resume, args.overwrite)
-    if args.resume and not args.overwrite and (finished := finished_run(method, args, output_dir)) is not None:
+    if args.resume and not args.overwrite and (finished := finished_run(output_dir)) is not None:
         return finished
     validation = load_validation(args) if selecting else None  # before the training data: fail fast
     examples = load_examples(args.task, args.data_dir, args.train_file, args.limit, args.data_options)
@@ -126,14 +139,12 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
     if selecting:
         trainer_class = SelectionTrainer
         thoughts = (lambda: method.thoughts_at_stage(args, dataset.stage)) if method.staged else (lambda: None)
-        generation = {"batch_size": args.eval_batch_size, "max_new_tokens": args.max_new_tokens}
-        selection = dict(method=method, task=get_task(args.task), tokenizer=tokenizer, generation=generation)
-        selection.update(num_latent_thoughts=thoughts, eval_dataset=validation)
+        selection = dict(score=score_validation, tokenizer=tokenizer, num_latent_thoughts=thoughts)
+        selection.update(eval_dataset=validation)
     with no_folders_left_on_refusal(output_dir / CHECKPOINTS):
         trainer = trainer_class(
             model=model,
-            # Checkpoints go to output_dir/checkpoints; the stage callback changes the dataset in this process.
-            args=dataclasses.replace(args, output_dir=str(output_dir / CHECKPOINTS), dataloader_num_workers=0),
+            args=trainer_args,
             train_dataset=dataset,
             data_collator=lambda features: collate_right_padded(features, tokenizer.pad_token_id),
             callbacks=stage_callbacks + list(callbacks or []),
@@ -160,8 +171,6 @@ def train_curriculum_method(method, args, callbacks: list[TrainerCallback] | Non
     outcome = result(trainer, output, output_dir)
     if outcome["is_main_process"]:
         write_train_results(outcome)
-    if outcome["is_main_process"]:
-        outcome["eval"] = evaluate_artifact(method, args, output_dir)
     return outcome
 
 

@@ -32,7 +32,8 @@ from transformers import Trainer
 from transformers.trainer import SCHEDULER_NAME, TRAINING_ARGS_NAME
 from transformers.utils import SAFE_WEIGHTS_NAME
 
-from ..modeling.weights_record import WeightsRecordMixin, forget_weights, record_weights
+from ..compat import deepspeed_saves_trainable_only, outside_zero3, own_class
+from ..modeling.weights_record import WeightsRecordMixin, forget_weights, record_weights, trained_prefix
 
 # A checkpoint's optimizer state under FSDP2: one file per process, holding that process's shards.
 FSDP_OPTIMIZER = "optimizer-rank-{rank}-of-{world_size}.safetensors"
@@ -47,9 +48,10 @@ def fsdp_requested(args) -> bool:
     return _flag("ACCELERATE_USE_FSDP") or bool(args.fsdp)
 
 
-def deepspeed_requested(args) -> bool:
-    """Whether this run was launched for DeepSpeed (`accelerate launch` with a DeepSpeed config, or `--deepspeed`)."""
-    return _flag("ACCELERATE_USE_DEEPSPEED") or bool(args.deepspeed)
+def deepspeed_requested(deepspeed_config) -> bool:
+    """Whether this run was launched for DeepSpeed (`accelerate launch` with a DeepSpeed config, or
+    `TrainingArguments.deepspeed`, whose value `deepspeed_config` is)."""
+    return _flag("ACCELERATE_USE_DEEPSPEED") or bool(deepspeed_config)
 
 
 def _is_dtensor(tensor: torch.Tensor) -> bool:
@@ -79,11 +81,11 @@ def gathered(parameters: list[torch.nn.Parameter]):
 def saved_parameters(model: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
     """The parameters a checkpoint of `model` holds: those that train, and every parameter of the model's trained
     module (`_trained_module`, when it names one: SoftCoT++'s frozen set vectors sit in the projection)."""
-    trained_prefix = getattr(model, "_hub_trained_prefix", lambda: None)()
+    prefix = trained_prefix(model)
     return {
         name: parameter
         for name, parameter in model.named_parameters()
-        if parameter.requires_grad or (trained_prefix is not None and name.startswith(trained_prefix))
+        if parameter.requires_grad or (prefix is not None and name.startswith(prefix))
     }
 
 
@@ -179,22 +181,6 @@ def load_sharded_optimizer(model: torch.nn.Module, optimizer: torch.optim.Optimi
     set_optimizer_state_dict(model, optimizer, {"state": state, "param_groups": groups})
 
 
-@contextmanager
-def own_class(model: torch.nn.Module):
-    """`model` seen as its own class for the block: `fully_shard` swaps in a generated `FSDP<Name>` subclass whose
-    name and module `save_pretrained` would write into `config.json` (`architectures`, `auto_map`) and copy as
-    remote code."""
-    from torch.distributed.fsdp import FSDPModule
-
-    sharded_class = type(model)
-    if isinstance(model, FSDPModule):
-        model.__class__ = next(cls for cls in sharded_class.__mro__ if not issubclass(cls, FSDPModule))
-    try:
-        yield model
-    finally:
-        model.__class__ = sharded_class
-
-
 def forgive_missing_frozen(module: torch.nn.Module, incompatible_keys) -> None:
     """`load_state_dict` post-hook: a state dict holding the trainable parameters only (what our checkpoints hold)
     loads strictly; a missing trainable parameter still fails."""
@@ -259,14 +245,8 @@ class TrainablePartTrainer(Trainer):
             if self.args.should_save:
                 torch.save(self.lr_scheduler.state_dict(), os.path.join(output_dir, SCHEDULER_NAME))
         elif self.is_deepspeed_enabled:
-            engine = self.model_wrapped
-            engine.save_checkpoint = functools.partial(
-                type(engine).save_checkpoint, engine, exclude_frozen_parameters=True
-            )
-            try:
+            with deepspeed_saves_trainable_only(self.model_wrapped):
                 super()._save_optimizer_and_scheduler(output_dir)
-            finally:
-                del engine.save_checkpoint
         else:
             super()._save_optimizer_and_scheduler(output_dir)
 
@@ -308,7 +288,7 @@ def check_engine(trainer: Trainer) -> None:
         )
     for asked, enabled, name in (
         (fsdp_requested(args), trainer.is_fsdp_enabled, "FSDP"),
-        (deepspeed_requested(args), trainer.is_deepspeed_enabled, "DeepSpeed"),
+        (deepspeed_requested(args.deepspeed), trainer.is_deepspeed_enabled, "DeepSpeed"),
     ):
         if asked and not enabled:
             raise RuntimeError(
@@ -324,20 +304,6 @@ def place_model(model: torch.nn.Module, args) -> None:
     moving first would put the whole model on every device)."""
     if not fsdp_requested(args):
         model.to(args.device)
-
-
-@contextmanager
-def outside_zero3():
-    """Load models whole for the block, as after training under ZeRO-3 (transformers would otherwise partition them
-    across processes that have already finished)."""
-    from transformers.integrations import deepspeed as hf_deepspeed
-
-    reference = hf_deepspeed._hf_deepspeed_config_weak_ref
-    hf_deepspeed.unset_hf_deepspeed_config()
-    try:
-        yield
-    finally:
-        hf_deepspeed._hf_deepspeed_config_weak_ref = reference
 
 
 __all__ = [

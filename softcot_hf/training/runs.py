@@ -1,5 +1,4 @@
-"""What both training pipelines do the same way: one run per output folder, checkpoints to resume, the final
-evaluation of the artifact.
+"""What both training pipelines do the same way: one run per output folder, checkpoints to resume.
 
 A run folder holds `run.json` (the run's identity: `softcot_hf.run_files.training_identity`), `checkpoints/`
 (`Trainer` checkpoints), the artifact at the top, `train_results.json` (written last: the run is finished, and it
@@ -23,7 +22,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.utils import logging
 
 from ..run_files import DifferentRunError, read_run_file, write_atomic
-from .engines import engine_report, outside_zero3
+from .engines import engine_report
 
 logger = logging.get_logger(f"transformers.{__name__}")
 
@@ -204,9 +203,9 @@ def artifact_files(output_dir: Path) -> dict[str, int]:
     return files
 
 
-def finished_run(method, args, output_dir: Path, **load_kwargs) -> dict | None:
-    """What `train` returned for the run in `output_dir` if it finished (its artifact is saved whole), else None.
-    The final evaluation runs through the harness, which returns a finished one of the same settings as saved."""
+def finished_run(output_dir: Path) -> dict | None:
+    """What training returned for the run in `output_dir` if it finished (its artifact is saved whole), else None
+    ("eval" is None: the final evaluation is the pipeline's, `softcot_hf.pipelines.train`)."""
     if artifact_problem(output_dir) is not None:
         return None
     from accelerate import PartialState
@@ -224,7 +223,6 @@ def finished_run(method, args, output_dir: Path, **load_kwargs) -> dict | None:
             f"{output_dir} holds a finished run of the same settings: nothing to train (--overwrite trains it again "
             "from scratch; a new --output-dir keeps it)."
         )
-        outcome["eval"] = evaluate_artifact(method, args, output_dir, **load_kwargs)
     return outcome
 
 
@@ -242,30 +240,8 @@ def write_run_file(output_dir: Path, identity: dict) -> None:
     write_atomic(output_dir / RUN_FILE, json.dumps(identity, indent=2) + "\n")
 
 
-def evaluate_artifact(method, args, output_dir: Path, **load_kwargs) -> dict | None:
-    """The final evaluation of the artifact in `output_dir` on the task's test split, into `output_dir/eval`."""
-    if not args.evaluate:
-        return None
-    from ..evaluation import run_evaluation
-
-    with outside_zero3():  # the other processes may have finished: load the artifact whole, here
-        return run_evaluation(
-            args.task,
-            method,
-            str(output_dir),
-            data_dir=args.data_dir,
-            split="test",
-            limit=args.eval_limit,
-            batch_size=args.eval_batch_size,
-            max_new_tokens=args.max_new_tokens,
-            output_dir=output_dir / EVAL,
-            overwrite=True,  # eval/ is this run's: a final evaluation of other settings is replaced
-            **load_kwargs,
-        )
-
-
 def result(trainer: Trainer, output, output_dir: Path) -> dict:
-    """What `softcot_hf.train` returns, for every method; `eval` is filled by the final evaluation (None without)."""
+    """What a method's training returns; `eval` is filled by the final evaluation (`softcot_hf.pipelines.train`)."""
     return {
         "output_dir": str(output_dir),
         "global_step": trainer.state.global_step,
@@ -278,21 +254,6 @@ def result(trainer: Trainer, output, output_dir: Path) -> dict:
     }
 
 
-def train_and_report(method, args) -> dict:
-    """`softcot-hf train METHOD`: train, then print where the artifact and the evaluation went."""
-    outcome = method.train(args)
-    if outcome["is_main_process"]:
-        loss = outcome["train_loss"]
-        done = "already trained" if outcome["already_trained"] else "trained"
-        print(f"{method.name}: {done} (train_loss {loss:.4f}); artifact in {outcome['output_dir']}")
-        if (summary := outcome["eval"]) is not None:
-            print(
-                f"accuracy {summary['accuracy']:.4f}, mean generated tokens {summary['mean_generated_tokens']:.1f} "
-                f"on {summary['num_examples']} test examples"
-            )
-    return outcome
-
-
 __all__ = [
     "CHECKPOINTS",
     "EVAL",
@@ -302,13 +263,11 @@ __all__ = [
     "artifact_problem",
     "check_output_dir",
     "checkpoint_problem",
-    "evaluate_artifact",
     "finished_run",
     "last_complete_checkpoint",
     "no_folders_left_on_refusal",
     "remove_run",
     "result",
-    "train_and_report",
     "write_run_file",
     "write_train_results",
 ]

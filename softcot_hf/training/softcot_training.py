@@ -25,7 +25,6 @@ models are ordinary `PreTrainedModel`s whose `save_pretrained` writes only the t
   assistant-state cache is computed where the model loaded (the CPU).
 """
 
-import dataclasses
 import gc
 from pathlib import Path
 
@@ -41,7 +40,6 @@ from .engines import check_engine, place_model
 from .runs import (
     CHECKPOINTS,
     check_output_dir,
-    evaluate_artifact,
     finished_run,
     no_folders_left_on_refusal,
     result,
@@ -88,18 +86,18 @@ def enable_frozen_gradient_checkpointing(model: PreTrainedModel) -> None:
 def train_frozen_model_method(method, args) -> dict:
     """
     Train `method` (a `FrozenModelMethod`) with `args` (its `arguments` dataclass) and write its artifact to
-    `args.output_dir` (see the module docstring); then, unless `args.evaluate` is off, evaluate it on the test split
-    into `output_dir/eval`. Returns `softcot_hf.training.runs.result(...)`.
+    `args.output_dir` (see the module docstring). Returns `softcot_hf.training.runs.result(...)` (its final evaluation
+    is `softcot_hf.pipelines.train`'s).
     """
     output_dir = Path(args.output_dir)
     dtype = resolve_frozen_dtype(args.frozen_dtype)
-    identity = training_identity(method.name, args, frozen_dtype=str(dtype).removeprefix("torch."))
-    resume = check_output_dir(output_dir, identity, args.resume, args.overwrite)
-    if args.resume and not args.overwrite and (finished := finished_run(method, args, output_dir, dtype=dtype)):
-        return finished
     # Checkpoints go to output_dir/checkpoints. Gradient checkpointing is ours (enable_frozen_gradient_checkpointing):
     # Trainer's would checkpoint nothing, the frozen layers being in eval mode.
-    trainer_args = dataclasses.replace(args, output_dir=str(output_dir / CHECKPOINTS), gradient_checkpointing=False)
+    trainer_args = args.to_training_arguments(output_dir=str(output_dir / CHECKPOINTS), gradient_checkpointing=False)
+    identity = training_identity(args, trainer_args, frozen_dtype=str(dtype).removeprefix("torch."))
+    resume = check_output_dir(output_dir, identity, args.resume, args.overwrite)
+    if args.resume and not args.overwrite and (finished := finished_run(output_dir)):
+        return finished
     task = get_task(args.task)
     rows = task.load("train", args.data_dir, **(args.data_options or {}))
     answer_template, step_template = method.target_format(args, task)
@@ -119,7 +117,11 @@ def train_frozen_model_method(method, args) -> dict:
 
     with no_folders_left_on_refusal(output_dir / CHECKPOINTS):
         trainer = method.trainer_class(
-            model=model, args=trainer_args, train_dataset=TrainExamples(examples, states), data_collator=collator
+            model=model,
+            args=trainer_args,
+            train_dataset=TrainExamples(examples, states),
+            data_collator=collator,
+            **method.trainer_kwargs(args),
         )
         check_engine(trainer)
     if trainer.is_world_process_zero():
@@ -136,8 +138,6 @@ def train_frozen_model_method(method, args) -> dict:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-    if outcome["is_main_process"]:
-        outcome["eval"] = evaluate_artifact(method, args, output_dir, dtype=dtype)
     return outcome
 
 

@@ -25,7 +25,7 @@ whole global batch (all processes, all accumulated micro-batches), so 1 process 
 accumulation, give the same gradient for the same global batch.
 """
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -34,45 +34,14 @@ from transformers import PreTrainedModel
 
 from ..modeling.thought_sets import dropout_copy, expand_for_thought_sets
 from .engines import TrainablePartTrainer
+from .thought_set_settings import (
+    CONTRASTIVE_DROPOUT_PLACES,
+    CONTRASTIVE_POOLINGS,
+    SET_LOSS_REDUCTIONS,
+    ThoughtSetLossSettings,
+)
 
-SET_LOSS_REDUCTIONS = ("mean", "sum_over_sets")
-CONTRASTIVE_POOLINGS = ("mean", "flatten")
-CONTRASTIVE_DROPOUT_PLACES = ("assistant_states", "projected_thoughts")
-
-
-@dataclass(frozen=True)
-class ThoughtSetLossSettings:
-    """How the SoftCoT++ loss is computed (module docstring); the defaults are ours, `official(M)` the official
-    code's `scaling-nce` run."""
-
-    reduction: Literal["mean", "sum_over_sets"] = "mean"
-    contrastive_weight: float = 1.0
-    contrastive_temperature: float = 0.05
-    contrastive_dropout: float = 0.1
-    contrastive_dropout_on: Literal["assistant_states", "projected_thoughts"] = "assistant_states"
-    contrastive_pooling: Literal["mean", "flatten"] = "mean"
-
-    def __post_init__(self):
-        for name, allowed in (
-            ("reduction", SET_LOSS_REDUCTIONS),
-            ("contrastive_pooling", CONTRASTIVE_POOLINGS),
-            ("contrastive_dropout_on", CONTRASTIVE_DROPOUT_PLACES),
-        ):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"Unknown {name} {getattr(self, name)!r}; use one of {allowed}.")
-
-    @classmethod
-    def official(cls, num_sets: int) -> "ThoughtSetLossSettings":
-        """The official `scaling-nce` loss: summed set losses, flattened thoughts, dropout 0.5 on them, weight 1/M,
-        similarities x 20."""
-        return cls("sum_over_sets", 1 / num_sets, 0.05, 0.5, "projected_thoughts", "flatten")
-
-    @classmethod
-    def from_args(cls, args) -> "ThoughtSetLossSettings":
-        """The settings held by training arguments (`SoftCoTPPTrainingArguments`: `thought_set_loss_reduction` and the
-        `contrastive_*` fields)."""
-        values = {field.name: getattr(args, field.name) for field in fields(cls) if field.name != "reduction"}
-        return cls(reduction=args.thought_set_loss_reduction, **values)
+DEFAULT_SETTINGS = ThoughtSetLossSettings()  # ours
 
 
 @dataclass
@@ -185,7 +154,7 @@ def thought_set_loss_sums(
 def thought_set_losses(
     model: PreTrainedModel,
     inputs: dict,
-    settings: ThoughtSetLossSettings = ThoughtSetLossSettings(),
+    settings: ThoughtSetLossSettings = DEFAULT_SETTINGS,
     forward_model: torch.nn.Module | None = None,
 ) -> ThoughtSetLosses:
     """The SoftCoT++ loss of one batch on its own (`thought_set_loss_sums` normalised by this batch's counts)."""
@@ -194,15 +163,15 @@ def thought_set_losses(
 
 
 class ThoughtSetTrainer(TrainablePartTrainer):
-    """`Trainer` with the SoftCoT++ loss (settings from the training arguments, `ThoughtSetLossSettings.from_args`),
+    """`Trainer` with the SoftCoT++ loss of `loss_settings` (`ThoughtSetLossSettings.from_args` of the arguments),
     normalised over the global batch: tokens by Trainer's `num_items_in_batch` (labelled tokens of every process and
     accumulated micro-batch; x M for the M rows of each question), questions counted the same way in
     `get_batch_samples`. Its logs carry `cross_entropy` and `contrastive_loss` beside `loss`: per-batch values, their
     means since the last log over every process."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, loss_settings: ThoughtSetLossSettings, **kwargs):
         super().__init__(*args, **kwargs)
-        self.loss_settings = ThoughtSetLossSettings.from_args(self.args)
+        self.loss_settings = loss_settings
         # compute_loss normalises by the global batch itself, so Trainer must count it and not rescale the loss.
         self.model_accepts_loss_kwargs = True
         self._questions_in_batch: torch.Tensor | None = None
