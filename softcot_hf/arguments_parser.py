@@ -201,7 +201,8 @@ class ArgumentsParser:
     `positional`: the field that the first bare word (and, for a list, those after it up to the next flag) fills, as
     in `softcot-hf push FOLDER`; `passthrough`: the list field that takes every word after that first one, as is.
     `defaults` replace the dataclass's own; `fixed` are values the command sets (e.g. `method` for `softcot-hf train
-    METHOD`): they are neither shown nor flags; `extra` routes other dataclasses' flags into a dict field; the help
+    METHOD`): they are neither shown nor flags; `extra` (default: the dataclass's `extra_options` class attribute)
+    routes another dataclass's flags into a dict field; the help
     shows the fields of `common` (a base class) after the dataclass's own."""
 
     def __init__(
@@ -224,7 +225,7 @@ class ArgumentsParser:
         self.passthrough = passthrough
         self.defaults = dict(defaults or {})
         self.fixed = dict(fixed or {})
-        self.extra = extra
+        self.extra = extra if extra is not None else getattr(arguments, "extra_options", None)
         self.own_title = own_title or f"{prog} options"
         options = options_of(arguments, self.own_title, common, self.defaults)
         self.options = [option for option in options if option.name not in self.fixed]

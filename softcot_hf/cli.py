@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import __version__
-from .arguments_parser import ArgumentsParser, ExtraOptions
+from .arguments_parser import ArgumentsParser
 from .errors import InputError
 
 OFFLINE_HINT = (
@@ -89,12 +89,6 @@ def _common_training_arguments() -> type:
     from .training.arguments import MethodTrainingArguments
 
     return MethodTrainingArguments
-
-
-def _training_arguments_class() -> type:
-    from transformers import TrainingArguments
-
-    return TrainingArguments
 
 
 # --- what each command runs --------------------------------------------------------------------------------------
@@ -248,16 +242,11 @@ def command_parser(argv: list[str]) -> tuple[Command, ArgumentsParser, list[str]
         summary, arguments = methods[method]
         command = Command(method, summary, lambda: arguments, run_training)
         prog = f"softcot-hf train {method}"
-        fields = getattr(arguments, "__dataclass_fields__", {})
-        extra = None
-        if "trainer_args" in fields:  # other TrainingArguments options go there
-            extra = ExtraOptions("trainer_args", _training_arguments_class, "transformers TrainingArguments")
-        fixed = {"method": method} if "method" in fields else None  # methods that share one arguments class
+        fixed = {"method": method} if "method" in arguments.__dataclass_fields__ else None  # a shared class
         parser = ArgumentsParser(
             arguments,
             prog,
             summary,
-            extra=extra,
             own_title=f"{method} options",
             fixed=fixed,
             common=_common_training_arguments(),

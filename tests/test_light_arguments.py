@@ -120,7 +120,7 @@ def test_trainer_fields_of_a_recipe_or_config_go_to_trainer_args():
 
 
 def test_a_config_file_may_give_trainer_fields_at_top_level(tmp_path):
-    from softcot_hf.cli import parse_arguments
+    from softcot_hf.arguments_parser import parse_arguments
 
     config = tmp_path / "options.yaml"
     config.write_text("bf16: false\nlearning_rate: 0.001\n")

@@ -14,9 +14,10 @@ import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from .. import checks
+from ..arguments_parser import ExtraOptions
 from ..shared_options import AnswerOptions, TaskOptions
 
 TRAINER_ARGS_HELP = (
@@ -27,6 +28,12 @@ TRAINER_ARGS_HELP = (
 
 def _help(text: str, *aliases: str) -> dict:
     return {"metadata": {"help": text, **({"aliases": list(aliases)} if aliases else {})}}
+
+
+def _training_arguments_class() -> type:
+    from transformers import TrainingArguments
+
+    return TrainingArguments
 
 
 def trainer_argument_names() -> set[str]:
@@ -58,6 +65,11 @@ class MethodTrainingArguments(TaskOptions, AnswerOptions):
     """What every trained method takes: the model it starts from, the task, where the run goes, the optimisation, and
     the final evaluation (its task options and answer length are the evaluation's own: `TaskOptions`,
     `AnswerOptions`). Checkpoints land every epoch unless `save_steps` is given; rerunning the same command resumes."""
+
+    # The command line's other flags that are TrainingArguments fields go into `trainer_args` (arguments_parser).
+    extra_options: ClassVar[ExtraOptions] = ExtraOptions(
+        "trainer_args", _training_arguments_class, "transformers TrainingArguments"
+    )
 
     method: str | None = field(
         default=None, **_help("the method these options train (softcot-hf train METHOD sets it; softcot_hf.methods)")
