@@ -20,7 +20,14 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 from .cli import Command
 from .data import get_task
 from .evaluation.report import load_summaries
-from .modeling.hub_push import HubPushMixin, is_hub_id, push_model_folder
+from .modeling.hub_push import (
+    HubPushMixin,
+    check_weights,
+    files_to_push,
+    is_hub_id,
+    public_contents,
+    push_model_folder,
+)
 from .settings_files import read_config
 
 # Repeated flags add up (`--summary a --summary b`), as do several values after one flag.
@@ -238,7 +245,19 @@ def check_hub_reachable(timeout: float = 5.0) -> None:
         raise ConnectionError(f"Cannot reach the Hub at {constants.ENDPOINT} ({error}): push when online.") from None
 
 
+def check_folder_before_upload(folder: str | Path, base_model_ids: dict[str, str]) -> None:
+    """The refusals that need no network, run before `check_hub_reachable`: not one of our models, frozen weights in
+    the folder, local paths in its config files without a Hub id (`LocalPathError`). `push_model_folder` checks them
+    again; they are cheap."""
+    folder = Path(folder)
+    cls = saved_model_class(folder)
+    paths = files_to_push(folder)
+    check_weights(folder, cls, paths)
+    public_contents(folder, paths, base_model_ids)
+
+
 def run_push(args: PushArguments) -> CommitInfo:
+    check_folder_before_upload(args.folder, args.base_model_ids)
     check_hub_reachable()
     commit = push_folder(
         args.folder,
