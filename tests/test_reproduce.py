@@ -1,6 +1,8 @@
 """Recipes: every file loads and dry-runs with real tokenizers, the tiny one runs end to end, paper numbers."""
 
 import json
+import os
+import socket
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -249,6 +251,28 @@ def test_the_tiny_recipe_dry_runs_by_name_from_any_folder(tmp_path):
     shipped = RECIPES_DIR.parent / "assets" / "quickstart" / "backbone"
     assert f"backbone: {str(shipped)!r}" in done.stdout
     assert list(tmp_path.iterdir()) == []  # a dry run writes nothing
+
+
+def test_an_unreachable_hub_is_said_at_once_not_after_retries(tmp_path):
+    """HF_HUB_OFFLINE unset and the Hub out of reach (a closed local port): the command says so in one line and runs
+    offline, so the tokenizer lookup fails at once instead of after the Hub client's 5 retries with backoff."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf_home")}
+    env.pop("HF_HUB_OFFLINE", None)
+    done = subprocess.run(
+        ["softcot-hf", "reproduce", "softcot/gsm8k-llama", "--dry-run", "--output-dir", str(tmp_path / "run")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    assert f"softcot-hf reproduce: Cannot reach the Hub at {endpoint}" in done.stderr
+    assert "running offline" in done.stderr and "pass --backbone-tokenizer" in done.stderr
+    assert "Retry" not in done.stderr
 
 
 def test_recipes_are_found_by_name_or_path(tmp_path, capsys):
