@@ -5,6 +5,7 @@ shipped tiny recipe names the shipped tiny models so); every other string is use
 from the working directory)."""
 
 import difflib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ def resolve_relative_paths(values: Any, recipe_path: Path) -> Any:
     if isinstance(values, list):
         return [resolve_relative_paths(value, recipe_path) for value in values]
     if isinstance(values, str) and values.startswith(_RELATIVE):
-        return str((recipe_path.resolve().parent / values).resolve())
+        return os.path.normpath(recipe_path.absolute().parent / values)  # symbolic links kept as written
     return values
 
 
