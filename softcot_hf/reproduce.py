@@ -220,23 +220,16 @@ def _settings(arguments, given: dict) -> dict:
 
 
 def _locations(recipe: Recipe, overrides: dict[str, str | None]) -> dict[str, str]:
-    """Where each side's tokenizer (and the backbone's generation config) is read: the override, else the model.
-    A location that is neither a Hub id nor an existing path raises FileNotFoundError naming where it was looked for
-    (before any tokenizer is asked for it)."""
+    """Where each side's tokenizer (and the backbone's generation config) is read: the override, else the model (the
+    recipe's models were checked with its arguments). An override that is neither a Hub id nor an existing folder
+    raises FileNotFoundError before any tokenizer is looked for."""
     locations = {}
     for side in ("backbone", "assistant"):
         name = overrides.get(side) or recipe.model_name(side)
         if name is None:
             continue
-        if not is_hub_id(str(name)) and not Path(name).exists():
-            if overrides.get(side):
-                raise FileNotFoundError(f"--{side}-tokenizer {name}: no such folder ({Path(name).resolve()}).")
-            raise FileNotFoundError(
-                f"Recipe {recipe.name}: its {side} {name!r} is not a Hub id, and no such path exists "
-                f"({Path(name).resolve()}). In a recipe, a path that starts with ./ or ../ is read from the recipe's "
-                "own folder; any other from the working directory. Fix the path in the recipe, or run from the "
-                "folder it is relative to."
-            )
+        if overrides.get(side) and not is_hub_id(name) and not Path(name).exists():
+            raise FileNotFoundError(f"--{side}-tokenizer {name}: no such folder ({Path(name).resolve()}).")
         locations[side] = str(name)
     return locations
 
@@ -247,8 +240,14 @@ def _tokenizers(locations: dict[str, str]) -> dict:
         try:
             tokenizers[side] = AutoTokenizer.from_pretrained(name)
         except OSError as error:
+            folder = (
+                ""
+                if Path(name).exists()
+                else f" It is no folder here ({Path(name).resolve()}), so it was looked up as a Hub id: in a recipe, "
+                "a path that starts with ./ or ../ is read from the recipe's folder, any other from the working one."
+            )
             raise OSError(
-                f"Could not load the {side} tokenizer {name!r} ({error}). Offline, pass --{side}-tokenizer with a "
+                f"Could not load the {side} model {name!r} ({error}).{folder} Offline, pass --{side}-tokenizer with a "
                 "local folder holding the same tokenizer (and the backbone's generation_config.json)."
             ) from error
     return tokenizers

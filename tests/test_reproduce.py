@@ -298,7 +298,7 @@ def test_recipes_are_found_by_name_or_path(tmp_path, capsys):
 
 def test_a_recipes_relative_model_paths(tmp_path, monkeypatch):
     """./ and ../ start from the recipe's folder; other relative paths from the working directory. A model path that
-    does not exist is reported as such, not as a tokenizer problem."""
+    does not exist is reported as such (before any tokenizer is looked for), not as a tokenizer problem."""
     tiny = (RECIPES_DIR / "tiny" / "softcot-synthetic_arithmetic.yaml").read_text()
     shipped = RECIPES_DIR.parent / "assets" / "quickstart"
     (tmp_path / "models").symlink_to(shipped)
@@ -309,11 +309,17 @@ def test_a_recipes_relative_model_paths(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     recipe.write_text(tiny.replace("../../assets/quickstart/", "models/"))
     assert load_recipe(recipe).train["backbone"] == "models/backbone"  # a Hub-id-like name stays as written
-    for written, looked_at in (("./nowhere/", tmp_path / "recipes" / "nowhere"), ("nowhere/x/", Path("nowhere/x"))):
+    for written, shown in (("./nowhere/", str(tmp_path / "recipes" / "nowhere")), ("nowhere/x/", "nowhere/x")):
         recipe.write_text(tiny.replace("../../assets/quickstart/", written))
-        with pytest.raises(FileNotFoundError, match=r"its backbone .* not a Hub id, and no such path exists") as error:
+        with pytest.raises(ValueError, match="must be a local model folder that exists") as error:
             reproduce(ReproduceArguments(recipe=str(recipe), dry_run=True, output_dir=str(tmp_path / "run")))
-        assert str(looked_at.resolve() / "backbone") in str(error.value) and "tokenizer" not in str(error.value)
+        assert f"{shown}/assistant" in str(error.value) and "tokenizer" not in str(error.value)
+    # a method that trains nothing names its models in eval: the same holds there
+    recipe.write_text("method: zero_shot_cot\ntask: synthetic_arithmetic\neval: {backbone: ./nowhere/backbone}\n")
+    with pytest.raises(ValueError, match="must be a local model folder that exists") as error:
+        reproduce(ReproduceArguments(recipe=str(recipe), dry_run=True, output_dir=str(tmp_path / "run")))
+    assert str(tmp_path / "recipes" / "nowhere" / "backbone") in str(error.value)
+    assert "tokenizer" not in str(error.value)
 
 
 @needs_tokenizers
