@@ -4,6 +4,7 @@ import json
 import os
 import socket
 import subprocess
+import warnings
 from functools import cache
 from pathlib import Path
 
@@ -362,6 +363,19 @@ def test_the_official_bf16_projection_is_a_knob(tmp_path):
         model, _, _ = softcot.build(args, get_task("synthetic_arithmetic"), torch.float32)
         assert {p.dtype for p in model.projection.parameters()} == {expected}
         assert training_identity("softcot", args)["projection_dtype"] == dtype
+
+
+def test_training_arguments_warn_about_nothing_the_user_did_not_do(tmp_path):
+    """SoftCoT's gradient_checkpointing is ours (the frozen backbone's layers), not transformers' deprecated alias of
+    activation_checkpointing: set or not, it raises no FutureWarning and leaves Trainer's own checkpointing off."""
+    recipe = load_recipe("tiny/softcot-synthetic_arithmetic")
+    for checkpointing in (False, True):
+        recipe.train["gradient_checkpointing"] = checkpointing
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", FutureWarning)
+            args = recipe.training_arguments(tmp_path)
+        assert args.gradient_checkpointing is checkpointing
+        assert not getattr(args, "activation_checkpointing", False)
 
 
 def test_loader_options_are_part_of_a_runs_identity(tmp_path):

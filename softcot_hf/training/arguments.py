@@ -117,11 +117,15 @@ class FrozenModelTrainingArguments(MethodTrainingArguments):
     frozen_dtype: Literal["auto", "bf16", "fp32"] = field(
         default="auto", **_help("dtype of the frozen models; auto: bf16 on a GPU that supports it, else fp32")
     )
-    # Checkpointing is ours (the frozen layers are in eval mode, where Trainer's would checkpoint nothing). None (off)
-    # when not set: transformers >= 5.2x warns that this name is deprecated whenever it is not None.
-    gradient_checkpointing: bool | None = field(
-        default=None, **_help("checkpoint the frozen backbone's layers (default: off)")
-    )
+    # Checkpointing is ours (the frozen layers are in eval mode, where Trainer's would checkpoint nothing).
+    gradient_checkpointing: bool = field(default=False, **_help("checkpoint the frozen backbone's layers"))
+
+    def __post_init__(self):
+        # Kept out of TrainingArguments' sight: on transformers with `activation_checkpointing` it would warn that the
+        # name is deprecated (whoever set it) and turn on Trainer's own checkpointing under the new name.
+        ours, self.gradient_checkpointing = self.gradient_checkpointing, None
+        super().__post_init__()
+        self.gradient_checkpointing = ours
 
 
 @dataclass

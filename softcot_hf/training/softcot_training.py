@@ -99,9 +99,7 @@ def train_frozen_model_method(method, args) -> dict:
         return finished
     # Checkpoints go to output_dir/checkpoints. Gradient checkpointing is ours (enable_frozen_gradient_checkpointing):
     # Trainer's would checkpoint nothing, the frozen layers being in eval mode.
-    # (Both names: on transformers with `activation_checkpointing`, the old name alone would mirror the new one.)
-    off = {name: False for name in ("gradient_checkpointing", "activation_checkpointing") if hasattr(args, name)}
-    trainer_args = dataclasses.replace(args, output_dir=str(output_dir / CHECKPOINTS), **off)
+    trainer_args = dataclasses.replace(args, output_dir=str(output_dir / CHECKPOINTS), gradient_checkpointing=False)
     task = get_task(args.task)
     rows = task.load("train", args.data_dir, **(args.data_options or {}))
     answer_template, step_template = method.target_format(args, task)
