@@ -35,7 +35,7 @@ def find_recipe(name_or_path: str | Path) -> Path:
     close = difflib.get_close_matches(name, names, n=3)
     hint = f" Did you mean {' or '.join(close)}?" if close else ""
     raise FileNotFoundError(
-        f"No recipe {str(name_or_path)!r}: no such file, and no shipped recipe of that name.{hint} "
+        f"No recipe at {name_or_path}: no such file, and no shipped recipe of that name.{hint} "
         f"The shipped recipes (under {RECIPES_DIR}):\n{_listing(names)}"
     )
 

@@ -284,7 +284,7 @@ def test_recipes_are_found_by_name_or_path(tmp_path, capsys):
     copy = tmp_path / "mine.yaml"
     copy.write_text(by_name.read_text())
     assert find_recipe(copy) == copy and load_recipe(copy).name == "mine"
-    with pytest.raises(FileNotFoundError, match=r"(?s)No recipe 'softcot/gsm8k-lama'.*Did you mean softcot/gsm8k-ll"):
+    with pytest.raises(FileNotFoundError, match=r"(?s)No recipe at softcot/gsm8k-lama: .*you mean softcot/gsm8k-ll"):
         find_recipe("softcot/gsm8k-lama")
     with pytest.raises(FileNotFoundError, match=r"(?s)shipped recipes.*softcot/: aqua-llama, aqua-qwen,.*tiny/:"):
         find_recipe("nosuch")
@@ -294,7 +294,7 @@ def test_recipes_are_found_by_name_or_path(tmp_path, capsys):
     # the command line: a usage error that lists the names
     with pytest.raises(SystemExit):
         main(["reproduce", "softcot/nosuch", "--dry-run"])
-    assert "No recipe 'softcot/nosuch'" in capsys.readouterr().err
+    assert "No recipe at softcot/nosuch: " in capsys.readouterr().err
 
 
 def test_a_recipes_relative_model_paths(tmp_path, monkeypatch):
