@@ -8,6 +8,7 @@ API takes the same dataclass. `--config FILE` (YAML or JSON, keyed by field name
 """
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 from collections.abc import Callable
@@ -215,11 +216,16 @@ def main(argv: list[str] | None = None) -> None:
             build_parser().error(f"unknown command {name!r}; choose one of train, {', '.join(commands)}.")
         command, prog = commands[name], f"softcot-hf {name}"
     args = parse(command, argv, prog)
-    from .hub import HUB_TRANSPORT_ERRORS
+    from .hub import HUB_TRANSPORT_ERRORS, offline_if_unreachable
     from .run_files import DifferentRunError
 
+    # One look at the Hub before the command: out of reach, its lookups fail at once instead of after 5 retries (push
+    # needs the Hub and says so itself).
     try:
-        command.run(args)
+        with contextlib.nullcontext() if name == "push" else offline_if_unreachable() as note:
+            if note:
+                print(f"{prog}: {note}", file=sys.stderr)
+            command.run(args)
     except (ConnectionError, *HUB_TRANSPORT_ERRORS) as error:  # the network: one line that says what to do
         raise SystemExit(f"{prog}: error: {error} {OFFLINE_HINT}") from None
     except (OSError, DifferentRunError) as error:  # a missing file or model, another run's folder: the message says

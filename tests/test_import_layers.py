@@ -17,6 +17,7 @@ LAYERS = [
         "softcot_hf.settings_files",
         "softcot_hf.checks",
         "softcot_hf.compat",
+        "softcot_hf.recipe_files",
         "softcot_hf.modeling",
         "softcot_hf.processing_softcot",
     ],
