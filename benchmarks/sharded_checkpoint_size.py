@@ -4,8 +4,8 @@ The assistant and backbone take LLaMA-3.2-1B's and LLaMA-3.1-8B's configs (hidde
 projection is the real one: 2048 x 4096 + 4096 parameters) with random weights, `--layers` decoder layers each and the
 tests' small word-level tokenizer (so a small vocabulary: the embedding tables are not what is measured). A few steps
 of `softcot-hf train softcot` run under each engine with 2 processes, `accelerate launch --config_file
-recipes/accelerate/<engine>.yaml`, checkpointing every step; the script reports the bytes of each checkpoint and of
-the artifact against the projection's fp32 bytes and the frozen models' bytes.
+softcot_hf/recipes/accelerate/<engine>.yaml`, checkpointing every step; the script reports the bytes of each checkpoint
+and of the artifact against the projection's fp32 bytes and the frozen models' bytes.
 
 On a machine without GPUs it launches through tests/distributed_launch.py, which enables FSDP on CPU (accelerate
 enables it on accelerators only) and is otherwise `python -m softcot_hf.cli`.
@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the tests' tiny tokenizer and GSM8K-layout data
 from test_softcot_training import write_gsm8k  # noqa: E402
 
+from softcot_hf.recipe_files import RECIPES_DIR  # noqa: E402
 from softcot_hf.tiny import make_tokenizer  # noqa: E402
 
 PAIR = PAIRS["llama"]  # (assistant, backbone) config names under benchmarks/configs/real
@@ -65,7 +66,7 @@ def weight_bytes(folder: Path) -> int:
 
 def run_engine(engine: str, models: dict[str, Path], data_dir: str, output_dir: Path, steps: int) -> dict:
     """Train under `engine` with 2 processes; bytes of each checkpoint and of the artifact's weights."""
-    config = ROOT / "recipes" / "accelerate" / f"{engine}.yaml"
+    config = RECIPES_DIR / "accelerate" / f"{engine}.yaml"
     command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
                "--num_processes", "2", str(ROOT / "tests" / "distributed_launch.py"),
                "train", "softcot", "--assistant", str(models["assistant"]), "--backbone", str(models["backbone"]),

@@ -61,37 +61,34 @@ def select_thought_tokens(
     assistant_tokenizer: PreTrainedTokenizerBase, backbone_tokenizer: PreTrainedTokenizerBase
 ) -> ThoughtTokens:
     """Apply the rule above. May add `<|soft_thought|>` to `backbone_tokenizer` (the only side effect)."""
-    placeholder = next(
-        (tok for tok in _ASSISTANT_PLACEHOLDERS if _single_token_id(assistant_tokenizer, tok) is not None),
-        assistant_tokenizer.eos_token,
-    )
+    # One vocabulary per side: `get_vocab` builds a dict of the whole vocabulary (0.4 s for Qwen2.5's) at each call.
+    assistant_vocab, backbone_vocab = assistant_tokenizer.get_vocab(), backbone_tokenizer.get_vocab()
+    known = (tok for tok in _ASSISTANT_PLACEHOLDERS if tok in assistant_vocab)
+    placeholder = next(known, assistant_tokenizer.eos_token)
     if placeholder is None:
         raise ValueError(
             "The assistant tokenizer has no `<|end_of_text|>`/`<|endoftext|>` token and no EOS token to use as the "
             "soft-thought placeholder: set `assistant_tokenizer.eos_token` first."
         )
-    found = [
-        names
-        for names in _BACKBONE_SLOTS_AND_MARKERS
-        if all(_single_token_id(backbone_tokenizer, tok) is not None for tok in names)
-    ]
+    found = [names for names in _BACKBONE_SLOTS_AND_MARKERS if all(tok in backbone_vocab for tok in names)]
     if found:
         slot, start, end = found[0]
     else:
-        if _single_token_id(backbone_tokenizer, ADDED_SLOT_TOKEN) is None:
+        if ADDED_SLOT_TOKEN not in backbone_vocab:
             backbone_tokenizer.add_special_tokens(
                 {"extra_special_tokens": [ADDED_SLOT_TOKEN]}, replace_extra_special_tokens=False
             )
+            backbone_vocab = backbone_tokenizer.get_vocab()
         slot, start, end = ADDED_SLOT_TOKEN, None, None
     return ThoughtTokens(
         assistant_placeholder=placeholder,
-        assistant_placeholder_id=_single_token_id(assistant_tokenizer, placeholder),
+        assistant_placeholder_id=assistant_vocab.get(placeholder),
         backbone_slot=slot,
-        backbone_slot_id=_single_token_id(backbone_tokenizer, slot),
+        backbone_slot_id=backbone_vocab.get(slot),
         backbone_start=start,
-        backbone_start_id=None if start is None else _single_token_id(backbone_tokenizer, start),
+        backbone_start_id=None if start is None else backbone_vocab.get(start),
         backbone_end=end,
-        backbone_end_id=None if end is None else _single_token_id(backbone_tokenizer, end),
+        backbone_end_id=None if end is None else backbone_vocab.get(end),
     )
 
 

@@ -9,6 +9,7 @@ importing torch or transformers.
 """
 
 import argparse
+import contextlib
 import difflib
 import importlib.util
 import sys
@@ -38,6 +39,7 @@ class Command:
     run: Callable
     positional: str | None = None
     passthrough: str | None = None
+    probe_hub: bool = True  # look at the Hub once first, and run offline when it is out of reach
 
 
 # --- the arguments of each command -------------------------------------------------------------------------------
@@ -158,6 +160,7 @@ COMMANDS: dict[str, Command] = {
             _push_arguments,
             run_push,
             positional="folder",
+            probe_hub=False,  # push needs the Hub and says so itself
         ),
         Command(
             "quickstart",
@@ -172,6 +175,7 @@ COMMANDS: dict[str, Command] = {
             run_bench,
             positional="name",
             passthrough="args",
+            probe_hub=False,  # a local script (`bench --list` stays light)
         ),
         Command(
             "reproduce",
@@ -290,8 +294,16 @@ def main(argv: list[str] | None = None) -> None:
         return lm_eval_main(argv[1:])
     command, parser, argv = command_parser(argv)
     args = parser.parse(argv)
+    probe = contextlib.nullcontext()
+    if command.probe_hub:  # out of reach, the Hub's lookups then fail at once instead of after 5 retries
+        from .hub import offline_if_unreachable
+
+        probe = offline_if_unreachable()
     try:
-        command.run(args)
+        with probe as note:
+            if note:
+                print(f"{parser.prog}: {note}", file=sys.stderr)
+            command.run(args)
     except Exception as error:
         message = one_line_error(error)
         if message is None:

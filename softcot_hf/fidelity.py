@@ -1,10 +1,10 @@
 """Fidelity tables: for every setting of a recipe that can move its number, the official value and its source, this
 run's value (computed from the arguments the run will really use), and whether they agree.
 
-A recipe (`softcot_hf.reproduce`) names its tables: files of `recipes/official/` holding the official settings of a
-paper's runs, each `{value: ..., source: "repository@commit file:line"}`, plus rows of its own under `official:`.
-A value of `null` means the official code does not fix it (not released); such a row is shown, never compared. A
-difference is allowed only as a declared deviation of the flavour, with its reason:
+A recipe (`softcot_hf.reproduce`) names its tables: files of `softcot_hf/recipes/official/` holding the official
+settings of a paper's runs, each `{value: ..., source: "repository@commit file:line"}`, plus rows of its own under
+`official:`. A value of `null` means the official code does not fix it (not released); such a row is shown, never
+compared. A difference is allowed only as a declared deviation of the flavour, with its reason:
 
     fidelity:
       table: [softcot-training, softcot-evaluation]   # recipes/official/*.yaml, later ones win
@@ -28,9 +28,10 @@ import yaml
 
 from .data import Task, get_task
 from .evaluation.arguments import EvaluationArguments
+from .recipe_files import RECIPES_DIR, recipes_root
 
 FLAVOURS = ("paper", "recommended")
-TABLES_FOLDER = "official"  # under recipes/
+TABLES_FOLDER = "official"  # under a recipes/ folder
 
 
 @dataclass(frozen=True)
@@ -277,9 +278,11 @@ def load_fidelity(values: dict, recipe_path: Path) -> Fidelity:
         raise ValueError(f"{where}: fidelity takes table, official and deviations.")
     official = {}
     tables = values.get("table") or []
-    folder = next((p for p in recipe_path.resolve().parents if p.name == "recipes"), recipe_path.parent)
     for table in [tables] if isinstance(tables, str) else tables:
-        table_path = folder / TABLES_FOLDER / f"{table}.yaml"
+        # the table beside the recipe (its recipes/ folder), else the shipped one
+        table_path = recipes_root(recipe_path) / TABLES_FOLDER / f"{table}.yaml"
+        if not table_path.is_file():
+            table_path = RECIPES_DIR / TABLES_FOLDER / f"{table}.yaml"
         if not table_path.is_file():
             raise FileNotFoundError(f"{where}: no fidelity table {table!r} at {table_path}.")
         official.update(_officials(yaml.safe_load(table_path.read_text(encoding="utf-8")), str(table_path)))

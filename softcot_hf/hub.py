@@ -7,8 +7,11 @@ what only a training run has: evaluation summaries and Trainer's record for the 
 """
 
 import json
+import os
 import socket
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -19,7 +22,7 @@ from transformers import CONFIG_MAPPING, MODEL_FOR_CAUSAL_LM_MAPPING, PreTrained
 from .data import get_task
 from .evaluation.report import load_summaries
 from .modeling.hub_card import CARDS, is_hub_id
-from .modeling.hub_push import push_model_folder
+from .modeling.hub_push import check_weights, files_to_push, public_contents, push_model_folder
 from .settings_files import read_config
 
 # Repeated flags add up (`--summary a --summary b`), as do several values after one flag.
@@ -219,6 +222,45 @@ class PushArguments:
         self.training_settings = read_config(self.training, "training settings file") if self.training else None
 
 
+def hub_unreachable(timeout: float = 3.0) -> str | None:
+    """Why the Hub endpoint cannot be reached (a TCP connection does not open within `timeout` seconds), else None."""
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout).close()
+    except OSError as error:
+        return f"Cannot reach the Hub at {constants.ENDPOINT} ({error})"
+    return None
+
+
+@contextmanager
+def offline_if_unreachable() -> Iterator[str | None]:
+    """With HF_HUB_OFFLINE unset and the Hub out of reach, run the block in offline mode and give a one-line note
+    saying so (None otherwise); the mode is restored after. The Hub client retries a failed lookup of a file it has not
+    cached 5 times with backoff (30 s or more) before it gives up; offline, such a lookup fails at once and cached
+    files still load."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE or (reason := hub_unreachable()) is None:
+        yield None
+        return
+    saved = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"  # for libraries that read it when imported (datasets)
+    constants.HF_HUB_OFFLINE = True  # huggingface_hub and transformers read it at each lookup
+    try:
+        yield (
+            f"{reason}: running offline (as with HF_HUB_OFFLINE=1), so Hub ids load from the local cache only. Set "
+            "HF_HUB_OFFLINE=1 yourself to skip this check, and pass local folders instead of Hub ids."
+        )
+    finally:
+        constants.HF_HUB_OFFLINE = False
+        if saved is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = saved
+
+
 def check_hub_reachable(timeout: float = 5.0) -> None:
     """Raise `ConnectionError` at once when the Hub endpoint cannot be reached (offline, the Hub client retries for
     about 30 s before it gives up)."""
@@ -226,14 +268,23 @@ def check_hub_reachable(timeout: float = 5.0) -> None:
 
     if constants.HF_HUB_OFFLINE:
         raise ConnectionError("HF_HUB_OFFLINE is set: pushing needs the Hub. Unset it when online.")
-    url = urlparse(constants.ENDPOINT)
-    try:
-        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout).close()
-    except OSError as error:
-        raise ConnectionError(f"Cannot reach the Hub at {constants.ENDPOINT} ({error}): push when online.") from None
+    if (reason := hub_unreachable(timeout)) is not None:
+        raise ConnectionError(f"{reason}: push when online.")
+
+
+def check_folder_before_upload(folder: str | Path, base_model_ids: dict[str, str]) -> None:
+    """The refusals that need no network, run before `check_hub_reachable`: not one of our models, frozen weights in
+    the folder, local paths in its config files without a Hub id (`LocalPathError`). `push_model_folder` checks them
+    again; they are cheap."""
+    folder = Path(folder)
+    cls = saved_model_class(folder)
+    paths = files_to_push(folder)
+    check_weights(folder, cls, paths)
+    public_contents(folder, paths, base_model_ids)
 
 
 def run_push(args: PushArguments) -> CommitInfo:
+    check_folder_before_upload(args.folder, args.base_model_ids)
     check_hub_reachable()
     commit = push_folder(
         args.folder,

@@ -1,8 +1,9 @@
 """`softcot-hf reproduce RECIPE`: one row of a paper's table from one recipe file, trained (or resumed), evaluated
 with the recipe's seeds and printed next to the paper's number (`softcot_hf.paper_results`).
 
-A recipe (`recipes/`) is YAML with the method, the task, the paper's row, the `paper` flavour's two sections of
-option names, the changes of the `recommended` flavour and the fidelity table (`softcot_hf.fidelity`):
+A recipe (`softcot_hf/recipes/`, shipped with the package, found by name: `softcot_hf.recipe_files`) is YAML with
+the method, the task, the paper's row, the `paper` flavour's two sections of option names, the changes of the
+`recommended` flavour and the fidelity table (`softcot_hf.fidelity`):
 
     method: softcot
     task: gsm8k
@@ -14,11 +15,12 @@ option names, the changes of the `recommended` flavour and the fidelity table (`
 
 `train` holds fields of the method's training arguments (`softcot-hf train METHOD --help`); a method that trains
 nothing has none and its `eval` names the models. `eval` holds `EvaluationArguments` fields (`softcot-hf eval --help`).
-Relative model paths are read from the working directory. A recipe that starts from another recipe's model names it
-(`init_from_recipe: coconut-baselines/cot/gsm8k_aug`, a path under `recipes/`): that recipe is trained first into
+A string starting with `./` or `../` is a path from the recipe's own folder; other model names are Hub ids or paths
+from the working directory. A recipe that starts from another recipe's model names it (`init_from_recipe:
+coconut-baselines/cot/gsm8k_aug`, a name under its `recipes/` folder): that recipe is trained first into
 `OUTPUT_DIR/init` (or resumed), and its artifact is this recipe's `backbone`, as the official Coconut GSM8k run starts
-from its CoT run's best checkpoint. `paper` (the default flavour) runs the official code's
-settings wherever they move the number; `recommended` runs ours, each change declared as a deviation with its reason.
+from its CoT run's best checkpoint. `paper` (the default flavour) runs the official code's settings wherever they move
+the number; `recommended` runs ours, each change declared as a deviation with its reason.
 Both refuse to run while a setting differs from the official one without a declared reason. `--dry-run` checks the
 recipe, prints the settings, the fidelity table (setting | official | this run | equal) and the exact prompts (text and
 token ids) of one test question on each side, and trains nothing. It reads the tokenizers and the backbone's
@@ -39,8 +41,10 @@ from .evaluation.arguments import EvaluationArguments
 from .fidelity import FLAVOURS, Fidelity, Row, RunSettings, check, format_rows, load_fidelity
 from .generation import resolve_sampling, sampling_settings
 from .methods import Method, get_method
+from .modeling.hub_card import is_hub_id
 from .paper_results import PAPER_RESULTS, PaperResult
 from .pipelines import train
+from .recipe_files import find_recipe, recipes_root, resolve_relative_paths
 from .settings_files import check_keys, read_config
 from .training.arguments import MethodTrainingArguments, route_trainer_args
 
@@ -51,8 +55,9 @@ _STAND_IN_QUESTION = "A baker made 24 rolls and sold 9 of them. How many rolls a
 
 @dataclass
 class Recipe:
-    """One row of a paper's table: what to train and how to evaluate it. `name` is the file's path under `recipes/`
-    without the suffix (e.g. "softcot/gsm8k-llama"), and names the default run folder `runs/<name>`."""
+    """One row of a paper's table: what to train and how to evaluate it. `name` is the file's path under its
+    `recipes/` folder without the suffix (e.g. "softcot/gsm8k-llama"), and names the default run folder
+    `runs/<name>`."""
 
     name: str
     method: Method
@@ -117,9 +122,10 @@ class Recipe:
 
 
 def load_recipe(path: str | Path) -> Recipe:
-    """A recipe file, checked: known keys, a known method and task, a `train` section exactly when the method
-    trains, a paper row that exists."""
-    path = Path(path)
+    """A recipe (a shipped recipe's name or a file, `find_recipe`), checked: known keys, a known method and task, a
+    `train` section exactly when the method trains, a paper row that exists. Its `./` and `../` paths are made
+    absolute from its file's folder."""
+    path = find_recipe(path)
     values = read_config(path, "recipe")
     if "method" not in values or "task" not in values:
         raise ValueError(f"{path} is not a recipe: a mapping with method, task, eval and (when it trains) train.")
@@ -127,6 +133,7 @@ def load_recipe(path: str | Path) -> Recipe:
         raise ValueError(f"{path} has unknown keys {unknown}; a recipe takes {sorted(_RECIPE_KEYS)}.")
     method = get_method(values["method"])
     get_task(values["task"])
+    values = {key: resolve_relative_paths(value, path) for key, value in values.items()}
     train = values.get("train")
     if (method.arguments is None) != (train is None):
         need = "no train section (it trains nothing)" if method.arguments is None else "a train section"
@@ -154,12 +161,13 @@ def load_recipe(path: str | Path) -> Recipe:
     key = values.get("paper_result")
     if key is not None and key not in PAPER_RESULTS:
         raise ValueError(f"{path}: paper_result {key!r} is not in softcot_hf.paper_results.PAPER_RESULTS.")
-    parts = path.resolve().with_suffix("").parts
     init = None
     if (init_name := values.get("init_from_recipe")) is not None:
         init = _load_init_recipe(path, init_name, train)
+    root = recipes_root(path)
+    inside = path.resolve().is_relative_to(root)
     return Recipe(
-        name="/".join(parts[parts.index("recipes") + 1 :]) if "recipes" in parts else path.stem,
+        name=path.resolve().relative_to(root).with_suffix("").as_posix() if inside else path.stem,
         method=method,
         task=values["task"],
         paper_result=None if key is None else PAPER_RESULTS[key],
@@ -172,11 +180,9 @@ def load_recipe(path: str | Path) -> Recipe:
 
 
 def _load_init_recipe(path: Path, name: str, train: dict | None) -> Recipe:
-    """The recipe `path` starts from (`init_from_recipe: name`, a path under the same `recipes/` folder), checked."""
-    parts = path.resolve().parts
-    if "recipes" not in parts:
-        raise ValueError(f"{path}: init_from_recipe names a recipe under recipes/, but {path} is not in one.")
-    init_path = Path(*parts[: len(parts) - parts[::-1].index("recipes")]) / f"{name}.yaml"
+    """The recipe `path` starts from (`init_from_recipe: name`, a path under the `recipes/` folder `path` sits in,
+    else under the shipped recipes), checked."""
+    init_path = recipes_root(path) / f"{name}.yaml"
     if not init_path.is_file():
         raise ValueError(f"{path}: init_from_recipe {name!r}: no recipe at {init_path}.")
     if train is None or "backbone" in train:
@@ -218,12 +224,17 @@ def _settings(arguments, given: dict) -> dict:
 
 
 def _locations(recipe: Recipe, overrides: dict[str, str | None]) -> dict[str, str]:
-    """Where each side's tokenizer (and the backbone's generation config) is read: the override, else the model."""
+    """Where each side's tokenizer (and the backbone's generation config) is read: the override, else the model (the
+    recipe's models were checked with its arguments). An override that is neither a Hub id nor an existing folder
+    raises FileNotFoundError before any tokenizer is looked for."""
     locations = {}
     for side in ("backbone", "assistant"):
         name = overrides.get(side) or recipe.model_name(side)
-        if name is not None:
-            locations[side] = str(name)
+        if name is None:
+            continue
+        if overrides.get(side) and not is_hub_id(name) and not Path(name).exists():
+            raise FileNotFoundError(f"--{side}-tokenizer {name}: no such folder ({Path(name).resolve()}).")
+        locations[side] = str(name)
     return locations
 
 
@@ -233,8 +244,14 @@ def _tokenizers(locations: dict[str, str]) -> dict:
         try:
             tokenizers[side] = AutoTokenizer.from_pretrained(name)
         except OSError as error:
+            folder = (
+                ""
+                if Path(name).exists()
+                else f" It is no folder here ({Path(name).resolve()}), so it was looked up as a Hub id: in a recipe, "
+                "a path that starts with ./ or ../ is read from the recipe's folder, any other from the working one."
+            )
             raise OSError(
-                f"Could not load the {side} tokenizer {name!r} ({error}). Offline, pass --{side}-tokenizer with a "
+                f"Could not load the {side} model {name!r} ({error}).{folder} Offline, pass --{side}-tokenizer with a "
                 "local folder holding the same tokenizer (and the backbone's generation_config.json)."
             ) from error
     return tokenizers
@@ -291,14 +308,17 @@ def build_arguments(
 
 @dataclass
 class Plan:
-    """One flavour of a recipe, ready to run: its arguments, what the backbone samples with, its fidelity rows."""
+    """One flavour of a recipe, ready to run: its arguments, what the backbone samples with, its fidelity rows, and
+    the tokenizers (by side) its prompts are built with."""
 
+    flavour: str
     train: Any | None
     eval: EvaluationArguments
     sampling: dict
     init: Any | None  # the training arguments of the recipe it starts from (init_from_recipe), trained first
     generation_config_source: str
     rows: list[Row]
+    tokenizers: dict = field(default_factory=dict)
 
 
 def plan(
@@ -315,34 +335,27 @@ def plan(
     init_args, train_args, eval_args = build_arguments(recipe, output_dir, data_dir, train_data_dir, flavour)
     config, source = generation_config or (GenerationConfig(), "transformers' defaults")
     sampling = _sampling(eval_args, config)
+    tokenizers = tokenizers or {}
     rows = []
     if recipe.fidelity is not None:
         task = get_task(recipe.task)
-        processor = recipe.method.example_processor(task, tokenizers or {}, train_args) if train_args else None
+        processor = recipe.method.example_processor(task, tokenizers, train_args) if train_args else None
         init = None if recipe.init is None else recipe.init.name
         run = RunSettings(recipe.method, task, train_args, eval_args, sampling, processor, init)
         rows = recipe.fidelity.rows(run, flavour)
-    return Plan(train_args, eval_args, sampling, init_args, source, rows)
+    return Plan(flavour, train_args, eval_args, sampling, init_args, source, rows, tokenizers)
 
 
-def dry_run(
-    recipe: Recipe,
-    output_dir: Path,
-    data_dir: str | None = None,
-    tokenizers: dict | None = None,
-    flavour: str = "paper",
-    generation_config: tuple[GenerationConfig, str] | None = None,
-    train_data_dir: str | None = None,
-) -> str:
-    """The recipe's settings, its fidelity table and one test question's prompts on each side (text and ids), as
-    text. Raises after the text is built (it is in the error) when the table has an undeclared deviation."""
+def dry_run(recipe: Recipe, planned: Plan) -> str:
+    """What `planned` (a flavour of `recipe`) will run: its settings, its fidelity table and one test question's
+    prompts on each side (text and ids), as text. Raises after the text is built (it is in the error) when the table
+    has an undeclared deviation."""
+    flavour, train_args, eval_args, tokenizers = planned.flavour, planned.train, planned.eval, planned.tokenizers
     lines = [f"recipe {recipe.name} ({flavour} flavour): {recipe.method.name} on {recipe.task}"]
     paper = recipe.paper_result
     lines.append("paper: -" if paper is None else f"paper: {paper.accuracy:.2f} % ({paper.paper}, {paper.setting})")
-    planned = plan(recipe, output_dir, data_dir, tokenizers, flavour, generation_config, train_data_dir)
-    train_args, eval_args = planned.train, planned.eval
     if planned.init is not None:
-        lines.append(f"starts from: recipe {recipe.init.name}, trained first into {output_dir / INIT_DIR}:")
+        lines.append(f"starts from: recipe {recipe.init.name}, trained first into {planned.init.output_dir}:")
         init_given = recipe.init.sections(flavour)[0]
         lines += [f"  {name}: {value!r}" for name, value in _settings(planned.init, init_given).items()]
     if train_args is not None:
@@ -366,7 +379,7 @@ def dry_run(
     prompt_args = train_args  # the prompts as the evaluation builds them (SoftCoT may evaluate at another N)
     if getattr(train_args, "num_thought_tokens", None) and eval_args.num_thought_tokens:
         prompt_args = dataclasses.replace(train_args, num_thought_tokens=eval_args.num_thought_tokens)
-    for side, ids in recipe.method.example_prompts(task, question, tokenizers or {}, prompt_args).items():
+    for side, ids in recipe.method.example_prompts(task, question, tokenizers, prompt_args).items():
         text = tokenizers[side].decode(ids)
         lines += [f"  {side} ({len(ids)} tokens):", f"    text: {json.dumps(text)}", f"    ids: {ids}"]
     text = "\n".join(lines)
@@ -381,7 +394,9 @@ def dry_run(
 class ReproduceArguments:
     """One paper-table row from a recipe file: train (or resume), evaluate with the recipe's seeds, compare."""
 
-    recipe: str | None = field(default=None, metadata={"help": "the recipe file (recipes/...)"})
+    recipe: str | None = field(
+        default=None, metadata={"help": "a shipped recipe's name (e.g. softcot/gsm8k-llama) or a recipe file"}
+    )
     flavour: str = field(
         default="paper",
         metadata={"help": "paper: the official settings wherever they move the number; recommended: ours"},
@@ -402,7 +417,7 @@ class ReproduceArguments:
 
     def __post_init__(self):
         if not self.recipe:
-            raise ValueError("Pass the recipe file: softcot-hf reproduce recipes/softcot/gsm8k-llama.yaml.")
+            raise ValueError("Pass a recipe name or file: softcot-hf reproduce softcot/gsm8k-llama.")
         if self.flavour not in FLAVOURS:
             raise ValueError(f"--flavour must be one of {', '.join(FLAVOURS)}, got {self.flavour!r}.")
         checks.output_folder(self, "output_dir")
@@ -429,13 +444,11 @@ def reproduce(args: ReproduceArguments) -> dict | str:
     locations = _locations(recipe, {"backbone": args.backbone_tokenizer, "assistant": args.assistant_tokenizer})
     tokenizers = _tokenizers(locations)
     generation_config = backbone_generation_config(locations.get("backbone"))
+    planned = plan(recipe, output_dir, args.data_dir, tokenizers, args.flavour, generation_config, args.train_data_dir)
     if args.dry_run:
-        text = dry_run(
-            recipe, output_dir, args.data_dir, tokenizers, args.flavour, generation_config, args.train_data_dir
-        )
+        text = dry_run(recipe, planned)
         print(text)
         return text
-    planned = plan(recipe, output_dir, args.data_dir, tokenizers, args.flavour, generation_config, args.train_data_dir)
     check(planned.rows, f"{recipe.name} ({args.flavour})")
     model = None
     if planned.init is not None:  # every process trains it, then goes on to this recipe's training

@@ -1,5 +1,5 @@
 """`softcot-hf` as the distributed tests launch it: `torchrun ... tests/distributed_launch.py train METHOD ...` or
-`accelerate launch --config_file recipes/accelerate/X.yaml tests/distributed_launch.py train METHOD ...`.
+`accelerate launch --config_file softcot_hf/recipes/accelerate/X.yaml tests/distributed_launch.py train METHOD ...`.
 
 Three things differ from `python -m softcot_hf.cli`, all for the tests only:
 - Every file this process writes (Python `open` for writing, renames, `torch.save`, safetensors) is recorded in

@@ -18,7 +18,7 @@ from softcot_hf.evaluation import run_evaluation
 from softcot_hf.methods import get_method
 from softcot_hf.pipelines import training as training_pipeline
 from softcot_hf.quickstart import PROSQA_OPTIONS, shipped_models
-from softcot_hf.reproduce import ReproduceArguments, dry_run, load_recipe, reproduce
+from softcot_hf.reproduce import ReproduceArguments, dry_run, load_recipe, plan, reproduce
 from softcot_hf.tiny import WORDS, make_lm, make_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -252,7 +252,7 @@ def test_reproduce_trains_cot_then_coconut_from_its_best_checkpoint(tmp_path, mo
 
 
 def test_the_gsm8k_recipe_starts_from_the_cot_recipe(tmp_path):
-    recipe = load_recipe(ROOT / "recipes" / "coconut" / "gsm8k_aug.yaml")
+    recipe = load_recipe("coconut/gsm8k_aug")  # a shipped recipe, by name
     assert (
         recipe.init.name == "coconut-baselines/cot/gsm8k_aug"
         and recipe.model_name("backbone") == "openai-community/gpt2"
@@ -261,7 +261,7 @@ def test_the_gsm8k_recipe_starts_from_the_cot_recipe(tmp_path):
     assert (args.start_stage, args.num_train_epochs, args.new_token_init) == (1, 22, "<<")
     assert args.select_checkpoint == recipe.init.training_arguments(tmp_path).select_checkpoint == "best_validation"
     assert recipe.eval["max_new_tokens"] == args.max_new_tokens == 64
-    text = dry_run(recipe, tmp_path, None, {"backbone": make_tokenizer("plain")})
+    text = dry_run(recipe, plan(recipe, tmp_path, None, {"backbone": make_tokenizer("plain")}))
     assert f"starts from: recipe coconut-baselines/cot/gsm8k_aug, trained first into {tmp_path / 'init'}" in text
     assert f"backbone: '{tmp_path / 'init'}'" in text and "start_stage: 1" in text
 

@@ -1,8 +1,8 @@
 """The methods under every engine, launched as users launch them, with 2 CPU processes over gloo and tiny models.
 
-Each engine run (`accelerate launch --config_file recipes/accelerate/<engine>.yaml`) is killed right after a checkpoint
-and rerun with the same command (SoftCoT++ runs once, uninterrupted); its final weights must equal those of an
-uninterrupted one-process run with the same global batch, and the artifact must be the one-process artifact (same
+Each engine run (`accelerate launch --config_file softcot_hf/recipes/accelerate/<engine>.yaml`) is killed right after
+a checkpoint and rerun with the same command (SoftCoT++ runs once, uninterrupted); its final weights must equal those
+of an uninterrupted one-process run with the same global batch, and the artifact must be the one-process artifact (same
 files, same config). Only rank 0 writes the run's files (other ranks write their own optimizer shards and RNG states in
 checkpoints), the run says which engine it used (FSDP on CPU is enabled by tests/distributed_launch.py, which says how;
 the run records whether every parameter was a shard), and no checkpoint holds the frozen weights.
@@ -24,6 +24,8 @@ import torch
 from safetensors.torch import load_file
 from test_coconut_training import save_coconut_base
 from test_softcot_training import write_gsm8k
+
+from softcot_hf.recipe_files import RECIPES_DIR
 
 pytestmark = pytest.mark.distributed
 
@@ -104,7 +106,7 @@ def launch(launcher: list[str], arguments: list[str], output_dir: Path, writes: 
 
 
 def accelerate(engine: str) -> list[str]:
-    config = ROOT / "recipes" / "accelerate" / f"{engine}.yaml"
+    config = RECIPES_DIR / "accelerate" / f"{engine}.yaml"
     return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config), "--num_processes", "2",
             "--main_process_port", free_port()]  # fmt: skip
 

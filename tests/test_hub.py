@@ -7,6 +7,7 @@ local server, with a throwaway HF_HOME (an empty cache), a dummy token and Xet d
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import QUESTIONS
+from conftest import QUESTIONS, build
 from hub_server import HubServer
 from huggingface_hub import ModelCard
 from safetensors.torch import load
@@ -716,6 +717,31 @@ def test_base_model_id_flag_takes_path_equals_hub_id():
     assert parse(["--repo-id", "me/x", "run"]).folder == "run"
     with pytest.raises(SystemExit):
         parse(["run", "--repo-id", "me/x", "--base-model-id", "/a/b/c"])
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_offline_push_refuses_local_paths_before_asking_the_hub(pair_dirs, tmp_path):
+    """With the Hub out of reach (HF_ENDPOINT a closed port, HF_HUB_OFFLINE unset), pushing a model whose config names
+    local paths gives the local-path refusal, not a connection error: the refusal comes before any request."""
+    model, processor = build(pair_dirs)
+    folder = tmp_path / "my-softcot"
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{closed_port()}", "HF_HOME": str(tmp_path / "hf_home")}
+    env.pop("HF_HUB_OFFLINE", None)
+    done = subprocess.run(
+        ["softcot-hf", "push", str(folder), "--repo-id", "me/x"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode != 0
+    assert "Refusing to push: these fields name local paths" in done.stderr
+    assert f"--base-model-id {pair_dirs['llama_backbone']}=OWNER/NAME" in done.stderr
+    assert "Cannot reach the Hub" not in done.stderr
 
 
 TRAINER_ID = "me/trainer-push"

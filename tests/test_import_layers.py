@@ -19,6 +19,7 @@ LAYERS = [
         "softcot_hf.arguments_parser",
         "softcot_hf.checks",
         "softcot_hf.compat",
+        "softcot_hf.recipe_files",
         "softcot_hf.modeling",
         "softcot_hf.processing_softcot",
         "softcot_hf.auto",

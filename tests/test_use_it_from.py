@@ -232,14 +232,16 @@ def test_model_processor_and_pipeline_load_without_the_package(softcot_dir, coco
     assert result["cot_unk"] == softcot_generate(cot_unk, cot_unk_processor, QUESTIONS)
 
 
-def test_offline_push_fails_at_once_in_one_line(softcot_dir, monkeypatch):
+def test_offline_push_fails_at_once_in_one_line(softcot_dir, pair_dirs, monkeypatch):
     from huggingface_hub import constants
 
     from softcot_hf.cli import main
 
     monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    # Hub ids for the config's local paths: past the refusals that need no network (they come first)
+    ids = [f"--base-model-id={pair_dirs[side]}=tiny/{side}" for side in ("llama_assistant", "llama_backbone")]
     with pytest.raises(SystemExit) as exit_info:
-        main(["push", str(softcot_dir), "--repo-id", "me/softcot"])
+        main(["push", str(softcot_dir), "--repo-id", "me/softcot", *ids])
     message = str(exit_info.value)
     assert message.startswith("softcot-hf push: error: Cannot reach the Hub at http://127.0.0.1:9")
     assert "HF_HUB_OFFLINE=1" in message and "\n" not in message

@@ -212,6 +212,13 @@ class FrozenModelTrainingArguments(MethodTrainingArguments):
         default="auto", **_help("dtype of the frozen models; auto: bf16 on a GPU that supports it, else fp32")
     )
 
+    def __post_init__(self):
+        # Kept out of TrainingArguments' sight: on transformers with `activation_checkpointing` it would warn that the
+        # name is deprecated (whoever set it) and turn on Trainer's own checkpointing under the new name.
+        ours, self.gradient_checkpointing = self.gradient_checkpointing, None
+        super().__post_init__()
+        self.gradient_checkpointing = ours
+
 
 @dataclass
 class ThoughtSlotsTrainingArguments(FrozenModelTrainingArguments):

@@ -155,8 +155,8 @@ def train_curriculum_method(
             if asked and trainer.shards_model:
                 raise ValueError(
                     f"{method.name} with {what} under FSDP or DeepSpeed is not supported yet (it needs the whole "
-                    "model on one process): train it with DDP (recipes/accelerate/ddp.yaml or torchrun), or without "
-                    f"{what}."
+                    "model on one process): train it with DDP (softcot_hf/recipes/accelerate/ddp.yaml or torchrun), "
+                    f"or without {what}."
                 )
     if trainer.is_world_process_zero():
         write_run_file(output_dir, run)

@@ -284,7 +284,7 @@ def check_engine(trainer: Trainer) -> None:
     if trainer.is_fsdp_enabled and trainer.accelerator.state.fsdp_plugin.fsdp_version != 2:
         raise ValueError(
             "FSDP1 is not supported (its flattened parameters defeat the trainable-only checkpoints): set "
-            "`fsdp_version: 2` in the accelerate config, as recipes/accelerate/fsdp2.yaml does."
+            "`fsdp_version: 2` in the accelerate config, as softcot_hf/recipes/accelerate/fsdp2.yaml does."
         )
     for asked, enabled, name in (
         (fsdp_requested(args), trainer.is_fsdp_enabled, "FSDP"),
@@ -294,8 +294,8 @@ def check_engine(trainer: Trainer) -> None:
             raise RuntimeError(
                 f"This run was launched for {name}, but accelerate set up {trainer.accelerator.distributed_type} "
                 f"instead (accelerate enables FSDP only on GPUs and other accelerators: on CPU it falls back to DDP, "
-                "with the whole frozen models on every process). Launch with recipes/accelerate/ddp.yaml (or "
-                "torchrun) on CPU, or run on GPUs."
+                "with the whole frozen models on every process). Launch with softcot_hf/recipes/accelerate/ddp.yaml "
+                "(or torchrun) on CPU, or run on GPUs."
             )
 
 

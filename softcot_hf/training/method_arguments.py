@@ -141,7 +141,7 @@ class SoftCoTPPTrainingArguments(SoftCoTTrainingArguments):
             "num_thought_sets",
             1 <= self.num_thought_sets <= MAX_THOUGHT_SETS,
             f"between 1 and {MAX_THOUGHT_SETS} (each set is one more assistant row per question in training and "
-            "evaluation, and one more path to vote on; recipes/softcot/softcotpp-* use 10)",
+            "evaluation, and one more path to vote on; the softcot/softcotpp-* recipes use 10)",
         )
         checks.positive(self, "contrastive_temperature")
         checks.require(self, "contrastive_weight", self.contrastive_weight >= 0, "0 or more")

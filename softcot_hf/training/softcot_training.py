@@ -18,11 +18,11 @@ models are ordinary `PreTrainedModel`s whose `save_pretrained` writes only the t
 - Several processes: the same entry point under `torchrun --nproc_per_node K` or `accelerate launch` runs DDP
   (`--batch-size` is per process: keep batch-size x processes x accumulation fixed to keep the global batch). The
   frozen models are replicated on every device; only the trainable weights are all-reduced. When the frozen models do
-  not fit one device, launch with `recipes/accelerate/fsdp2.yaml` or `zero3.yaml` (`accelerate launch --config_file
-  recipes/accelerate/fsdp2.yaml -m softcot_hf.cli train softcot ...`): both shard the frozen weights across devices
-  with the unchanged training loop, and `softcot_hf.training.engines.TrainablePartTrainer` keeps checkpoints and the
-  artifact to the trainable weights. Under FSDP the model is not moved to the device before sharding, so the
-  assistant-state cache is computed where the model loaded (the CPU).
+  not fit one device, launch with `softcot_hf/recipes/accelerate/fsdp2.yaml` or `zero3.yaml` (`accelerate launch
+  --config_file softcot_hf/recipes/accelerate/fsdp2.yaml -m softcot_hf.cli train softcot ...`): both shard the frozen
+  weights across devices with the unchanged training loop, and `softcot_hf.training.engines.TrainablePartTrainer`
+  keeps checkpoints and the artifact to the trainable weights. Under FSDP the model is not moved to the device before
+  sharding, so the assistant-state cache is computed where the model loaded (the CPU).
 """
 
 import gc
