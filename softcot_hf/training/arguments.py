@@ -79,7 +79,7 @@ class MethodTrainingArguments(TaskOptions, AnswerOptions):
     task: str = field(default="gsm8k", **_help("task registry name (softcot-hf eval --help lists them)"))
     limit: int | None = field(default=None, **_help("train on the first LIMIT examples only"))
     resume: bool = field(
-        default=True, **_help("resume from the last checkpoint of the same run in output_dir (false: start afresh)")
+        default=True, **_help("resume from the last checkpoint of the same run in output_dir (--no-resume: afresh)")
     )
     overwrite: bool = field(
         default=False, **_help("delete the run in output_dir (only the files it wrote) and train from scratch")
