@@ -44,13 +44,27 @@ def _commands() -> dict[str, Command]:
     for module in (
         "softcot_hf.evaluation.cli",
         "softcot_hf.hub",
-        "softcot_hf.quickstart",
         "softcot_hf.bench",
         "softcot_hf.reproduce",
     ):
         for command in importlib.import_module(module).COMMANDS:
             commands[command.name] = command
+    from .quickstart import QuickstartArguments
+
+    commands["quickstart"] = Command(
+        "quickstart",
+        "train SoftCoT and Coconut on two synthetic tasks over 3 seeds, evaluate, compare (CPU, minutes)",
+        QuickstartArguments,
+        _run_quickstart,
+    )
     return commands
+
+
+def _run_quickstart(args):
+    """`softcot-hf quickstart`: `softcot_hf.quickstart.run.run_quickstart`, imported when the command runs."""
+    from .quickstart.run import run_quickstart
+
+    return run_quickstart(args)
 
 
 def _train_commands() -> dict[str, Command]:
