@@ -120,7 +120,7 @@ def test_tiny_shrinks_the_sizes_of_full_and_keeps_its_learning_rates_and_curricu
 
 @pytest.mark.parametrize("seeds", [[], [1, 1]])
 def test_seeds_must_be_one_or_more_and_distinct(seeds, tmp_path):
-    with pytest.raises(ValueError, match=rf"--seeds must be one or more distinct seeds, got \{re.escape(str(seeds))}"):
+    with pytest.raises(ValueError, match="--seeds must be one or more distinct seeds, got " + re.escape(str(seeds))):
         QuickstartArguments(output_dir=str(tmp_path / "out"), seeds=seeds)
 
 

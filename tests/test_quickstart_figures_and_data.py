@@ -87,7 +87,8 @@ def test_titles_count_seeds_and_questions_in_the_right_number():
     assert counted(1, "seed") == "1 seed" and counted(3, "seed") == "3 seeds" and counted(0, "seed") == "0 seeds"
     assert figure_title("prosqa_style", 1, 1) == "prosqa_style: 1 training seed, 1 test question"
     assert (
-        figure_title("prosqa_style", 3, 500) == "prosqa_style: 3 training seeds, error bars ± std, 500 test questions"
+        figure_title("prosqa_style", 3, 500)
+        == "prosqa_style: 3 training seeds, error bars: ± std over seeds, 500 test questions"
     )
 
 

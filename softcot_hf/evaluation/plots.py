@@ -53,6 +53,7 @@ def _stage_panel(axes, stage_curve: Sequence[Mapping]) -> None:
     for stage, mean, error in zip(stages, means, errors or [0.0] * len(means), strict=True):
         axes.text(stage, mean + error + 1.5, f"{mean:.1f}", ha="center", va="bottom", fontsize="small")
     axes.set_xticks(stages)
+    axes.set_xlim(min(stages) - 0.5, max(stages) + 0.5)
     axes.set_xlabel("Coconut stage (steps replaced by thoughts)")
     axes.set_ylabel("accuracy after the stage (%)")
     axes.set_ylim(0, 110)

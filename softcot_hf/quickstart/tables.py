@@ -69,7 +69,7 @@ def results_markdown(tasks: dict[str, dict], seeds: Sequence[int]) -> str:
 
 def figure_title(task: str, seeds: int, questions: int) -> str:
     """The figure's title: the task, how many training seeds (and what the error bars are), how many questions."""
-    bars = ", error bars ± std" if seeds > 1 else ""
+    bars = ", error bars: ± std over seeds" if seeds > 1 else ""
     return f"{task}: {counted(seeds, 'training seed')}{bars}, {counted(questions, 'test question')}"
 
 
