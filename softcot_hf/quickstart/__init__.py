@@ -28,6 +28,26 @@ Modules, one job each: `settings` (tasks, methods, FULL/TINY budgets, `Quickstar
 `softcot_hf.quickstart.run`.
 """
 
-from .settings import FULL, PROSQA_OPTIONS, SEEDS, TINY, QuickstartArguments, QuickstartSettings, shipped_models
+from .settings import (
+    FULL,
+    PROSQA_OPTIONS,
+    PROSQA_TASK,
+    SEEDS,
+    TASK,
+    TINY,
+    QuickstartArguments,
+    QuickstartSettings,
+    shipped_models,
+)
 
-__all__ = ["FULL", "PROSQA_OPTIONS", "SEEDS", "TINY", "QuickstartArguments", "QuickstartSettings", "shipped_models"]
+__all__ = [
+    "FULL",
+    "PROSQA_OPTIONS",
+    "PROSQA_TASK",
+    "SEEDS",
+    "TASK",
+    "TINY",
+    "QuickstartArguments",
+    "QuickstartSettings",
+    "shipped_models",
+]
