@@ -47,13 +47,9 @@ def _commands() -> dict[str, Command]:
     from .evaluation.arguments import EvaluationArguments, ReportArguments
     from .evaluation.console import evaluate_and_print, report_and_print
     from .hub import PushArguments, run_push
-    from .quickstart import QuickstartArguments, run_quickstart
+    from .quickstart import QuickstartArguments
+    from .quickstart.run import run_quickstart
     from .reproduce import ReproduceArguments, reproduce
-
-    def quickstart(args: QuickstartArguments):
-        return run_quickstart(
-            args.output_dir, tiny=args.tiny, push_to_hub=args.push_to_hub, seeds=args.seeds, overwrite=args.overwrite
-        )
 
     commands = [
         Command(
@@ -80,7 +76,7 @@ def _commands() -> dict[str, Command]:
             "quickstart",
             "train SoftCoT and Coconut on two synthetic tasks over 3 seeds, evaluate, compare (CPU, minutes)",
             QuickstartArguments,
-            quickstart,
+            run_quickstart,
         ),
         Command(
             "bench",
