@@ -9,12 +9,11 @@ a few minutes.
 import sys
 
 from softcot_hf.arguments_parser import parse_arguments
-from softcot_hf.quickstart import QuickstartArguments, run_quickstart
+from softcot_hf.quickstart import QuickstartArguments
+from softcot_hf.quickstart.run import run_quickstart
 
 args = parse_arguments(QuickstartArguments, sys.argv[1:], "quickstart.py", __doc__.splitlines()[0])
-result = run_quickstart(
-    args.output_dir, tiny=args.tiny, push_to_hub=args.push_to_hub, seeds=args.seeds, overwrite=args.overwrite
-)
+result = run_quickstart(args)
 for task, outcome in result["tasks"].items():
     best = max(outcome["rows"], key=lambda row: row["accuracy_mean"])
     print(f"{task}: best method here: {best['label']} ({100 * best['accuracy_mean']:.1f}% mean over seeds)")

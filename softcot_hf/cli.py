@@ -113,11 +113,9 @@ def run_push(args):
 
 
 def run_quickstart(args):
-    from .quickstart import run_quickstart as quickstart
+    from .quickstart.run import run_quickstart as quickstart
 
-    return quickstart(
-        args.output_dir, tiny=args.tiny, push_to_hub=args.push_to_hub, seeds=args.seeds, overwrite=args.overwrite
-    )
+    return quickstart(args)
 
 
 def run_bench(args) -> None:

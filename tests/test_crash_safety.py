@@ -21,7 +21,8 @@ from softcot_hf.cli import main
 from softcot_hf.data.prosqa_style import generate_prosqa_style
 from softcot_hf.evaluation import run_evaluation
 from softcot_hf.methods import base
-from softcot_hf.quickstart import MARKER, OWNED_FOLDERS, TINY, _prepare, quickstart_identity
+from softcot_hf.quickstart import TINY
+from softcot_hf.quickstart.folder import MARKER, OWNED_FOLDERS, prepare, quickstart_identity
 from softcot_hf.run_files import DifferentRunError
 from softcot_hf.training import runs
 
@@ -270,17 +271,17 @@ def test_quickstart_refuses_a_folder_it_did_not_make_unless_told_to_overwrite(tm
 
     identity = quickstart_identity(TINY, (0,))
     (mine / "keep.txt").write_text("mine")
-    _prepare(mine, identity, overwrite=True)
+    prepare(mine, identity, overwrite=True)
     assert (mine / MARKER).is_file() and (mine / "keep.txt").read_text() == "mine"
     assert not (mine / "synthetic_arithmetic").exists() and not (mine / "prosqa_style").exists()
     assert (mine / "backbone" / "config.json").is_file()
     (mine / "synthetic_arithmetic").mkdir()
-    _prepare(mine, identity)  # an unfinished quickstart of the same settings: its folders are its own to replace
+    prepare(mine, identity)  # an unfinished quickstart of the same settings: its folders are its own to replace
     assert not (mine / "synthetic_arithmetic").exists() and (mine / "keep.txt").is_file()
-    _prepare(tmp_path / "new", identity)
+    prepare(tmp_path / "new", identity)
     empty = tmp_path / "empty"
     empty.mkdir()
-    _prepare(empty, identity)
+    prepare(empty, identity)
     assert sorted(path.name for path in empty.iterdir()) == sorted(
         [MARKER, "assistant", "backbone", "prosqa_backbone"]
     )

@@ -195,6 +195,22 @@ def test_seeds_reproduce_predictions(artifacts, dataset, tmp_path):
     assert first == second
 
 
+def test_evaluation_leaves_the_callers_random_streams_alone(artifacts, dataset):
+    """A training run that evaluates between epochs draws the same numbers afterwards as if it had not evaluated."""
+    import random
+
+    import numpy as np
+
+    def draws():
+        return random.random(), float(np.random.rand()), torch.rand(3).tolist()
+
+    torch.manual_seed(7), random.seed(7), np.random.seed(7)
+    expected = draws()
+    torch.manual_seed(7), random.seed(7), np.random.seed(7)
+    run_evaluation("gsm8k", "cot", dataset=dataset, max_new_tokens=4, num_samples=2, seeds=(43,), **artifacts["cot"])
+    assert draws() == expected
+
+
 def test_loaded_model_object_and_errors(pair_dirs, dataset):
     backbone = pair_dirs["gpt2_backbone"]
     model, tokenizer = AutoModelForCausalLM.from_pretrained(backbone), AutoTokenizer.from_pretrained(backbone)

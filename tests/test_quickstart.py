@@ -5,6 +5,7 @@ examples and steps. Also the synthetic task it runs on and how seeds are pooled.
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,21 +15,17 @@ import torch
 from hub_server import HubServer
 from transformers import AutoModelForCausalLM, AutoProcessor, AutoTokenizer
 
+import softcot_hf
 from softcot_hf import CoconutForCausalLM, SoftCoTForCausalLM
 from softcot_hf.data import get_task
 from softcot_hf.data.synthetic_arithmetic import generate_arithmetic_chains, generate_split
 from softcot_hf.generation import encode_prompts, generate_texts
 from softcot_hf.hub import HUB_TRANSPORT_ERRORS
 from softcot_hf.methods import get_method
-from softcot_hf.quickstart import (
-    METHODS,
-    PROSQA_METHODS,
-    PROSQA_OPTIONS,
-    aggregate,
-    compare,
-    push_results,
-    shipped_models,
-)
+from softcot_hf.quickstart import FULL, TINY, QuickstartArguments
+from softcot_hf.quickstart.pooling import aggregate, compare, majority_answer_rate
+from softcot_hf.quickstart.push import push_results
+from softcot_hf.quickstart.settings import METHODS, PROSQA_METHODS, PROSQA_OPTIONS, shipped_models
 
 # What the README's first command runs, plus the reduced mode (tests/test_readme_commands.py checks the README).
 QUICKSTART_COMMAND = ["softcot-hf", "quickstart"]
@@ -105,6 +102,47 @@ def test_seeds_pool_into_mean_std_and_paired_tests_by_hand():
     assert result["verdict"] in ("significant", "not significant")
 
 
+def test_the_majority_answer_rate_is_the_commonest_gold_answers_share():
+    assert majority_answer_rate(["7", "3", "7", "12", "7"]) == 0.6
+    assert majority_answer_rate(["1", "2"]) == 0.5
+    with pytest.raises(ValueError, match="at least one test question"):
+        majority_answer_rate([])
+
+
+def test_tiny_shrinks_the_sizes_of_full_and_keeps_its_learning_rates_and_curriculum():
+    kept = ("softcot_lr", "coconut_lr", "finetune_lr", "prosqa_lr", "max_latent_stage", "prosqa_max_latent_stage")
+    for name in kept:
+        assert getattr(TINY, name) == getattr(FULL, name), name
+    for name in ("train_examples", "test_examples", "softcot_steps", "prosqa_train_examples", "stage_curve_examples"):
+        assert getattr(TINY, name) < getattr(FULL, name), name
+    assert QuickstartArguments(tiny=True).settings is TINY and QuickstartArguments().settings is FULL
+
+
+@pytest.mark.parametrize("seeds", [[], [1, 1]])
+def test_seeds_must_be_one_or_more_and_distinct(seeds, tmp_path):
+    with pytest.raises(ValueError, match="--seeds must be one or more distinct seeds, got " + re.escape(str(seeds))):
+        QuickstartArguments(output_dir=str(tmp_path / "out"), seeds=seeds)
+
+
+def test_the_arguments_and_settings_import_neither_torch_nor_transformers():
+    """The CLI renders `softcot-hf quickstart --help` from `softcot_hf.quickstart`: importing the package (its settings
+    and arguments) must stay light. The package's parent, `softcot_hf/__init__.py`, is stood in for by a bare
+    package here, so that this checks the quickstart's own imports."""
+    package = Path(softcot_hf.__file__).parent
+    script = (
+        "import sys, types\n"
+        f"parent = types.ModuleType('softcot_hf'); parent.__path__ = [{str(package)!r}]\n"
+        "sys.modules['softcot_hf'] = parent\n"
+        "from softcot_hf.quickstart import QuickstartArguments\n"
+        "QuickstartArguments()\n"
+        "print(sorted({name.split('.')[0] for name in sys.modules} & {'torch', 'transformers', 'datasets', "
+        "'matplotlib', 'numpy'}))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip() == "[]"
+
+
 @pytest.fixture(scope="module")
 def quickstart_run(tmp_path_factory) -> tuple[Path, str, HubServer]:
     """The README's quickstart command with --tiny, publishing to an in-memory Hub (tests/hub_server.py)."""
@@ -178,6 +216,13 @@ def test_quickstart_prints_the_tables_over_seeds_and_writes_every_evaluation(qui
                 sum(y and not x for x, y in zip(a, b, strict=True)),
             )
         assert outcome["sentences"][0] in stdout and comparison["verdict"] in outcome["sentences"][0]
+        if task == "prosqa_style":
+            assert outcome["references"] == {"chance (2 options)": 0.5}
+        else:  # the share of the commonest gold answer among the test questions evaluated
+            answers = [json.loads(line)["gold"] for line in (output_dir / task / "eval" / "zero_shot_cot" /
+                       "predictions.jsonl").read_text().splitlines()]  # fmt: skip
+            top = max(answers.count(answer) for answer in answers)
+            assert outcome["references"] == {"majority answer": top / len(answers)}
         png = output_dir / f"{task}.png"
         assert Path(outcome["plot"]) == png and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"![{task}]({task}.png)" in result["table"]

@@ -17,7 +17,9 @@ from test_softcot_training import folder_bytes, run, write_gsm8k
 
 from softcot_hf.cli import main
 from softcot_hf.methods import METHODS
-from softcot_hf.quickstart import MARKER, TINY, _prepare, quickstart_identity, run_quickstart
+from softcot_hf.quickstart import TINY, QuickstartArguments
+from softcot_hf.quickstart.folder import MARKER, prepare, quickstart_identity
+from softcot_hf.quickstart.run import run_quickstart
 from softcot_hf.run_files import NOT_IDENTITY, DifferentRunError, in_identity, training_identity
 from softcot_hf.training.runs import artifact_problem, check_output_dir
 
@@ -159,28 +161,28 @@ class Redone(Exception):
 
 def test_the_quickstart_refuses_other_settings_and_returns_a_finished_run(tmp_path, monkeypatch):
     identity = quickstart_identity(TINY, (0,))
-    _prepare(tmp_path / "qs", identity)
+    prepare(tmp_path / "qs", identity)
     with pytest.raises(DifferentRunError, match=r"\(seeds: \[0\] -> \[0, 1\]\)"):
-        _prepare(tmp_path / "qs", quickstart_identity(TINY, (0, 1)))
+        prepare(tmp_path / "qs", quickstart_identity(TINY, (0, 1)))
     (tmp_path / "qs" / MARKER).write_text("made by `softcot-hf quickstart`\n")  # an earlier version's marker
     with pytest.raises(DifferentRunError, match="a quickstart of other settings"):
-        _prepare(tmp_path / "qs", identity)
-    _prepare(tmp_path / "qs", identity, overwrite=True)
+        prepare(tmp_path / "qs", identity)
+    prepare(tmp_path / "qs", identity, overwrite=True)
 
     # Finished: results.json and every trained model are there; the rerun returns the results and trains nothing.
-    from softcot_hf import quickstart
+    from softcot_hf.quickstart import folder, run
 
     (tmp_path / "qs" / "results.json").write_text(json.dumps({"table": "| saved |"}))
-    monkeypatch.setattr(quickstart, "artifact_problem", lambda folder: None)
+    monkeypatch.setattr(folder, "artifact_problem", lambda path: None)
 
     def redo(*args):
         raise Redone
 
-    monkeypatch.setattr(quickstart, "_prepare", redo)
-    assert run_quickstart(tmp_path / "qs", tiny=True, seeds=(0,)) == {"table": "| saved |"}
-    monkeypatch.setattr(quickstart, "artifact_problem", lambda folder: "no weights")
+    monkeypatch.setattr(run, "prepare", redo)
+    assert run_quickstart(QuickstartArguments(str(tmp_path / "qs"), tiny=True, seeds=[0])) == {"table": "| saved |"}
+    monkeypatch.setattr(folder, "artifact_problem", lambda path: "no weights")
     with pytest.raises(Redone):  # a model missing: not finished
-        run_quickstart(tmp_path / "qs", tiny=True, seeds=(0,))
+        run_quickstart(QuickstartArguments(str(tmp_path / "qs"), tiny=True, seeds=[0]))
 
 
 def test_lora_adapter_config_is_the_same_bytes_from_run_to_run(pair_dirs, tmp_path):

@@ -19,6 +19,7 @@ import datetime
 import hashlib
 import json
 import os
+import random
 import statistics
 import time
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import datasets
+import numpy as np
+import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, set_seed
 from transformers.utils import logging
@@ -84,6 +87,19 @@ def generation_order(questions: list[str], length_buckets: bool) -> list[int]:
     if not length_buckets:
         return list(range(len(questions)))
     return sorted(range(len(questions)), key=lambda index: (-len(questions[index]), index))
+
+
+@contextlib.contextmanager
+def _caller_random_state_kept() -> Iterator[None]:
+    """Restore Python's, NumPy's and torch's (CPU and CUDA) random states when the block ends."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
 
 
 def _predict(
@@ -334,7 +350,10 @@ def evaluate(
             return rows
 
     started = time.perf_counter()
-    with open(output_dir / PREDICTIONS, "a") if output_dir else contextlib.nullcontext() as sink:
+    predictions = open(output_dir / PREDICTIONS, "a") if output_dir else contextlib.nullcontext()
+    # Evaluation reseeds the random generators; the caller's streams (a training run that evaluates between epochs)
+    # go on afterwards as if it had not run.
+    with _caller_random_state_kept(), predictions as sink:
         for seed in seeds:
             remaining = order[sum(row["seed"] == seed for row in rows) :]
             for batch_rows in _predict(
