@@ -18,7 +18,14 @@ from dataclasses import dataclass
 
 from . import __version__
 from .arguments_parser import ArgumentsParser
+from .bench import BenchArguments
 from .errors import InputError
+from .evaluation.arguments import EvaluationArguments, ReportArguments
+from .push_arguments import PushArguments
+from .quickstart import QuickstartArguments
+from .reproduce_arguments import ReproduceArguments
+from .training.arguments import MethodTrainingArguments
+from .training.method_arguments import TRAINED_METHODS
 
 OFFLINE_HINT = (
     "Offline? Set HF_HUB_OFFLINE=1 so that Hub lookups fail at once, pass local folders instead of Hub ids, and "
@@ -29,68 +36,22 @@ LM_EVAL_MISSING = "lm-eval is not installed: pip install 'softcot-hf[lm_eval]'"
 
 @dataclass(frozen=True)
 class Command:
-    """A command: its one-line help, its arguments dataclass (`arguments()` returns it; imported on use), what runs
+    """A command: its one-line help, its arguments dataclass (light: no torch), what runs
     them, and the field that the first bare word fills (e.g. the folder of `softcot-hf push FOLDER`); with
     `passthrough`, every word after that first one goes to that field as is."""
 
     name: str
     help: str
-    arguments: Callable[[], type]
+    arguments: type
     run: Callable
     positional: str | None = None
     passthrough: str | None = None
     probe_hub: bool = True  # look at the Hub once first, and run offline when it is out of reach
 
 
-# --- the arguments of each command -------------------------------------------------------------------------------
-def _evaluation_arguments() -> type:
-    from .evaluation.arguments import EvaluationArguments
-
-    return EvaluationArguments
-
-
-def _report_arguments() -> type:
-    from .evaluation.arguments import ReportArguments
-
-    return ReportArguments
-
-
-def _push_arguments() -> type:
-    from .hub import PushArguments
-
-    return PushArguments
-
-
-def _quickstart_arguments() -> type:
-    from .quickstart import QuickstartArguments
-
-    return QuickstartArguments
-
-
-def _bench_arguments() -> type:
-    from .bench import BenchArguments
-
-    return BenchArguments
-
-
-def _reproduce_arguments() -> type:
-    from .reproduce import ReproduceArguments
-
-    return ReproduceArguments
-
-
 def trained_methods() -> dict[str, tuple[str, type]]:
     """Each trained method's name -> (one-line summary, training arguments dataclass), in the papers' order."""
-    from .training.method_arguments import TRAINED_METHODS
-
     return {name: (method.summary, method.arguments) for name, method in TRAINED_METHODS.items()}
-
-
-def _common_training_arguments() -> type:
-    """The base of every method's training arguments: its options are the common ones of `softcot-hf train`."""
-    from .training.arguments import MethodTrainingArguments
-
-    return MethodTrainingArguments
 
 
 # --- what each command runs --------------------------------------------------------------------------------------
@@ -142,20 +103,21 @@ COMMANDS: dict[str, Command] = {
         Command(
             "eval",
             "evaluate a method on a task: predictions.jsonl, summary.json, table",
-            _evaluation_arguments,
+            EvaluationArguments,
             run_eval,
         ),
         Command(
             "report",
             "markdown table and bar chart from several summary.json files",
-            _report_arguments,
+            ReportArguments,
             run_report,
             positional="summaries",
+            probe_hub=False,  # reads summary files
         ),
         Command(
             "push",
             "publish a saved SoftCoT / CoT-Unk / Coconut folder on the Hub, with a model card",
-            _push_arguments,
+            PushArguments,
             run_push,
             positional="folder",
             probe_hub=False,  # push needs the Hub and says so itself
@@ -163,13 +125,14 @@ COMMANDS: dict[str, Command] = {
         Command(
             "quickstart",
             "train SoftCoT and Coconut on two synthetic tasks over 3 seeds, evaluate, compare (CPU, minutes)",
-            _quickstart_arguments,
+            QuickstartArguments,
             run_quickstart,
+            probe_hub=False,  # shipped models and generated data: offline by design
         ),
         Command(
             "bench",
             "run a speed/memory benchmark of the source checkout (benchmarks/NAME.py)",
-            _bench_arguments,
+            BenchArguments,
             run_bench,
             positional="name",
             passthrough="args",
@@ -178,7 +141,7 @@ COMMANDS: dict[str, Command] = {
         Command(
             "reproduce",
             "one paper-table row from a recipe file: train, evaluate with its seeds, print ours beside the paper's",
-            _reproduce_arguments,
+            ReproduceArguments,
             run_reproduce,
             positional="recipe",
         ),
@@ -251,7 +214,7 @@ def command_parser(argv: list[str]) -> tuple[Command, ArgumentsParser, list[str]
             summary,
             own_title=f"{method} options",
             fixed=fixed,
-            common=_common_training_arguments(),
+            common=MethodTrainingArguments,
         )
         return command, parser, argv
     if name not in COMMANDS:
@@ -259,7 +222,7 @@ def command_parser(argv: list[str]) -> tuple[Command, ArgumentsParser, list[str]
     command = COMMANDS[name]
     prog = f"softcot-hf {name}"
     parser = ArgumentsParser(
-        command.arguments(), prog, command.help, command.positional, command.passthrough, own_title=f"{name} options"
+        command.arguments, prog, command.help, command.positional, command.passthrough, own_title=f"{name} options"
     )
     return command, parser, argv
 

@@ -28,9 +28,8 @@ import yaml
 
 from .data import Task, get_task
 from .evaluation.arguments import EvaluationArguments
-from .recipe_files import RECIPES_DIR, recipes_root
+from .recipe_files import FLAVOURS, RECIPES_DIR, recipes_root
 
-FLAVOURS = ("paper", "recommended")
 TABLES_FOLDER = "official"  # under a recipes/ folder
 
 

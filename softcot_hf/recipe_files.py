@@ -14,6 +14,8 @@ RECIPES_DIR = Path(__file__).with_name("recipes")
 # official settings tables the recipes compare with (softcot_hf.fidelity).
 NOT_RECIPES = ("accelerate", "official")
 _RELATIVE = ("./", "../")
+# How a recipe runs: "paper" (the official settings wherever they move the number) or "recommended" (ours).
+FLAVOURS = ("paper", "recommended")
 
 
 def recipe_names() -> list[str]:

@@ -31,11 +31,10 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from transformers import AutoTokenizer, GenerationConfig, TrainingArguments
 
-from . import checks
 from .data import get_task
 from .evaluation.arguments import EvaluationArguments
 from .fidelity import FLAVOURS, Fidelity, Row, RunSettings, check, format_rows, load_fidelity
@@ -47,6 +46,9 @@ from .pipelines import train
 from .recipe_files import find_recipe, recipes_root, resolve_relative_paths
 from .settings_files import check_keys, read_config
 from .training.arguments import MethodTrainingArguments, route_trainer_args
+
+if TYPE_CHECKING:  # it builds its recipe's arguments with this module: imported for the annotation only
+    from .reproduce_arguments import ReproduceArguments
 
 _RECIPE_KEYS = {"method", "task", "paper_result", "init_from_recipe", "train", "eval", "recommended", "fidelity"}
 INIT_DIR = "init"  # where a recipe's init_from_recipe trains, in its run folder
@@ -390,51 +392,7 @@ def dry_run(recipe: Recipe, planned: Plan) -> str:
     return text
 
 
-@dataclass
-class ReproduceArguments:
-    """One paper-table row from a recipe file: train (or resume), evaluate with the recipe's seeds, compare."""
-
-    recipe: str | None = field(
-        default=None, metadata={"help": "a shipped recipe's name (e.g. softcot/gsm8k-llama) or a recipe file"}
-    )
-    flavour: str = field(
-        default="paper",
-        metadata={"help": "paper: the official settings wherever they move the number; recommended: ours"},
-    )
-    dry_run: bool = field(default=False, metadata={"help": "print the settings and prompts; train nothing"})
-    output_dir: str | None = field(
-        default=None, metadata={"help": "run folder (default: runs/RECIPE_NAME, runs/RECIPE_NAME-recommended)"}
-    )
-    data_dir: str | None = field(default=None, metadata={"help": "a local copy of the task in its original layout"})
-    train_data_dir: str | None = field(
-        default=None,
-        metadata={"help": "a local copy of the training task, when it is another task (DU trains on GSM8K)"},
-    )
-    backbone_tokenizer: str | None = field(
-        default=None, metadata={"help": "read the backbone's tokenizer and generation_config.json from here"}
-    )
-    assistant_tokenizer: str | None = field(default=None, metadata={"help": "read the assistant tokenizer from here"})
-
-    def __post_init__(self):
-        if not self.recipe:
-            raise ValueError("Pass a recipe name or file: softcot-hf reproduce softcot/gsm8k-llama.")
-        if self.flavour not in FLAVOURS:
-            raise ValueError(f"--flavour must be one of {', '.join(FLAVOURS)}, got {self.flavour!r}.")
-        checks.output_folder(self, "output_dir")
-        # Build the recipe's arguments now, so that a wrong value in it is a usage error before any work.
-        try:
-            build_arguments(
-                load_recipe(self.recipe),
-                Path(self.output_dir or "runs"),
-                self.data_dir,
-                self.train_data_dir,
-                self.flavour,
-            )
-        except (ValueError, TypeError) as error:
-            raise ValueError(f"{self.recipe}: {error}") from None
-
-
-def reproduce(args: ReproduceArguments) -> dict | str:
+def reproduce(args: "ReproduceArguments") -> dict | str:
     """Runs (or, with `dry_run`, describes) the recipe's flavour; returns the evaluation summary with `paper` and
     `comparison` added, also written to `OUTPUT_DIR/reproduce.json` (the dry-run text with `dry_run`). A flavour
     whose fidelity table has an undeclared deviation is refused before anything trains."""
@@ -472,7 +430,6 @@ def reproduce(args: ReproduceArguments) -> dict | str:
 __all__ = [
     "Plan",
     "Recipe",
-    "ReproduceArguments",
     "build_arguments",
     "compare",
     "dry_run",

@@ -45,7 +45,8 @@ from softcot_hf.methods.coconut import CoconutTrainingArguments
 from softcot_hf.methods.lora import LoRATrainingArguments
 from softcot_hf.methods.softcot import SoftCoTTrainingArguments
 from softcot_hf.methods.softcotpp import SoftCoTPPTrainingArguments
-from softcot_hf.reproduce import ReproduceArguments, load_recipe
+from softcot_hf.reproduce import load_recipe
+from softcot_hf.reproduce_arguments import ReproduceArguments
 from softcot_hf.serving import VLLMServerClient
 from softcot_hf.tiny import make_lm, make_tokenizer
 from softcot_hf.training.arguments import ThoughtSlotsTrainingArguments

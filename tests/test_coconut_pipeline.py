@@ -18,7 +18,8 @@ from softcot_hf.evaluation import run_evaluation
 from softcot_hf.methods import get_method
 from softcot_hf.pipelines import training as training_pipeline
 from softcot_hf.quickstart import PROSQA_OPTIONS, shipped_models
-from softcot_hf.reproduce import ReproduceArguments, dry_run, load_recipe, plan, reproduce
+from softcot_hf.reproduce import dry_run, load_recipe, plan, reproduce
+from softcot_hf.reproduce_arguments import ReproduceArguments
 from softcot_hf.tiny import WORDS, make_lm, make_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -38,6 +38,8 @@ LAYERS = [
     [
         "softcot_hf.pipelines",
         "softcot_hf.reproduce",
+        "softcot_hf.reproduce_arguments",
+        "softcot_hf.push_arguments",
         "softcot_hf.fidelity",
         "softcot_hf.paper_results",
         "softcot_hf.bench",
@@ -64,10 +66,21 @@ def module_files() -> dict[str, Path]:
 
 def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
     """The `softcot_hf` modules that module `name` imports anywhere in its file; `from package import module` is an
-    arrow to that module, `from module import function` one to the module."""
+    arrow to that module, `from module import function` one to the module. Imports under `if TYPE_CHECKING:` are
+    for annotations only (they never run) and are no arrows."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     targets = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    type_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+        for statement in node.body
+        for inner in ast.walk(statement)
+    }
+    for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue
         if isinstance(node, ast.Import):
             targets.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):

@@ -18,7 +18,6 @@ from softcot_hf.fidelity import FLAVOURS, check
 from softcot_hf.paper_results import PAPER_RESULTS
 from softcot_hf.recipe_files import NOT_RECIPES, RECIPES_DIR, find_recipe, recipe_names
 from softcot_hf.reproduce import (
-    ReproduceArguments,
     backbone_generation_config,
     compare,
     dry_run,
@@ -26,6 +25,7 @@ from softcot_hf.reproduce import (
     plan,
     reproduce,
 )
+from softcot_hf.reproduce_arguments import ReproduceArguments
 from softcot_hf.run_files import training_identity
 
 ROOT = Path(__file__).resolve().parents[1]
