@@ -25,6 +25,11 @@ COMMANDS = (
     ["train", "--help"],
     ["train", "softcot", "--help"],
     ["eval", "--help"],
+    ["report", "--help"],
+    ["push", "--help"],
+    ["quickstart", "--help"],
+    ["reproduce", "--help"],
+    ["bench", "--help"],
 )
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

@@ -9,7 +9,7 @@ import argparse
 
 from transformers import AutoModelForCausalLM, AutoProcessor, TextStreamer
 
-import softcot_hf  # noqa: F401  (registers SoftCoT with the Auto classes)
+import softcot_hf.auto  # noqa: F401  (registers SoftCoT with the Auto classes)
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("repo_id", help="a SoftCoT model on the Hub (or a local folder)")

@@ -85,7 +85,7 @@ processor; the assistant and backbone are loaded from their own repos, under the
 ## Usage
 
 ```python
-import softcot_hf  # pip install softcot-hf: registers SoftCoT with the Auto classes
+import softcot_hf.auto  # pip install softcot-hf: registers SoftCoT with the Auto classes
 from transformers import AutoModelForCausalLM, AutoProcessor
 
 model = AutoModelForCausalLM.from_pretrained("$repo_id")  # fetches the projection, then both frozen models
@@ -123,7 +123,7 @@ the backbone and the processor; the backbone is loaded from its own repo, under 
 ## Usage
 
 ```python
-import softcot_hf  # pip install softcot-hf: registers CoT-Unk with the Auto classes
+import softcot_hf.auto  # pip install softcot-hf: registers CoT-Unk with the Auto classes
 from transformers import AutoModelForCausalLM, AutoProcessor
 
 model = AutoModelForCausalLM.from_pretrained("$repo_id")  # fetches the embeddings, then the frozen backbone
