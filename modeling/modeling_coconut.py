@@ -379,9 +379,9 @@ class CoconutForCausalLM(WrapperGenerationMixin, CoconutPreTrainedModel, Generat
         coconut_ids = [self.config.start_latent_token_id, self.config.end_latent_token_id, self.config.latent_token_id]
         if torch.isin(input_ids, torch.tensor(coconut_ids, device=input_ids.device)).any():
             raise ValueError(
-                "`generate` and `inspect_thoughts` take questions only, but `input_ids` already contain Coconut tokens. "
-                "Pass the question without <|start-latent|>, <|latent|> or <|end-latent|>: they append them, with the "
-                "number of thoughts set by `num_latent_thoughts`."
+                "`generate` and `inspect_thoughts` take questions only, but `input_ids` already contain Coconut "
+                "tokens. Pass the question without <|start-latent|>, <|latent|> or <|end-latent|>: they append them, "
+                "with the number of thoughts set by `num_latent_thoughts`."
             )
 
         thought_ids = [self.config.start_latent_token_id]

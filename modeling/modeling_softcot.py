@@ -35,6 +35,7 @@ from .compat import (
 from .configuration_softcot import SoftCoTConfig
 from .frozen_models import FrozenModelsCheckpoint, model_and_tokenizer, pinned_revision
 from .hub_push import push_model
+from .thought_inspection import ThoughtInspectionOutput, inspect_thought_vectors
 from .thought_sets import (
     SoftCoTThoughtSets,
     assistant_inputs_with_sets,
@@ -42,7 +43,6 @@ from .thought_sets import (
     dropout_copy,
     expand_for_thought_sets,
 )
-from .thought_inspection import ThoughtInspectionOutput, inspect_thought_vectors
 from .thought_tokens import rows_with_wrong_count, select_thought_tokens, suppress_internal_tokens
 from .weights_record import WeightsRecordMixin
 

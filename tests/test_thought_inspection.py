@@ -153,7 +153,9 @@ def test_coconut_batched_equals_one_by_one_and_changes_no_generation(coconut):
     assert batched.logit_lens_ids.shape == (len(QUESTIONS), 2, TOP_K)
     assert torch.equal(model.generate(**inputs, max_new_tokens=4, do_sample=False), before)
     for row, question in enumerate(QUESTIONS):
-        alone = model.inspect_thoughts(**tokenizer([question], return_tensors="pt"), num_latent_thoughts=2, top_k=TOP_K)
+        alone = model.inspect_thoughts(
+            **tokenizer([question], return_tensors="pt"), num_latent_thoughts=2, top_k=TOP_K
+        )
         assert_same_inspection(alone, {name: value[row : row + 1] for name, value in batched.items()})
 
 
