@@ -110,6 +110,8 @@ def coconut():
     tokenizer = make_tokenizer("llama")
     tokenizer.padding_side = "left"
     base = make_lm("llama", len(tokenizer), hidden_size=32, seed=7)
+    with torch.no_grad():  # a final norm that is not the identity's scale, as in a trained model
+        base.model.norm.weight.uniform_(0.5, 2.0)
     model = CoconutForCausalLM.from_base(base, tokenizer, num_latent_thoughts=3).eval()
     return model, tokenizer
 
@@ -140,6 +142,12 @@ def test_coconut_inspects_the_hidden_states_it_feeds_back(coconut):
     # The thought is already the final norm's output: its logit lens is the model's next-token distribution there.
     by_hand = hand_logit_lens(model.language_model, reference[2], norm=False)
     assert inspection.logit_lens_ids[1, 2].tolist() == by_hand.indices.tolist()
+    config = model.config
+    thought_ids = [config.start_latent_token_id] + [config.latent_token_id] * 3 + [config.end_latent_token_id]
+    with torch.no_grad():
+        logits = model(torch.tensor([question_ids + thought_ids])).logits[0]
+    before_third_latent = len(question_ids) + 2
+    assert inspection.logit_lens_ids[1, 2].tolist() == logits[before_third_latent].topk(TOP_K).indices.tolist()
     by_cosine = hand_cosine(model.language_model, reference[2])
     assert inspection.embedding_ids[1, 2].tolist() == by_cosine.indices.tolist()
     assert inspection.embedding_tokens[1][2] == [tokenizer.decode([i]) for i in by_cosine.indices.tolist()]
