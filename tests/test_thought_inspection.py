@@ -4,6 +4,11 @@ Tiny fp32 models on CPU; "equal" means within 1e-5 absolute (reduction-order noi
 runs), and top-k ids must match exactly.
 """
 
+import json
+import subprocess
+import sys
+import textwrap
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -183,3 +188,38 @@ def test_coconut_refuses_questions_with_coconut_tokens_and_zero_thoughts(coconut
     latent = torch.tensor([[model.config.latent_token_id]])
     with pytest.raises(ValueError, match="questions only"):
         model.inspect_thoughts(torch.cat([inputs["input_ids"], latent], dim=1))
+
+
+def test_coconut_remote_code_inspects_the_same_without_softcot_hf(coconut, tmp_path):
+    model, tokenizer = coconut
+    model.save_pretrained(tmp_path / "model")
+    inputs = tokenizer(QUESTIONS[:2], return_tensors="pt", padding=True)
+    expected = model.inspect_thoughts(**inputs, top_k=TOP_K)
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] == "softcot_hf":
+                    raise ImportError("softcot_hf is blocked")
+
+        sys.meta_path.insert(0, Block())
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained({str(tmp_path / "model")!r}, trust_remote_code=True)
+        assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+        input_ids = torch.tensor({inputs["input_ids"].tolist()})
+        attention_mask = torch.tensor({inputs["attention_mask"].tolist()})
+        inspection = model.inspect_thoughts(input_ids, attention_mask, top_k={TOP_K})
+        print(json.dumps([inspection.logit_lens_ids.tolist(), inspection.embedding_ids.tolist()]))
+        """
+    )
+    environment = {"HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules"), "PATH": ""}
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", script], cwd=tmp_path, env=environment, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    logit_lens_ids, embedding_ids = json.loads(result.stdout.strip().splitlines()[-1])
+    assert logit_lens_ids == expected.logit_lens_ids.tolist() and embedding_ids == expected.embedding_ids.tolist()
