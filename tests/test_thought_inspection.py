@@ -17,6 +17,7 @@ from transformers import AutoTokenizer
 
 from softcot_hf import CoconutForCausalLM, CoTUnkForCausalLM, SoftCoTForCausalLM
 from softcot_hf.modeling.thought_inspection import final_norm
+from softcot_hf.modeling.thought_sets import add_thought_sets, expand_for_thought_sets, random_thought_set_vectors
 from softcot_hf.tiny import make_lm, make_tokenizer
 
 ATOL = 1e-5
@@ -98,6 +99,19 @@ def test_softcot_refuses_missing_assistant_inputs_and_unknown_arguments(pair_dir
         model.inspect_thoughts(**inputs, labels=inputs["input_ids"])
     with pytest.raises(ValueError, match="top_k must be between 1"):
         model.inspect_thoughts(**inputs, top_k=0)
+
+
+def test_softcotpp_inspects_each_question_and_set(pair_dirs):
+    model, processor = build(pair_dirs, num_thought_tokens=3)
+    table = model.assistant.get_input_embeddings().weight
+    add_thought_sets(model, random_thought_set_vectors(table, 2, torch.Generator().manual_seed(0)), trainable=False)
+    with pytest.raises(ValueError, match="thought_set_ids"):
+        model.inspect_thoughts(**processor(QUESTIONS[:2]))
+    rows = expand_for_thought_sets(processor(QUESTIONS[:2]), 2)
+    inspection = model.inspect_thoughts(**rows, top_k=TOP_K)
+    assert inspection.logit_lens_ids.shape == (4, 3, TOP_K)  # rows (question, set)
+    alone = model.inspect_thoughts(**processor(QUESTIONS[1:2]), thought_set_ids=torch.tensor([1]), top_k=TOP_K)
+    assert_same_inspection(alone, {name: value[3:4] for name, value in inspection.items()})
 
 
 def test_cot_unk_inspects_its_learned_thought_embeddings(pair_dirs):
