@@ -26,6 +26,7 @@ from .compat import (
 )
 from .configuration_coconut import CoconutConfig
 from .hub_push import push_model
+from .thought_inspection import ThoughtInspectionOutput, inspect_thought_vectors
 from .thought_tokens import _single_token_id, suppress_internal_tokens
 from .weights_record import WeightsRecordMixin
 
@@ -367,6 +368,69 @@ class CoconutForCausalLM(WrapperGenerationMixin, CoconutPreTrainedModel, Generat
         """The LM that runs the decoding steps: a generated `<|latent|>` is an ordinary token there."""
         return self.language_model
 
+    def _append_thought_tokens(
+        self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None, num_latent_thoughts: int | None
+    ) -> tuple[torch.LongTensor, torch.Tensor | None]:
+        """Questions (batch, prompt_len) -> (batch, prompt_len + K + 2): `<|start-latent|>`, K `<|latent|>` and
+        `<|end-latent|>` appended (K defaults to `config.num_latent_thoughts`), the mask grown to match."""
+        num_latent_thoughts = self.config.num_latent_thoughts if num_latent_thoughts is None else num_latent_thoughts
+        if num_latent_thoughts < 0:
+            raise ValueError(f"`num_latent_thoughts` must be 0 or more, got {num_latent_thoughts}.")
+        coconut_ids = [self.config.start_latent_token_id, self.config.end_latent_token_id, self.config.latent_token_id]
+        if torch.isin(input_ids, torch.tensor(coconut_ids, device=input_ids.device)).any():
+            raise ValueError(
+                "`generate` and `inspect_thoughts` take questions only, but `input_ids` already contain Coconut "
+                "tokens. Pass the question without <|start-latent|>, <|latent|> or <|end-latent|>: they append them, "
+                "with the number of thoughts set by `num_latent_thoughts`."
+            )
+
+        thought_ids = [self.config.start_latent_token_id]
+        thought_ids += [self.config.latent_token_id] * num_latent_thoughts
+        thought_ids += [self.config.end_latent_token_id]
+        thought_ids = torch.tensor(thought_ids, device=input_ids.device).expand(input_ids.shape[0], -1)
+        input_ids = torch.cat([input_ids, thought_ids], dim=1)
+        if attention_mask is not None:
+            attention_mask = torch.cat([attention_mask, torch.ones_like(thought_ids)], dim=1)
+        return input_ids, attention_mask
+
+    @torch.no_grad()
+    def inspect_thoughts(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        num_latent_thoughts: int | None = None,
+        top_k: int = 5,
+        tokenizer: PreTrainedTokenizerBase | None = None,
+    ) -> ThoughtInspectionOutput:
+        r"""
+        The vocabulary tokens nearest to each continuous thought that `generate` would run for these questions
+        (left-padded, without Coconut tokens). Thought `i` is the last hidden state fed back as the input embedding
+        of the `i`-th `<|latent|>`: already the final norm's output, so its logit lens is the LM head alone (the
+        model's own next-token distribution at the position before the latent). Also ranks the input embedding rows
+        by cosine similarity; `tokenizer` decodes both. Returns a [`ThoughtInspectionOutput`] whose tensors have
+        shape (batch, num_latent_thoughts, top_k).
+        """
+        self._check_token_ids()
+        prompt_len = input_ids.shape[1]
+        input_ids, attention_mask = self._append_thought_tokens(input_ids, attention_mask, num_latent_thoughts)
+        num_thoughts = input_ids.shape[1] - prompt_len - 2
+        if num_thoughts == 0:
+            raise ValueError("There are no continuous thoughts to inspect: pass num_latent_thoughts of 1 or more.")
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        check_padding_has_mask(input_ids, attention_mask, self.config.get_text_config(), "language model")
+        outputs = self._forward_latents(
+            self.get_input_embeddings()(input_ids),
+            input_ids == self.config.latent_token_id,
+            attention_mask,
+            position_ids_from_attention_mask(attention_mask, input_ids.shape[1]),
+            cache=None,
+            use_cache=False,
+        )
+        # The i-th latent sits at column prompt_len + 1 + i; its thought is the state of the column before it.
+        thoughts = outputs.last_hidden_state[:, prompt_len : prompt_len + num_thoughts]
+        return inspect_thought_vectors(thoughts, self.language_model, top_k, tokenizer, apply_final_norm=False)
+
     def generate(
         self,
         input_ids: torch.LongTensor,
@@ -397,24 +461,7 @@ class CoconutForCausalLM(WrapperGenerationMixin, CoconutPreTrainedModel, Generat
             `GenerationMixin.generate` returns for `return_dict_in_generate=True`).
         """
         self._check_token_ids()
-        num_latent_thoughts = self.config.num_latent_thoughts if num_latent_thoughts is None else num_latent_thoughts
-        if num_latent_thoughts < 0:
-            raise ValueError(f"`num_latent_thoughts` must be 0 or more, got {num_latent_thoughts}.")
-        coconut_ids = [self.config.start_latent_token_id, self.config.end_latent_token_id, self.config.latent_token_id]
-        if torch.isin(input_ids, torch.tensor(coconut_ids, device=input_ids.device)).any():
-            raise ValueError(
-                "`generate` takes questions only, but `input_ids` already contain Coconut tokens. Pass the question "
-                "without <|start-latent|>, <|latent|> or <|end-latent|>: generate appends them itself, with the "
-                "number of thoughts set by `num_latent_thoughts`."
-            )
-
-        thought_ids = [self.config.start_latent_token_id]
-        thought_ids += [self.config.latent_token_id] * num_latent_thoughts
-        thought_ids += [self.config.end_latent_token_id]
-        thought_ids = torch.tensor(thought_ids, device=input_ids.device).expand(input_ids.shape[0], -1)
-        input_ids = torch.cat([input_ids, thought_ids], dim=1)
-        if attention_mask is not None:
-            attention_mask = torch.cat([attention_mask, torch.ones_like(thought_ids)], dim=1)
+        input_ids, attention_mask = self._append_thought_tokens(input_ids, attention_mask, num_latent_thoughts)
         self._generating = True  # its decoding steps read a generated <|latent|> as an ordinary token
         try:
             return super().generate(input_ids=input_ids, attention_mask=attention_mask, **generate_kwargs)

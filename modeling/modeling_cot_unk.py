@@ -5,7 +5,13 @@ import os
 import torch
 from huggingface_hub import CommitInfo
 from torch import nn
-from transformers import AutoModelForCausalLM, GenerationConfig, GenerationMixin, PreTrainedModel
+from transformers import (
+    AutoModelForCausalLM,
+    GenerationConfig,
+    GenerationMixin,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.processing_utils import Unpack
@@ -27,6 +33,7 @@ from .compat import (
 from .configuration_cot_unk import CoTUnkConfig
 from .frozen_models import FrozenModelsCheckpoint, model_and_tokenizer, pinned_revision
 from .hub_push import push_model
+from .thought_inspection import ThoughtInspectionOutput, inspect_thought_vectors
 from .thought_tokens import rows_with_wrong_count, select_thought_tokens, suppress_internal_tokens
 from .weights_record import WeightsRecordMixin
 
@@ -163,6 +170,20 @@ class CoTUnkForCausalLM(WrapperGenerationMixin, CoTUnkPreTrainedModel, Generatio
         """Upload the trained weights, config, remote code and model card in one commit (`hub_push.push_model`, whose
         keyword arguments it takes): local paths and frozen models' weights are refused before any request."""
         return push_model(self, repo_id, **push_kwargs)
+
+    @torch.no_grad()
+    def inspect_thoughts(
+        self, top_k: int = 5, tokenizer: PreTrainedTokenizerBase | None = None
+    ) -> ThoughtInspectionOutput:
+        """
+        The backbone's vocabulary tokens nearest to each of the N learned thought embeddings, in the backbone's dtype
+        as its slots receive them (the same N for every question, so the batch is 1): by the logit lens (the
+        backbone's final norm, then its LM head) and by cosine similarity to its input embedding table; `tokenizer`
+        (the backbone's) decodes them. Returns a [`ThoughtInspectionOutput`] whose tensors have shape (1, N, top_k).
+        """
+        embeddings = self.get_input_embeddings().weight
+        thoughts = self.thought_embeddings.weight.to(embeddings.device, embeddings.dtype)[None]
+        return inspect_thought_vectors(thoughts, self.backbone, top_k, tokenizer)
 
     def train(self, mode: bool = True) -> "CoTUnkForCausalLM":
         """Switch the thought embeddings' mode; the frozen backbone always stays in eval mode (no dropout)."""

@@ -6,7 +6,13 @@ from dataclasses import dataclass
 import torch
 from huggingface_hub import CommitInfo
 from torch import nn
-from transformers import AutoModelForCausalLM, GenerationConfig, GenerationMixin, PreTrainedModel
+from transformers import (
+    AutoModelForCausalLM,
+    GenerationConfig,
+    GenerationMixin,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.processing_utils import Unpack
@@ -29,6 +35,7 @@ from .compat import (
 from .configuration_softcot import SoftCoTConfig
 from .frozen_models import FrozenModelsCheckpoint, model_and_tokenizer, pinned_revision
 from .hub_push import push_model
+from .thought_inspection import ThoughtInspectionOutput, inspect_thought_vectors
 from .thought_sets import (
     SoftCoTThoughtSets,
     assistant_inputs_with_sets,
@@ -376,6 +383,31 @@ class SoftCoTForCausalLM(WrapperGenerationMixin, SoftCoTPreTrainedModel, Generat
                 "by get_assistant_states."
             )
         return self.projection(assistant_hidden_states).to(self.backbone.get_input_embeddings().weight.dtype)
+
+    @torch.no_grad()
+    def inspect_thoughts(
+        self,
+        assistant_input_ids: torch.LongTensor | None = None,
+        assistant_attention_mask: torch.Tensor | None = None,
+        thought_set_ids: torch.LongTensor | None = None,
+        top_k: int = 5,
+        tokenizer: PreTrainedTokenizerBase | None = None,
+        **backbone_inputs,
+    ) -> ThoughtInspectionOutput:
+        """
+        The backbone's vocabulary tokens nearest to each of the N soft thoughts of each question, as the backbone
+        receives them (`get_soft_thoughts`): by the logit lens (the backbone's final norm, then its LM head) and by
+        cosine similarity to its input embedding table; `tokenizer` (the backbone's) decodes them. Takes the
+        processor's whole output (`model.inspect_thoughts(**processor(questions))`): the backbone inputs are not read.
+        Returns a [`ThoughtInspectionOutput`] whose tensors have shape (batch, N, top_k).
+        """
+        unknown = set(backbone_inputs) - {"input_ids", "attention_mask"}
+        if unknown:
+            raise TypeError(f"inspect_thoughts got unexpected arguments {sorted(unknown)}.")
+        if assistant_input_ids is None:
+            raise ValueError("inspect_thoughts needs assistant_input_ids: pass the processor's output.")
+        soft_thoughts = self.get_soft_thoughts(assistant_input_ids, assistant_attention_mask, None, thought_set_ids)
+        return inspect_thought_vectors(soft_thoughts, self.backbone, top_k, tokenizer)
 
     def embed_prompt(
         self,
