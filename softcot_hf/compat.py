@@ -69,8 +69,20 @@ def outside_zero3() -> Iterator[None]:
         hf_deepspeed._hf_deepspeed_config_weak_ref = reference
 
 
+def checkpointing_field() -> str:
+    """The `TrainingArguments` field that turns on Trainer's activation checkpointing: `activation_checkpointing` from
+    transformers 5.25 (where `gradient_checkpointing` warns that it is deprecated), `gradient_checkpointing` before."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    names = {field.name for field in dataclasses.fields(TrainingArguments)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+
+
 __all__ = [
     "TRAINER_HOOKS",
+    "checkpointing_field",
     "compile_on_every_device",
     "deepspeed_saves_trainable_only",
     "outside_zero3",

@@ -13,6 +13,7 @@ import torch
 from transformers import AutoTokenizer
 
 from softcot_hf.cli import main
+from softcot_hf.compat import checkpointing_field
 from softcot_hf.evaluation.arguments import EvaluationArguments
 from softcot_hf.fidelity import FLAVOURS, check
 from softcot_hf.paper_results import PAPER_RESULTS
@@ -374,8 +375,23 @@ def test_training_arguments_warn_about_nothing_the_user_did_not_do(tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("error", FutureWarning)
             args = recipe.training_arguments(tmp_path)
+            trainer = args.to_training_arguments()
         assert args.gradient_checkpointing is checkpointing
-        assert not getattr(args, "activation_checkpointing", False)
+        assert not getattr(trainer, checkpointing_field())  # Trainer's own stays off
+
+
+def test_trainers_checkpointing_is_set_under_the_name_transformers_has():
+    """Coconut's gradient_checkpointing is Trainer's: set, it reaches TrainingArguments under the field this
+    transformers has (activation_checkpointing from 5.25) without a FutureWarning."""
+    from softcot_hf.methods import get_method
+
+    arguments = get_method("coconut").arguments
+    for checkpointing in (False, True):
+        args = arguments(backbone="b", output_dir="unused", gradient_checkpointing=checkpointing)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", FutureWarning)
+            trainer = args.to_training_arguments()
+        assert getattr(trainer, checkpointing_field()) is checkpointing
 
 
 def test_loader_options_are_part_of_a_runs_identity(tmp_path):

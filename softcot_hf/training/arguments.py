@@ -148,6 +148,7 @@ class MethodTrainingArguments(TaskOptions, AnswerOptions):
         import transformers
         from transformers import TrainingArguments
 
+        from ..compat import checkpointing_field
         from .engines import deepspeed_requested
 
         trainer_names = trainer_argument_names()
@@ -170,8 +171,8 @@ class MethodTrainingArguments(TaskOptions, AnswerOptions):
         values.update(self.trainer_settings())
         values.update(extra)
         values.update(overrides)
-        if not values["gradient_checkpointing"]:  # left to transformers' default, which does not warn
-            del values["gradient_checkpointing"]
+        if values.pop("gradient_checkpointing"):  # off: transformers' default, under whichever name it has
+            values[checkpointing_field()] = True
         on_cpu = not torch.cuda.is_available()
         values["use_cpu"] = values.get("use_cpu") or (on_cpu and not deepspeed_requested(values.get("deepspeed")))
         if values.get("ddp_backend") is None and on_cpu and int(os.environ.get("WORLD_SIZE", "1")) > 1:
@@ -212,12 +213,10 @@ class FrozenModelTrainingArguments(MethodTrainingArguments):
         default="auto", **_help("dtype of the frozen models; auto: bf16 on a GPU that supports it, else fp32")
     )
 
-    def __post_init__(self):
-        # Kept out of TrainingArguments' sight: on transformers with `activation_checkpointing` it would warn that the
-        # name is deprecated (whoever set it) and turn on Trainer's own checkpointing under the new name.
-        ours, self.gradient_checkpointing = self.gradient_checkpointing, None
-        super().__post_init__()
-        self.gradient_checkpointing = ours
+    def to_training_arguments(self, **overrides):
+        """As `MethodTrainingArguments.to_training_arguments`, with Trainer's own checkpointing off: ours covers the
+        frozen backbone's layers (`enable_frozen_gradient_checkpointing`), which Trainer's would not reach."""
+        return super().to_training_arguments(**{"gradient_checkpointing": False, **overrides})
 
 
 @dataclass

@@ -93,7 +93,7 @@ def train_frozen_model_method(method, args) -> dict:
     dtype = resolve_frozen_dtype(args.frozen_dtype)
     # Checkpoints go to output_dir/checkpoints. Gradient checkpointing is ours (enable_frozen_gradient_checkpointing):
     # Trainer's would checkpoint nothing, the frozen layers being in eval mode.
-    trainer_args = args.to_training_arguments(output_dir=str(output_dir / CHECKPOINTS), gradient_checkpointing=False)
+    trainer_args = args.to_training_arguments(output_dir=str(output_dir / CHECKPOINTS))
     identity = training_identity(args, trainer_args, frozen_dtype=str(dtype).removeprefix("torch."))
     resume = check_output_dir(output_dir, identity, args.resume, args.overwrite)
     if args.resume and not args.overwrite and (finished := finished_run(output_dir)):
