@@ -1,9 +1,22 @@
+import textwrap
 from pathlib import Path
 
 import pytest
 from tiny import save_pair
 
 from softcot_hf import SoftCoTForCausalLM, SoftCoTProcessor
+
+# Blocks `import softcot_hf` in a process: what someone who never installed the package has.
+BLOCK_PACKAGE = textwrap.dedent(
+    """
+    import importlib.abc, sys
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "softcot_hf" or name.startswith("softcot_hf."):
+                raise ImportError("softcot_hf is not installed in this process")
+    sys.meta_path.insert(0, Block())
+    """
+)
 
 QUESTIONS = [
     "what is 2 plus 3 ?",

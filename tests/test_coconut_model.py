@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import BLOCK_PACKAGE
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -411,16 +412,10 @@ def test_remote_code_loads_without_softcot_hf(gpt2, tmp_path):
     kwargs = dict(num_latent_thoughts=2, max_new_tokens=MAX_NEW_TOKENS, do_sample=False)
     expected = model.generate(**batch, **kwargs, pad_token_id=tokenizer.pad_token_id).tolist()
 
-    script = textwrap.dedent(
+    script = BLOCK_PACKAGE + textwrap.dedent(
         f"""
         import json, sys
 
-        class Block:
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] == "softcot_hf":
-                    raise ImportError("softcot_hf is blocked")
-
-        sys.meta_path.insert(0, Block())
         import torch
         from transformers import AutoModelForCausalLM
 

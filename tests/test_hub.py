@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import QUESTIONS, build
+from conftest import BLOCK_PACKAGE, QUESTIONS, build
 from hub_server import HubServer
 from huggingface_hub import ModelCard
 from safetensors.torch import load
@@ -86,17 +86,6 @@ COCONUT_MODEL_FILES = {
 
 COCONUT_TOKENIZER_FILES = {"tokenizer.json", "tokenizer_config.json"}
 
-# Blocks `import softcot_hf` in a process: what someone who never installed the package has.
-BLOCK_PACKAGE = textwrap.dedent(
-    """
-    import importlib.abc, sys
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "softcot_hf" or name.startswith("softcot_hf."):
-                raise ImportError("softcot_hf is not installed in this process")
-    sys.meta_path.insert(0, Block())
-    """
-)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import textwrap
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import QUESTIONS, backbone_inputs_embeds, build
+from conftest import BLOCK_PACKAGE, QUESTIONS, backbone_inputs_embeds, build
 from transformers import AutoTokenizer
 
 from softcot_hf import CoconutForCausalLM, CoTUnkForCausalLM, SoftCoTForCausalLM
@@ -209,16 +209,10 @@ def test_coconut_remote_code_inspects_the_same_without_softcot_hf(coconut, tmp_p
     model.save_pretrained(tmp_path / "model")
     inputs = tokenizer(QUESTIONS[:2], return_tensors="pt", padding=True)
     expected = model.inspect_thoughts(**inputs, top_k=TOP_K)
-    script = textwrap.dedent(
+    script = BLOCK_PACKAGE + textwrap.dedent(
         f"""
         import json, sys
 
-        class Block:
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] == "softcot_hf":
-                    raise ImportError("softcot_hf is blocked")
-
-        sys.meta_path.insert(0, Block())
         import torch
         from transformers import AutoModelForCausalLM
 
