@@ -74,6 +74,22 @@ XU_2025 = """\
 ```
 """
 
+
+def processor_usage(name: str, fetched: str) -> str:
+    """The card's "Usage" section for a model whose processor builds the inputs (SoftCoT, CoT-Unk)."""
+    return (
+        "## Usage\n\n```python\n"
+        f"import softcot_hf.auto  # pip install softcot-hf: registers {name} with the Auto classes\n"
+        "from transformers import AutoModelForCausalLM, AutoProcessor\n\n"
+        f'model = AutoModelForCausalLM.from_pretrained("$repo_id")  # fetches {fetched}\n'
+        'processor = AutoProcessor.from_pretrained("$repo_id")\n\n'
+        'inputs = processor(["Tom has 4 apples and buys 3 more. How many apples does Tom have?"])\n'
+        "output = model.generate(**inputs, max_new_tokens=256, do_sample=False)\n"
+        'print(processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)[0])\n'
+        "```\n"
+    )
+
+
 SOFTCOT_CARD = (
     """\
 A SoftCoT model (Xu et al., ACL 2025): the frozen assistant `$assistant_model_name_or_path` reads the question and
@@ -82,20 +98,9 @@ the input embeddings of the frozen backbone `$backbone_model_name_or_path`, whic
 This repo holds only the projection ($num_parameters parameters), the config naming both frozen models and the
 processor; the assistant and backbone are loaded from their own repos, under their own licences.
 
-## Usage
-
-```python
-import softcot_hf.auto  # pip install softcot-hf: registers SoftCoT with the Auto classes
-from transformers import AutoModelForCausalLM, AutoProcessor
-
-model = AutoModelForCausalLM.from_pretrained("$repo_id")  # fetches the projection, then both frozen models
-processor = AutoProcessor.from_pretrained("$repo_id")
-
-inputs = processor(["Tom has 4 apples and buys 3 more. How many apples does Tom have?"])
-output = model.generate(**inputs, max_new_tokens=256, do_sample=False)
-print(processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)[0])
-```
-
+"""
+    + processor_usage("SoftCoT", "the projection, then both frozen models")
+    + """
 $sections
 
 ## Limitations
@@ -120,20 +125,9 @@ trainable placeholder embeddings are inserted into the chain-of-thought prompt o
 `$backbone_model_name_or_path`. This repo holds only those embeddings ($num_parameters parameters), the config naming
 the backbone and the processor; the backbone is loaded from its own repo, under its own licence.
 
-## Usage
-
-```python
-import softcot_hf.auto  # pip install softcot-hf: registers CoT-Unk with the Auto classes
-from transformers import AutoModelForCausalLM, AutoProcessor
-
-model = AutoModelForCausalLM.from_pretrained("$repo_id")  # fetches the embeddings, then the frozen backbone
-processor = AutoProcessor.from_pretrained("$repo_id")
-
-inputs = processor(["Tom has 4 apples and buys 3 more. How many apples does Tom have?"])
-output = model.generate(**inputs, max_new_tokens=256, do_sample=False)
-print(processor.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)[0])
-```
-
+"""
+    + processor_usage("CoT-Unk", "the embeddings, then the frozen backbone")
+    + """
 $sections
 
 ## Limitations
