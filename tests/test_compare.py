@@ -20,7 +20,7 @@ from softcot_hf.pipelines.compare_report import sweep_figure
 from softcot_hf.quickstart.pooling import compare, correct_per_question
 from softcot_hf.training.method_arguments import TRAINED_METHODS
 
-METHODS_RUN = ["cot", "no_cot", "zero_shot_cot", "coconut"]
+METHODS_RUN = ["cot", "zero_shot_cot", "coconut"]
 SEEDS = [0, 1]  # two: the seeds are pooled (mean ± std) and McNemar runs per seed
 
 
@@ -46,7 +46,7 @@ def test_the_table_pools_seeds_and_tests_every_method_against_cot(tiny_table):
     # The paired tests are the quickstart's, on the questions each run answered (its predictions.jsonl).
     runs = task_dir / "runs"
     outcomes = {"zero_shot_cot": [correct_per_question(runs / "zero_shot_cot" / "eval")]}
-    for method in ("cot", "no_cot", "coconut"):
+    for method in ("cot", "coconut"):
         outcomes[method] = [correct_per_question(runs / method / f"seed-{seed}" / "eval") for seed in SEEDS]
     for comparison in result["comparisons"]:
         assert comparison == compare(comparison["a"], "cot", outcomes)
