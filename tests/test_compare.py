@@ -12,12 +12,13 @@ import pytest
 
 from softcot_hf.cli import main
 from softcot_hf.compare_arguments import CompareArguments
-from softcot_hf.compare_settings import TASKS
+from softcot_hf.compare_settings import TASKS, Budget
 from softcot_hf.errors import InputError
 from softcot_hf.methods import METHODS
 from softcot_hf.pipelines.compare import planned_runs, run_compare
 from softcot_hf.pipelines.compare_report import sweep_figure
 from softcot_hf.quickstart.pooling import compare, correct_per_question
+from softcot_hf.run_files import DifferentRunError
 from softcot_hf.training.method_arguments import TRAINED_METHODS
 
 METHODS_RUN = ["cot", "zero_shot_cot", "coconut"]
@@ -65,6 +66,14 @@ def test_a_rerun_trains_and_evaluates_nothing(tiny_table):
     assert [record["already_trained"] for record in second["runs"]] == [True] * len(second["runs"])
     assert second["rows"] == first["rows"]  # train times included: kept from the finished runs, not re-measured
     assert second["comparisons"] == first["comparisons"]
+
+
+def test_a_rerun_with_another_budget_is_refused_before_training(tiny_table, monkeypatch):
+    args, _, _ = tiny_table
+    monkeypatch.setitem(TASKS[args.task].budgets, "cot", Budget({"num_train_epochs": 1, "learning_rate": 1e-4}))
+    changed = CompareArguments(methods=["cot"], seeds=[0], output_dir=args.output_dir, tiny=True)
+    with pytest.raises(DifferentRunError, match="learning_rate"):
+        run_compare(changed)
 
 
 def test_the_sweep_trains_each_value_and_reuses_the_tables_run(tiny_table):
