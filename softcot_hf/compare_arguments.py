@@ -6,7 +6,7 @@ import typing
 from dataclasses import dataclass, field
 
 from . import checks
-from .compare_settings import SEEDS, TASKS, TaskSetup
+from .compare_settings import FOOTING, SEEDS, TASKS, TaskSetup
 from .errors import InputError
 from .quickstart.settings import TASK
 from .training.method_arguments import TRAINED_METHODS
@@ -106,6 +106,11 @@ class CompareArguments:
         if len(self.sweep) < 2:
             raise InputError("--sweep takes an option and one or more values, e.g. --sweep c_thought 1 2 4 8.")
         option, texts = str(self.sweep[0]), [str(text) for text in self.sweep[1:]]
+        if option in FOOTING:
+            raise InputError(
+                f"--sweep: {option} is the same for every run of the table ({', '.join(FOOTING)}); sweep a training "
+                "option of the methods instead (--seeds chooses the seeds)."
+            )
         budgets, annotation = TASKS[self.task].budgets, None
         for name in self.chosen:
             arguments = TRAINED_METHODS[name].arguments if budgets.get(name) is not None else None

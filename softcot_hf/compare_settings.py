@@ -19,6 +19,12 @@ from dataclasses import dataclass, field, replace
 from .quickstart.settings import PROSQA_OPTIONS, PROSQA_TASK, TASK
 
 SEEDS = (0, 1, 2)
+# Training options that `compare` sets itself, the same for every run of a task (the footing): no budget row and no
+# sweep may set them.
+FOOTING = (
+    "method", "backbone", "assistant", "task", "data_options", "limit", "seed", "per_device_train_batch_size",
+    "gradient_accumulation_steps", "output_dir", "save_total_limit", "evaluate", "overwrite",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -112,4 +118,4 @@ TASKS: dict[str, TaskSetup] = {
 }
 
 
-__all__ = ["SEEDS", "TASKS", "Budget", "TaskSetup"]
+__all__ = ["FOOTING", "SEEDS", "TASKS", "Budget", "TaskSetup"]

@@ -12,10 +12,10 @@ import pytest
 
 from softcot_hf.cli import main
 from softcot_hf.compare_arguments import CompareArguments
-from softcot_hf.compare_settings import TASKS, Budget
+from softcot_hf.compare_settings import FOOTING, TASKS, Budget
 from softcot_hf.errors import InputError
 from softcot_hf.methods import METHODS
-from softcot_hf.pipelines.compare import planned_runs, run_compare
+from softcot_hf.pipelines.compare import footing, planned_runs, run_compare
 from softcot_hf.pipelines.compare_report import sweep_figure
 from softcot_hf.quickstart.pooling import compare, correct_per_question
 from softcot_hf.run_files import DifferentRunError
@@ -124,6 +124,7 @@ def test_the_sweep_figure_draws_a_line_per_method_over_the_values():
         ({"methods": ["zero_shot_cot"], "sweep": ["c_thought", "1"]}, "zero_shot_cot has no training option"),
         ({"methods": ["softcot"], "sweep": ["c_thought", "1"]}, r"--methods no_cot cot coconut\)"),
         ({"methods": ["coconut"], "sweep": ["c_thought", "two"]}, "c_thought takes int values, got 'two'"),
+        ({"methods": ["coconut"], "sweep": ["seed", "1", "2"]}, "--sweep: seed is the same for every run"),
         ({"methods": ["coconut"], "sweep": ["c_thought", "2", "2"]}, "--sweep must be an option and distinct"),
     ],
 )
@@ -157,6 +158,16 @@ def test_every_budget_row_is_a_registry_method_with_those_options(task):
         fields = typing.get_type_hints(TRAINED_METHODS[name].arguments)
         for options in (budget.options, budget.tiny):
             assert set(options) <= set(fields), (name, set(options) - set(fields))
+            assert not set(options) & set(FOOTING), f"{name}: the footing is set by compare, not a budget row"
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_the_footing_sets_only_what_no_budget_may(task, tmp_path):
+    args = CompareArguments(task=task, output_dir=str(tmp_path))
+    models = {"backbone": "b", "assistant": "a"}
+    for run in planned_runs(args):
+        if run.options is not None:
+            assert set(footing(run, args.setup, models, args, 0, tmp_path)) <= set(FOOTING), run.key
 
 
 def test_compare_help_renders_without_torch():

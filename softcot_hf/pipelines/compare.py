@@ -65,10 +65,9 @@ def planned_runs(args: CompareArguments) -> list[Run]:
     return runs
 
 
-def _train(run: Run, setup: TaskSetup, models: dict, args: CompareArguments, seed: int, output_dir: Path) -> dict:
-    """Train `run` for `seed` into `output_dir` (resumed or kept when finished); returns {"already_trained",
-    "train_time_s" (Trainer's train_runtime)}."""
-    arguments = get_method(run.method).arguments
+def footing(run: Run, setup: TaskSetup, models: dict, args: CompareArguments, seed: int, output_dir: Path) -> dict:
+    """The training options every run of the table shares (`softcot_hf.compare_settings.FOOTING`), for `run`'s
+    method and `seed`, into `output_dir`."""
     options = {
         "method": run.method,
         "backbone": models["backbone"],
@@ -84,10 +83,17 @@ def _train(run: Run, setup: TaskSetup, models: dict, args: CompareArguments, see
     }
     if setup.data_options:
         options["data_options"] = dict(setup.data_options)
-    if "assistant" in arguments.__dataclass_fields__:
+    if "assistant" in get_method(run.method).arguments.__dataclass_fields__:
         options["assistant"] = models["assistant"]
+    return options
+
+
+def _train(run: Run, setup: TaskSetup, models: dict, args: CompareArguments, seed: int, output_dir: Path) -> dict:
+    """Train `run` for `seed` into `output_dir` (resumed or kept when finished); returns {"already_trained",
+    "train_time_s" (Trainer's train_runtime)}."""
+    options = footing(run, setup, models, args, seed, output_dir)
     print(f"== {args.task}: training {run.label} (seed {seed}) into {output_dir}")
-    outcome = train(arguments(**options, **run.options))
+    outcome = train(get_method(run.method).arguments(**options, **run.options))
     return {
         "already_trained": outcome["already_trained"],
         "train_time_s": (outcome.get("train_metrics") or {}).get("train_runtime"),
@@ -206,4 +212,4 @@ def run_compare(args: CompareArguments) -> dict:
     return result
 
 
-__all__ = ["Run", "planned_runs", "run_compare"]
+__all__ = ["Run", "footing", "planned_runs", "run_compare"]
