@@ -110,16 +110,15 @@ def _predict(
     golds: list[str],
     seed: int,
     order: list[int],
-    batch_size: int,
-    num_samples: int,
     generation: dict,
     method: Method,
     args: EvaluationArguments,
 ) -> Iterator[list[dict]]:
-    """The predictions.jsonl rows of one seed for the questions `order` (indices), a batch at a time: `num_samples`
-    paths per question (per thought set, for a SoftCoT++ runner with M sets: M x num_samples paths ordered set,
-    sample), their answers and the vote. `runner` may be the vLLM stand-in for a transformers runner of `num_sets`
-    thought sets."""
+    """The predictions.jsonl rows of one seed for the questions `order` (indices), `args.batch_size` at a time:
+    `num_samples` paths per question (per thought set, for a SoftCoT++ runner with M sets: M x num_samples paths
+    ordered set, sample), their answers and the vote. `runner` may be the vLLM stand-in for a transformers runner of
+    `num_sets` thought sets."""
+    num_samples, batch_size = args.num_samples, args.batch_size
     per_question = num_sets * num_samples
     starts = range(0, len(order), batch_size)
     for start in tqdm(starts, desc=f"{task.name} {method.name} seed {seed}", unit="batch"):
@@ -357,18 +356,7 @@ def evaluate(
         for seed in seeds:
             remaining = order[sum(row["seed"] == seed for row in rows) :]
             for batch_rows in _predict(
-                runner,
-                num_sets,
-                task,
-                questions,
-                golds,
-                seed,
-                remaining,
-                args.batch_size,
-                args.num_samples,
-                generation,
-                method,
-                args,
+                runner, num_sets, task, questions, golds, seed, remaining, generation, method, args
             ):
                 _append(sink, batch_rows)
                 rows.extend(batch_rows)
