@@ -91,12 +91,8 @@ class Recipe:
     def evaluation_arguments(
         self, model: str | None, output_dir: Path, data_dir: str | None = None, flavour: str = "paper"
     ):
-        options = {
-            **self.sections(flavour)[1],
-            "task": self.task,
-            "method": self.method.name,
-            "output_dir": str(output_dir),
-        }
+        options = {**self.sections(flavour)[1], "task": self.task, "method": self.method.name}
+        options["output_dir"] = str(output_dir)
         if model is not None:
             options["model"] = model
         if data_dir is not None:
@@ -253,15 +249,8 @@ def backbone_generation_config(location: str | None) -> tuple[GenerationConfig, 
 
 def _sampling(eval_args: EvaluationArguments, generation_config: GenerationConfig) -> dict:
     """What the backbone will sample with: the evaluation's settings, the rest from its generation config."""
-    settings = sampling_settings(
-        eval_args.num_samples,
-        eval_args.do_sample,
-        eval_args.temperature,
-        eval_args.top_p,
-        eval_args.top_k,
-        eval_args.repetition_penalty,
-    )
-    return resolve_sampling(settings, generation_config)
+    names = ("num_samples", "do_sample", "temperature", "top_p", "top_k", "repetition_penalty")
+    return resolve_sampling(sampling_settings(*(getattr(eval_args, name) for name in names)), generation_config)
 
 
 def build_arguments(
