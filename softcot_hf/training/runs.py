@@ -37,8 +37,6 @@ WEIGHTS_FOLDERS = ("global_step", "pytorch_model_fsdp")
 TRAIN_RESULTS = "train_results.json"
 # What the artifact's weights are written as (save_pretrained, peft's adapter).
 ARTIFACT_WEIGHTS = (".safetensors", ".bin")
-# What train_results.json records of a run besides its artifact's files.
-RESULT_FIELDS = ("global_step", "train_loss", "train_metrics", "engine")
 
 
 def check_output_dir(output_dir: Path, identity: dict, resume: bool = True, overwrite: bool = False) -> str | None:
@@ -128,8 +126,12 @@ def checkpoint_problem(folder: Path) -> str | None:
     if not weights:
         return "no model weights"
     for path in files:
-        if path.suffix == ".safetensors" and not _whole_safetensors(path):
-            return f"{path.name} is cut short"
+        if path.suffix == ".safetensors":
+            try:
+                with safe_open(path, "pt"):  # checks that the header's tensors cover the file
+                    pass
+            except SafetensorError:
+                return f"{path.name} is cut short"
         elif path.suffix in (".pt", ".pth", ".bin") and not zipfile.is_zipfile(path):  # torch.save's zip archive
             return f"{path.name} is cut short"
         elif path.suffix == ".json":
@@ -138,15 +140,6 @@ def checkpoint_problem(folder: Path) -> str | None:
             except ValueError:
                 return f"{path.name} is cut short"
     return None
-
-
-def _whole_safetensors(path: Path) -> bool:
-    """Whether the tensors a safetensors file's header lists cover the file (a killed write leaves it cut short)."""
-    try:
-        with safe_open(path, "pt"):
-            return True
-    except SafetensorError:
-        return False
 
 
 def last_complete_checkpoint(checkpoints: Path) -> str | None:
@@ -188,8 +181,12 @@ def artifact_problem(output_dir: Path) -> str | None:
         path = output_dir / name
         if not path.is_file() or path.stat().st_size != size:
             return f"{name} is missing or changed"
-        if path.suffix == ".safetensors" and not _whole_safetensors(path):
-            return f"{name} is cut short"
+        if path.suffix == ".safetensors":
+            try:
+                with safe_open(path, "pt"):
+                    pass
+            except SafetensorError:
+                return f"{name} is cut short"
     return None
 
 
@@ -215,7 +212,7 @@ def finished_run(output_dir: Path) -> dict | None:
 
     saved = _read_train_results(output_dir)
     outcome = {
-        **{key: saved.get(key) for key in RESULT_FIELDS},
+        **{key: saved.get(key) for key in ("global_step", "train_loss", "train_metrics", "engine")},
         "output_dir": str(output_dir),
         "eval": None,
         "is_main_process": PartialState().is_main_process,
@@ -233,7 +230,8 @@ def write_train_results(outcome: dict) -> None:
     """Marks the run in `outcome["output_dir"]` finished, listing its artifact's files (call it once the artifact is
     saved, on the main process)."""
     output_dir = Path(outcome["output_dir"])
-    results = {**{key: outcome[key] for key in RESULT_FIELDS}, "artifact": artifact_files(output_dir)}
+    fields = ("global_step", "train_loss", "train_metrics", "engine")
+    results = {**{key: outcome[key] for key in fields}, "artifact": artifact_files(output_dir)}
     write_atomic(output_dir / TRAIN_RESULTS, json.dumps(results, indent=2) + "\n")
 
 
