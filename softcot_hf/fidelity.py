@@ -1,20 +1,11 @@
 """Fidelity tables: for every setting of a recipe that can move its number, the official value and its source, this
 run's value (computed from the arguments the run will really use), and whether they agree.
 
-A recipe (`softcot_hf.reproduce`) names its tables: files of `softcot_hf/recipes/official/` holding the official
-settings of a paper's runs, each `{value: ..., source: "repository@commit file:line"}`, plus rows of its own under
-`official:`. A value of `null` means the official code does not fix it (not released); such a row is shown, never
-compared. A difference is allowed only as a declared deviation of the flavour, with its reason:
-
-    fidelity:
-      table: [softcot-training, softcot-evaluation]   # recipes/official/*.yaml, later ones win
-      official:                           # rows of this recipe (added to, or replacing, the table's)
-        backbone: {value: meta-llama/Llama-3.1-8B-Instruct, source: "xuyige/SoftCoT@fa7f537 README.md:78"}
-      deviations:
-        paper: {eval_batch_size: "batched generation: ..."}
-        recommended: {projection_dtype: "fp32 master weights: ..."}
-
-`check` refuses an undeclared deviation and a declared one that no longer differs (a stale reason misleads).
+A recipe's `fidelity:` section (docs/reproducing.md; e.g. recipes/softcot/gsm8k-llama.yaml) names its `table`s, files
+of `softcot_hf/recipes/official/` holding a paper's official settings as `{value: ..., source: "repo@commit
+file:line"}` (later tables win), adds rows of its own under `official:`, and declares each flavour's `deviations`
+with their reasons. A `null` value means the official code does not fix it: shown, never compared. `check` refuses an
+undeclared deviation and a declared one that no longer differs (a stale reason misleads).
 """
 
 import math
