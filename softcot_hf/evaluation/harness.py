@@ -257,11 +257,8 @@ def run_evaluation(
     With `output_dir`, writes `predictions.jsonl` (one row per seed and example: seed, index, question, generated,
     extracted, prediction, gold, correct, generated_tokens), a batch at a time, and at the end `summary.json` (the
     returned dict: accuracy as the mean over seeds in [0, 1], accuracy_std (population std over seeds),
-    accuracy_per_seed, mean_generated_tokens per generated path, wall_time_s, settings, ...). Rerunning an interrupted
-    evaluation with the same settings (and the same data and model files) continues from the rows it wrote and ends
-    with the same files, except the timing fields (wall_time_s: this call's time; date); rerunning a finished one
-    returns its summary as saved. An `output_dir` holding an evaluation of other settings is refused unless
-    `overwrite`; see the module docstring.
+    accuracy_per_seed, mean_generated_tokens per generated path, wall_time_s, settings, ...). Reruns resume (the files
+    end the same but for wall_time_s and date) or return the finished summary; see the module docstring.
     """
     args = EvaluationArguments(task=task, method=method, model=model, **settings)
     return evaluate(args, tokenizer=tokenizer, dataset=dataset, device=device)
