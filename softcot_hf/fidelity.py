@@ -208,6 +208,10 @@ MEASURES: dict[str, Callable[[RunSettings], Any]] = {
     "new_token_init": _training("new_token_init"),
     "start_stage": _training("start_stage"),
     "optimizer_reset": _training("optimizer_reset"),
+    "tokens_removed_per_epoch": _training("tokens_removed_per_epoch"),
+    "removal_smoothing_lambda": _training("removal_smoothing_lambda"),
+    "remove_all_beyond": _training("remove_all_beyond"),
+    "max_train_length": _training("max_train_length"),  # no method skips long batches: always "-"
     "num_thought_sets": _training("num_thought_sets"),
     "thought_set_init": _training("thought_set_init"),
     "contrastive_weight": _training("contrastive_weight"),
