@@ -193,3 +193,5 @@ def test_bad_settings_are_refused(base, tmp_path):
         train_icot(base, tmp_path / "a", tokens_removed_per_epoch=0)
     with pytest.raises(ValueError, match="--remove_all_beyond must be more than 0, got -1"):
         train_icot(base, tmp_path / "b", remove_all_beyond=-1)
+    with pytest.raises(ValueError, match="--select_checkpoint must be last"):
+        train_icot(base, tmp_path / "c", select_checkpoint="best_validation", task="prosqa_style", save_steps=None)

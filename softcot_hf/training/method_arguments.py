@@ -233,6 +233,13 @@ class IcotSiTrainingArguments(CurriculumTrainingArguments):
     def __post_init__(self):
         super().__post_init__()
         checks.positive(self, "tokens_removed_per_epoch", "removal_smoothing_lambda", "remove_all_beyond")
+        checks.require(
+            self,
+            "select_checkpoint",
+            self.select_checkpoint == "last",
+            "last (best_validation would also weigh epochs whose model still writes part of the rationale; the "
+            "official code keeps the best epoch among those with all of it removed, which is not implemented)",
+        )
 
 
 class TrainedMethod(NamedTuple):
