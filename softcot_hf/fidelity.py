@@ -182,6 +182,8 @@ TRAINING_FIELDS = (
     ("contrastive_weight", "contrastive_temperature", "contrastive_dropout", "contrastive_dropout_on"),
     ("contrastive_pooling", "c_thought", "max_latent_stage", "epochs_per_stage", "pad_latent_to_max"),
     ("uniform_prob", "new_token_init", "start_stage", "optimizer_reset"),
+    # iCoT-SI; max_train_length: no method skips long batches, so always "-"
+    ("tokens_removed_per_epoch", "removal_smoothing_lambda", "remove_all_beyond", "max_train_length"),
 )
 EVALUATION_FIELDS = ("seeding", "num_samples", "max_new_tokens", "vote", "scoring")
 
