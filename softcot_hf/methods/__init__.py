@@ -14,6 +14,7 @@ from pathlib import Path
 from .assist_cot import AssistCoT
 from .base import CurriculumMethod, FrozenModelMethod, Method
 from .coconut import Coconut
+from .codi import Codi
 from .cot import CoT
 from .cot_unk import CoTUnk
 from .lora import LoRA
@@ -35,6 +36,7 @@ METHODS: dict[str, Method] = {
         LoRA(),
         NoThoughts(),
         Coconut(),
+        Codi(),
         SoftCoT(),
         SoftCoTPP(),
     )

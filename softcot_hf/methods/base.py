@@ -278,6 +278,16 @@ class CurriculumMethod(Method):
         """Embedding rows a LoRA run trains too (peft trainable tokens), or `None`."""
         return None
 
+    def collate(self, features: list[dict], pad_token_id: int) -> dict:
+        """A training batch from `encode`'s examples: right-padded `input_ids`, `labels`, `attention_mask`."""
+        from ..training.coconut_curriculum import collate_right_padded
+
+        return collate_right_padded(features, pad_token_id)
+
+    def trainer_class(self, base: type[Trainer], args) -> type[Trainer]:
+        """The Trainer class a run trains with, from the pipeline's `base` (a method with its own loss subclasses it)."""
+        return base
+
     def train(self, args, **kwargs) -> dict:
         from ..training.coconut_training import train_curriculum_method
 

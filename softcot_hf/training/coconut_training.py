@@ -26,7 +26,7 @@ from ..loading import load_lm
 from ..modeling.weights_record import record_weights
 from ..run_files import training_identity
 from .checkpoint_selection import SelectionTrainer, write_selection_record
-from .coconut_curriculum import CoconutStageCallback, CoconutStageDataset, collate_right_padded
+from .coconut_curriculum import CoconutStageCallback, CoconutStageDataset
 from .engines import TrainablePartTrainer, check_engine
 from .runs import (
     CHECKPOINTS,
@@ -141,12 +141,13 @@ def train_curriculum_method(
         thoughts = (lambda: method.thoughts_at_stage(args, dataset.stage)) if method.staged else (lambda: None)
         selection = dict(score=score_validation, tokenizer=tokenizer, num_latent_thoughts=thoughts)
         selection.update(eval_dataset=validation)
+    trainer_class = method.trainer_class(trainer_class, args)
     with no_folders_left_on_refusal(output_dir / CHECKPOINTS):
         trainer = trainer_class(
             model=model,
             args=trainer_args,
             train_dataset=dataset,
-            data_collator=lambda features: collate_right_padded(features, tokenizer.pad_token_id),
+            data_collator=lambda features: method.collate(features, tokenizer.pad_token_id),
             callbacks=stage_callbacks + list(callbacks or []),
             **selection,
         )
