@@ -230,8 +230,8 @@ class CoconutForCausalLM(WrapperGenerationMixin, CoconutPreTrainedModel, Generat
         Returns:
             [`BaseModelOutputWithPast`] whose `last_hidden_state` has shape `(batch_size, kept_len, hidden_size)`
             (`kept_len = seq_len` for `logits_to_keep=0`), whose `hidden_states` (with `output_hidden_states=True` in
-            `kwargs`) are the embeddings' and every layer's output at the same positions, and whose cache is the one filled here when `use_cache` and
-            it is free of padding slots (else `None`).
+            `kwargs`) are the embeddings' and every layer's output at the same positions, and whose cache is the one
+            filled here when `use_cache` and it is free of padding slots (else `None`).
         """
         previous_is_token = torch.nn.functional.pad(attention_mask[:, :-1].bool(), (1, 0))
         if (latent_mask & ~previous_is_token).any():
@@ -285,7 +285,9 @@ class CoconutForCausalLM(WrapperGenerationMixin, CoconutPreTrainedModel, Generat
         def kept(states: list[torch.Tensor]) -> torch.Tensor:
             return torch.cat(states, dim=1).gather(1, kept_slots[..., None].expand(-1, -1, hidden_size))
 
-        per_layer = None if layer_states[0] is None else tuple(kept(list(layer)) for layer in zip(*layer_states))
+        per_layer = None
+        if layer_states[0] is not None:  # one tuple per pass -> one tensor per layer
+            per_layer = tuple(kept(list(layer)) for layer in zip(*layer_states, strict=True))
         return BaseModelOutputWithPast(
             last_hidden_state=kept(hidden_states),
             hidden_states=per_layer,

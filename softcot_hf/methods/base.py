@@ -285,7 +285,8 @@ class CurriculumMethod(Method):
         return collate_right_padded(features, pad_token_id)
 
     def trainer_class(self, base: type[Trainer], args) -> type[Trainer]:
-        """The Trainer class a run trains with, from the pipeline's `base` (a method with its own loss subclasses it)."""
+        """The Trainer class a run trains with, from the pipeline's `base` (a method with its own loss subclasses
+        it)."""
         return base
 
     def train(self, args, **kwargs) -> dict:

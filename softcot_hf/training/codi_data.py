@@ -1,8 +1,8 @@
 """CODI's data: each example `{"question", "steps", "answer"}` becomes a teacher sequence and a student sequence whose
 last token before the answer is aligned (CODI distils the states at that token)::
 
-    teacher: question\\n step_1\\n ... step_k\\n ### answer <eos>              labels on the steps and ### answer <eos>
-    student: question\\n <|start-latent|> <|latent|> * K <|end-latent|> ### answer <eos>      labels on ### answer <eos>
+    teacher: question\\n step_1\\n ... step_k\\n ### answer <eos>                labels: steps, ### answer <eos>
+    student: question\\n <|start-latent|> <|latent|> * K <|end-latent|> ### answer <eos>      labels: ### answer <eos>
 
 The distilled position is the last token of the answer marker `###` in both (the paper's colon of "The answer is:").
 The teacher is the CoT baseline's layout (`RationaleExamples`), the student Coconut's last stage with K thoughts, so
@@ -25,7 +25,7 @@ class CodiExamples:
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, num_latent_thoughts: int):
         if num_latent_thoughts < 1:
-            raise ValueError(f"CODI needs 1 or more continuous thoughts, got num_latent_thoughts={num_latent_thoughts}.")
+            raise ValueError(f"CODI needs 1 or more thoughts; got num_latent_thoughts={num_latent_thoughts}.")
         self.tokenizer = tokenizer
         self.num_latent_thoughts = num_latent_thoughts
         self.start_id = _special_id(tokenizer, START_LATENT_TOKEN)
@@ -44,7 +44,7 @@ class CodiExamples:
         steps = [token for step in example["steps"] for token in self._ids(step + "\n")]
         answer = self.marker + self._ids(" " + str(example["answer"])) + [self.eos_id]
         thoughts = [self.start_id] + [self.latent_id] * self.num_latent_thoughts + [self.end_id]
-        teacher_prefix, student_prefix = question, question + thoughts
+        student_prefix = question + thoughts
         return {
             "teacher_input_ids": question + steps + answer,
             "teacher_labels": [-100] * len(question) + steps + answer,

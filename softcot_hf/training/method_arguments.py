@@ -214,7 +214,7 @@ class CodiTrainingArguments(CurriculumTrainingArguments):
 
     method: str = field(default="codi", metadata={"help": "codi"})
     num_latent_thoughts: int = field(default=6, metadata={"help": "K, continuous thoughts per question (paper: 6)"})
-    distill_weight: float = field(default=1.0, metadata={"help": "alpha: loss = student CE + ALPHA x distillation + ..."})
+    distill_weight: float = field(default=1.0, metadata={"help": "alpha: loss = student CE + ALPHA x distill + ..."})
     teacher_weight: float = field(default=1.0, metadata={"help": "beta: ... + BETA x teacher CE"})
     distill_layers: list[int] | None = field(
         default=None,
@@ -242,7 +242,8 @@ class CodiTrainingArguments(CurriculumTrainingArguments):
     def wrap_in_lora(self, model, **settings):
         """LoRA on the LM's linear layers; the latent projection, new, trains whole (saved with the adapter)."""
         if self.latent_projection == "mlp":
-            settings = {"modules_to_save": ["latent_projection"], "exclude_modules": r".*latent_projection.*"} | settings
+            projection = {"modules_to_save": ["latent_projection"], "exclude_modules": r".*latent_projection.*"}
+            settings = projection | settings
         return super().wrap_in_lora(model, **settings)
 
 
