@@ -1,13 +1,9 @@
 """CODI: the distillation loss against a literal reference, the stop-gradient, the loss composition on one
 teacher-then-student forward against separate forwards, the aligned data, the latent projection (gradients, LoRA,
-old Coconut folders, model contract, remote code) and training end to end through the CLI with its evaluation."""
+old Coconut folders, model contract) and training end to end through the CLI with its evaluation. Remote code:
+tests/test_use_it_from.py loads a CODI folder without the package."""
 
-import copy
 import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
 import torch
@@ -282,42 +278,3 @@ class TestCodiContract(ModelContract):
 
     def generate_kwargs(self, tokenizer):
         return super().generate_kwargs(tokenizer) | {"pad_token_id": tokenizer.pad_token_id}
-
-
-WITHOUT_PACKAGE = textwrap.dedent(
-    """
-    import importlib.abc, json, sys
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "softcot_hf" or name.startswith("softcot_hf."):
-                raise ImportError("softcot_hf is not installed in this process")
-    sys.meta_path.insert(0, Block())
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    folder, questions = sys.argv[1], json.loads(sys.argv[2])
-    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True, padding_side="left")
-    model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=True)
-    inputs = tokenizer(questions, return_tensors="pt", padding=True)
-    output = model.generate(**inputs, max_new_tokens=6, do_sample=False)
-    print(json.dumps({"projection": type(model.latent_projection).__name__, "ids": output.tolist()}))
-    """
-)
-
-
-def test_a_codi_folder_loads_as_remote_code_without_the_package(codi_model, tmp_path):
-    model, tokenizer = codi_model
-    tokenizer = copy.deepcopy(tokenizer)
-    tokenizer.padding_side = "left"
-    model.save_pretrained(tmp_path / "codi")
-    tokenizer.save_pretrained(tmp_path / "codi")
-    assert (tmp_path / "codi" / "latent_projection.py").is_file()
-    inputs = tokenizer(QUESTIONS[:3], return_tensors="pt", padding=True)
-    expected = model.generate(**inputs, max_new_tokens=6, do_sample=False).tolist()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules")}
-    env.pop("PYTHONPATH", None)
-    completed = subprocess.run(
-        [sys.executable, "-c", WITHOUT_PACKAGE, str(tmp_path / "codi"), json.dumps(QUESTIONS[:3])],
-        capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, cwd=tmp_path, timeout=120,
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stderr
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert result == {"projection": "LatentProjection", "ids": expected}
