@@ -278,3 +278,17 @@ class TestCodiContract(ModelContract):
 
     def generate_kwargs(self, tokenizer):
         return super().generate_kwargs(tokenizer) | {"pad_token_id": tokenizer.pad_token_id}
+
+
+def test_bad_codi_settings_are_refused_with_the_fix():
+    common = dict(backbone=BACKBONE, task="synthetic_arithmetic", output_dir="unused")
+    for bad, match in (
+        ({"distill_weight": -1.0}, "distill.weight"),
+        ({"num_latent_thoughts": 0}, "num.latent.thoughts"),
+        ({"distill_layers": [-1]}, "distill.layers"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            CodiTrainingArguments(**common, **bad)
+    with pytest.raises(ValueError, match="distill_layers \\[9\\] out of range: the model has hidden states 0"):
+        codi_loss(torch.zeros(2, 3, 4), [torch.zeros(2, 3, 5)] * 3, torch.zeros(2, 3).long(), torch.zeros(2).long(),
+                  CodiLossSettings(distill_layers=(9,)))  # fmt: skip
