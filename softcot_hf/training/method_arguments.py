@@ -208,12 +208,12 @@ class CoconutTrainingArguments(CurriculumTrainingArguments):
 @dataclass
 class CodiTrainingArguments(CurriculumTrainingArguments):
     """CODI training (Shen et al., arXiv 2502.21074): one model as teacher (CoT) and student (K continuous thoughts),
-    the student's state before the answer distilled towards the teacher's. LoRA by default, rank 128 and alpha 32
-    (the released CODI checkpoints'); K = 6. The optimisation options are the curriculum's (the curriculum's own
-    options do not apply: CODI has no stages)."""
+    the student's state before the answer distilled towards the teacher's. LoRA by default, rank 128 and alpha 32, and
+    K = 6: what third-party descriptions of the released CODI checkpoints give (not read in the paper itself). The
+    optimisation options are the curriculum's (the curriculum's own options do not apply: CODI has no stages)."""
 
     method: str = field(default="codi", metadata={"help": "codi"})
-    num_latent_thoughts: int = field(default=6, metadata={"help": "K, continuous thoughts per question (paper: 6)"})
+    num_latent_thoughts: int = field(default=6, metadata={"help": "K, continuous thoughts per question"})
     distill_weight: float = field(default=1.0, metadata={"help": "alpha: loss = student CE + ALPHA x distill + ..."})
     teacher_weight: float = field(default=1.0, metadata={"help": "beta: ... + BETA x teacher CE"})
     distill_layers: list[int] | None = field(
@@ -228,8 +228,8 @@ class CodiTrainingArguments(CurriculumTrainingArguments):
         metadata={"help": 'rows of the three new tokens: "mean" of the existing rows, or a copy of a token\'s'},
     )
     lora: bool = field(default=True, metadata={"help": "train a LoRA adapter (paper; saved merged + in adapter/)"})
-    lora_r: int = field(default=128, metadata={"help": "LoRA rank (released CODI checkpoints: 128)"})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (released CODI checkpoints: 32)"})
+    lora_r: int = field(default=128, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
 
     def __post_init__(self):
         super().__post_init__()
