@@ -4,6 +4,8 @@ from transformers import AutoConfig, PreTrainedConfig
 
 from .compat import sub_config
 
+LATENT_PROJECTIONS = (None, "mlp")
+
 
 class CoconutConfig(PreTrainedConfig):
     r"""
@@ -28,6 +30,9 @@ class CoconutConfig(PreTrainedConfig):
         num_latent_thoughts (`int`, *optional*):
             Continuous thoughts that `generate()` runs when none are given; `None` means `c_thought *
             max_latent_stage`, the number the last curriculum stage trains.
+        latent_projection (`str`, *optional*):
+            What the last hidden state goes through before it is fed back as a thought's input embedding: `None`
+            (as it is, Coconut) or `"mlp"` (CODI's two-layer MLP with a LayerNorm, see `LatentProjection`).
 
     Example:
 
@@ -51,6 +56,7 @@ class CoconutConfig(PreTrainedConfig):
     c_thought: int = 1
     max_latent_stage: int = 6
     num_latent_thoughts: int | None = None
+    latent_projection: str | None = None
 
     def __post_init__(self, **kwargs):
         self.text_config = sub_config(self.text_config, default_model_type="gpt2")
@@ -61,10 +67,15 @@ class CoconutConfig(PreTrainedConfig):
                 f"c_thought={self.c_thought}, max_latent_stage={self.max_latent_stage}, "
                 f"num_latent_thoughts={self.num_latent_thoughts}."
             )
+        if self.latent_projection not in LATENT_PROJECTIONS:
+            raise ValueError(
+                f"latent_projection={self.latent_projection!r}: choose one of {LATENT_PROJECTIONS} (None feeds the "
+                'hidden state back as it is, "mlp" through the MLP + LayerNorm of CODI).'
+            )
         if self.num_latent_thoughts is None:
             self.num_latent_thoughts = self.c_thought * self.max_latent_stage
 
 
 CoconutConfig.register_for_auto_class()
 
-__all__ = ["CoconutConfig"]
+__all__ = ["LATENT_PROJECTIONS", "CoconutConfig"]

@@ -26,6 +26,7 @@ from .compat import (
 )
 from .configuration_coconut import CoconutConfig
 from .hub_push import push_model
+from .latent_projection import LatentProjection
 from .thought_inspection import ThoughtInspectionOutput, inspect_thought_vectors
 from .thought_tokens import _single_token_id, suppress_internal_tokens
 from .weights_record import WeightsRecordMixin
@@ -68,7 +69,8 @@ class CoconutPreTrainedModel(WeightsRecordMixin, PreTrainedModel):
 class CoconutForCausalLM(WrapperGenerationMixin, CoconutPreTrainedModel, GenerationMixin):
     r"""
     Any causal LM (`language_model`) that reads `<|latent|>` positions as continuous thoughts: the input embedding of
-    a latent position is the last hidden state (after the final norm) of the position before it.
+    a latent position is the last hidden state (after the final norm) of the position before it, or with
+    `config.latent_projection="mlp"` that state through CODI's `LatentProjection`.
 
     Build one from a base LM with [`CoconutForCausalLM.from_base`]; a saved one loads with
     `AutoModelForCausalLM.from_pretrained(path, trust_remote_code=True)`.
@@ -82,6 +84,9 @@ class CoconutForCausalLM(WrapperGenerationMixin, CoconutPreTrainedModel, Generat
         self.language_model = (
             language_model if language_model is not None else AutoModelForCausalLM.from_config(config.text_config)
         )
+        # CODI: the fed-back hidden state goes through an MLP + LayerNorm (None: as it is, Coconut)
+        hidden_size = config.get_text_config().hidden_size
+        self.latent_projection = LatentProjection(hidden_size) if config.latent_projection == "mlp" else None
         self.post_init()
 
     def get_input_embeddings(self) -> torch.nn.Module:
@@ -205,7 +210,8 @@ class CoconutForCausalLM(WrapperGenerationMixin, CoconutPreTrainedModel, Generat
 
         Pass 0 computes each row up to its first latent (excluded); pass `i > 0` computes each row's `i`-th latent and
         the tokens after it, up to its next latent (excluded) or its end. The `i`-th latent's input embedding is the
-        last hidden state of the row's pass `i - 1`, i.e. of the position before it. Each pass appends its positions
+        last hidden state of the row's pass `i - 1`, i.e. of the position before it (through `latent_projection` when
+        the config names one, CODI). Each pass appends its positions
         to one KV cache and attends to all earlier ones, so the result equals filling the latents one at a time with
         full passes, and gradients flow through every thought. Rows may hold different numbers of latents at
         different offsets: a row's piece of a pass that is shorter than the longest one is left-padded inside the pass
@@ -223,8 +229,9 @@ class CoconutForCausalLM(WrapperGenerationMixin, CoconutPreTrainedModel, Generat
 
         Returns:
             [`BaseModelOutputWithPast`] whose `last_hidden_state` has shape `(batch_size, kept_len, hidden_size)`
-            (`kept_len = seq_len` for `logits_to_keep=0`), and whose cache is the one filled here when `use_cache` and
-            it is free of padding slots (else `None`).
+            (`kept_len = seq_len` for `logits_to_keep=0`), whose `hidden_states` (with `output_hidden_states=True` in
+            `kwargs`) are the embeddings' and every layer's output at the same positions, and whose cache is the one
+            filled here when `use_cache` and it is free of padding slots (else `None`).
         """
         previous_is_token = torch.nn.functional.pad(attention_mask[:, :-1].bool(), (1, 0))
         if (latent_mask & ~previous_is_token).any():
@@ -253,7 +260,7 @@ class CoconutForCausalLM(WrapperGenerationMixin, CoconutPreTrainedModel, Generat
 
         cache = cache if cache is not None else DynamicCache(config=self.config.get_text_config())
         decoder = self.language_model.get_decoder()
-        hidden_states, thought, start = [], None, 0
+        hidden_states, layer_states, thought, start = [], [], None, 0
         for end in pass_ends.tolist():
             embeds = slot_embeds[:, start:end]
             if thought is not None:
@@ -267,14 +274,24 @@ class CoconutForCausalLM(WrapperGenerationMixin, CoconutPreTrainedModel, Generat
                 **kwargs,
             )
             hidden_states.append(outputs.last_hidden_state)
+            layer_states.append(outputs.hidden_states)  # per layer, with output_hidden_states=True (else None)
             thought = outputs.last_hidden_state[:, -1]
+            if self.latent_projection is not None:
+                thought = self.latent_projection(thought)
             start = end
 
-        hidden_states = torch.cat(hidden_states, dim=1)
-        kept_slots = slots[:, kept_positions(logits_to_keep)].to(hidden_states.device)
-        hidden_states = hidden_states.gather(1, kept_slots[..., None].expand(-1, -1, hidden_size))
+        kept_slots = slots[:, kept_positions(logits_to_keep)].to(hidden_states[-1].device)
+
+        def kept(states: list[torch.Tensor]) -> torch.Tensor:
+            return torch.cat(states, dim=1).gather(1, kept_slots[..., None].expand(-1, -1, hidden_size))
+
+        per_layer = None
+        if layer_states[0] is not None:  # one tuple per pass -> one tensor per layer
+            per_layer = tuple(kept(list(layer)) for layer in zip(*layer_states, strict=True))
         return BaseModelOutputWithPast(
-            last_hidden_state=hidden_states, **{CACHE_KWARG: cache if use_cache and num_slots == seq_len else None}
+            last_hidden_state=kept(hidden_states),
+            hidden_states=per_layer,
+            **{CACHE_KWARG: cache if use_cache and num_slots == seq_len else None},
         )
 
     @can_return_tuple

@@ -184,6 +184,7 @@ TRAINING_FIELDS = (
     ("uniform_prob", "new_token_init", "start_stage", "optimizer_reset"),
     # iCoT-SI; max_train_length: no method skips long batches, so always "-"
     ("tokens_removed_per_epoch", "removal_smoothing_lambda", "remove_all_beyond", "max_train_length"),
+    ("num_latent_thoughts", "latent_projection", "distill_weight", "teacher_weight", "lora_r", "lora_alpha"),  # CODI
 )
 EVALUATION_FIELDS = ("seeding", "num_samples", "max_new_tokens", "vote", "scoring")
 

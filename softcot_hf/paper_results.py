@@ -58,6 +58,8 @@ def _build() -> dict[str, PaperResult]:
                 )
     for (method, task), (accuracy, tokens) in _COCONUT_TABLE.items():
         results[f"coconut/gpt2/{method}/{task}"] = PaperResult("Coconut", "GPT-2", method, task, accuracy, tokens)
+    # CODI paper (Shen et al., arXiv 2502.21074), GPT-2 on GSM8k-Aug: the number issue 31 quotes.
+    results["codi/gpt2/codi/gsm8k_aug"] = PaperResult("CODI", "GPT-2", "codi", "gsm8k_aug", 43.7)
     return results
 
 

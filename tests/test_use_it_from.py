@@ -147,6 +147,7 @@ WITHOUT_PACKAGE = textwrap.dedent(
     sys.meta_path.insert(0, Block())
     from transformers import AutoModelForCausalLM, AutoProcessor, AutoTokenizer, pipeline
     softcot, coconut, cot_unk, questions = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+    codi = sys.argv[5]  # a Coconut folder with CODI's latent projection
     generate = {"max_new_tokens": 6, "do_sample": False}
     processor = AutoProcessor.from_pretrained(softcot, trust_remote_code=True)
     model = AutoModelForCausalLM.from_pretrained(softcot, trust_remote_code=True)
@@ -157,6 +158,8 @@ WITHOUT_PACKAGE = textwrap.dedent(
     coconut_model = AutoModelForCausalLM.from_pretrained(coconut, trust_remote_code=True)
     coconut_inputs = coconut_tokenizer(questions, return_tensors="pt", padding=True)
     coconut_output = coconut_model.generate(**coconut_inputs, **generate)
+    codi_model = AutoModelForCausalLM.from_pretrained(codi, trust_remote_code=True)
+    codi_output = codi_model.generate(**coconut_inputs, **generate)
     results = pipe(questions, batch_size=2, return_full_text=False, **generate)
     cot_unk_processor = AutoProcessor.from_pretrained(cot_unk, trust_remote_code=True)
     cot_unk_model = AutoModelForCausalLM.from_pretrained(cot_unk, trust_remote_code=True)
@@ -171,6 +174,7 @@ WITHOUT_PACKAGE = textwrap.dedent(
         "coconut": coconut_tokenizer.batch_decode(
             coconut_output[:, coconut_inputs["input_ids"].shape[1]:], skip_special_tokens=True
         ),
+        "codi": [type(codi_model.latent_projection).__name__, codi_output.tolist()],
         "cot_unk_processor": type(cot_unk_processor).__module__,
         "cot_unk": cot_unk_processor.batch_decode(
             cot_unk_output[:, cot_unk_inputs["input_ids"].shape[1]:], skip_special_tokens=True
@@ -196,6 +200,11 @@ def test_model_processor_and_pipeline_load_without_the_package(softcot_dir, coco
     coconut_tokenizer = AutoTokenizer.from_pretrained(coconut_dir)
     coconut_inputs = coconut_tokenizer(QUESTIONS, return_tensors="pt", padding=True)
     coconut_output = coconut.generate(**coconut_inputs, **GENERATE)
+    codi_dir = tmp_path / "codi"
+    lm = make_lm("plain", len(coconut_tokenizer), 32, seed=8)  # seeds the projection's initialisation too
+    codi = CoconutForCausalLM.from_base(lm, coconut_tokenizer, c_thought=1, latent_projection="mlp").eval()
+    codi.save_pretrained(codi_dir)
+    codi_output = codi.generate(**coconut_inputs, **GENERATE)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(softcot_dir.parent / "modules")}
     env.pop("PYTHONPATH", None)  # the package's checkout must not be importable either
     completed = subprocess.run(
@@ -207,6 +216,7 @@ def test_model_processor_and_pipeline_load_without_the_package(softcot_dir, coco
             str(coconut_dir),
             str(cot_unk_dir),
             json.dumps(QUESTIONS),
+            str(codi_dir),
         ],
         capture_output=True,
         text=True,
@@ -228,6 +238,7 @@ def test_model_processor_and_pipeline_load_without_the_package(softcot_dir, coco
     assert result["coconut"] == coconut_tokenizer.batch_decode(
         coconut_output[:, prompt_length:], skip_special_tokens=True
     )
+    assert result["codi"] == ["LatentProjection", codi_output.tolist()]
     assert result["cot_unk_processor"].startswith("transformers_modules.")
     assert result["cot_unk"] == softcot_generate(cot_unk, cot_unk_processor, QUESTIONS)
 

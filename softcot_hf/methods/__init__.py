@@ -14,6 +14,7 @@ from pathlib import Path
 from .assist_cot import AssistCoT
 from .base import CurriculumMethod, FrozenModelMethod, Method
 from .coconut import Coconut
+from .codi import Codi
 from .cot import CoT
 from .cot_unk import CoTUnk
 from .icot_si import IcotSi
@@ -37,6 +38,7 @@ METHODS: dict[str, Method] = {
         NoThoughts(),
         Coconut(),
         IcotSi(),
+        Codi(),
         SoftCoT(),
         SoftCoTPP(),
     )

@@ -282,6 +282,15 @@ class CurriculumMethod(Method):
         """Embedding rows a LoRA run trains too (peft trainable tokens), or `None`."""
         return None
 
+    def collate(self, features: list[dict], pad_token_id: int) -> dict:
+        """A training batch from `encode`'s examples: right-padded `input_ids`, `labels`, `attention_mask`."""
+        return collate_right_padded(features, pad_token_id)
+
+    def trainer_class(self, base: type[Trainer], args) -> type[Trainer]:
+        """The Trainer class a run trains with, from the pipeline's `base` (a method with its own loss subclasses
+        it)."""
+        return base
+
     def thoughts_at_stage(self, args, stage: int) -> int | None:
         """Continuous thoughts a question gets when the model is evaluated at `stage` (None: the method has none)."""
         return None
@@ -290,7 +299,7 @@ class CurriculumMethod(Method):
         """The data collator of a training run on `dataset` (a `CoconutStageDataset`) and the callbacks that move its
         curriculum along: right-padded batches and, when `staged`, the stage callback (a stage every
         `epochs_per_stage` epochs from `start_stage`, the optimizer reset at each stage or epoch)."""
-        collator = partial(collate_right_padded, pad_token_id=tokenizer.pad_token_id)
+        collator = partial(self.collate, pad_token_id=tokenizer.pad_token_id)
         if not self.staged:
             return collator, []
         reset_each_epoch = args.optimizer_reset == "epoch"

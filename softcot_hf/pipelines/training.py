@@ -34,6 +34,7 @@ def evaluate_artifact(method: Method, args, output_dir: str | Path) -> dict | No
             method,
             str(output_dir),
             data_dir=args.data_dir,
+            data_options=args.data_options,  # the test questions of the generator the run trained on
             split="test",
             limit=args.eval_limit,
             batch_size=args.eval_batch_size,

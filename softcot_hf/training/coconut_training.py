@@ -137,6 +137,7 @@ def train_curriculum_method(
         thoughts = lambda: method.thoughts_at_stage(args, dataset.stage)  # noqa: E731
         selection = dict(score=score_validation, tokenizer=tokenizer, num_latent_thoughts=thoughts)
         selection.update(eval_dataset=validation)
+    trainer_class = method.trainer_class(trainer_class, args)
     with no_folders_left_on_refusal(output_dir / CHECKPOINTS):
         trainer = trainer_class(
             model=model,

@@ -242,6 +242,48 @@ class IcotSiTrainingArguments(CurriculumTrainingArguments):
         )
 
 
+@dataclass
+class CodiTrainingArguments(CurriculumTrainingArguments):
+    """CODI training (Shen et al., arXiv 2502.21074): one model as teacher (CoT) and student (K continuous thoughts),
+    the student's state before the answer distilled towards the teacher's. LoRA by default, rank 128 and alpha 32, and
+    K = 6: what third-party descriptions of the released CODI checkpoints give (not read in the paper itself). The
+    optimisation options are the curriculum's (the curriculum's own options do not apply: CODI has no stages)."""
+
+    method: str = field(default="codi", metadata={"help": "codi"})
+    num_latent_thoughts: int = field(default=6, metadata={"help": "K, continuous thoughts per question"})
+    distill_weight: float = field(default=1.0, metadata={"help": "alpha: loss = student CE + ALPHA x distill + ..."})
+    teacher_weight: float = field(default=1.0, metadata={"help": "beta: ... + BETA x teacher CE"})
+    distill_layers: list[int] | None = field(
+        default=None,
+        metadata={"help": "hidden states distilled (0: embeddings, l: layer l's output); default: every layer's"},
+    )
+    latent_projection: Literal["mlp", "none"] = field(
+        default="mlp", metadata={"help": "the fed-back thought through an MLP + LayerNorm (paper), or as it is"}
+    )
+    new_token_init: str = field(
+        default="mean",
+        metadata={"help": 'rows of the three new tokens: "mean" of the existing rows, or a copy of a token\'s'},
+    )
+    lora: bool = field(default=True, metadata={"help": "train a LoRA adapter (paper; saved merged + in adapter/)"})
+    lora_r: int = field(default=128, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
+
+    def __post_init__(self):
+        super().__post_init__()
+        checks.positive(self, "num_latent_thoughts")
+        for name in ("distill_weight", "teacher_weight"):
+            checks.require(self, name, getattr(self, name) >= 0, "0 or more")
+        if self.distill_layers is not None:
+            checks.require(self, "distill_layers", all(layer >= 0 for layer in self.distill_layers), "0 or more each")
+
+    def wrap_in_lora(self, model, **settings):
+        """LoRA on the LM's linear layers; the latent projection, new, trains whole (saved with the adapter)."""
+        if self.latent_projection == "mlp":
+            projection = {"modules_to_save": ["latent_projection"], "exclude_modules": r".*latent_projection.*"}
+            settings = projection | settings
+        return super().wrap_in_lora(model, **settings)
+
+
 class TrainedMethod(NamedTuple):
     """A method `softcot-hf train` trains: its name, a one-line summary, its arguments dataclass."""
 
@@ -261,6 +303,7 @@ TRAINED_METHODS: dict[str, TrainedMethod] = {
         ("no_thoughts", "Coconut w/o thoughts: the curriculum, no continuous thoughts", CoconutTrainingArguments),
         ("coconut", "Coconut: continuous thoughts, learned stage by stage", CoconutTrainingArguments),
         ("icot_si", "iCoT-SI: CoT fine-tuning, its rationale tokens removed step by step", IcotSiTrainingArguments),
+        ("codi", "CODI: continuous thoughts distilled from the same model's CoT", CodiTrainingArguments),
         ("softcot", "SoftCoT: a frozen assistant's soft thoughts in a frozen backbone", SoftCoTTrainingArguments),
         ("softcotpp", "SoftCoT++: SoftCoT with M contrasted thought sets, voted", SoftCoTPPTrainingArguments),
     )
@@ -272,6 +315,7 @@ __all__ = [
     "TRAINED_METHODS",
     "CoconutTrainingArguments",
     "IcotSiTrainingArguments",
+    "CodiTrainingArguments",
     "LoRATrainingArguments",
     "SoftCoTPPTrainingArguments",
     "SoftCoTTrainingArguments",
