@@ -19,6 +19,7 @@ from .cot_unk import CoTUnk
 from .lora import LoRA
 from .no_cot import NoCoT
 from .no_thoughts import NoThoughts
+from .simcot import SimCoT
 from .softcot import SoftCoT
 from .softcotpp import SoftCoTPP
 from .zero_shot_cot import ZeroShotCoT
@@ -35,6 +36,7 @@ METHODS: dict[str, Method] = {
         LoRA(),
         NoThoughts(),
         Coconut(),
+        SimCoT(),
         SoftCoT(),
         SoftCoTPP(),
     )

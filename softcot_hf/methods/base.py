@@ -265,6 +265,8 @@ class CurriculumMethod(Method):
     chat = False
     answer_tokens = 128  # the Coconut paper's
     staged: ClassVar[bool] = True  # the curriculum's stage advances with the epochs
+    # False: the model carries training-only parts that the artifact drops (FSDP and DeepSpeed are refused)
+    shardable: ClassVar[bool] = True
 
     def build(self, base: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, args) -> PreTrainedModel:
         """The model to train from the loaded base LM (its tokenizer may gain tokens)."""
@@ -277,6 +279,21 @@ class CurriculumMethod(Method):
     def trainable_token_ids(self, model: PreTrainedModel) -> list[int] | None:
         """Embedding rows a LoRA run trains too (peft trainable tokens), or `None`."""
         return None
+
+    def collate(self, features: list[dict], pad_token_id: int) -> dict:
+        """A training batch from `encode`'s examples: right-padded `input_ids`, `labels`, `attention_mask`."""
+        from ..training.coconut_curriculum import collate_right_padded
+
+        return collate_right_padded(features, pad_token_id)
+
+    def trainer_class(self, base: type[Trainer], args) -> type[Trainer]:
+        """The Trainer class a run trains with, from the pipeline's `base` (a method with a loss of its own
+        subclasses it)."""
+        return base
+
+    def artifact_model(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, output_dir: Path, args):
+        """What the artifact holds of the trained `model` (main process, after training): the model itself."""
+        return model
 
     def train(self, args, **kwargs) -> dict:
         from ..training.coconut_training import train_curriculum_method

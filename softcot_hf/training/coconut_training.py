@@ -26,7 +26,7 @@ from ..loading import load_lm
 from ..modeling.weights_record import record_weights
 from ..run_files import training_identity
 from .checkpoint_selection import SelectionTrainer, write_selection_record
-from .coconut_curriculum import CoconutStageCallback, CoconutStageDataset, collate_right_padded
+from .coconut_curriculum import CoconutStageCallback, CoconutStageDataset
 from .engines import TrainablePartTrainer, check_engine
 from .runs import (
     CHECKPOINTS,
@@ -141,17 +141,19 @@ def train_curriculum_method(
         thoughts = (lambda: method.thoughts_at_stage(args, dataset.stage)) if method.staged else (lambda: None)
         selection = dict(score=score_validation, tokenizer=tokenizer, num_latent_thoughts=thoughts)
         selection.update(eval_dataset=validation)
+    trainer_class = method.trainer_class(trainer_class, args)
     with no_folders_left_on_refusal(output_dir / CHECKPOINTS):
         trainer = trainer_class(
             model=model,
             args=trainer_args,
             train_dataset=dataset,
-            data_collator=lambda features: collate_right_padded(features, tokenizer.pad_token_id),
+            data_collator=lambda features: method.collate(features, tokenizer.pad_token_id),
             callbacks=stage_callbacks + list(callbacks or []),
             **selection,
         )
         check_engine(trainer)
-        for asked, what in ((args.lora, "LoRA"), (selecting, "select_checkpoint best_validation")):
+        refused = ((args.lora, "LoRA"), (selecting, "select_checkpoint best_validation"))
+        for asked, what in refused + ((not method.shardable, "its training-only modules"),):
             if asked and trainer.shards_model:
                 raise ValueError(
                     f"{method.name} with {what} under FSDP or DeepSpeed is not supported yet (it needs the whole "
@@ -164,7 +166,8 @@ def train_curriculum_method(
     if trainer.shards_model:  # every process gathers the weights, the main one writes them
         trainer.save_trainable(str(output_dir))
     if trainer.is_world_process_zero():
-        save_artifact(trainer.model, tokenizer, output_dir, weights=not trainer.shards_model)
+        artifact = method.artifact_model(trainer.model, tokenizer, output_dir, args)
+        save_artifact(artifact, tokenizer, output_dir, weights=not trainer.shards_model)
         if selecting:
             write_selection_record(output_dir, trainer.state, len(validation))
     trainer.accelerator.wait_for_everyone()
