@@ -214,8 +214,8 @@ def test_cli_trains_simcot_and_evaluates(base, tmp_path, capsys):
     assert "accuracy" in capsys.readouterr().out
     summary = json.loads((tmp_path / "cli" / "eval" / "summary.json").read_text())
     assert summary["method"] == "simcot" and summary["num_examples"] == 2
-    cli_main(["eval", "--method", "coconut", "--task", summary["task"], "--model", str(tmp_path / "cli"), "--limit", "2",
-              "--max-new-tokens", "4", "--output-dir", str(tmp_path / "as_coconut")])  # fmt: skip
+    cli_main(["eval", "--method", "coconut", "--task", summary["task"], "--model", str(tmp_path / "cli"),
+              "--limit", "2", "--max-new-tokens", "4", "--output-dir", str(tmp_path / "as_coconut")])  # fmt: skip
     coconut = json.loads((tmp_path / "as_coconut" / "summary.json").read_text())
     assert coconut["accuracy"] == summary["accuracy"]
 
