@@ -34,6 +34,7 @@ def evaluate_artifact(method: Method, args, output_dir: str | Path) -> dict | No
             method,
             str(output_dir),
             data_dir=args.data_dir,
+            data_options=args.data_options,  # the test split generated as the training split was
             split="test",
             limit=args.eval_limit,
             batch_size=args.eval_batch_size,
