@@ -204,6 +204,24 @@ def test_simcot_loss_adds_the_weighted_step_loss(tmp_path):
     assert not all(torch.equal(coconut[name], one[name]) for name in coconut)
 
 
+def test_gradient_accumulation_gives_the_weights_of_one_batch(tmp_path):
+    """Batch 8 in one step or 4 x 2 accumulated: the step loss is scaled as the LM loss is (no dropout, every example
+    with as many step groups, so both are the same mean)."""
+    base = save_coconut_base(tmp_path, dropout=False)
+    settings = dict(train_file=base["train_file"], max_latent_stage=1, epochs_per_stage=1, num_train_epochs=2)
+    settings.update(learning_rate=1e-2, evaluate=False, save_steps=1000)
+    train_coconut(base["base"], tmp_path / "one", method="simcot", per_device_train_batch_size=8, **settings)
+    train_coconut(
+        base["base"], tmp_path / "acc", method="simcot", per_device_train_batch_size=4, gradient_accumulation_steps=2,
+        **settings,
+    )  # fmt: skip
+    one, accumulated = (load_file(str(tmp_path / name / "model.safetensors")) for name in ("one", "acc"))
+    # Measured: 1.8e-5 apart (float noise of other summation orders, through Adam); without the 1/2 on the step loss
+    # 2e-2 (2 x lr: Adam flips near-zero updates).
+    for name in one:
+        torch.testing.assert_close(accumulated[name], one[name], rtol=0, atol=1e-4, msg=name)
+
+
 def test_cli_trains_simcot_and_evaluates(base, tmp_path, capsys):
     cli_main(
         ["train", "simcot", "--backbone", base["base"], "--train-file", base["train_file"],

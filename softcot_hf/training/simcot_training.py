@@ -91,8 +91,12 @@ class StepSupervisedTrainer(Trainer):
         if outputs.thoughts is None:  # stage 0: no latents, nothing to decode
             step_targets = []
         step_loss = supervision(outputs.thoughts, step_targets, coconut.config.c_thought)
-        if self.model_accepts_loss_kwargs and num_items_in_batch is not None:
-            # The LM loss is already a share of the accumulated batch's token sum; the step loss is a batch mean.
+        scaled = getattr(self, "loss_is_scaled_for_ga", None)  # Trainer's own decision where it has one (5.x)
+        if scaled is None:
+            scaled = (self.model_accepts_loss_kwargs and num_items_in_batch is not None) or self.compute_loss_func
+        if scaled:
+            # Trainer divides no more: the LM loss is a share of the accumulated batch's token sum, and the step loss
+            # (a mean over this micro-batch) must be divided by the accumulation steps here.
             step_loss = step_loss / self.current_gradient_accumulation_steps
         total = loss + self.step_loss_weight * step_loss
         return (total, outputs) if return_outputs else total
