@@ -54,7 +54,21 @@ def attach_step_supervision(
     """Put a `StepSupervision` over `decoder` on the Coconut `model` (as `model.step_supervision`)."""
     supervision = StepSupervision(decoder, model.config.get_text_config().hidden_size, eos_token_id, reduction)
     setattr(model, ATTRIBUTE, supervision)
+    supervision.hook = model.register_forward_hook(_step_loss_in_forward)
     return supervision
+
+
+def _step_loss_in_forward(model, args, outputs):
+    """Forward hook of a model carrying a `StepSupervision`: when `step_targets` are pending (set by the Trainer for
+    this training forward), compute the step loss from the forward's thoughts and return the outputs as a dict with
+    `step_loss` added: inside the forward and reachable from its outputs, as DDP needs for the decoder's parameters."""
+    supervision = getattr(model, ATTRIBUTE)
+    targets, supervision.step_targets = supervision.step_targets, None
+    if targets is not None:
+        targets = targets if outputs.thoughts is not None else []  # no latents (stage 0): nothing to decode
+        # A plain dict: a ModelOutput class takes no new field through DDP's output flattening.
+        return {**outputs, "step_loss": supervision(outputs.thoughts, targets, model.config.c_thought)}
+    return outputs
 
 
 def detach_step_supervision(
@@ -66,6 +80,7 @@ def detach_step_supervision(
     if supervision is None:
         return model
     delattr(model, ATTRIBUTE)
+    supervision.hook.remove()
     if save_to is not None:
         supervision.decoder.save_pretrained(save_to)
         tokenizer.save_pretrained(save_to)
@@ -82,15 +97,12 @@ class StepSupervisedTrainer(Trainer):
     step_loss_weight: float = 1.0
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        step_targets = inputs.pop("step_targets")
+        supervision = getattr(self.accelerator.unwrap_model(model), ATTRIBUTE)
+        supervision.step_targets = inputs.pop("step_targets")  # the forward hook computes the step loss
         loss, outputs = super().compute_loss(
             model, {**inputs, "output_thoughts": True}, return_outputs=True, num_items_in_batch=num_items_in_batch
         )
-        coconut = self.accelerator.unwrap_model(model)
-        supervision = getattr(coconut, ATTRIBUTE)
-        if outputs.thoughts is None:  # stage 0: no latents, nothing to decode
-            step_targets = []
-        step_loss = supervision(outputs.thoughts, step_targets, coconut.config.c_thought)
+        step_loss = outputs["step_loss"]
         scaled = getattr(self, "loss_is_scaled_for_ga", None)  # Trainer's own decision where it has one (5.x)
         if scaled is None:
             scaled = (self.model_accepts_loss_kwargs and num_items_in_batch is not None) or self.compute_loss_func

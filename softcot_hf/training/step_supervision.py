@@ -38,6 +38,8 @@ class StepSupervision(torch.nn.Module):
         self.projection = torch.nn.Linear(thought_size, width) if width != thought_size else None
         self.reduction = reduction
         self.eos_token_id = eos_token_id
+        # The batch's targets, from a trainer to the model's forward hook (simcot_training), for one forward.
+        self.step_targets: list[list[list[int]]] | None = None
 
     def project(self, thoughts: torch.Tensor) -> torch.Tensor:
         """(..., thought_size) -> (..., decoder width)."""
