@@ -1,32 +1,17 @@
 """What the three models share about the KV cache and positions, and the one place that absorbs the differences
-between the transformers releases we accept.
+between the transformers releases we accept: setup.py's `install_requires`, the one statement of the range. This file
+also runs as remote code without softcot-hf installed, so it checks no version and tells releases apart by what
+they have.
 
-KV cache: transformers up to 5.23 hands a model its cache as `past_key_values` and returns it in outputs under that
-name; 5.24 renamed both to `cache` (the old name stays a deprecated alias until 5.40). Our models accept the cache
-under either name, pass it on under the name of the installed release (read off its output classes, not its version
-number), and tell prefill from a decoding step by what the cache holds, never by which keyword happened to carry it.
-
-Positions: every model counts positions over attended tokens only (`position_ids_from_attention_mask`), so left
-padding never shifts them.
-
-Activation checkpointing: 5.24 renamed `gradient_checkpointing_enable` to `activation_checkpointing_enable` (the old
-name warns until v6); `enable_activation_checkpointing` calls whichever the model has.
-
-Static caches: for a compileable cache (`cache_implementation="static"`) `generate` replaces the (batch, length)
-padding mask by a 4D mask made with the model's `create_masks_for_generate` (5.24 calls its cache argument `cache`,
-older releases `past_key_values`: both only pass through here). `WrapperGenerationMixin` makes that mask for the
-wrapped language model's own config, hands the prefill the 2D mask back (`padding_mask_at_prefill`), and under
-`torch.compile` (`compile_config`) runs the decoding steps as the wrapped language model's own compiled steps.
-
-Sub-configs: 5.19 introduced `SubConfigSpec` declarations; before it a composite config converted its sub-config
-dicts itself. `sub_config` does that conversion, which every release accepts.
-
-Private names of transformers the models rely on, each with why (tests/test_compat.py fails by name when one moves):
-`cached_file_or_none` (`cached_file`'s private switches), `attn_implementation` (a config's `_attn_implementation`).
-
-The releases accepted are setup.py's `install_requires` (the one statement of the supported range): this file cannot
-read the package's metadata, since it also runs as remote code where softcot-hf is not installed, so it states no
-range of its own and checks no version; it tells releases apart by what they have.
+- KV cache: 5.24 renamed `past_key_values` to `cache` (the old name is an alias until 5.40). Our models take either
+  name, pass it on under the installed release's (`CACHE_KWARG`, read off its output classes) and tell prefill from
+  a decoding step by what the cache holds.
+- Positions count attended tokens only (`position_ids_from_attention_mask`): left padding never shifts them.
+- Static caches and `torch.compile`: `WrapperGenerationMixin`.
+- 5.24 renamed `gradient_checkpointing_enable` (`enable_activation_checkpointing`); 5.19 added `SubConfigSpec`
+  (`sub_config` converts sub-config dicts as every release accepts).
+- Private names of transformers, each with why (tests/test_compat.py fails by name when one moves):
+  `cached_file_or_none`, `attn_implementation`.
 """
 
 import os

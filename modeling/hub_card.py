@@ -16,10 +16,11 @@ from string import Template
 
 from huggingface_hub import ModelCardData
 
-# The model card: metadata, title, then the model type's `body`, whose `$sections` receives `SECTIONS`.
-CARD = Template("---\n$metadata\n---\n\n# $repo_id\n\n$body")
-SECTIONS = Template(
-    "## Training settings\n\n| setting | value |\n|---|---|\n$settings\n\n## Evaluation\n\n$evaluation"
+# The model card: metadata, title, then the model type's parts (`CardTemplate`) in one layout.
+CARD = Template(
+    "---\n$metadata\n---\n\n# $repo_id\n\n$description\n$usage\n"
+    "## Training settings\n\n| setting | value |\n|---|---|\n$settings\n\n## Evaluation\n\n$evaluation\n\n"
+    "## Limitations\n\n$limitations\n## Citation\n\n$citation"
 )
 NO_EVALUATION = "No evaluation summary was given when this model was pushed."
 # A Hub repo id as `from_pretrained` reads one: `name` or `owner/name`.
@@ -36,15 +37,17 @@ class CardTemplate:
     """
     What the card of one model type says.
 
-    - `body`: a `string.Template`: description, usage, `$sections` (training settings and evaluation), limitations,
-      citation; `$`-fields are config.json's top-level values, `$repo_id`, `$num_parameters`, `$base_models` and
-      `$adapter_note`;
+    - `description`, `usage`, `limitations`, `citation`: the card's parts (markdown), `string.Template`s whose
+      `$`-fields are config.json's top-level values, `$repo_id`, `$num_parameters`, `$base_models` and `$adapter_note`;
     - `settings`: `{row label: config key}` of the training-settings table (a key absent from the config is no row);
     - `base_model_keys`: config keys (dotted for sub-configs) naming the models it is built on (`base_model`);
     - `tags`, `commit_message`: the card's tags and the push's default commit message.
     """
 
-    body: str
+    description: str
+    usage: str
+    limitations: str
+    citation: str
     settings: dict[str, str]
     base_model_keys: tuple[str, ...]
     tags: tuple[str, ...]
@@ -90,64 +93,63 @@ def processor_usage(name: str, fetched: str) -> str:
     )
 
 
-SOFTCOT_CARD = (
-    """\
+CARDS = {
+    "softcot": CardTemplate(
+        description="""\
 A SoftCoT model (Xu et al., ACL 2025): the frozen assistant `$assistant_model_name_or_path` reads the question and
 writes $num_thought_tokens soft thoughts in one forward pass, and a trained $projection_type projection maps them into
 the input embeddings of the frozen backbone `$backbone_model_name_or_path`, which then reasons and answers as usual.
 This repo holds only the projection ($num_parameters parameters), the config naming both frozen models and the
 processor; the assistant and backbone are loaded from their own repos, under their own licences.
-
-"""
-    + processor_usage("SoftCoT", "the projection, then both frozen models")
-    + """
-$sections
-
-## Limitations
-
+""",
+        usage=processor_usage("SoftCoT", "the projection, then both frozen models"),
+        limitations="""\
 - Only the projection was trained: the model cannot know more than its frozen backbone, and the soft thoughts help
   most on the kind of questions it was trained on (the paper trains on GSM8K and evaluates other tasks zero-shot).
 - The projection fits exactly these two models; with another assistant or backbone it fails to load.
 - Loading downloads both frozen models (gated repos need an accepted licence and a token); with
   `local_files_only=True` they must already be in the cache.
 - Answers are extracted from free text; check the evaluation settings before comparing numbers across setups.
-
-## Citation
-
-"""
-    + XU_2025
-)
-
-COT_UNK_CARD = (
-    """\
+""",
+        citation=XU_2025,
+        settings={
+            "num_thought_tokens": "num_thought_tokens",
+            "projection_type": "projection_type",
+            "thought sets per question (SoftCoT++, voted)": "num_thought_sets",  # absent from a SoftCoT config.json
+            "assistant (frozen)": "assistant_model_name_or_path",
+            "backbone (frozen)": "backbone_model_name_or_path",
+        },
+        base_model_keys=("backbone_model_name_or_path", "assistant_model_name_or_path"),
+        tags=("softcot-hf", "softcot", "latent-reasoning", "chain-of-thought"),
+        commit_message="Upload SoftCoT projection",
+    ),
+    "cot_unk": CardTemplate(
+        description="""\
 Zero-Shot CoT-Unk, the prompt-tuning baseline of the SoftCoT paper (Xu et al., ACL 2025): $num_thought_tokens
 trainable placeholder embeddings are inserted into the chain-of-thought prompt of the frozen backbone
 `$backbone_model_name_or_path`. This repo holds only those embeddings ($num_parameters parameters), the config naming
 the backbone and the processor; the backbone is loaded from its own repo, under its own licence.
-
-"""
-    + processor_usage("CoT-Unk", "the embeddings, then the frozen backbone")
-    + """
-$sections
-
-## Limitations
-
+""",
+        usage=processor_usage("CoT-Unk", "the embeddings, then the frozen backbone"),
+        limitations="""\
 - Only the placeholder embeddings were trained: the model cannot know more than its frozen backbone.
 - The embeddings fit exactly this backbone; with another one they fail to load.
 - Loading downloads the backbone (gated repos need an accepted licence and a token).
-
-## Citation
-
-"""
-    + XU_2025
-)
-
-COCONUT_CARD = """\
+""",
+        citation=XU_2025,
+        settings={"num_thought_tokens": "num_thought_tokens", "backbone (frozen)": "backbone_model_name_or_path"},
+        base_model_keys=("backbone_model_name_or_path",),
+        tags=("softcot-hf", "cot-unk", "latent-reasoning", "chain-of-thought"),
+        commit_message="Upload CoT-Unk thought embeddings",
+    ),
+    "coconut": CardTemplate(
+        description="""\
 A Coconut model (Hao et al., 2024) fine-tuned from $base_models: after `<|start-latent|>` it feeds its last hidden
 state back as the next input embedding for $num_latent_thoughts continuous thoughts, then writes `<|end-latent|>` and
 decodes the answer in ordinary tokens. This repo holds the full fine-tuned model$adapter_note, its tokenizer with the
 three Coconut tokens, and the remote code, so `trust_remote_code=True` loads it without any extra package.
-
+""",
+        usage="""\
 ## Usage
 
 ```python
@@ -161,18 +163,14 @@ inputs = tokenizer([question + "\\n"], return_tensors="pt")  # the question, the
 output = model.generate(inputs["input_ids"], attention_mask=inputs["attention_mask"], max_new_tokens=256)
 print(tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True))
 ```
-
-$sections
-
-## Limitations
-
+""",
+        limitations="""\
 - The continuous thoughts are not human-readable; the number of thoughts at inference should match training
   (`config.num_latent_thoughts`).
 - Trained on one task's data with a curriculum; expect weaker results on other kinds of questions.
 - The answer follows the training format (e.g. `### <answer>`); read it with the same extractor the evaluation used.
-
-## Citation
-
+""",
+        citation="""\
 ```bibtex
 @article{hao2024coconut,
   title   = {Training Large Language Models to Reason in a Continuous Latent Space},
@@ -182,32 +180,7 @@ $sections
   year    = {2024}
 }
 ```
-"""
-
-
-CARDS = {
-    "softcot": CardTemplate(
-        body=SOFTCOT_CARD,
-        settings={
-            "num_thought_tokens": "num_thought_tokens",
-            "projection_type": "projection_type",
-            "thought sets per question (SoftCoT++, voted)": "num_thought_sets",  # absent from a SoftCoT config.json
-            "assistant (frozen)": "assistant_model_name_or_path",
-            "backbone (frozen)": "backbone_model_name_or_path",
-        },
-        base_model_keys=("backbone_model_name_or_path", "assistant_model_name_or_path"),
-        tags=("softcot-hf", "softcot", "latent-reasoning", "chain-of-thought"),
-        commit_message="Upload SoftCoT projection",
-    ),
-    "cot_unk": CardTemplate(
-        body=COT_UNK_CARD,
-        settings={"num_thought_tokens": "num_thought_tokens", "backbone (frozen)": "backbone_model_name_or_path"},
-        base_model_keys=("backbone_model_name_or_path",),
-        tags=("softcot-hf", "cot-unk", "latent-reasoning", "chain-of-thought"),
-        commit_message="Upload CoT-Unk thought embeddings",
-    ),
-    "coconut": CardTemplate(
-        body=COCONUT_CARD,
+""",
         settings={key: key for key in ("c_thought", "max_latent_stage", "num_latent_thoughts")},
         base_model_keys=("text_config._name_or_path",),
         tags=("softcot-hf", "coconut", "latent-reasoning", "chain-of-thought"),
@@ -243,7 +216,7 @@ def render_card(
 ) -> str:
     """
     The model card (`CARD`) of a checkpoint saved with `config` (the config.json as uploaded), from the template of its
-    `model_type`: metadata (`base_model`, tags, plus `card_data`: license, datasets, eval_results, tags), the body
+    `model_type`: metadata (`base_model`, tags, plus `card_data`: license, datasets, eval_results, tags), the parts
     with `$`-fields from the config, and the shared sections: training settings (the template's, then `training`)
     and `evaluation` (markdown). `paths`: the uploaded files (an `adapter/` among them is mentioned).
     """
@@ -259,18 +232,22 @@ def render_card(
         **card_data,
     )
     settings = {label: config.get(key) for label, key in template.settings.items()} | (training or {})
-    rows = "\n".join(f"| {name} | {_value(value)} |" for name, value in settings.items() if value)
-    sections = SECTIONS.substitute(settings=rows, evaluation=evaluation or NO_EVALUATION)
     adapter = any(path.startswith("adapter/") for path in paths)
-    body = Template(template.body).substitute(
-        {key: value for key, value in config.items() if not isinstance(value, dict | list)},
+    values = {key: value for key, value in config.items() if not isinstance(value, dict | list)}
+    values |= {
+        "repo_id": repo_id,
+        "num_parameters": f"{num_parameters:,}",
+        "base_models": ", ".join(f"`{name}`" for name in bases) or "its base model",
+        "adapter_note": " (merged; the LoRA adapter is in `adapter/`)" if adapter else "",
+    }
+    parts = ("description", "usage", "limitations", "citation")
+    return CARD.substitute(
+        {part: Template(getattr(template, part)).substitute(values) for part in parts},
+        metadata=metadata.to_yaml(),
         repo_id=repo_id,
-        num_parameters=f"{num_parameters:,}",
-        base_models=", ".join(f"`{name}`" for name in bases) or "its base model",
-        adapter_note=" (merged; the LoRA adapter is in `adapter/`)" if adapter else "",
-        sections=sections,
+        settings="\n".join(f"| {name} | {_value(value)} |" for name, value in settings.items() if value),
+        evaluation=evaluation or NO_EVALUATION,
     )
-    return CARD.substitute(metadata=metadata.to_yaml(), repo_id=repo_id, body=body)
 
 
 __all__ = ["CARDS", "CardTemplate", "card_template", "is_hub_id", "render_card"]

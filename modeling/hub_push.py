@@ -291,20 +291,7 @@ def push_model_folder(
 
 
 def push_model(
-    model,
-    repo_id: str,
-    *,
-    base_model_ids: dict[str, str] | None = None,
-    model_card: str | None = None,
-    force: bool = False,
-    commit_message: str | None = None,
-    commit_description: str | None = None,
-    private: bool | None = None,
-    token: bool | str | None = None,
-    revision: str | None = None,
-    create_pr: bool = False,
-    max_shard_size: int | str = "50GB",
-    tags: list[str] | None = None,
+    model, repo_id: str, *, max_shard_size: int | str = "50GB", tags: list[str] | None = None, **options
 ) -> CommitInfo:
     """
     `push_to_hub` of this package's models (the stock one writes a generic card over ours): upload what
@@ -312,29 +299,14 @@ def push_model(
     `push_model_folder`, the path `softcot-hf push` takes, and return its `CommitInfo`; frozen models referenced by id
     are never uploaded. Push the processor or tokenizer with its own `push_to_hub`.
 
-    Local paths in the config (models loaded from folders) are refused unless `base_model_ids` maps each to its Hub id
-    (`{"/path/to/backbone": "owner/name"}`); the ids go into the upload only. README.md: `model_card` if given, else
-    the repo's card is kept, else the card of the model's type. A repo that holds another model type is refused unless
-    `force=True`, which replaces its files.
+    `options` are `push_model_folder`'s: `base_model_ids` maps each local path in the config to its Hub id
+    (`{"/path/to/backbone": "owner/name"}`, else the push is refused), `model_card` (default: the repo's card is kept,
+    else the card of the model's type), `force`, `private`, `token`, `revision`, `create_pr`, `commit_message`,
+    `commit_description`.
     """
     with tempfile.TemporaryDirectory() as folder:
         model.save_pretrained(folder, max_shard_size=max_shard_size)
-        return push_model_folder(
-            folder,
-            repo_id,
-            type(model),
-            base_model_ids=base_model_ids,
-            model_card=model_card,
-            keep_card=True,
-            card_data={"tags": tags},
-            force=force,
-            private=private,
-            token=token,
-            revision=revision,
-            create_pr=create_pr,
-            commit_message=commit_message,
-            commit_description=commit_description,
-        )
+        return push_model_folder(folder, repo_id, type(model), keep_card=True, card_data={"tags": tags}, **options)
 
 
 __all__ = [

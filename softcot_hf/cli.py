@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from . import __version__
 from .arguments_parser import ArgumentsParser
 from .bench import BenchArguments
+from .compare_arguments import CompareArguments
 from .errors import InputError
 from .evaluation.arguments import EvaluationArguments, ReportArguments
 from .push_arguments import PushArguments
@@ -79,6 +80,12 @@ def run_quickstart(args):
     return quickstart(args)
 
 
+def run_compare(args) -> dict:
+    from .pipelines.compare import run_compare as compare
+
+    return compare(args)
+
+
 def run_bench(args) -> None:
     from .bench import run_bench as bench
 
@@ -128,6 +135,13 @@ COMMANDS: dict[str, Command] = {
             QuickstartArguments,
             run_quickstart,
             probe_hub=False,  # shipped models and generated data: offline by design
+        ),
+        Command(
+            "compare",
+            "train and evaluate methods on one task and base model over seeds: table, paired tests, figure (CPU)",
+            CompareArguments,
+            run_compare,
+            probe_hub=False,  # shipped models and generated data
         ),
         Command(
             "bench",

@@ -1,20 +1,11 @@
 """Fidelity tables: for every setting of a recipe that can move its number, the official value and its source, this
 run's value (computed from the arguments the run will really use), and whether they agree.
 
-A recipe (`softcot_hf.reproduce`) names its tables: files of `softcot_hf/recipes/official/` holding the official
-settings of a paper's runs, each `{value: ..., source: "repository@commit file:line"}`, plus rows of its own under
-`official:`. A value of `null` means the official code does not fix it (not released); such a row is shown, never
-compared. A difference is allowed only as a declared deviation of the flavour, with its reason:
-
-    fidelity:
-      table: [softcot-training, softcot-evaluation]   # recipes/official/*.yaml, later ones win
-      official:                           # rows of this recipe (added to, or replacing, the table's)
-        backbone: {value: meta-llama/Llama-3.1-8B-Instruct, source: "xuyige/SoftCoT@fa7f537 README.md:78"}
-      deviations:
-        paper: {eval_batch_size: "batched generation: ..."}
-        recommended: {projection_dtype: "fp32 master weights: ..."}
-
-`check` refuses an undeclared deviation and a declared one that no longer differs (a stale reason misleads).
+A recipe's `fidelity:` section (docs/reproducing.md; e.g. recipes/softcot/gsm8k-llama.yaml) names its `table`s, files
+of `softcot_hf/recipes/official/` holding a paper's official settings as `{value: ..., source: "repo@commit
+file:line"}` (later tables win), adds rows of its own under `official:`, and declares each flavour's `deviations`
+with their reasons. A `null` value means the official code does not fix it: shown, never compared. `check` refuses an
+undeclared deviation and a declared one that no longer differs (a stale reason misleads).
 """
 
 import math
@@ -176,9 +167,26 @@ def _training_target(run: RunSettings) -> str | None:
     return target_structure(training_target(run.task, STAND_IN_STEPS, answer, answer_template, step_template))
 
 
+def _evaluation(name: str) -> Callable[[RunSettings], Any]:
+    return lambda run: getattr(run.eval, name)
+
+
 def _sampled(name: str) -> Callable[[RunSettings], Any]:
     return lambda run: run.sampling.get(name) if run.sampling.get("do_sample") else None
 
+
+# Settings read as they are from the training arguments' field of the same name (by method), or the evaluation's.
+TRAINING_FIELDS = (
+    ("learning_rate", "num_train_epochs", "weight_decay", "max_grad_norm", "seed", "lora"),
+    ("frozen_dtype", "projection_dtype", "num_thought_sets", "thought_set_init", "thought_set_loss_reduction"),
+    ("contrastive_weight", "contrastive_temperature", "contrastive_dropout", "contrastive_dropout_on"),
+    ("contrastive_pooling", "c_thought", "max_latent_stage", "epochs_per_stage", "pad_latent_to_max"),
+    ("uniform_prob", "new_token_init", "start_stage", "optimizer_reset"),
+    # iCoT-SI; max_train_length: no method skips long batches, so always "-"
+    ("tokens_removed_per_epoch", "removal_smoothing_lambda", "remove_all_beyond", "max_train_length"),
+    ("step_decoder", "step_loss_weight", "step_loss_reduction"),  # SIM-CoT
+)
+EVALUATION_FIELDS = ("seeding", "num_samples", "max_new_tokens", "vote", "scoring")
 
 MEASURES: dict[str, Callable[[RunSettings], Any]] = {
     "backbone": _backbone,
@@ -188,37 +196,10 @@ MEASURES: dict[str, Callable[[RunSettings], Any]] = {
     "train_limit": lambda run: None if run.train is None else _all(run.train.limit),
     "num_thought_tokens_train": _training("num_thought_tokens"),
     "num_thought_tokens_eval": _eval_thoughts,
-    "learning_rate": _training("learning_rate"),
     "train_batch": _train_batch,
-    "num_train_epochs": _training("num_train_epochs"),
     "lr_schedule": _training("lr_scheduler_type"),
     "warmup": _training("warmup_steps"),  # steps, or a fraction of them below 1 (transformers 5)
-    "weight_decay": _training("weight_decay"),
-    "max_grad_norm": _training("max_grad_norm"),
-    "seed": _training("seed"),
-    "frozen_dtype": _training("frozen_dtype"),
-    "projection_dtype": _training("projection_dtype"),
     "checkpoint": _checkpoint,
-    "lora": _training("lora"),
-    "c_thought": _training("c_thought"),
-    "max_latent_stage": _training("max_latent_stage"),
-    "epochs_per_stage": _training("epochs_per_stage"),
-    "pad_latent_to_max": _training("pad_latent_to_max"),
-    "uniform_prob": _training("uniform_prob"),
-    "new_token_init": _training("new_token_init"),
-    "start_stage": _training("start_stage"),
-    "optimizer_reset": _training("optimizer_reset"),
-    "step_decoder": _training("step_decoder"),
-    "step_loss_weight": _training("step_loss_weight"),
-    "step_loss_reduction": _training("step_loss_reduction"),
-    "num_thought_sets": _training("num_thought_sets"),
-    "thought_set_init": _training("thought_set_init"),
-    "contrastive_weight": _training("contrastive_weight"),
-    "contrastive_temperature": _training("contrastive_temperature"),
-    "contrastive_dropout": _training("contrastive_dropout"),
-    "contrastive_dropout_on": _training("contrastive_dropout_on"),
-    "contrastive_pooling": _training("contrastive_pooling"),
-    "thought_set_loss_reduction": _training("thought_set_loss_reduction"),
     # Ours is the per-question computation the official loop intends (training/thought_set_loss.py).
     "contrastive_loop": lambda run: "per question" if hasattr(run.train, "contrastive_pooling") else None,
     "backbone_prompt_end": _backbone_prompt_end,
@@ -229,19 +210,16 @@ MEASURES: dict[str, Callable[[RunSettings], Any]] = {
     "eval_split": lambda run: run.eval.split,
     "eval_limit": lambda run: _all(run.eval.limit),
     "eval_seeds": lambda run: list(run.eval.seeds),
-    "seeding": lambda run: run.eval.seeding,
     "eval_batch_size": lambda run: run.eval.batch_size,
     "eval_dtype": lambda run: run.eval.dtype,
-    "num_samples": lambda run: run.eval.num_samples,
     "num_hint_tokens": lambda run: run.eval.num_hint_tokens if run.method.name == "assist_cot" else None,
     "do_sample": lambda run: run.sampling["do_sample"],
     "temperature": _sampled("temperature"),
     "top_p": _sampled("top_p"),
     "top_k": _sampled("top_k"),
     "repetition_penalty": lambda run: run.sampling.get("repetition_penalty"),
-    "max_new_tokens": lambda run: run.eval.max_new_tokens,
-    "vote": lambda run: run.eval.vote,
-    "scoring": lambda run: run.eval.scoring,
+    **{name: _training(name) for group in TRAINING_FIELDS for name in group},
+    **{name: _evaluation(name) for name in EVALUATION_FIELDS},
 }
 
 

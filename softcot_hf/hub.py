@@ -126,18 +126,14 @@ def push_folder(
     summaries: list[dict] | None = None,
     training: dict | None = None,
     license: str | None = None,
-    base_model_ids: dict[str, str] | None = None,
-    private: bool | None = None,
-    token: bool | str | None = None,
-    revision: str | None = None,
-    commit_message: str | None = None,
-    force: bool = False,
+    **options,
 ) -> CommitInfo:
     """
     Publish a saved SoftCoT, CoT-Unk or Coconut folder to `repo_id` in one commit, through the models' own push
     (`push_model_folder`, what `model.push_to_hub` runs): the model's files and a card that also shows `summaries`
     (summary.json dicts of the evaluation harness), Trainer's record in the folder, `training` (extra rows, they win)
-    and `license`. Local paths in the config are refused unless `base_model_ids` maps each to its Hub id.
+    and `license`. `options` are `push_model_folder`'s (`base_model_ids`, `private`, `token`, `revision`, `force`,
+    `commit_message`, ...): local paths in the config are refused unless `base_model_ids` maps each to its Hub id.
     """
     folder = Path(folder)
     cls = saved_model_class(folder)
@@ -152,15 +148,10 @@ def push_folder(
         folder,
         repo_id,
         cls,
-        base_model_ids=base_model_ids,
         card_data=card_data,
         training=_trainer_settings(folder) | (training or {}),
         evaluation=_evaluation_section(summaries) if summaries else None,
-        force=force,
-        private=private,
-        token=token,
-        revision=revision,
-        commit_message=commit_message,
+        **options,
     )
 
 

@@ -1,16 +1,9 @@
-"""SoftCoT and Coconut as lm-evaluation-harness model types, `softcot` and `coconut`.
+"""SoftCoT and Coconut as lm-evaluation-harness model types, `softcot` and `coconut` (docs/use-it-from.md).
 
-lm-eval finds model types in its registry (`lm_eval.api.registry.register_model`); importing this module registers
-both. `softcot-hf lm-eval ...` (or `python -m softcot_hf.lm_eval_models ...`) is lm-eval's own command line with them
-registered:
-
-    softcot-hf lm-eval --model softcot --model_args pretrained=runs/softcot --tasks gsm8k --batch_size 8
-
-Each request's context (the task's prompt) is the question: SoftCoT's processor writes it into the assistant's and
-the backbone's prompts, so every answer is generated with soft thoughts; Coconut reads it and thinks
-`num_latent_thoughts` continuous thoughts first. Only generation tasks (`generate_until`) are supported: a
-loglikelihood of a fixed continuation is not what these models are for (the thoughts are meant to shape a generated
-rationale), so `loglikelihood` requests fail with that message.
+Importing this module registers both (`lm_eval.api.registry.register_model`); `softcot-hf lm-eval ...` (or `python -m
+softcot_hf.lm_eval_models ...`) is lm-eval's own command line with them registered. Each request's context is the
+question: SoftCoT's processor writes it into both prompts, Coconut reads it and thinks first. Only generation tasks
+(`generate_until`) are supported: `loglikelihood` requests fail, saying why.
 """
 
 import inspect

@@ -1,30 +1,11 @@
 """`softcot-hf reproduce RECIPE`: one row of a paper's table from one recipe file, trained (or resumed), evaluated
-with the recipe's seeds and printed next to the paper's number (`softcot_hf.paper_results`).
+with the recipe's seeds and printed next to the paper's number (`softcot_hf.paper_results`). docs/reproducing.md
+describes recipes: `method`, `task`, `paper_result`, `init_from_recipe`, `train` (the method's training arguments),
+`eval` (`EvaluationArguments`), the `recommended` flavour's changes and the `fidelity` table (`softcot_hf.fidelity`).
 
-A recipe (`softcot_hf/recipes/`, shipped with the package, found by name: `softcot_hf.recipe_files`) is YAML with
-the method, the task, the paper's row, the `paper` flavour's two sections of option names, the changes of the
-`recommended` flavour and the fidelity table (`softcot_hf.fidelity`):
-
-    method: softcot
-    task: gsm8k
-    paper_result: softcot/llama/softcot/gsm8k   # a key of PAPER_RESULTS (optional)
-    train: {backbone: ..., assistant: ..., learning_rate: 2.0e-5, ...}   # the method's training arguments
-    eval: {seeds: [41, 42, 43, 44, 45], sampling_preset: softcot_official, max_new_tokens: 1024, ...}
-    recommended: {train: {projection_dtype: fp32}, eval: {...}}          # ours: changes to train and eval
-    fidelity: {table: softcot, official: {...}, deviations: {paper: {...}, recommended: {...}}}
-
-`train` holds fields of the method's training arguments (`softcot-hf train METHOD --help`); a method that trains
-nothing has none and its `eval` names the models. `eval` holds `EvaluationArguments` fields (`softcot-hf eval --help`).
-A string starting with `./` or `../` is a path from the recipe's own folder; other model names are Hub ids or paths
-from the working directory. A recipe that starts from another recipe's model names it (`init_from_recipe:
-coconut-baselines/cot/gsm8k_aug`, a name under its `recipes/` folder): that recipe is trained first into
-`OUTPUT_DIR/init` (or resumed), and its artifact is this recipe's `backbone`, as the official Coconut GSM8k run starts
-from its CoT run's best checkpoint. `paper` (the default flavour) runs the official code's settings wherever they move
-the number; `recommended` runs ours, each change declared as a deviation with its reason.
-Both refuse to run while a setting differs from the official one without a declared reason. `--dry-run` checks the
-recipe, prints the settings, the fidelity table (setting | official | this run | equal) and the exact prompts (text and
-token ids) of one test question on each side, and trains nothing. It reads the tokenizers and the backbone's
-`generation_config.json` (the sampling defaults the official evaluation inherits), never the weights.
+`--dry-run` checks the recipe and prints its settings, fidelity table and the exact prompts of one test question,
+reading tokenizers and the backbone's `generation_config.json`, never the weights. A flavour whose fidelity table has
+an undeclared deviation is refused before anything trains.
 """
 
 import dataclasses
@@ -110,12 +91,8 @@ class Recipe:
     def evaluation_arguments(
         self, model: str | None, output_dir: Path, data_dir: str | None = None, flavour: str = "paper"
     ):
-        options = {
-            **self.sections(flavour)[1],
-            "task": self.task,
-            "method": self.method.name,
-            "output_dir": str(output_dir),
-        }
+        options = {**self.sections(flavour)[1], "task": self.task, "method": self.method.name}
+        options["output_dir"] = str(output_dir)
         if model is not None:
             options["model"] = model
         if data_dir is not None:
@@ -272,15 +249,8 @@ def backbone_generation_config(location: str | None) -> tuple[GenerationConfig, 
 
 def _sampling(eval_args: EvaluationArguments, generation_config: GenerationConfig) -> dict:
     """What the backbone will sample with: the evaluation's settings, the rest from its generation config."""
-    settings = sampling_settings(
-        eval_args.num_samples,
-        eval_args.do_sample,
-        eval_args.temperature,
-        eval_args.top_p,
-        eval_args.top_k,
-        eval_args.repetition_penalty,
-    )
-    return resolve_sampling(settings, generation_config)
+    names = ("num_samples", "do_sample", "temperature", "top_p", "top_k", "repetition_penalty")
+    return resolve_sampling(sampling_settings(*(getattr(eval_args, name) for name in names)), generation_config)
 
 
 def build_arguments(

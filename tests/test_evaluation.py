@@ -88,6 +88,7 @@ def artifacts(pair_dirs, tmp_path_factory) -> dict[str, dict]:
         "no_thoughts": {"model": str(root / "coconut")},
         "cot": {"model": gpt2},
         "no_cot": {"model": gpt2},
+        "icot_si": {"model": gpt2},  # a plain fine-tuned LM, as no_cot's
     }
     try:
         from softcot_hf import CoTUnkForCausalLM

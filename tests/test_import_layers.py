@@ -47,6 +47,8 @@ LAYERS = [
         "softcot_hf.lm_eval_models",
         "softcot_hf.tiny",
         "softcot_hf.quickstart",
+        "softcot_hf.compare_settings",
+        "softcot_hf.compare_arguments",
     ],
     ["softcot_hf.cli"],
 ]

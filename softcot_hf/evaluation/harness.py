@@ -110,16 +110,15 @@ def _predict(
     golds: list[str],
     seed: int,
     order: list[int],
-    batch_size: int,
-    num_samples: int,
     generation: dict,
     method: Method,
     args: EvaluationArguments,
 ) -> Iterator[list[dict]]:
-    """The predictions.jsonl rows of one seed for the questions `order` (indices), a batch at a time: `num_samples`
-    paths per question (per thought set, for a SoftCoT++ runner with M sets: M x num_samples paths ordered set,
-    sample), their answers and the vote. `runner` may be the vLLM stand-in for a transformers runner of `num_sets`
-    thought sets."""
+    """The predictions.jsonl rows of one seed for the questions `order` (indices), `args.batch_size` at a time:
+    `num_samples` paths per question (per thought set, for a SoftCoT++ runner with M sets: M x num_samples paths
+    ordered set, sample), their answers and the vote. `runner` may be the vLLM stand-in for a transformers runner of
+    `num_sets` thought sets."""
+    num_samples, batch_size = args.num_samples, args.batch_size
     per_question = num_sets * num_samples
     starts = range(0, len(order), batch_size)
     for start in tqdm(starts, desc=f"{task.name} {method.name} seed {seed}", unit="batch"):
@@ -258,11 +257,8 @@ def run_evaluation(
     With `output_dir`, writes `predictions.jsonl` (one row per seed and example: seed, index, question, generated,
     extracted, prediction, gold, correct, generated_tokens), a batch at a time, and at the end `summary.json` (the
     returned dict: accuracy as the mean over seeds in [0, 1], accuracy_std (population std over seeds),
-    accuracy_per_seed, mean_generated_tokens per generated path, wall_time_s, settings, ...). Rerunning an interrupted
-    evaluation with the same settings (and the same data and model files) continues from the rows it wrote and ends
-    with the same files, except the timing fields (wall_time_s: this call's time; date); rerunning a finished one
-    returns its summary as saved. An `output_dir` holding an evaluation of other settings is refused unless
-    `overwrite`; see the module docstring.
+    accuracy_per_seed, mean_generated_tokens per generated path, wall_time_s, settings, ...). Reruns resume (the files
+    end the same but for wall_time_s and date) or return the finished summary; see the module docstring.
     """
     args = EvaluationArguments(task=task, method=method, model=model, **settings)
     return evaluate(args, tokenizer=tokenizer, dataset=dataset, device=device)
@@ -357,18 +353,7 @@ def evaluate(
         for seed in seeds:
             remaining = order[sum(row["seed"] == seed for row in rows) :]
             for batch_rows in _predict(
-                runner,
-                num_sets,
-                task,
-                questions,
-                golds,
-                seed,
-                remaining,
-                args.batch_size,
-                args.num_samples,
-                generation,
-                method,
-                args,
+                runner, num_sets, task, questions, golds, seed, remaining, generation, method, args
             ):
                 _append(sink, batch_rows)
                 rows.extend(batch_rows)

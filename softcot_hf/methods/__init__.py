@@ -16,6 +16,7 @@ from .base import CurriculumMethod, FrozenModelMethod, Method
 from .coconut import Coconut
 from .cot import CoT
 from .cot_unk import CoTUnk
+from .icot_si import IcotSi
 from .lora import LoRA
 from .no_cot import NoCoT
 from .no_thoughts import NoThoughts
@@ -37,6 +38,7 @@ METHODS: dict[str, Method] = {
         NoThoughts(),
         Coconut(),
         SimCoT(),
+        IcotSi(),
         SoftCoT(),
         SoftCoTPP(),
     )

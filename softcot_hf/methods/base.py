@@ -6,7 +6,9 @@ it) and how its pipeline builds the model and the data. Everything else (harness
 pipelines) takes a method object.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -18,12 +20,14 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
     Trainer,
+    TrainerCallback,
 )
 
 from ..data import Task
 from ..data.prompts import FINE_TUNED
 from ..generation import encode_prompts, generate_texts, prompt_ids
 from ..loading import load_lm
+from ..training.coconut_curriculum import CoconutStageCallback, collate_right_padded
 from ..training.engines import TrainablePartTrainer
 
 
@@ -280,11 +284,19 @@ class CurriculumMethod(Method):
         """Embedding rows a LoRA run trains too (peft trainable tokens), or `None`."""
         return None
 
-    def collate(self, features: list[dict], pad_token_id: int) -> dict:
-        """A training batch from `encode`'s examples: right-padded `input_ids`, `labels`, `attention_mask`."""
-        from ..training.coconut_curriculum import collate_right_padded
+    def thoughts_at_stage(self, args, stage: int) -> int | None:
+        """Continuous thoughts a question gets when the model is evaluated at `stage` (None: the method has none)."""
+        return None
 
-        return collate_right_padded(features, pad_token_id)
+    def schedule(self, dataset, tokenizer: PreTrainedTokenizerBase, args) -> tuple[Callable, list[TrainerCallback]]:
+        """The data collator of a training run on `dataset` (a `CoconutStageDataset`) and the callbacks that move its
+        curriculum along: right-padded batches and, when `staged`, the stage callback (a stage every
+        `epochs_per_stage` epochs from `start_stage`, the optimizer reset at each stage or epoch)."""
+        collator = partial(collate_right_padded, pad_token_id=tokenizer.pad_token_id)
+        if not self.staged:
+            return collator, []
+        reset_each_epoch = args.optimizer_reset == "epoch"
+        return collator, [CoconutStageCallback(dataset, args.epochs_per_stage, args.start_stage, reset_each_epoch)]
 
     def trainer_class(self, base: type[Trainer], args) -> type[Trainer]:
         """The Trainer class a run trains with, from the pipeline's `base` (a method with a loss of its own

@@ -4,6 +4,7 @@ step. While training, an auxiliary decoder must write each latent group's reason
 `eval`, `generate` and remote code load as Coconut's (with `save_step_decoder`, the decoder is also written to
 `step_decoder/`, for `inspect_thoughts(..., step_decoder=...)`)."""
 
+from functools import partial
 from pathlib import Path
 
 from ..loading import load_lm
@@ -42,8 +43,10 @@ class SimCoT(Coconut):
         coconut = super().encoder(tokenizer, args)
         return SimCoTCurriculum(tokenizer, coconut.settings, seed=args.seed)
 
-    def collate(self, features: list[dict], pad_token_id: int) -> dict:
-        return collate_with_step_targets(features, pad_token_id)
+    def schedule(self, dataset, tokenizer, args):
+        """Coconut's stage callbacks; batches that also carry each example's step targets."""
+        _, callbacks = super().schedule(dataset, tokenizer, args)
+        return partial(collate_with_step_targets, pad_token_id=tokenizer.pad_token_id), callbacks
 
     def trainer_class(self, base, args):
         return step_supervised(base, args.step_loss_weight)

@@ -25,16 +25,12 @@ def push_results(output_dir: Path, trained_dir: Path, repo_id: str) -> list[str]
             hub_id = api.create_repo(f"{repo_id}-{name}", exist_ok=True).repo_id
             api.upload_folder(folder_path=output_dir / name, repo_id=hub_id)
             hub_ids[str(output_dir / name)] = hub_id
-        summaries = {
-            name: json.loads((trained_dir / "eval" / name / "summary.json").read_text())
-            for name in ("softcot", "coconut")
-        }
-        softcot = push_folder(
-            trained_dir / "softcot", repo_id, summaries=[summaries["softcot"]], base_model_ids=hub_ids
-        )
-        coconut = push_folder(
-            trained_dir / "coconut", f"{repo_id}-coconut", summaries=[summaries["coconut"]], base_model_ids=hub_ids
-        )
+        targets = {"softcot": repo_id, "coconut": f"{repo_id}-coconut"}  # both summaries read before either push
+        summaries = {name: json.loads((trained_dir / "eval" / name / "summary.json").read_text()) for name in targets}
+        commits = [
+            push_folder(trained_dir / name, target, summaries=[summaries[name]], base_model_ids=hub_ids)
+            for name, target in targets.items()
+        ]
     except (OSError, HfHubHTTPError, *HUB_TRANSPORT_ERRORS) as error:
         raise ConnectionError(
             f"Could not push the quickstart to the Hub as {repo_id} ({type(error).__name__}: {error}). Check the "
@@ -42,7 +38,7 @@ def push_results(output_dir: Path, trained_dir: Path, repo_id: str) -> list[str]
             f"`softcot-hf push {trained_dir / 'coconut'} --repo-id {repo_id}-coconut --base-model-id "
             f"{output_dir / 'backbone'}=OWNER/NAME` (SoftCoT: push the frozen models first, then map both paths)."
         ) from error
-    return [*hub_ids.values(), softcot.repo_url.repo_id, coconut.repo_url.repo_id]
+    return [*hub_ids.values(), *(commit.repo_url.repo_id for commit in commits)]
 
 
 def push_and_say(output_dir: Path, trained_dir: Path, repo_id: str) -> list[str]:

@@ -164,6 +164,13 @@ def collate_right_padded(features: list[dict[str, list[int]]], pad_token_id: int
     }
 
 
+def reset_optimizer(optimizer: torch.optim.Optimizer | None) -> None:
+    """Clear the optimizer's state (moments and step counts): a fresh AdamW, as the official codes build at a
+    curriculum change; the learning-rate schedule carries on. `None` (no optimizer yet): nothing to clear."""
+    if optimizer is not None:
+        optimizer.state.clear()
+
+
 class CoconutStageCallback(TrainerCallback):
     """Stage = start_stage + epoch // epochs_per_stage. At each stage change (each new epoch with `reset_each_epoch`,
     as the official code with `reset_optimizer: True`) the optimizer's state is cleared; the learning-rate schedule
@@ -199,8 +206,7 @@ class CoconutStageCallback(TrainerCallback):
         self.dataset.epoch = epoch
         if stage != self.dataset.stage or (self.reset_each_epoch and new_epoch):
             self.dataset.stage = stage
-            if optimizer is not None:
-                optimizer.state.clear()
+            reset_optimizer(optimizer)
 
 
 __all__ = [
@@ -210,4 +216,5 @@ __all__ = [
     "CurriculumSettings",
     "RationaleExamples",
     "collate_right_padded",
+    "reset_optimizer",
 ]

@@ -26,7 +26,7 @@ from ..loading import load_lm
 from ..modeling.weights_record import record_weights
 from ..run_files import training_identity
 from .checkpoint_selection import SelectionTrainer, write_selection_record
-from .coconut_curriculum import CoconutStageCallback, CoconutStageDataset
+from .coconut_curriculum import CoconutStageDataset
 from .engines import TrainablePartTrainer, check_engine
 from .runs import (
     CHECKPOINTS,
@@ -130,15 +130,11 @@ def train_curriculum_method(
     set_seed(args.seed)
     model, tokenizer = build_model(method, args)
     dataset = CoconutStageDataset(examples, method.encoder(tokenizer, args))
-    stage_callbacks = []
-    if method.staged:
-        stage_callbacks.append(
-            CoconutStageCallback(dataset, args.epochs_per_stage, args.start_stage, args.optimizer_reset == "epoch")
-        )
+    collator, stage_callbacks = method.schedule(dataset, tokenizer, args)
     trainer_class, selection = TrainablePartTrainer, {}
     if selecting:
         trainer_class = SelectionTrainer
-        thoughts = (lambda: method.thoughts_at_stage(args, dataset.stage)) if method.staged else (lambda: None)
+        thoughts = lambda: method.thoughts_at_stage(args, dataset.stage)  # noqa: E731
         selection = dict(score=score_validation, tokenizer=tokenizer, num_latent_thoughts=thoughts)
         selection.update(eval_dataset=validation)
     trainer_class = method.trainer_class(trainer_class, args)
@@ -147,7 +143,7 @@ def train_curriculum_method(
             model=model,
             args=trainer_args,
             train_dataset=dataset,
-            data_collator=lambda features: method.collate(features, tokenizer.pad_token_id),
+            data_collator=collator,
             callbacks=stage_callbacks + list(callbacks or []),
             **selection,
         )

@@ -1,23 +1,12 @@
 """Training past one process: the engine a run actually uses, and checkpoints that hold the trainable part only.
 
 Both pipelines train with `TrainablePartTrainer`, a `Trainer` whose checkpoints and artifact hold the parameters that
-train (the SoftCoT projection, the CoT-Unk embeddings, a Coconut model) under every engine `accelerate launch` or
-`torchrun` gives it:
-
-- single process / DDP: `Trainer`'s own saving (`save_pretrained` drops the frozen weights by
-  `_keys_to_ignore_on_save`).
-- FSDP2: the trainable parameters are gathered (`DTensor.full_tensor`) and written by `save_pretrained` of the
-  model's own class (not the `FSDP...` class `fully_shard` makes, which would leak into `config.json`'s `auto_map`);
-  the checkpoint adds each process's shard of the optimizer state (safetensors, not torch's DCP format, whose
-  `.metadata` is a pickle: resuming reads nothing that can run code) and the scheduler, never the sharded frozen
-  weights. Resuming loads the trainable weights back into their shards.
-- DeepSpeed ZeRO-2/3: the same gathered artifact (`GatheredParameters` under ZeRO-3); DeepSpeed's own checkpoint
-  (`global_step*/`) is written with `exclude_frozen_parameters=True`, and a load hook lets a strict load of that
-  trainable-only state succeed.
-
-`engine_report` says what ran (engine, processes, whether parameters were sharded); `check_engine` refuses an FSDP or
-DeepSpeed launch that accelerate turned into something else (on CPU accelerate enables FSDP on accelerators only and
-silently runs DDP with whole frozen models on every process).
+train (the SoftCoT projection, the CoT-Unk embeddings, a Coconut model) under every engine (docs/scale-out.md):
+single process and DDP save with `Trainer`'s own `save_pretrained`; under FSDP2 and DeepSpeed ZeRO-2/3 the trainable
+parameters are gathered and written by the model's own class, with each process's optimizer shard in safetensors (no
+pickle to resume from) or DeepSpeed's checkpoint without the frozen parameters, never the sharded frozen weights.
+`check_engine` refuses an FSDP or DeepSpeed launch that accelerate turned into something else (on CPU it silently
+runs DDP with whole frozen models on every process).
 """
 
 import functools

@@ -242,6 +242,43 @@ class SimCoTTrainingArguments(CoconutTrainingArguments):
             )
 
 
+@dataclass
+class IcotSiTrainingArguments(CurriculumTrainingArguments):
+    """iCoT-SI training (stepwise internalization, Deng et al. 2024): the CoT baseline's data with the first k
+    rationale tokens removed, k growing through training (`softcot_hf.training.token_removal`); the removal options
+    default to the official GSM8k run's. The Coconut curriculum options (c_thought, max_latent_stage, ...) do not
+    apply."""
+
+    method: str = field(default="icot_si", metadata={"help": "icot_si"})
+    tokens_removed_per_epoch: float = field(
+        default=8, metadata={"help": "rationale tokens removed more each epoch, one at a time (official: 8)"}
+    )
+    removal_smoothing_lambda: float = field(
+        default=4.0,
+        metadata={
+            "help": "each example removes r more tokens, P(r) proportional to exp(-lambda r) (official: 4; inf: none)"
+        },
+    )
+    remove_all_beyond: int | None = field(
+        default=None,
+        metadata={"help": "once this many tokens are scheduled, remove the whole rationale (official GSM8k: 39)"},
+    )
+    optimizer_reset: bool = field(
+        default=True, metadata={"help": "clear the optimizer state each time the removal grows (official: yes)"}
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        checks.positive(self, "tokens_removed_per_epoch", "removal_smoothing_lambda", "remove_all_beyond")
+        checks.require(
+            self,
+            "select_checkpoint",
+            self.select_checkpoint == "last",
+            "last (best_validation would also weigh epochs whose model still writes part of the rationale; the "
+            "official code keeps the best epoch among those with all of it removed, which is not implemented)",
+        )
+
+
 class TrainedMethod(NamedTuple):
     """A method `softcot-hf train` trains: its name, a one-line summary, its arguments dataclass."""
 
@@ -261,6 +298,7 @@ TRAINED_METHODS: dict[str, TrainedMethod] = {
         ("no_thoughts", "Coconut w/o thoughts: the curriculum, no continuous thoughts", CoconutTrainingArguments),
         ("coconut", "Coconut: continuous thoughts, learned stage by stage", CoconutTrainingArguments),
         ("simcot", "SIM-CoT: Coconut whose thoughts must decode to their steps", SimCoTTrainingArguments),
+        ("icot_si", "iCoT-SI: CoT fine-tuning, its rationale tokens removed step by step", IcotSiTrainingArguments),
         ("softcot", "SoftCoT: a frozen assistant's soft thoughts in a frozen backbone", SoftCoTTrainingArguments),
         ("softcotpp", "SoftCoT++: SoftCoT with M contrasted thought sets, voted", SoftCoTPPTrainingArguments),
     )
@@ -271,6 +309,7 @@ __all__ = [
     "MAX_THOUGHT_SETS",
     "TRAINED_METHODS",
     "CoconutTrainingArguments",
+    "IcotSiTrainingArguments",
     "LoRATrainingArguments",
     "SimCoTTrainingArguments",
     "SoftCoTPPTrainingArguments",

@@ -5,9 +5,8 @@ trainable part (`method.build`), tokenize the task's training split with the met
 `transformers.Trainer` and write a ready artifact to `output_dir` (then evaluate it on the test split into
 `output_dir/eval`).
 
-Why `Trainer`: it already gives what this needs (linear schedule, checkpoints of the trainable weights with optimizer,
-scheduler, RNG and trainer state, resume, logging and progress bars, DDP/FSDP/DeepSpeed through accelerate), and the
-models are ordinary `PreTrainedModel`s whose `save_pretrained` writes only the trainable weights.
+`Trainer` brings the schedule, checkpoints with resume, logging and DDP/FSDP/DeepSpeed; the models are ordinary
+`PreTrainedModel`s whose `save_pretrained` writes only the trainable weights.
 
 - Frozen models load in bf16 on a GPU that supports it (fp32 on CPU; `frozen_dtype` forces either); the projection and
   the CoT-Unk embeddings stay fp32 (pure-bf16 AdamW at lr 2e-5 rounds most updates to zero); LoRA adapters are fp32
@@ -15,14 +14,8 @@ models are ordinary `PreTrainedModel`s whose `save_pretrained` writes only the t
 - Checkpoints (`output_dir/checkpoints/checkpoint-<step>/`) hold the trainable weights only (+ optimizer, scheduler,
   RNG, trainer state, config). Rerunning the same command resumes from the last one; an output dir of another run is
   refused (`softcot_hf.training.runs`).
-- Several processes: the same entry point under `torchrun --nproc_per_node K` or `accelerate launch` runs DDP
-  (`--batch-size` is per process: keep batch-size x processes x accumulation fixed to keep the global batch). The
-  frozen models are replicated on every device; only the trainable weights are all-reduced. When the frozen models do
-  not fit one device, launch with `softcot_hf/recipes/accelerate/fsdp2.yaml` or `zero3.yaml` (`accelerate launch
-  --config_file softcot_hf/recipes/accelerate/fsdp2.yaml -m softcot_hf.cli train softcot ...`): both shard the frozen
-  weights across devices with the unchanged training loop, and `softcot_hf.training.engines.TrainablePartTrainer`
-  keeps checkpoints and the artifact to the trainable weights. Under FSDP the model is not moved to the device before
-  sharding, so the assistant-state cache is computed where the model loaded (the CPU).
+- Several processes (`torchrun`, `accelerate launch`, FSDP2 or ZeRO-3 to shard the frozen models): see
+  docs/scale-out.md and `softcot_hf.training.engines`.
 """
 
 import gc

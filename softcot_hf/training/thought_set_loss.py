@@ -2,23 +2,12 @@
 sets of each question apart, from one forward of the (possibly wrapped) model.
 
 A batch of B questions becomes B x M rows ordered (question, set) (`expand_for_thought_sets`); the forward writes each
-row's soft thoughts (B x M, N, D) and returns them with the logits. The settings (`ThoughtSetLossSettings`):
-
-- `reduction`: `"mean"` (ours): the mean over every labelled token of the B x M rows (SoftCoT's loss when M = 1);
-  `"sum_over_sets"` (official): each row's token mean, summed over the M sets, averaged over the questions.
-- the contrastive term, SimCSE's InfoNCE: a set's representation (the anchor) against a dropout copy of it (its
-  positive), the question's other M - 1 copies as negatives, cosine similarities / `contrastive_temperature`,
-  averaged over the B x M anchors. The representation (`contrastive_pooling`) is the mean of the N projected thoughts
-  (`"mean"`, ours) or the N x D thoughts flattened (`"flatten"`, official); the dropout (`contrastive_dropout`, ours
-  0.1, official 0.5) hits the assistant states before the projection (`contrastive_dropout_on="assistant_states"`,
-  ours; computed inside the forward) or the projected thoughts (`"projected_thoughts"`, official).
-- loss = cross_entropy + `contrastive_weight` x contrastive. Ours: 1.0; official 1/M with its `scaling-nce` model
-  (each question's InfoNCE divided by M x B) and 0 with its default `scaling` model (no contrastive term).
-
-The official contrastive loop is right only at batch size 1: it overwrites the tensor it indexes by question, so from
-the second question on it reads the wrong values (or fails when M does not divide N^2). This computes what it intends,
-per question, for any batch size. (Its cross-entropy also halves when the backbone is under 4B, from a step of 2
-questions: not reproduced; the papers' backbones are 7B and 8B.)
+row's soft thoughts (B x M, N, D) and returns them with the logits. The contrastive term is SimCSE's InfoNCE: each
+set's representation against a dropout copy of it, the question's other M - 1 copies as negatives; loss =
+cross_entropy + `contrastive_weight` x contrastive. `ThoughtSetLossSettings` holds the choices, ours and the official
+code's (docs/softcotpp.md tabulates them). The official contrastive loop is right only at batch size 1 (it overwrites
+the tensor it indexes by question); this computes what it intends, per question, for any batch size. (Its
+cross-entropy also halves for backbones under 4B: not reproduced; the papers' are 7B and 8B.)
 
 Normalisation: `ThoughtSetLossSums` holds sums and counts; `ThoughtSetTrainer` divides them by the counts of the
 whole global batch (all processes, all accumulated micro-batches), so 1 process or N, with or without gradient
