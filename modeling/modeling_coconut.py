@@ -1,6 +1,7 @@
 """PyTorch Coconut model: a causal LM that reasons in continuous thoughts (Hao et al., arXiv 2412.06769)."""
 
 import copy
+from dataclasses import dataclass
 
 import torch
 from huggingface_hub import CommitInfo
@@ -27,7 +28,12 @@ from .compat import (
 from .configuration_coconut import CoconutConfig
 from .hub_push import push_model
 from .latent_projection import LatentProjection
-from .thought_inspection import ThoughtInspectionOutput, inspect_thought_vectors
+from .thought_inspection import (
+    ThoughtInspectionOutput,
+    decode_thought_steps,
+    inspect_thought_vectors,
+    load_step_decoder,
+)
 from .thought_tokens import _single_token_id, suppress_internal_tokens
 from .weights_record import WeightsRecordMixin
 
@@ -51,6 +57,26 @@ def _vocabulary_id(tokenizer: PreTrainedTokenizerBase, token: str) -> int:
 def kept_positions(logits_to_keep: int | torch.Tensor) -> slice | torch.Tensor:
     """As in transformers' LMs: an int keeps the last `logits_to_keep` positions (0: all), a 1D tensor indexes them."""
     return slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
+
+
+@dataclass
+class CoconutCausalLMOutputWithPast(CausalLMOutputWithPast):
+    r"""
+    thoughts (`torch.FloatTensor` of shape `(batch_size, num_latents, hidden_size)`, *optional*):
+        With `output_thoughts=True`: the continuous thought fed to each row's `<|latent|>` positions, in order (row
+        b's first `num_latents_b` entries; zeros after), differentiable. What step-level supervision (SIM-CoT) reads.
+    """
+
+    thoughts: torch.FloatTensor | None = None
+
+
+def gather_thoughts(hidden_states: torch.Tensor, latent_mask: torch.Tensor) -> torch.Tensor:
+    """(batch, seq_len, hidden) states of every position and the latent positions -> (batch, max_latents, hidden):
+    the state of the position before each latent (the thought fed to it), zero-padded per row."""
+    rows, columns = latent_mask.nonzero(as_tuple=True)
+    order = latent_mask.long().cumsum(-1)[rows, columns] - 1
+    thoughts = hidden_states.new_zeros(latent_mask.shape[0], int(latent_mask.sum(-1).max()), hidden_states.shape[-1])
+    return thoughts.index_put((rows, order), hidden_states[rows, columns - 1])
 
 
 class CoconutPreTrainedModel(WeightsRecordMixin, PreTrainedModel):
@@ -304,8 +330,9 @@ class CoconutForCausalLM(WrapperGenerationMixin, CoconutPreTrainedModel, Generat
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
+        output_thoughts: bool = False,
         **kwargs: Unpack[TransformersKwargs],
-    ) -> CausalLMOutputWithPast:
+    ) -> CoconutCausalLMOutputWithPast:
         r"""
         Args:
             input_ids (`torch.LongTensor` of shape `(batch_size, seq_len)`):
@@ -322,6 +349,9 @@ class CoconutForCausalLM(WrapperGenerationMixin, CoconutPreTrainedModel, Generat
                 Next-token targets (shifted inside); positions set to -100 are ignored.
             cache / past_key_values (`Cache`, *optional*):
                 The KV cache, under either name; empty or absent means prefill.
+            output_thoughts (`bool`, *optional*):
+                Also return `thoughts` (see [`CoconutCausalLMOutputWithPast`]; None without latents). Needs
+                `logits_to_keep=0`.
         """
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
@@ -367,17 +397,23 @@ class CoconutForCausalLM(WrapperGenerationMixin, CoconutPreTrainedModel, Generat
             )
             kept_hidden_states = outputs.last_hidden_state[:, kept_positions(logits_to_keep)]
 
+        thoughts = None
+        if output_thoughts and has_latents:
+            if not (isinstance(logits_to_keep, int) and logits_to_keep == 0):
+                raise ValueError("output_thoughts=True reads the states of every position: pass logits_to_keep=0.")
+            thoughts = gather_thoughts(kept_hidden_states, latent_mask)
         logits = self.get_output_embeddings()(kept_hidden_states)
         loss = None
         if labels is not None:
             loss = self.loss_function(
                 logits=logits, labels=labels, vocab_size=self.config.get_text_config().vocab_size, **kwargs
             )
-        return CausalLMOutputWithPast(
+        return CoconutCausalLMOutputWithPast(
             loss=loss,
             logits=logits,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+            thoughts=thoughts,
             **{CACHE_KWARG: output_cache(outputs)},
         )
 
@@ -418,14 +454,18 @@ class CoconutForCausalLM(WrapperGenerationMixin, CoconutPreTrainedModel, Generat
         num_latent_thoughts: int | None = None,
         top_k: int = 5,
         tokenizer: PreTrainedTokenizerBase | None = None,
+        step_decoder: PreTrainedModel | str | None = None,
+        max_step_tokens: int = 32,
     ) -> ThoughtInspectionOutput:
         r"""
         The vocabulary tokens nearest to each continuous thought that `generate` would run for these questions
         (left-padded, without Coconut tokens). Thought `i` is the last hidden state fed back as the input embedding
         of the `i`-th `<|latent|>`: already the final norm's output, so its logit lens is the LM head alone (the
         model's own next-token distribution at the position before the latent). Also ranks the input embedding rows
-        by cosine similarity; `tokenizer` decodes both. Returns a [`ThoughtInspectionOutput`] whose tensors have
-        shape (batch, num_latent_thoughts, top_k).
+        by cosine similarity; `tokenizer` decodes both. With `step_decoder` (a SIM-CoT run's saved `step_decoder/`
+        folder, or a loaded decoder of the same width), also the text it writes from each group of `c_thought`
+        thoughts (`step_ids`, `step_texts`; at most `max_step_tokens` each). Returns a [`ThoughtInspectionOutput`]
+        whose tensors have shape (batch, num_latent_thoughts, top_k).
         """
         self._check_token_ids()
         prompt_len = input_ids.shape[1]
@@ -446,7 +486,16 @@ class CoconutForCausalLM(WrapperGenerationMixin, CoconutPreTrainedModel, Generat
         )
         # The i-th latent sits at column prompt_len + 1 + i; its thought is the state of the column before it.
         thoughts = outputs.last_hidden_state[:, prompt_len : prompt_len + num_thoughts]
-        return inspect_thought_vectors(thoughts, self.language_model, top_k, tokenizer, apply_final_norm=False)
+        inspection = inspect_thought_vectors(thoughts, self.language_model, top_k, tokenizer, apply_final_norm=False)
+        if step_decoder is not None:
+            decoder, projection = (
+                (step_decoder, None) if isinstance(step_decoder, torch.nn.Module) else load_step_decoder(step_decoder)
+            )
+            ids = decode_thought_steps(thoughts, self.config.c_thought, decoder, projection, max_step_tokens)
+            inspection.step_ids = ids
+            if tokenizer is not None:
+                inspection.step_texts = [[tokenizer.decode(step) for step in question] for question in ids]
+        return inspection
 
     def generate(
         self,
@@ -488,4 +537,4 @@ class CoconutForCausalLM(WrapperGenerationMixin, CoconutPreTrainedModel, Generat
 
 CoconutForCausalLM.register_for_auto_class("AutoModelForCausalLM")
 
-__all__ = ["CoconutPreTrainedModel", "CoconutForCausalLM"]
+__all__ = ["CoconutCausalLMOutputWithPast", "CoconutPreTrainedModel", "CoconutForCausalLM", "gather_thoughts"]

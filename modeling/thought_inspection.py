@@ -1,10 +1,11 @@
 """Thought inspection: the vocabulary tokens nearest to each latent thought, by logit lens and by embedding cosine."""
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import ModelOutput
 
 FINAL_NORM_NAMES = ("norm", "ln_f", "final_layernorm", "final_layer_norm")
@@ -30,6 +31,11 @@ class ThoughtInspectionOutput(ModelOutput):
         `logit_lens_ids` decoded one token at a time, when a tokenizer was passed.
     embedding_tokens (`list[list[list[str]]]`, *optional*):
         `embedding_ids` decoded one token at a time, when a tokenizer was passed.
+    step_ids (`list[list[list[int]]]`, *optional*):
+        With a SIM-CoT step decoder: per question, per group of `c_thought` thoughts (one reasoning step), the token
+        ids the decoder writes from that group (greedy, up to its EOS).
+    step_texts (`list[list[str]]`, *optional*):
+        `step_ids` decoded, when a tokenizer was passed.
     """
 
     thoughts: torch.FloatTensor | None = None
@@ -39,6 +45,63 @@ class ThoughtInspectionOutput(ModelOutput):
     embedding_scores: torch.FloatTensor | None = None
     logit_lens_tokens: list[list[list[str]]] | None = None
     embedding_tokens: list[list[list[str]]] | None = None
+    step_ids: list[list[list[int]]] | None = None
+    step_texts: list[list[str]] | None = None
+
+
+# What SIM-CoT training writes beside a saved step decoder when its width differs from the thoughts'.
+STEP_PROJECTION_FILE = "step_projection.safetensors"
+
+
+def load_step_decoder(path: str | Path) -> tuple[PreTrainedModel, torch.nn.Linear | None]:
+    """A saved SIM-CoT step decoder (`OUTPUT_DIR/step_decoder` of a run with `save_step_decoder`): the causal LM and
+    the linear projection of the thoughts into its width (None when the widths match)."""
+    from safetensors.torch import load_file
+
+    decoder = AutoModelForCausalLM.from_pretrained(str(path)).eval()
+    projection = None
+    if (Path(path) / STEP_PROJECTION_FILE).is_file():
+        weights = load_file(str(Path(path) / STEP_PROJECTION_FILE))
+        projection = torch.nn.Linear(weights["weight"].shape[1], weights["weight"].shape[0])
+        projection.load_state_dict(weights)
+    return decoder, projection
+
+
+@torch.no_grad()
+def decode_thought_steps(
+    thoughts: torch.Tensor,
+    c_thought: int,
+    decoder: PreTrainedModel,
+    projection: torch.nn.Module | None = None,
+    max_new_tokens: int = 32,
+) -> list[list[list[int]]]:
+    """Greedy text of a step decoder from each group of `c_thought` thoughts of `thoughts` (batch, num_thoughts,
+    hidden_size) (the last group may be shorter): per question, per group, the token ids before the decoder's EOS."""
+    batch, num_thoughts, _ = thoughts.shape
+    groups = [(start, min(start + c_thought, num_thoughts)) for start in range(0, num_thoughts, c_thought)]
+    eos = decoder.generation_config.eos_token_id
+    eos = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
+    embed = decoder.get_input_embeddings()
+    texts = []
+    for start, end in groups:
+        prefix = thoughts[:, start:end].to(embed.weight.device)
+        inputs = (prefix if projection is None else projection.to(prefix.device)(prefix)).to(embed.weight.dtype)
+        written = torch.empty(batch, 0, dtype=torch.long, device=inputs.device)
+        for _ in range(max_new_tokens):
+            next_ids = decoder(inputs_embeds=inputs).logits[:, -1].argmax(-1)
+            written = torch.cat([written, next_ids[:, None]], dim=1)
+            if all(any(token in eos for token in row) for row in written.tolist()):
+                break
+            inputs = torch.cat([inputs, embed(next_ids)[:, None]], dim=1)
+        texts.append([_before_eos(row, eos) for row in written.tolist()])
+    return [[texts[group][question] for group in range(len(groups))] for question in range(batch)]
+
+
+def _before_eos(ids: list[int], eos: set[int]) -> list[int]:
+    for position, token in enumerate(ids):
+        if token in eos:
+            return ids[:position]
+    return ids
 
 
 def final_norm(language_model: PreTrainedModel) -> torch.nn.Module:
@@ -96,4 +159,11 @@ def inspect_thought_vectors(
     )
 
 
-__all__ = ["ThoughtInspectionOutput", "final_norm", "inspect_thought_vectors"]
+__all__ = [
+    "STEP_PROJECTION_FILE",
+    "ThoughtInspectionOutput",
+    "decode_thought_steps",
+    "final_norm",
+    "inspect_thought_vectors",
+    "load_step_decoder",
+]

@@ -185,6 +185,7 @@ TRAINING_FIELDS = (
     # iCoT-SI; max_train_length: no method skips long batches, so always "-"
     ("tokens_removed_per_epoch", "removal_smoothing_lambda", "remove_all_beyond", "max_train_length"),
     ("num_latent_thoughts", "latent_projection", "distill_weight", "teacher_weight", "lora_r", "lora_alpha"),  # CODI
+    ("step_decoder", "step_loss_weight", "step_loss_reduction"),  # SIM-CoT
 )
 EVALUATION_FIELDS = ("seeding", "num_samples", "max_new_tokens", "vote", "scoring")
 

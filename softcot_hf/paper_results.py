@@ -12,7 +12,7 @@ from dataclasses import dataclass
 class PaperResult:
     """One cell of a paper's main table."""
 
-    paper: str  # "SoftCoT" (Xu et al., ACL 2025, Table 1) or "Coconut" (Hao et al., 2024, Table 1)
+    paper: str  # "SoftCoT" (Xu et al., ACL 2025, Table 1), "Coconut" (Hao et al., 2024, Table 1) or "SIM-CoT"
     setting: str  # the models
     method: str  # softcot_hf.methods name
     task: str  # softcot_hf.data task name
@@ -47,6 +47,15 @@ _COCONUT_TABLE = {
     ("coconut", "prosqa"): (97.0, 14.2),
 }
 
+# SIM-CoT paper (Wei et al., arXiv 2509.20317, Tables 1-3, as issue 31 quotes them), GSM8k-Aug accuracy %: the
+# SIM-CoT repository's own Coconut runs and Coconut + SIM-CoT.
+_SIMCOT_TABLE = {
+    ("gpt2", "GPT-2", "coconut"): 36.6,
+    ("gpt2", "GPT-2", "simcot"): 44.8,
+    ("llama1b", "LLaMA-3.2-1B", "coconut"): 33.2,
+    ("llama1b", "LLaMA-3.2-1B", "simcot"): 42.2,
+}
+
 
 def _build() -> dict[str, PaperResult]:
     results = {}
@@ -60,6 +69,8 @@ def _build() -> dict[str, PaperResult]:
         results[f"coconut/gpt2/{method}/{task}"] = PaperResult("Coconut", "GPT-2", method, task, accuracy, tokens)
     # CODI paper (Shen et al., arXiv 2502.21074), GPT-2 on GSM8k-Aug: the number issue 31 quotes.
     results["codi/gpt2/codi/gsm8k_aug"] = PaperResult("CODI", "GPT-2", "codi", "gsm8k_aug", 43.7)
+    for (key, setting, method), accuracy in _SIMCOT_TABLE.items():
+        results[f"simcot/{key}/{method}/gsm8k_aug"] = PaperResult("SIM-CoT", setting, method, "gsm8k_aug", accuracy)
     return results
 
 

@@ -75,6 +75,9 @@ def arguments(pair_dirs, coconut_base, tmp_path_factory) -> dict[str, list[str]]
         "coconut": ["train", "coconut", "--backbone", coconut_base["base"], "--train-file", coconut_base["train_file"],
                     "--max-latent-stage", "1", "--epochs-per-stage", "1", "--epochs", "2",
                     "--gradient-accumulation-steps", "1", "--save-steps", "1", *common],
+        "simcot": ["train", "simcot", "--backbone", coconut_base["base"], "--train-file", coconut_base["train_file"],
+                   "--max-latent-stage", "1", "--epochs-per-stage", "1", "--epochs", "2",
+                   "--gradient-accumulation-steps", "1", *common],
         # iCoT-SI: 1 step per epoch, one more token removed each step, offsets drawn per (step, example)
         "icot_si": ["train", "icot_si", "--backbone", coconut_base["base"], "--train-file", coconut_base["train_file"],
                     "--epochs", "3", "--tokens-removed-per-epoch", "1", "--removal-smoothing-lambda", "1",
@@ -228,6 +231,14 @@ def test_coconut_under_torchrun_matches_one_process(arguments, reference, tmp_pa
     assert_same_artifact(run, single)
     assert json.loads((run / "train_results.json").read_text())["engine"]["engine"] == "ddp"
     assert all(path.parts[0] == "checkpoints" for path in written(tmp_path / "w", 1, run))
+
+
+def test_simcot_under_torchrun_matches_one_process(arguments, reference, tmp_path):
+    """The step loss (a per-process mean; every example has its step groups) averaged by DDP is the one-process one."""
+    single = reference("simcot")
+    run = tmp_path / "run"
+    launch(torchrun(), [*arguments["simcot"], "--batch-size", "4"], run, tmp_path / "w")
+    assert_same_artifact(run, single)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="accelerate enables FSDP on GPUs")

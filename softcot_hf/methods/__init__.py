@@ -21,6 +21,7 @@ from .icot_si import IcotSi
 from .lora import LoRA
 from .no_cot import NoCoT
 from .no_thoughts import NoThoughts
+from .simcot import SimCoT
 from .softcot import SoftCoT
 from .softcotpp import SoftCoTPP
 from .zero_shot_cot import ZeroShotCoT
@@ -37,6 +38,7 @@ METHODS: dict[str, Method] = {
         LoRA(),
         NoThoughts(),
         Coconut(),
+        SimCoT(),
         IcotSi(),
         Codi(),
         SoftCoT(),

@@ -269,6 +269,8 @@ class CurriculumMethod(Method):
     chat = False
     answer_tokens = 128  # the Coconut paper's
     staged: ClassVar[bool] = True  # the curriculum's stage advances with the epochs
+    # False: the model carries training-only parts that the artifact drops (FSDP and DeepSpeed are refused)
+    shardable: ClassVar[bool] = True
 
     def build(self, base: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, args) -> PreTrainedModel:
         """The model to train from the loaded base LM (its tokenizer may gain tokens)."""
@@ -286,11 +288,6 @@ class CurriculumMethod(Method):
         """A training batch from `encode`'s examples: right-padded `input_ids`, `labels`, `attention_mask`."""
         return collate_right_padded(features, pad_token_id)
 
-    def trainer_class(self, base: type[Trainer], args) -> type[Trainer]:
-        """The Trainer class a run trains with, from the pipeline's `base` (a method with its own loss subclasses
-        it)."""
-        return base
-
     def thoughts_at_stage(self, args, stage: int) -> int | None:
         """Continuous thoughts a question gets when the model is evaluated at `stage` (None: the method has none)."""
         return None
@@ -304,6 +301,15 @@ class CurriculumMethod(Method):
             return collator, []
         reset_each_epoch = args.optimizer_reset == "epoch"
         return collator, [CoconutStageCallback(dataset, args.epochs_per_stage, args.start_stage, reset_each_epoch)]
+
+    def trainer_class(self, base: type[Trainer], args) -> type[Trainer]:
+        """The Trainer class a run trains with, from the pipeline's `base` (a method with a loss of its own
+        subclasses it)."""
+        return base
+
+    def artifact_model(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, output_dir: Path, args):
+        """What the artifact holds of the trained `model` (main process, after training): the model itself."""
+        return model
 
     def train(self, args, **kwargs) -> dict:
         from ..training.coconut_training import train_curriculum_method

@@ -148,7 +148,8 @@ def train_curriculum_method(
             **selection,
         )
         check_engine(trainer)
-        for asked, what in ((args.lora, "LoRA"), (selecting, "select_checkpoint best_validation")):
+        refused = ((args.lora, "LoRA"), (selecting, "select_checkpoint best_validation"))
+        for asked, what in refused + ((not method.shardable, "its training-only modules"),):
             if asked and trainer.shards_model:
                 raise ValueError(
                     f"{method.name} with {what} under FSDP or DeepSpeed is not supported yet (it needs the whole "
@@ -161,7 +162,8 @@ def train_curriculum_method(
     if trainer.shards_model:  # every process gathers the weights, the main one writes them
         trainer.save_trainable(str(output_dir))
     if trainer.is_world_process_zero():
-        save_artifact(trainer.model, tokenizer, output_dir, weights=not trainer.shards_model)
+        artifact = method.artifact_model(trainer.model, tokenizer, output_dir, args)
+        save_artifact(artifact, tokenizer, output_dir, weights=not trainer.shards_model)
         if selecting:
             write_selection_record(output_dir, trainer.state, len(validation))
     trainer.accelerator.wait_for_everyone()

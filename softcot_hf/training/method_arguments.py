@@ -206,6 +206,43 @@ class CoconutTrainingArguments(CurriculumTrainingArguments):
 
 
 @dataclass
+class SimCoTTrainingArguments(CoconutTrainingArguments):
+    """SIM-CoT training (Wei et al., arXiv 2509.20317): Coconut plus a step decoder that must write each latent
+    group's reasoning step from its thoughts; loss = LM loss + step_loss_weight x mean step loss."""
+
+    method: str = field(default="simcot", metadata={"help": "simcot"})
+    step_loss_weight: float = field(default=1.0, metadata={"help": "weight of the step loss (official: 1.0)"})
+    step_decoder: str = field(
+        default="copy",
+        metadata={
+            "help": '"copy": a copy of the base LM (with the Coconut tokens); or a causal LM (Hub id or path) with '
+            "the same tokenizer, e.g. the official GPT-2 run's fresh openai-community/gpt2 (a linear projection is "
+            "trained where its width differs)"
+        },
+    )
+    step_loss_reduction: Literal["example", "token"] = field(
+        default="example",
+        metadata={
+            "help": "example: each step's summed token cross-entropy, averaged over examples, then over steps "
+            "(official); token: the mean over every step token"
+        },
+    )
+    save_step_decoder: bool = field(
+        default=False, metadata={"help": "also write the trained step decoder to OUTPUT_DIR/step_decoder"}
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        checks.require(self, "step_loss_weight", self.step_loss_weight >= 0, "0 or more")
+        if self.step_decoder != "copy":
+            checks.model_location(self, "step_decoder")
+        if self.lora:
+            raise ValueError(
+                "simcot trains the whole model and its step decoder: drop --lora (the official runs fine-tune fully)."
+            )
+
+
+@dataclass
 class IcotSiTrainingArguments(CurriculumTrainingArguments):
     """iCoT-SI training (stepwise internalization, Deng et al. 2024): the CoT baseline's data with the first k
     rationale tokens removed, k growing through training (`softcot_hf.training.token_removal`); the removal options
@@ -302,6 +339,7 @@ TRAINED_METHODS: dict[str, TrainedMethod] = {
         ("lora", "LoRA: an adapter on every linear layer of a frozen backbone", LoRATrainingArguments),
         ("no_thoughts", "Coconut w/o thoughts: the curriculum, no continuous thoughts", CoconutTrainingArguments),
         ("coconut", "Coconut: continuous thoughts, learned stage by stage", CoconutTrainingArguments),
+        ("simcot", "SIM-CoT: Coconut whose thoughts must decode to their steps", SimCoTTrainingArguments),
         ("icot_si", "iCoT-SI: CoT fine-tuning, its rationale tokens removed step by step", IcotSiTrainingArguments),
         ("codi", "CODI: continuous thoughts distilled from the same model's CoT", CodiTrainingArguments),
         ("softcot", "SoftCoT: a frozen assistant's soft thoughts in a frozen backbone", SoftCoTTrainingArguments),
@@ -317,6 +355,7 @@ __all__ = [
     "IcotSiTrainingArguments",
     "CodiTrainingArguments",
     "LoRATrainingArguments",
+    "SimCoTTrainingArguments",
     "SoftCoTPPTrainingArguments",
     "SoftCoTTrainingArguments",
     "TrainedMethod",
