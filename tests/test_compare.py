@@ -122,7 +122,7 @@ def test_the_sweep_figure_draws_a_line_per_method_over_the_values():
         ({"seeds": []}, "--seeds must be one or more distinct seeds"),
         ({"sweep": ["c_thought"]}, "--sweep takes an option and one or more values"),
         ({"methods": ["zero_shot_cot"], "sweep": ["c_thought", "1"]}, "zero_shot_cot has no training option"),
-        ({"methods": ["softcot"], "sweep": ["c_thought", "1"]}, r"--methods no_cot cot coconut\)"),
+        ({"methods": ["softcot"], "sweep": ["c_thought", "1"]}, r"--methods no_cot cot coconut simcot codi icot_si\)"),
         ({"methods": ["coconut"], "sweep": ["c_thought", "two"]}, "c_thought takes int values, got 'two'"),
         ({"methods": ["coconut"], "sweep": ["seed", "1", "2"]}, "--sweep: seed is the same for every run"),
         ({"methods": ["coconut"], "sweep": ["c_thought", "2", "2"]}, "--sweep must be an option and distinct"),
