@@ -20,10 +20,16 @@ What each model learns, so that the quickstart's comparison means something:
 - prosqa_backbone (Llama-shaped, hidden 64, 4 layers, its own word-level vocabulary of names): the chain of facts
   and the answer after Coconut's `question\n` prompt ("Tom is a X. Every X is a Y. ### Tom is a Y."), on the small
   graphs of `softcot_hf.quickstart.PROSQA_OPTIONS`. This is stage 0 of Coconut's curriculum (CoT) done ahead of
-  time, as the paper starts its stages from a CoT-trained GPT-2; the quickstart goes on from it.
+  time, as the paper starts its stages from a CoT-trained GPT-2; the quickstart goes on from it. It does not learn
+  the task: 46% with CoT on validation, below the 50% of guessing. Most of its chains hold a fact that is not in the
+  question (199 of 200 validation questions), and it knows its 8,000 training questions better than new ones (loss
+  on the chain and answer 0.15 vs 0.37). Two other runs did worse on the 500 test questions: all 17,886 train
+  questions in 2,000 batches of 32 (24%), and the same for 1,500 batches with labels on the question's tokens too
+  (35%). A model that does the task is still to be made (`--prosqa-*` options).
 
 The backbones train for few steps on purpose, so that they still make mistakes; the script ends by printing greedy
-validation accuracies (kept in `training_record.json`).
+accuracies on validation and on the quickstart's 500 test questions with the CoT prompt (kept in
+`training_record.json`).
 """
 
 import argparse
@@ -70,11 +76,13 @@ def vocabulary(max_number: int = 29) -> list[str]:
 
 def make_word_tokenizer(family: str, words: list[str]) -> PreTrainedTokenizerFast:
     """A word-level tokenizer over `words` (split on spaces and punctuation) with `family`'s special tokens and chat
-    template (see `softcot_hf.tiny`). Decoding joins pieces with spaces: "The answer is 32 ."."""
+    template (see `softcot_hf.tiny`). Decoding joins pieces with spaces: "The answer is 32. ### 32"."""
     vocab = {"[UNK]": 0, **{word: i + 1 for i, word in enumerate(words)}}
     backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
     backend.pre_tokenizer = _pre_tokenizer()
-    backend.decoder = decoders.WordPiece(prefix="##")
+    # WordPiece's decoder joins pieces with spaces and glues punctuation ("12 ." -> "12."); its prefix is one no
+    # piece starts with, so that "###" stays a word instead of gluing "#" to the piece before it.
+    backend.decoder = decoders.WordPiece(prefix="\x00")
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", **FAMILY_ROLES[family])
     tokenizer.add_special_tokens({"additional_special_tokens": FAMILY_SPECIALS[family]})
     tokenizer.chat_template = CHAT_TEMPLATES[family]
@@ -228,23 +236,26 @@ def make_prosqa_backbone(args: argparse.Namespace) -> tuple[LlamaForCausalLM, Pr
     train_rows = task.load("train", **PROSQA_OPTIONS).to_list()[: args.prosqa_train_examples]
     data = [encoder.encode(row) for row in train_rows]
     torch.manual_seed(args.seed)
+    width, depth = args.prosqa_hidden, args.prosqa_layers
     model = LlamaForCausalLM(
-        LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=192, num_hidden_layers=4,
+        LlamaConfig(vocab_size=len(tokenizer), hidden_size=width, intermediate_size=3 * width, num_hidden_layers=depth,
                     num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
                     bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                     pad_token_id=tokenizer.eos_token_id)
     )  # fmt: skip
 
     def make_batch():
-        examples = [(row["input_ids"], [None] + row["labels"][1:]) for row in rng.sample(data, args.batch_size)]
+        examples = [(row["input_ids"], [None] + row["labels"][1:]) for row in rng.sample(data, args.prosqa_batch_size)]
         return batch_of(examples, model.config.pad_token_id)
 
-    train(model, make_batch, args.prosqa_steps, 3e-3, "prosqa backbone")
-    rows = task.load("validation", **PROSQA_OPTIONS).to_list()
-    prompts = [tokenizer(row["question"] + "\n", add_special_tokens=False)["input_ids"] for row in rows]
-    texts = [t for i in range(0, len(rows), 100) for t in greedy(model, tokenizer, prompts[i : i + 100], 32)]
-    accuracy = sum(task.score(t, r["answer"]) for t, r in zip(texts, rows, strict=True)) / len(rows)
-    return model, tokenizer, {"prosqa_backbone_cot": accuracy}
+    train(model, make_batch, args.prosqa_steps, args.prosqa_lr, "prosqa backbone")
+    numbers = {}
+    for split, name in (("validation", "prosqa_backbone_cot"), ("test", "prosqa_backbone_cot_test")):
+        rows = task.load(split, **PROSQA_OPTIONS).to_list()
+        prompts = [tokenizer(row["question"] + "\n", add_special_tokens=False)["input_ids"] for row in rows]
+        texts = [t for i in range(0, len(rows), 100) for t in greedy(model, tokenizer, prompts[i : i + 100], 32)]
+        numbers[name] = sum(task.score(t, r["answer"]) for t, r in zip(texts, rows, strict=True)) / len(rows)
+    return model, tokenizer, numbers
 
 
 def save(output: Path, name: str, model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast) -> None:
@@ -300,12 +311,20 @@ def make_arithmetic_models(args: argparse.Namespace) -> tuple[list[tuple], dict]
     train(backbone, backbone_batch, args.backbone_steps, 3e-3, "backbone")
     train(assistant, assistant_batch, args.assistant_steps, 3e-3, "assistant")
     numbers = report(backbone, assistant, encoder, check_rows)
+    # The quickstart's held-out questions, with the prompt its CoT and Coconut fine-tuning start from.
+    test_rows = task.load("test").to_list()[:500]
+    prompts = [encoder.backbone_example(row, "cot")[0] for row in test_rows]
+    texts = [t for i in range(0, 500, 100) for t in greedy(backbone, backbone_tokenizer, prompts[i : i + 100])]
+    numbers["backbone_cot_test"] = sum(task.score(t, r["answer"]) for t, r in zip(texts, test_rows, strict=True)) / 500
     models = [("backbone", backbone, backbone_tokenizer), ("assistant", assistant, assistant_tokenizer)]
     return models, numbers
 
 
 ARITHMETIC_ARGUMENTS = ("train_examples", "backbone_steps", "assistant_steps", "batch_size", "seed")
-PROSQA_ARGUMENTS = ("prosqa_train_examples", "prosqa_steps", "batch_size", "seed")
+PROSQA_ARGUMENTS = (
+    "prosqa_train_examples", "prosqa_steps", "prosqa_lr", "prosqa_hidden", "prosqa_layers", "prosqa_batch_size",
+    "seed",
+)  # fmt: skip
 
 
 def main() -> None:
@@ -317,6 +336,10 @@ def main() -> None:
     parser.add_argument("--assistant-steps", type=int, default=800)
     parser.add_argument("--prosqa-train-examples", type=int, default=8000)
     parser.add_argument("--prosqa-steps", type=int, default=1500)
+    parser.add_argument("--prosqa-lr", type=float, default=3e-3)
+    parser.add_argument("--prosqa-hidden", type=int, default=64)
+    parser.add_argument("--prosqa-layers", type=int, default=4)
+    parser.add_argument("--prosqa-batch-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
