@@ -77,6 +77,7 @@ COCONUT_MODEL_FILES = {
     "modeling_coconut.py",
     "compat.py",
     "thought_inspection.py",
+    "latent_projection.py",
     "thought_tokens.py",
     "hub_card.py",
     "hub_push.py",
