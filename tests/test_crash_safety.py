@@ -28,8 +28,6 @@ from softcot_hf.training import runs
 
 CRASH_POINTS = Path(__file__).with_name("crash_points.py")
 FIXTURES = Path(__file__).parent / "fixtures" / "tasks"
-# The same thread count as this process: the killed runs and the in-process reruns use the same kernels.
-ENV = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
 
 
 def killed(point: str, n: int, argv: list[str], tmp_path: Path) -> str:
@@ -39,7 +37,7 @@ def killed(point: str, n: int, argv: list[str], tmp_path: Path) -> str:
     with open(stderr_path, "w") as stderr:
         process = subprocess.Popen(
             [sys.executable, str(CRASH_POINTS), point, str(n), *argv],
-            stdout=subprocess.PIPE, stderr=stderr, text=True, env=ENV,
+            stdout=subprocess.PIPE, stderr=stderr, text=True, env=same_threads(),
         )  # fmt: skip
         watchdog = threading.Timer(300, process.kill)
         watchdog.start()
@@ -50,6 +48,13 @@ def killed(point: str, n: int, argv: list[str], tmp_path: Path) -> str:
         watchdog.cancel()
     assert process.returncode == -signal.SIGKILL, stderr_path.read_text()[-3000:]
     return stderr_path.read_text()
+
+
+def same_threads() -> dict[str, str]:
+    """The environment with this process's torch thread count *now*: the killed run and the in-process one must sum
+    in the same order to give equal weights (an earlier test may have changed the count: compare and the quickstart
+    set one thread)."""
+    return {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
 
 
 def skipped(folder: Path) -> str:
