@@ -276,8 +276,9 @@ class CurriculumMethod(Method):
         """The model to train from the loaded base LM (its tokenizer may gain tokens)."""
         return base
 
-    def encode(self, curriculum, example: dict, stage: int, epoch: int, index: int) -> dict[str, list[int]]:
-        """`input_ids` and `labels` of one example at `stage` (see `CoconutCurriculum`)."""
+    def encoder(self, tokenizer: PreTrainedTokenizerBase, args) -> Any:
+        """What turns one training example into token ids: an object whose `encode(example, stage, epoch, index)`
+        gives `input_ids` and `labels` (and what `collate` reads besides), e.g. `CoconutCurriculum`."""
         raise NotImplementedError
 
     def trainable_token_ids(self, model: PreTrainedModel) -> list[int] | None:
