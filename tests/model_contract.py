@@ -103,3 +103,20 @@ class ModelContract:
 
 
 __all__ = ["ATOL", "ModelContract", "strip_after_eos"]
+
+
+class CoconutContract(ModelContract):
+    """The contract's inputs for a `CoconutForCausalLM` (subclasses give `build`): the questions, left-padded."""
+
+    def encode(self, tokenizer, questions):
+        return tokenizer(questions, return_tensors="pt", padding=True)
+
+    def forward_inputs(self, model, tokenizer, questions):
+        """The questions followed by `<|start-latent|>`, two latents and `<|end-latent|>`: the forward fills them."""
+        config = model.config
+        thoughts = [config.start_latent_token_id, config.latent_token_id, config.latent_token_id]
+        rows = [tokenizer(question)["input_ids"] + thoughts + [config.end_latent_token_id] for question in questions]
+        return tokenizer.pad({"input_ids": rows}, return_tensors="pt")
+
+    def generate_kwargs(self, tokenizer):
+        return super().generate_kwargs(tokenizer) | {"pad_token_id": tokenizer.pad_token_id}

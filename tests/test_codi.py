@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 from conftest import QUESTIONS
-from model_contract import ModelContract
+from model_contract import CoconutContract
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from softcot_hf import CoconutForCausalLM
@@ -258,7 +258,7 @@ def test_train_and_evaluate_codi_through_the_cli(tmp_path, capsys):
     assert (output_dir / "adapter" / "adapter_config.json").is_file()
 
 
-class TestCodiContract(ModelContract):
+class TestCodiContract(CoconutContract):
     def build(self, pair_dirs):
         tokenizer = AutoTokenizer.from_pretrained(pair_dirs["llama_backbone"], padding_side="left")
         torch.manual_seed(0)
@@ -266,18 +266,6 @@ class TestCodiContract(ModelContract):
             pair_dirs["llama_backbone"], tokenizer, num_latent_thoughts=2, latent_projection="mlp"
         )
         return model, tokenizer
-
-    def encode(self, tokenizer, questions):
-        return tokenizer(questions, return_tensors="pt", padding=True)
-
-    def forward_inputs(self, model, tokenizer, questions):
-        config = model.config
-        thoughts = [config.start_latent_token_id, config.latent_token_id, config.latent_token_id]
-        rows = [tokenizer(question)["input_ids"] + thoughts + [config.end_latent_token_id] for question in questions]
-        return tokenizer.pad({"input_ids": rows}, return_tensors="pt")
-
-    def generate_kwargs(self, tokenizer):
-        return super().generate_kwargs(tokenizer) | {"pad_token_id": tokenizer.pad_token_id}
 
 
 def test_bad_codi_settings_are_refused_with_the_fix():

@@ -6,7 +6,7 @@ its states, and its tokenizer has no reserved token (the slot token lies beyond 
 
 import torch
 from conftest import build
-from model_contract import ModelContract
+from model_contract import CoconutContract, ModelContract
 from transformers import AutoTokenizer
 
 from softcot_hf import CoconutForCausalLM, CoTUnkForCausalLM, SoftCoTProcessor
@@ -46,21 +46,8 @@ class TestCoTUnk(ModelContract):
         return processor(questions)
 
 
-class TestCoconut(ModelContract):
+class TestCoconut(CoconutContract):
     def build(self, pair_dirs):
         tokenizer = AutoTokenizer.from_pretrained(pair_dirs["llama_backbone"], padding_side="left")
         model = CoconutForCausalLM.from_base(pair_dirs["llama_backbone"], tokenizer, c_thought=1, max_latent_stage=2)
         return model, tokenizer
-
-    def encode(self, tokenizer, questions):
-        return tokenizer(questions, return_tensors="pt", padding=True)
-
-    def forward_inputs(self, model, tokenizer, questions):
-        """The questions followed by `<|start-latent|>`, two latents and `<|end-latent|>`: the forward fills them."""
-        config = model.config
-        thoughts = [config.start_latent_token_id, config.latent_token_id, config.latent_token_id]
-        rows = [tokenizer(question)["input_ids"] + thoughts + [config.end_latent_token_id] for question in questions]
-        return tokenizer.pad({"input_ids": rows}, return_tensors="pt")
-
-    def generate_kwargs(self, tokenizer):
-        return super().generate_kwargs(tokenizer) | {"pad_token_id": tokenizer.pad_token_id}
