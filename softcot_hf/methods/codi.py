@@ -17,6 +17,7 @@ from ..training.codi_loss import CodiLossSettings
 from ..training.codi_training import codi_trainer_class
 from ..training.method_arguments import CodiTrainingArguments
 from .base import CurriculumMethod
+from .coconut import Coconut
 
 
 class Codi(CurriculumMethod):
@@ -48,6 +49,4 @@ class Codi(CurriculumMethod):
         layers = None if args.distill_layers is None else tuple(args.distill_layers)
         return codi_trainer_class(base, CodiLossSettings(args.distill_weight, args.teacher_weight, layers))
 
-    def trainable_token_ids(self, model: CoconutForCausalLM) -> list[int]:
-        config = model.config
-        return [config.start_latent_token_id, config.end_latent_token_id, config.latent_token_id]
+    trainable_token_ids = Coconut.trainable_token_ids  # the three latent-marker rows

@@ -134,9 +134,8 @@ def train_curriculum_method(
     trainer_class, selection = TrainablePartTrainer, {}
     if selecting:
         trainer_class = SelectionTrainer
-        thoughts = lambda: method.thoughts_at_stage(args, dataset.stage)  # noqa: E731
-        selection = dict(score=score_validation, tokenizer=tokenizer, num_latent_thoughts=thoughts)
-        selection.update(eval_dataset=validation)
+        selection = dict(score=score_validation, tokenizer=tokenizer, eval_dataset=validation)
+        selection["num_latent_thoughts"] = lambda: method.thoughts_at_stage(args, dataset.stage)
     trainer_class = method.trainer_class(trainer_class, args)
     with no_folders_left_on_refusal(output_dir / CHECKPOINTS):
         trainer = trainer_class(
@@ -148,8 +147,12 @@ def train_curriculum_method(
             **selection,
         )
         check_engine(trainer)
-        refused = ((args.lora, "LoRA"), (selecting, "select_checkpoint best_validation"))
-        for asked, what in refused + ((not method.shardable, "its training-only modules"),):
+        refused = (
+            (args.lora, "LoRA"),
+            (selecting, "select_checkpoint best_validation"),
+            (not method.shardable, "its training-only modules"),
+        )
+        for asked, what in refused:
             if asked and trainer.shards_model:
                 raise ValueError(
                     f"{method.name} with {what} under FSDP or DeepSpeed is not supported yet (it needs the whole "
